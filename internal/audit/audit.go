@@ -1,0 +1,79 @@
+// Package audit defines modelgate's append-only audit log: the entries that
+// record every gate decision and release step, and the hash chain that makes
+// any edit, deletion or reordering of them detectable.
+package audit
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// Kind says what happened.
+type Kind string
+
+// The kinds of event modelgate records.
+const (
+	KindDecision     Kind = "decision"
+	KindApproval     Kind = "approval"
+	KindMerge        Kind = "merge"
+	KindMergeRefused Kind = "merge_refused"
+	KindDeployment   Kind = "deployment"
+	KindRollback     Kind = "rollback"
+	KindGate         Kind = "gate"
+)
+
+// ErrInvalidEntry is wrapped by the errors Normalize returns, so callers can
+// tell a bad entry from a failing store.
+var ErrInvalidEntry = errors.New("invalid audit entry")
+
+// Entry is what a caller records; the store adds sequence, time and digests.
+type Entry struct {
+	Kind        Kind            `json:"kind"`
+	Repository  string          `json:"repository"`
+	Model       string          `json:"model"`
+	Version     string          `json:"version"`
+	Stage       string          `json:"stage"`
+	PullRequest int             `json:"pull_request"`
+	HeadSHA     string          `json:"head_sha"`
+	Actor       string          `json:"actor"`
+	Payload     json.RawMessage `json:"payload"`
+}
+
+// Normalize checks that e can be recorded and returns it with its payload in
+// the compact form that is stored and hashed, "{}" when it is empty.
+func (e Entry) Normalize() (Entry, error) {
+	if e.Kind == "" {
+		return Entry{}, fmt.Errorf("%w: kind is empty", ErrInvalidEntry)
+	}
+	payload, err := compactObject(e.Payload)
+	if err != nil {
+		return Entry{}, err
+	}
+	e.Payload = payload
+	return e, nil
+}
+
+func compactObject(raw json.RawMessage) (json.RawMessage, error) {
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return json.RawMessage(`{}`), nil
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return nil, fmt.Errorf("%w: payload is not valid JSON: %w", ErrInvalidEntry, err)
+	}
+	if buf.Bytes()[0] != '{' {
+		return nil, fmt.Errorf("%w: payload must be a JSON object", ErrInvalidEntry)
+	}
+	return buf.Bytes(), nil
+}
+
+// Filter selects records; empty fields match everything.
+type Filter struct {
+	Model      string
+	Version    string
+	Stage      string
+	Repository string
+	Kind       Kind
+}

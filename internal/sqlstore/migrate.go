@@ -1,0 +1,86 @@
+package sqlstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/modelgate/modelgate/internal/audit"
+)
+
+// migrations are applied in order, each once; migration i is version i+1.
+// Never edit one that has shipped: append a new one. The SQL is common to
+// SQLite and PostgreSQL. Audit payloads and times are TEXT, not JSONB or
+// timestamps, because the digest covers their exact bytes.
+var migrations = [][]string{
+	{
+		`CREATE TABLE audit_records (
+			seq          BIGINT PRIMARY KEY,
+			recorded_at  TEXT NOT NULL,
+			kind         TEXT NOT NULL,
+			repository   TEXT NOT NULL,
+			model        TEXT NOT NULL,
+			version      TEXT NOT NULL,
+			stage        TEXT NOT NULL,
+			pull_request BIGINT NOT NULL,
+			head_sha     TEXT NOT NULL,
+			actor        TEXT NOT NULL,
+			payload      TEXT NOT NULL,
+			prev_digest  TEXT NOT NULL,
+			digest       TEXT NOT NULL
+		)`,
+		`CREATE INDEX audit_records_model ON audit_records (model, version, stage)`,
+		`CREATE TABLE audit_head (
+			id     INTEGER PRIMARY KEY CHECK (id = 1),
+			seq    BIGINT NOT NULL,
+			digest TEXT NOT NULL
+		)`,
+		`INSERT INTO audit_head (id, seq, digest) VALUES (1, 0, '` + audit.GenesisDigest + `')`,
+	},
+}
+
+const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	version    BIGINT PRIMARY KEY,
+	applied_at TEXT NOT NULL
+)`
+
+func (db *DB) migrate(ctx context.Context) error {
+	for i, statements := range migrations {
+		version := i + 1
+		err := db.writeTx(ctx, migrationLock, func(tx *sqlx.Tx) error {
+			return db.applyMigration(ctx, tx, version, statements)
+		})
+		if err != nil {
+			return fmt.Errorf("apply migration %d: %w", version, err)
+		}
+	}
+	return nil
+}
+
+// applyMigration runs statements unless version is already recorded. The
+// check happens inside the writer's lock, so concurrent migrators apply each
+// version exactly once.
+func (db *DB) applyMigration(ctx context.Context, tx *sqlx.Tx, version int, statements []string) error {
+	if _, err := tx.ExecContext(ctx, createMigrationsTable); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	var applied int
+	if err := tx.GetContext(ctx, &applied, tx.Rebind(`SELECT COUNT(*) FROM schema_migrations WHERE version = ?`), version); err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	if applied > 0 {
+		return nil
+	}
+	for _, stmt := range statements {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	at := db.Now().UTC().Format(time.RFC3339Nano)
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), version, at); err != nil {
+		return fmt.Errorf("record migration: %w", err)
+	}
+	return nil
+}
