@@ -96,7 +96,7 @@ type translator struct {
 	file    string
 	doc     cue.Value // the document alone: its positions and values
 	unified cue.Value // the document unified with the schema: its fields
-	out  Errors
+	out     Errors
 }
 
 // disjunction reports a value that matched none of the alternatives. Alternatives

@@ -1,0 +1,246 @@
+package gitops
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/modelgate/modelgate/internal/manifest"
+	"github.com/modelgate/modelgate/internal/schema"
+)
+
+// Promotion is one changed pin: a model version proposed for a stage.
+type Promotion struct {
+	Model   string `json:"model"`
+	Version string `json:"version"`
+	// FromVersion is what the stage runs now on the base branch; empty when the
+	// model is new to the stage.
+	FromVersion string `json:"from_version,omitempty"`
+	// FromStage is the stage the version must have run in first; empty for the
+	// first stage.
+	FromStage    string             `json:"from_stage,omitempty"`
+	ToStage      string             `json:"to_stage"`
+	Rollback     bool               `json:"rollback"`
+	ManifestPath string             `json:"manifest_path"`
+	Manifest     *manifest.Manifest `json:"-"`
+}
+
+// Removal is a pin deleted from a stage.
+type Removal struct {
+	Model   string `json:"model"`
+	Version string `json:"version"`
+	Stage   string `json:"stage"`
+}
+
+// Change is what a head revision proposes to a base revision, judged as a pull
+// request is: by what head changes since the merge base, against the base's
+// config.
+type Change struct {
+	Base         string      `json:"base_sha"`
+	Head         string      `json:"head_sha"`
+	MergeBase    string      `json:"merge_base_sha"`
+	Config       *Config     `json:"-"`
+	ChangedFiles []string    `json:"changed_files"`
+	PolicyChange bool        `json:"policy_change"`
+	Promotions   []Promotion `json:"promotions"`
+	Removals     []Removal   `json:"removals"`
+}
+
+// Compute reads the change from base to head. Config comes from base only, so a
+// change can never weaken the rules it is judged by; pins and manifests come from
+// head. Every problem found is returned, joined, not only the first.
+func Compute(ctx context.Context, repo Repository, v *schema.Validator, base, head string) (*Change, error) {
+	cfg, err := LoadConfig(ctx, repo.Snapshot(base), v)
+	if err != nil {
+		return nil, fmt.Errorf("base config: %w", err)
+	}
+	mb, err := repo.MergeBase(ctx, base, head)
+	if err != nil {
+		return nil, err
+	}
+	files, err := repo.ChangedFiles(ctx, mb, head)
+	if err != nil {
+		return nil, err
+	}
+	c := &Change{Base: base, Head: head, MergeBase: mb, Config: cfg, ChangedFiles: files}
+	r := reader{repo: repo, v: v, change: c}
+	for _, f := range files {
+		switch {
+		case strings.HasPrefix(f, ConfigDir+"/"):
+			c.PolicyChange = true
+		case strings.HasPrefix(f, EnvironmentDir+"/"):
+			r.problem(r.environment(ctx, f))
+		case strings.HasPrefix(f, ModelsDir+"/"):
+			r.problem(r.modelFile(ctx, f))
+		}
+	}
+	for i := range c.Promotions {
+		r.problem(r.resolve(ctx, &c.Promotions[i]))
+	}
+	if err := errors.Join(r.problems...); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+type reader struct {
+	repo     Repository
+	v        *schema.Validator
+	change   *Change
+	problems []error
+}
+
+func (r *reader) problem(err error) {
+	if err != nil {
+		r.problems = append(r.problems, err)
+	}
+}
+
+// environment turns the pins an environment file changes into promotions and
+// removals.
+func (r *reader) environment(ctx context.Context, file string) error {
+	c := r.change
+	stage, ok := StageOf(file)
+	if !ok {
+		return fmt.Errorf("%s: not an environment file (expected %s)", file, EnvironmentPath("<stage>"))
+	}
+	if c.Config.StageIndex(stage) < 0 {
+		return fmt.Errorf("%s: stage %q is not one of the stages of %s (%s)", file, stage, ConfigPath, strings.Join(c.Config.stageNames(), ", "))
+	}
+	head, err := LoadEnvironment(ctx, r.repo.Snapshot(c.Head), r.v, stage)
+	if err != nil {
+		return err
+	}
+	before, err := LoadEnvironment(ctx, r.repo.Snapshot(c.MergeBase), r.v, stage)
+	if err != nil {
+		return fmt.Errorf("at merge base %s: %w", c.MergeBase, err)
+	}
+	current, err := LoadEnvironment(ctx, r.repo.Snapshot(c.Base), r.v, stage)
+	if err != nil {
+		return fmt.Errorf("at base %s: %w", c.Base, err)
+	}
+	for _, model := range sortedKeys(head.Models) {
+		version := head.Models[model]
+		if version == before.Models[model] || version == current.Models[model] {
+			continue
+		}
+		c.Promotions = append(c.Promotions, Promotion{
+			Model:       model,
+			Version:     version,
+			FromVersion: current.Models[model],
+			FromStage:   c.Config.previousStage(stage),
+			ToStage:     stage,
+		})
+	}
+	for _, model := range sortedKeys(before.Models) {
+		if _, kept := head.Models[model]; !kept {
+			c.Removals = append(c.Removals, Removal{Model: model, Version: before.Models[model], Stage: stage})
+		}
+	}
+	return nil
+}
+
+// modelFile validates a changed file of a model version: versions are immutable,
+// and a changed manifest must be valid whether or not it is pinned yet.
+func (r *reader) modelFile(ctx context.Context, file string) error {
+	parts := strings.SplitN(file, "/", 4)
+	if len(parts) < 4 {
+		return nil
+	}
+	dir := path.Join(parts[:3]...)
+	if _, err := r.repo.Snapshot(r.change.MergeBase).ReadDir(ctx, dir); err == nil {
+		return fmt.Errorf("%s: %s already exists on the base branch and model versions are immutable: publish a new version instead", file, dir)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("read %s: %w", dir, err)
+	}
+	if !slices.Contains(manifest.FileNames, parts[3]) {
+		return nil
+	}
+	data, err := r.repo.Snapshot(r.change.Head).ReadFile(ctx, file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil // deleted again before head
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", file, err)
+	}
+	_, err = manifest.Parse(r.v, file, data)
+	return err
+}
+
+// resolve loads a promotion's manifest from head and finds out whether it is a
+// rollback.
+func (r *reader) resolve(ctx context.Context, p *Promotion) error {
+	head := r.repo.Snapshot(r.change.Head)
+	file, err := FindManifest(ctx, head, p.Model, p.Version)
+	if err != nil {
+		return fmt.Errorf("%s pins %s %s: %w", EnvironmentPath(p.ToStage), p.Model, p.Version, err)
+	}
+	data, err := head.ReadFile(ctx, file)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", file, err)
+	}
+	if p.Manifest, err = manifest.Parse(r.v, file, data); err != nil {
+		return err
+	}
+	p.ManifestPath = file
+	history, err := PinHistory(ctx, r.repo, r.v, r.change.Base, p.ToStage)
+	if err != nil {
+		return err
+	}
+	p.Rollback = history.WasPinned(p.Model, p.Version)
+	return nil
+}
+
+// FindManifest returns the path of a model version's manifest.
+func FindManifest(ctx context.Context, snap Snapshot, model, version string) (string, error) {
+	dir := manifest.Dir(model, version)
+	names, err := snap.ReadDir(ctx, dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%s/ does not exist", dir)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", dir, err)
+	}
+	var found []string
+	for _, n := range manifest.FileNames {
+		if slices.Contains(names, n) {
+			found = append(found, n)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("%s/ has no manifest (%s)", dir, strings.Join(manifest.FileNames, ", "))
+	case 1:
+		return path.Join(dir, found[0]), nil
+	default:
+		return "", fmt.Errorf("%s/ has %d manifests (%s): keep one", dir, len(found), strings.Join(found, ", "))
+	}
+}
+
+func (c *Config) stageNames() []string {
+	names := make([]string, len(c.Stages))
+	for i, s := range c.Stages {
+		names[i] = s.Name
+	}
+	return names
+}
+
+func (c *Config) previousStage(stage string) string {
+	if i := c.StageIndex(stage); i > 0 {
+		return c.Stages[i-1].Name
+	}
+	return ""
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,108 @@
+package gitops
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"time"
+
+	"github.com/modelgate/modelgate/internal/schema"
+)
+
+// Config is .modelgate/config.yaml with its defaults filled in. schemas/config.cue
+// decides what is valid; this is its decoded form.
+type Config struct {
+	Stages     []Stage                 `json:"stages"`
+	Approvals  map[string]ApprovalRule `json:"approvals"`
+	Merge      Merge                   `json:"merge"`
+	Thresholds Thresholds              `json:"thresholds"`
+	Data       map[string]any          `json:"data"`
+}
+
+// PolicyChange is the approvals key for pull requests that touch .modelgate/.
+const PolicyChange = "policyChange"
+
+type Stage struct {
+	Name string   `json:"name"`
+	Soak Duration `json:"soak"`
+}
+
+type ApprovalRule struct {
+	Count int      `json:"count"`
+	Teams []string `json:"teams"`
+}
+
+type Merge struct {
+	Method string `json:"method"`
+}
+
+type Thresholds struct {
+	Drift      DriftThresholds      `json:"drift"`
+	Evaluation EvaluationThresholds `json:"evaluation"`
+	Fairness   FairnessThresholds   `json:"fairness"`
+}
+
+type DriftThresholds struct {
+	NumericMethod     string  `json:"numericMethod"`
+	CategoricalMethod string  `json:"categoricalMethod"`
+	KSPValue          float64 `json:"ksPValue"`
+	WassersteinNormed float64 `json:"wassersteinNormed"`
+	JensenShannon     float64 `json:"jensenShannon"`
+	PSI               float64 `json:"psi"`
+	ShareDrifted      float64 `json:"shareDrifted"`
+}
+
+type EvaluationThresholds struct {
+	Minimum       map[string]map[string]float64 `json:"minimum"`
+	MaxRegression float64                       `json:"maxRegression"`
+}
+
+type FairnessThresholds struct {
+	DisparateImpactMin float64 `json:"disparateImpactMin"`
+	EqualizedOddsMax   float64 `json:"equalizedOddsMax"`
+	MinGroupSize       int     `json:"minGroupSize"`
+}
+
+// Duration is a Go duration written as a string ("24h").
+type Duration time.Duration
+
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(time.Duration(d).String())
+}
+
+// StageIndex returns the position of a stage in the promotion order, or -1.
+func (c *Config) StageIndex(name string) int {
+	return slices.IndexFunc(c.Stages, func(s Stage) bool { return s.Name == name })
+}
+
+// LoadConfig reads .modelgate/config.yaml from a snapshot; a repository without
+// one has the default config.
+func LoadConfig(ctx context.Context, snap Snapshot, v *schema.Validator) (*Config, error) {
+	data, err := snap.ReadFile(ctx, ConfigPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		data = nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read %s: %w", ConfigPath, err)
+	}
+	var c Config
+	if err := v.Decode(schema.Config, ConfigPath, data, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}

@@ -1,0 +1,156 @@
+// Package manifest defines the model manifest, models/<name>/<version>/model.yaml:
+// one immutable model version, what it is for, where it came from and which checks
+// it declares.
+package manifest
+
+import (
+	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/modelgate/modelgate/internal/schema"
+)
+
+// Manifest is a validated model manifest. Its fields mirror schemas/manifest.cue,
+// which decides what is valid; JSON names are the manifest's own.
+type Manifest struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata"`
+	Spec       Spec     `json:"spec"`
+}
+
+type Metadata struct {
+	Name        string            `json:"name"`
+	Version     string            `json:"version"`
+	Owner       string            `json:"owner"`
+	RiskTier    string            `json:"riskTier"`
+	Description string            `json:"description,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+}
+
+// Tasks.
+const (
+	BinaryClassification     = "binary_classification"
+	MulticlassClassification = "multiclass_classification"
+	Regression               = "regression"
+)
+
+type Spec struct {
+	Task        string      `json:"task"`
+	IntendedUse string      `json:"intendedUse,omitempty"`
+	Limitations string      `json:"limitations,omitempty"`
+	Artifact    Artifact    `json:"artifact"`
+	Lineage     *Lineage    `json:"lineage,omitempty"`
+	Data        *Data       `json:"data,omitempty"`
+	Evaluation  *Evaluation `json:"evaluation,omitempty"`
+	Fairness    *Fairness   `json:"fairness,omitempty"`
+}
+
+type Artifact struct {
+	URI       string `json:"uri"`
+	Digest    string `json:"digest"`
+	Framework string `json:"framework,omitempty"`
+}
+
+type Lineage struct {
+	Code     *CodeRef  `json:"code,omitempty"`
+	Datasets []Dataset `json:"datasets,omitempty"`
+}
+
+type CodeRef struct {
+	Repository string `json:"repository"`
+	Commit     string `json:"commit"`
+}
+
+type Dataset struct {
+	Name   string `json:"name"`
+	URI    string `json:"uri"`
+	Digest string `json:"digest,omitempty"`
+}
+
+// Data declares the data validation and drift checks. Paths are relative to the
+// manifest's folder.
+type Data struct {
+	Reference string    `json:"reference,omitempty"`
+	Current   string    `json:"current"`
+	Contract  *Contract `json:"contract,omitempty"`
+	Drift     *Drift    `json:"drift,omitempty"`
+}
+
+type Contract struct {
+	RowCount *RowCount    `json:"rowCount,omitempty"`
+	Columns  []ColumnRule `json:"columns,omitempty"`
+}
+
+type RowCount struct {
+	Min *int64 `json:"min,omitempty"`
+	Max *int64 `json:"max,omitempty"`
+}
+
+// ColumnRule is the contract of one column. Pointers tell an absent rule from a
+// zero one.
+type ColumnRule struct {
+	Name     string   `json:"name"`
+	Type     string   `json:"type"`
+	Nullable *bool    `json:"nullable,omitempty"`
+	Min      *float64 `json:"min,omitempty"`
+	Max      *float64 `json:"max,omitempty"`
+	Allowed  []any    `json:"allowed,omitempty"`
+	Unique   bool     `json:"unique,omitempty"`
+	Pattern  string   `json:"pattern,omitempty"`
+}
+
+type Drift struct {
+	Columns []string `json:"columns"`
+}
+
+type Evaluation struct {
+	Predictions string   `json:"predictions"`
+	Label       string   `json:"label"`
+	Score       string   `json:"score,omitempty"`
+	Prediction  string   `json:"prediction,omitempty"`
+	Threshold   *float64 `json:"threshold,omitempty"`
+	Baseline    string   `json:"baseline,omitempty"`
+}
+
+type Fairness struct {
+	SensitiveAttributes []string          `json:"sensitiveAttributes"`
+	ReferenceGroups     map[string]string `json:"referenceGroups,omitempty"`
+}
+
+// FileNames are the names a manifest may have in its version folder, in the order
+// they are looked for.
+var FileNames = []string{"model.yaml", "model.yml", "model.json", "model.cue"}
+
+// Dir is the folder of a model version: models/<name>/<version>.
+func Dir(name, version string) string {
+	return path.Join("models", name, version)
+}
+
+// Parse validates a manifest against the schema and decodes it. filename is the
+// manifest's path in the repository: errors name it, and the manifest must sit in
+// the folder its name and version say.
+func Parse(v *schema.Validator, filename string, data []byte) (*Manifest, error) {
+	var m Manifest
+	if err := v.Decode(schema.Model, filename, data, &m); err != nil {
+		return nil, err
+	}
+	// Pins resolve to folders: a manifest in the models/ tree must sit in the one
+	// its name and version name.
+	if name, version, ok := versionDir(filename); ok && (name != m.Metadata.Name || version != m.Metadata.Version) {
+		return nil, fmt.Errorf("%s: the manifest declares %s %s but is in models/%s/%s/", filename, m.Metadata.Name, m.Metadata.Version, name, version)
+	}
+	return &m, nil
+}
+
+// versionDir returns the name and version of a models/<name>/<version>/<file> path.
+func versionDir(filename string) (name, version string, ok bool) {
+	parts := strings.Split(filepath.ToSlash(filename), "/")
+	n := len(parts)
+	if n < 4 || parts[n-4] != "models" {
+		return "", "", false
+	}
+	return parts[n-3], parts[n-2], true
+}
