@@ -174,7 +174,7 @@ func (t *translator) message(e cueerrors.Error) string {
 	switch {
 	case format == "field not allowed":
 		return t.unknownField(e.Path())
-	case format == "field is required but not present":
+	case format == "field is required but not present", format == "required field missing: %s":
 		return "required field is missing"
 	case format == "conflicting values %s and %s (mismatched types %s and %s)" && len(args) == 4:
 		got := t.doc.LookupPath(docPath(e.Path())).IncompleteKind().String()
@@ -246,7 +246,17 @@ func closest(name string, candidates []string) string {
 
 func (t *translator) add(e cueerrors.Error, msg string) {
 	line, col := t.position(e)
-	t.out = append(t.out, &Error{File: t.file, Line: line, Column: col, Path: displayPath(e.Path()), Message: msg})
+	t.out = append(t.out, &Error{File: t.file, Line: line, Column: col, Path: displayPath(fieldPath(e)), Message: msg})
+}
+
+// fieldPath is the path of the field an error is about. A required field that a
+// condition refers to is reported at its struct, with the field's name as an
+// argument.
+func fieldPath(e cueerrors.Error) []string {
+	if format, args := e.Msg(); format == "required field missing: %s" && len(args) == 1 {
+		return append(slices.Clip(e.Path()), fmt.Sprint(args[0]))
+	}
+	return e.Path()
 }
 
 // position is where the error stands in the document: the value at fault or, for a

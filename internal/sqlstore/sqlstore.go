@@ -7,7 +7,10 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 	"time"
 
@@ -42,6 +45,20 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("open %s database: %w", d, err)
 	}
 	return db, nil
+}
+
+// ErrNotFound is returned by OpenExisting for a SQLite file that is not there.
+var ErrNotFound = errors.New("no such database")
+
+// OpenExisting is Open for readers such as audit verification, which must not
+// create an empty database where a mistyped path was meant and report on it.
+func OpenExisting(ctx context.Context, dsn string) (*DB, error) {
+	if d, _ := parseDSN(dsn); d == sqlite {
+		if _, err := os.Stat(dsn); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open SQLite database %s: %w", dsn, ErrNotFound)
+		}
+	}
+	return Open(ctx, dsn)
 }
 
 // Close closes the database.

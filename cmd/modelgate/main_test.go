@@ -1,0 +1,223 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelgate/modelgate/internal/gittest"
+	_ "modernc.org/sqlite"
+)
+
+// runCLI runs modelgate with args and no environment.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), args, &out, &errOut, func(string) string { return "" })
+	return code, out.String(), errOut.String()
+}
+
+func readExample(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("../../examples/gitops", path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func TestValidateReportsEachMistakeAtItsPlace(t *testing.T) {
+	valid := readExample(t, "models/fraud-detector/2.3.0/model.yaml")
+	edit := func(old, new string) string {
+		if !strings.Contains(valid, old) {
+			t.Fatalf("example manifest has no %q", old)
+		}
+		return strings.Replace(valid, old, new, 1)
+	}
+	tests := []struct{ name, doc, want string }{
+		{"wrong enum", edit("riskTier: high", "riskTier: huge"),
+			`models/fraud-detector/2.3.0/model.yaml:7:13: metadata.riskTier: value "huge" is not one of low, medium, high`},
+		{"missing required field", edit("  task: binary_classification\n", ""),
+			`models/fraud-detector/2.3.0/model.yaml:8:1: spec.task: required field is missing`},
+		{"mistyped field name", edit("intendedUse:", "intendedUze:"),
+			`models/fraud-detector/2.3.0/model.yaml:10:3: spec.intendedUze: unknown field "intendedUze" (did you mean "intendedUse"?)`},
+		{"bad digest", edit("digest: sha256:1170c26f", "digest: sha256:XX70c26f"),
+			`models/fraud-detector/2.3.0/model.yaml:14:13: spec.artifact.digest: value "sha256:XX70c26f59c31de7345adfbc0be233ac7950992df35235006855a6e59b45b07f" does not match pattern "^sha256:[0-9a-f]{64}$"`},
+		{"yaml syntax error", edit("  riskTier: high", " riskTier: high"),
+			`models/fraud-detector/2.3.0/model.yaml:7:2: invalid YAML: value is not allowed in this context`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			t.Chdir(dir)
+			file := "models/fraud-detector/2.3.0/model.yaml"
+			if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(file, []byte(tt.doc), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, stdout, stderr := runCLI(t, "validate", file)
+			if code != exitFailed {
+				t.Errorf("exit %d, want %d; stderr %s", code, exitFailed, stderr)
+			}
+			if got := strings.TrimSpace(stdout); got != tt.want {
+				t.Errorf("output\n%s\nwant exactly\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateExamples(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "validate", "--format", "json", "../../examples")
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	var results []validation
+	if err := json.Unmarshal([]byte(stdout), &results); err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, r := range results {
+		kinds[r.Kind]++
+	}
+	if kinds[kindModel] != 4 || kinds[kindEnvironment] != 5 || kinds[kindConfig] != 1 {
+		t.Errorf("validated %v, want 4 models, 5 environment files and 1 config", kinds)
+	}
+}
+
+func TestCannotRun(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing file", []string{"validate", "no/such/model.yaml"}, "no such file"},
+		{"no path", []string{"validate"}, "name at least one PATH"},
+		{"unknown kind of file", []string{"validate", "main.go"}, "cannot tell what main.go is"},
+		{"bad flag", []string{"validate", "--format", "xml", "x"}, "expected one of text, json"},
+		{"unknown command", []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"gate without refs", []string{"gate", "--repo", "."}, "--base and --head are required"},
+		{"gate outside a repository", []string{"gate", "--repo", os.TempDir(), "--base", "main", "--head", "x"}, "open repository"},
+		{"audit without subcommand", []string{"audit", "frob"}, `unknown subcommand "frob"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tt.args...)
+			if code != exitCantRun {
+				t.Errorf("exit %d, want %d", code, exitCantRun)
+			}
+			if !strings.Contains(stderr, tt.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 && !strings.Contains(stderr, "Usage") {
+				t.Errorf("stderr %q: want one line containing %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestHelpAndVersion(t *testing.T) {
+	for _, args := range [][]string{{"--help"}, {"validate", "--help"}, {"gate", "--help"}, {"audit", "--help"}, {"audit", "verify", "--help"}} {
+		code, stdout, _ := runCLI(t, args...)
+		if code != exitOK || !strings.Contains(stdout, "Usage") {
+			t.Errorf("%v: exit %d, output %q", args, code, stdout)
+		}
+	}
+	if code, stdout, _ := runCLI(t, "--version"); code != exitOK || !strings.HasPrefix(stdout, "modelgate ") {
+		t.Errorf("--version: exit %d, output %q", code, stdout)
+	}
+}
+
+// promotionRepo is the example repository with one promotion branch.
+func promotionRepo(t *testing.T) *gittest.Repo {
+	t.Helper()
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Commit("example repository", time.Now().Add(-96*time.Hour))
+	r.Branch("promote")
+	r.CopyDir("../../examples/promotions/fraud-detector-2.3.0-production")
+	r.Commit("promote fraud-detector 2.3.0 to production", time.Now())
+	return r
+}
+
+func TestGateRecordsAndAuditVerifies(t *testing.T) {
+	r := promotionRepo(t)
+	db := filepath.Join(t.TempDir(), "audit.db")
+
+	code, stdout, stderr := runCLI(t, "gate", "--repo", r.Dir, "--base", "main", "--head", "promote",
+		"--author", "alice", "--approved-by", "bob:compliance", "--format", "json", "--database", db)
+	if code != exitOK {
+		t.Fatalf("gate exit %d\n%s%s", code, stdout, stderr)
+	}
+	var res struct {
+		Valid  bool
+		Change struct {
+			Promotions []struct{ Model, Version, FromStage, ToStage string }
+		}
+		Approvals []approval
+		Records   []int64 `json:"audit_records"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	if !res.Valid || len(res.Change.Promotions) != 1 || res.Change.Promotions[0].Model != "fraud-detector" ||
+		len(res.Approvals) != 1 || res.Approvals[0].Teams[0] != "compliance" || len(res.Records) != 1 {
+		t.Errorf("gate result %+v", res)
+	}
+
+	r.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \"9.9.9\"}\n")
+	r.Commit("pin a version that does not exist", time.Now())
+	code, stdout, _ = runCLI(t, "gate", "--repo", r.Dir, "--base", "main", "--head", "promote", "--database", db)
+	if code != exitFailed || !strings.Contains(stdout, "models/fraud-detector/9.9.9/ does not exist") {
+		t.Errorf("invalid change: exit %d, output\n%s", code, stdout)
+	}
+
+	code, stdout, _ = runCLI(t, "audit", "verify", "--database", db)
+	if code != exitOK || !strings.Contains(stdout, "2 records") {
+		t.Errorf("audit verify: exit %d, %s", code, stdout)
+	}
+
+	sqlDB, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
+	if _, err := sqlDB.Exec(`UPDATE audit_records SET actor = 'mallory' WHERE seq = 1`); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, _ = runCLI(t, "audit", "verify", "--database", db)
+	if code != exitFailed || !strings.Contains(stdout, "audit record 1") {
+		t.Errorf("tampered log: exit %d, %s", code, stdout)
+	}
+}
+
+func TestVerifyNeedsAnExistingDatabase(t *testing.T) {
+	code, _, stderr := runCLI(t, "audit", "verify", "--database", filepath.Join(t.TempDir(), "typo.db"))
+	if code != exitCantRun || !strings.Contains(stderr, "no such database") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+}
+
+func TestDatabaseFromEnvironment(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "env.db")
+	if code, _, stderr := runCLI(t, "gate", "--repo", promotionRepo(t).Dir, "--base", "main", "--head", "promote", "--database", db); code != exitOK {
+		t.Fatalf("gate: exit %d %s", code, stderr)
+	}
+	var out, errOut bytes.Buffer
+	getenv := func(k string) string {
+		if k == "MODELGATE_DATABASE" {
+			return db
+		}
+		return ""
+	}
+	if code := run(context.Background(), []string{"audit", "verify"}, &out, &errOut, getenv); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "1 record,") {
+		t.Errorf("MODELGATE_DATABASE was not used: %s", out.String())
+	}
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Turns examples/ into a real git repository — the example state landed four days
+# ago on main, and one branch per promotion in examples/promotions/ — and judges
+# each branch with the local gate. The repository and the audit log are kept in a
+# temporary folder so that they can be explored afterwards.
+set -euo pipefail
+
+bin=$(realpath "${1:-bin/modelgate}")
+root=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d "${TMPDIR:-/tmp}/modelgate-demo.XXXXXX")
+repo=$work/gitops
+db=$work/audit.db
+
+git_at() { # git_at DATE ARGS...: git with a fixed identity, committing at DATE
+  local at=$1; shift
+  GIT_AUTHOR_DATE=$at GIT_COMMITTER_DATE=$at \
+    git -C "$repo" -c user.name="Acme ML Platform" -c user.email=ml-platform@acme.example -c commit.gpgsign=false "$@"
+}
+
+git init -q -b main "$repo"
+cp -R "$root/examples/gitops/." "$repo/"
+git_at "$(date -u -d '4 days ago' +%Y-%m-%dT%H:%M:%SZ)" add -A
+git_at "$(date -u -d '4 days ago' +%Y-%m-%dT%H:%M:%SZ)" commit -q -m "Model repository: fraud-detector and demand-forecast in dev, staging and production"
+
+for promotion in "$root"/examples/promotions/*/; do
+  name=$(basename "$promotion")
+  git_at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" checkout -q -b "promote/$name" main
+  cp -R "$promotion." "$repo/"
+  git_at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" add -A
+  git_at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" commit -q -m "Promote $name"
+  echo "════ promote/$name"
+  code=0
+  "$bin" gate --repo "$repo" --base main --head "promote/$name" --author data-scientist --database "$db" || code=$?
+  echo "exit status $code"
+  echo
+done
+
+echo "════ audit log"
+"$bin" audit verify --database "$db"
+echo
+echo "repository: $repo"
+echo "audit log:  $db"
