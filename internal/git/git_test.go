@@ -1,0 +1,106 @@
+package git_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelgate/modelgate/internal/git"
+	"github.com/modelgate/modelgate/internal/gittest"
+)
+
+func open(t *testing.T, r *gittest.Repo) *git.Repo {
+	t.Helper()
+	repo, err := git.Open(context.Background(), r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return repo
+}
+
+func TestSnapshot(t *testing.T) {
+	ctx := context.Background()
+	r := gittest.New(t)
+	r.Write("environments/dev.yaml", "stage: dev\n")
+	r.Write("models/a/1.0.0/model.yaml", "x")
+	first := r.Commit("first", time.Now())
+	r.Write("environments/dev.yaml", "stage: dev\nmodels: {}\n")
+	second := r.Commit("second", time.Now())
+	repo := open(t, r)
+
+	data, err := repo.Snapshot(first).ReadFile(ctx, "environments/dev.yaml")
+	if err != nil || string(data) != "stage: dev\n" {
+		t.Errorf("ReadFile at first = %q, %v", data, err)
+	}
+	if data, _ := repo.Snapshot(second).ReadFile(ctx, "environments/dev.yaml"); !strings.Contains(string(data), "models") {
+		t.Errorf("ReadFile at second = %q", data)
+	}
+	if _, err := repo.Snapshot(first).ReadFile(ctx, "environments/prod.yaml"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: %v, want fs.ErrNotExist", err)
+	}
+	if _, err := repo.Snapshot(first).ReadDir(ctx, "models/b"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing folder: %v, want fs.ErrNotExist", err)
+	}
+	if names, err := repo.Snapshot(first).ReadDir(ctx, "models/a/1.0.0"); err != nil || !slices.Equal(names, []string{"model.yaml"}) {
+		t.Errorf("ReadDir = %v, %v", names, err)
+	}
+	if _, err := repo.Snapshot(strings.Repeat("0", 40)).ReadFile(ctx, "environments/dev.yaml"); err == nil || errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a commit that does not exist must be an error, not a missing file: %v", err)
+	}
+}
+
+func TestPathsStayInTheTree(t *testing.T) {
+	ctx := context.Background()
+	r := gittest.New(t)
+	sha := r.Commit("empty", time.Now())
+	snap := open(t, r).Snapshot(sha)
+	for _, p := range []string{"", "/etc/passwd", "../x", "a/../../x", "--output=/tmp/x", "a//b"} {
+		if _, err := snap.ReadFile(ctx, p); err == nil || errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("ReadFile(%q) = %v, want an invalid path error", p, err)
+		}
+	}
+}
+
+func TestResolveAndHistory(t *testing.T) {
+	ctx := context.Background()
+	r := gittest.New(t)
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	r.Write("environments/dev.yaml", "1")
+	c1 := r.Commit("one", t0)
+	r.Write("README", "unrelated")
+	r.Commit("two", t0.Add(time.Hour))
+	r.Write("environments/dev.yaml", "2")
+	c3 := r.Commit("three", t0.Add(2*time.Hour))
+	repo := open(t, r)
+
+	head, err := repo.Resolve(ctx, "main")
+	if err != nil || head != c3 {
+		t.Errorf("Resolve(main) = %s, %v; want %s", head, err, c3)
+	}
+	for _, bad := range []string{"no-such-branch", "--all", "main:environments/dev.yaml"} {
+		if _, err := repo.Resolve(ctx, bad); err == nil {
+			t.Errorf("Resolve(%q) succeeded", bad)
+		}
+	}
+	h, err := repo.History(ctx, head, "environments/dev.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 2 || h[0].SHA != c3 || h[1].SHA != c1 || !h[1].Time.Equal(t0) {
+		t.Errorf("History = %+v; want %s then %s at %v", h, c3, c1, t0)
+	}
+	files, err := repo.ChangedFiles(ctx, c1, c3)
+	if err != nil || !slices.Equal(files, []string{"README", "environments/dev.yaml"}) {
+		t.Errorf("ChangedFiles = %v, %v", files, err)
+	}
+}
+
+func TestOpenRejectsNonRepositories(t *testing.T) {
+	if _, err := git.Open(context.Background(), t.TempDir()); err == nil {
+		t.Error("Open accepted a folder that is not a repository")
+	}
+}
