@@ -34,6 +34,10 @@ const (
 	Environment Definition = "#Environment"
 	Config      Definition = "#Config"
 	Evidence    Definition = "#Evidence"
+	Waiver      Definition = "#Waiver"
+	// WaiverEntries is the waivers file with its entries unjudged, so that each
+	// can be judged on its own.
+	WaiverEntries Definition = "#WaiverEntries"
 )
 
 // schemaDir prefixes schema file names in positions, so that errors against the
@@ -72,7 +76,7 @@ func New() (*Validator, error) {
 		return nil, fmt.Errorf("compile schemas: %w", err)
 	}
 	v := &Validator{ctx: ctx, defs: make(map[Definition]cue.Value)}
-	for _, def := range []Definition{Model, Environment, Config, Evidence} {
+	for _, def := range []Definition{Model, Environment, Config, Evidence, Waiver, WaiverEntries} {
 		// A reference compiled in the package's scope, rather than a lookup of the
 		// definition, is what makes CUE close the definition's structs: unknown
 		// fields are errors.

@@ -1,0 +1,245 @@
+// Package policy decides promotions with Rego policies: the built-in ones and the
+// repository's own, compiled once with the OPA library and evaluated on one input
+// document per promotion. Whatever goes wrong denies.
+package policy
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+// Module is one Rego file.
+type Module struct {
+	Path   string
+	Source []byte
+}
+
+// Message is one deny or warn.
+type Message struct {
+	Code    string         `json:"code,omitempty"`
+	Msg     string         `json:"msg"`
+	Package string         `json:"package"`
+	Fields  map[string]any `json:"fields,omitempty"`
+	// Waiver is the waiver that turned a deny into this warning.
+	Waiver *Waiver `json:"waiver,omitempty"`
+}
+
+// Decision is the verdict on one input document.
+type Decision struct {
+	Allow        bool      `json:"allow"`
+	Deny         []Message `json:"deny"`
+	Warn         []Message `json:"warn"`
+	BundleDigest string    `json:"bundle_digest"`
+	InputDigest  string    `json:"input_digest"`
+}
+
+// Codes of the denials the engine itself makes.
+const (
+	CodeCompile    = "policy.compile"
+	CodeEvaluation = "policy.evaluation"
+)
+
+// Timeout bounds one evaluation: a policy that loops must deny, not hang a gate.
+const Timeout = 10 * time.Second
+
+// Engine evaluates a compiled bundle of policies.
+type Engine struct {
+	query  rego.PreparedEvalQuery
+	rules  []ruleRef
+	config any
+	digest string
+	broken error // the bundle does not compile: every decision denies
+}
+
+// ruleRef is a deny or warn rule of one package, bound to a query variable.
+type ruleRef struct {
+	pkg, kind, variable string
+}
+
+// Compile compiles the modules, with the repository config they judge by. It
+// never fails: an engine whose bundle does not compile denies every decision and
+// says why. Test files (_test.rego) are not part of a bundle.
+func Compile(ctx context.Context, modules []Module, config any) *Engine {
+	e := &Engine{config: config}
+	e.digest, e.broken = bundleDigest(modules, config)
+	if e.broken != nil {
+		return e
+	}
+	var opts []func(*rego.Rego)
+	for _, m := range modules {
+		if strings.HasSuffix(m.Path, "_test.rego") {
+			continue
+		}
+		parsed, err := ast.ParseModuleWithOpts(m.Path, string(m.Source), ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			e.broken = err
+			return e
+		}
+		if parsed == nil {
+			continue // an empty file
+		}
+		e.rules = append(e.rules, decisionRules(parsed)...)
+		opts = append(opts, rego.ParsedModule(parsed))
+	}
+	e.rules = slices.CompactFunc(sortRules(e.rules), func(a, b ruleRef) bool { return a.pkg == b.pkg && a.kind == b.kind })
+	if len(e.rules) == 0 {
+		e.broken = errors.New("no policy defines deny or warn under package modelgate")
+		return e
+	}
+	var query []string
+	for i := range e.rules {
+		e.rules[i].variable = fmt.Sprintf("r%d", i)
+		query = append(query, fmt.Sprintf("%s := data.%s.%s", e.rules[i].variable, e.rules[i].pkg, e.rules[i].kind))
+	}
+	opts = append(opts,
+		rego.Query(strings.Join(query, "; ")),
+		rego.SetRegoVersion(ast.RegoV1),
+		rego.StrictBuiltinErrors(true), // a builtin that fails must fail the decision, not skip a rule
+	)
+	e.query, e.broken = rego.New(opts...).PrepareForEval(ctx)
+	return e
+}
+
+// decisionRules lists the deny and warn rules of a module under package modelgate.
+func decisionRules(m *ast.Module) []ruleRef {
+	pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
+	if !strings.HasPrefix(pkg, "modelgate.") {
+		return nil
+	}
+	var refs []ruleRef
+	for _, r := range m.Rules {
+		if name := r.Head.Name.String(); name == "deny" || name == "warn" {
+			refs = append(refs, ruleRef{pkg: pkg, kind: name})
+		}
+	}
+	return refs
+}
+
+func sortRules(rs []ruleRef) []ruleRef {
+	slices.SortFunc(rs, func(a, b ruleRef) int { return cmp.Or(strings.Compare(a.pkg, b.pkg), strings.Compare(a.kind, b.kind)) })
+	return rs
+}
+
+// Digest identifies the bundle: every module and the config.
+func (e *Engine) Digest() string { return e.digest }
+
+// Err says why the bundle does not compile, or nil.
+func (e *Engine) Err() error { return e.broken }
+
+// Evaluate decides on one input. The config the engine was compiled with is
+// set as input.config, so that no caller can judge by any other.
+func (e *Engine) Evaluate(ctx context.Context, input Input) Decision {
+	input.Config = e.config
+	d := Decision{BundleDigest: e.digest}
+	doc, err := json.Marshal(input)
+	if err != nil {
+		return d.fail(CodeEvaluation, fmt.Errorf("encode input: %w", err))
+	}
+	d.InputDigest = digest(doc)
+	if e.broken != nil {
+		return d.fail(CodeCompile, fmt.Errorf("the policies do not compile: %w", e.broken))
+	}
+	// Numbers stay json.Number: a float64 round trip could move a metric across
+	// a threshold.
+	dec := json.NewDecoder(bytes.NewReader(doc))
+	dec.UseNumber()
+	var value any
+	if err := dec.Decode(&value); err != nil {
+		return d.fail(CodeEvaluation, fmt.Errorf("decode input: %w", err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
+	rs, err := e.query.Eval(ctx, rego.EvalInput(value))
+	if err != nil {
+		return d.fail(CodeEvaluation, fmt.Errorf("policy evaluation failed: %w", err))
+	}
+	if len(rs) != 1 {
+		return d.fail(CodeEvaluation, fmt.Errorf("policy evaluation returned %d results, want 1", len(rs)))
+	}
+	for _, r := range e.rules {
+		set, ok := rs[0].Bindings[r.variable].([]any)
+		if !ok {
+			return d.fail(CodeEvaluation, fmt.Errorf("data.%s.%s is not a set", r.pkg, r.kind))
+		}
+		for _, v := range set {
+			m := message(r.pkg, v)
+			if r.kind == "deny" {
+				d.Deny = append(d.Deny, m)
+			} else {
+				d.Warn = append(d.Warn, m)
+			}
+		}
+	}
+	d.Allow = len(d.Deny) == 0
+	return d
+}
+
+func (d Decision) fail(code string, err error) Decision {
+	d.Allow = false
+	d.Deny = append(d.Deny, Message{Code: code, Msg: err.Error(), Package: "modelgate"})
+	return d
+}
+
+// message reads a deny or warn value: a string, or an object with msg and code.
+// Any other value still counts, as its JSON text.
+func message(pkg string, v any) Message {
+	switch x := v.(type) {
+	case string:
+		return Message{Msg: x, Package: pkg}
+	case map[string]any:
+		m := Message{Package: pkg, Fields: map[string]any{}}
+		for k, val := range x {
+			switch s, isString := val.(string); {
+			case k == "msg" && isString:
+				m.Msg = s
+			case k == "code" && isString:
+				m.Code = s
+			default:
+				m.Fields[k] = val
+			}
+		}
+		if m.Msg == "" {
+			text, _ := json.Marshal(x)
+			m.Msg = string(text)
+		}
+		if len(m.Fields) == 0 {
+			m.Fields = nil
+		}
+		return m
+	}
+	text, _ := json.Marshal(v)
+	return Message{Msg: string(text), Package: pkg}
+}
+
+// bundleDigest is the SHA-256 of the modules, in path order, and the config.
+func bundleDigest(modules []Module, config any) (string, error) {
+	sorted := slices.SortedFunc(slices.Values(modules), func(a, b Module) int { return strings.Compare(a.Path, b.Path) })
+	h := sha256.New()
+	for _, m := range sorted {
+		fmt.Fprintf(h, "%d:%s\n%d:", len(m.Path), m.Path, len(m.Source))
+		h.Write(m.Source)
+	}
+	cfg, err := json.Marshal(config)
+	if err != nil {
+		return "", fmt.Errorf("encode config: %w", err)
+	}
+	h.Write(cfg)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
