@@ -84,7 +84,7 @@ func Compile(ctx context.Context, modules []Module, config any) *Engine {
 		}
 		parsed, err := ast.ParseModuleWithOpts(m.Path, string(m.Source), ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
-			e.broken = err
+			e.broken = compileError(err)
 			return e
 		}
 		if parsed == nil {
@@ -108,8 +108,33 @@ func Compile(ctx context.Context, modules []Module, config any) *Engine {
 		rego.SetRegoVersion(ast.RegoV1),
 		rego.StrictBuiltinErrors(true), // a builtin that fails must fail the decision, not skip a rule
 	)
-	e.query, e.broken = rego.New(opts...).PrepareForEval(ctx)
+	prepared, err := rego.New(opts...).PrepareForEval(ctx)
+	if err != nil {
+		e.broken = compileError(err)
+		return e
+	}
+	e.query = prepared
 	return e
+}
+
+// compileError says where each of OPA's errors is, one per line, without the
+// source excerpts OPA adds.
+func compileError(err error) error {
+	var list ast.Errors
+	if !errors.As(err, &list) {
+		return err
+	}
+	lines := make([]string, len(list))
+	for i, e := range list {
+		lines[i] = e.Message
+		switch l := e.Location; {
+		case l != nil && l.Col > 0:
+			lines[i] = fmt.Sprintf("%s:%d:%d: %s", l.File, l.Row, l.Col, e.Message)
+		case l != nil:
+			lines[i] = fmt.Sprintf("%s:%d: %s", l.File, l.Row, e.Message)
+		}
+	}
+	return errors.New(strings.Join(lines, "\n"))
 }
 
 // decisionRules lists the deny and warn rules of a module under package modelgate.

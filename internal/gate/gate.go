@@ -1,0 +1,251 @@
+// Package gate judges a change as a pull request is judged: it reads the
+// promotions the change proposes, runs the checks each manifest declares, and
+// evaluates the base branch's policies on each. `modelgate gate` and the GitHub
+// App both judge with it; it knows nothing of either.
+package gate
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/manifest"
+	"github.com/modelgate/modelgate/internal/policy"
+	"github.com/modelgate/modelgate/internal/schema"
+)
+
+// Checker runs the checks a manifest declares on the files of its version folder
+// and returns the evidence document.
+type Checker interface {
+	Check(ctx context.Context, m *manifest.Manifest, files fs.FS, t gitops.Thresholds) (json.RawMessage, error)
+}
+
+// Codes of the denials the gate itself makes.
+const (
+	CodeInvalid = "change.invalid" // the change could not be read
+	CodeChecks  = "checks.failed"  // the declared checks could not run
+)
+
+// Gate judges changes.
+type Gate struct {
+	validator *schema.Validator
+	checker   Checker
+	builtin   []policy.Module
+	now       func() time.Time
+}
+
+// New returns a gate that judges with the built-in policies and the checker.
+func New(v *schema.Validator, checker Checker, builtin []policy.Module, now func() time.Time) *Gate {
+	return &Gate{validator: v, checker: checker, builtin: builtin, now: now}
+}
+
+// Request is a change to judge: two commits of a repository, and the pull request
+// that proposes it.
+type Request struct {
+	Repo        gitops.Repository
+	Repository  string // its name, for the audit log
+	Base, Head  string // commit SHAs
+	PullRequest policy.PullRequest
+}
+
+// Result is the verdict on a change.
+type Result struct {
+	Repository  string             `json:"repository"`
+	Base        string             `json:"base_sha"`
+	Head        string             `json:"head_sha"`
+	PullRequest policy.PullRequest `json:"pull_request"`
+	Allow       bool               `json:"allow"`
+	Change      *gitops.Change     `json:"change,omitempty"`
+	// Judgements holds one judgement per promotion, or one for the whole change
+	// when it proposes none or could not be read.
+	Judgements   []Judgement `json:"judgements"`
+	BundleDigest string      `json:"bundle_digest,omitempty"`
+	Warnings     []string    `json:"warnings,omitempty"`
+	JudgedAt     time.Time   `json:"judged_at"`
+}
+
+// Judgement is the decision on one promotion, with what it was made on.
+type Judgement struct {
+	Promotion *gitops.Promotion `json:"promotion"`
+	Evidence  json.RawMessage   `json:"evidence,omitempty"`
+	Decision  policy.Decision   `json:"decision"`
+}
+
+// Judge judges a change. Whatever stops it from being judged denies it; the only
+// error is the context's.
+func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
+	now := g.now()
+	res := &Result{Repository: req.Repository, Base: req.Base, Head: req.Head, PullRequest: req.PullRequest, JudgedAt: now.UTC()}
+	res.PullRequest.HeadSHA = req.Head
+	change, err := gitops.Compute(ctx, req.Repo, g.validator, req.Base, req.Head)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		res.deny(CodeInvalid, err)
+		return res, nil
+	}
+	res.Change = change
+	res.PullRequest.ChangedFiles = nonNil(change.ChangedFiles)
+
+	base := req.Repo.Snapshot(req.Base)
+	engine, waivers, err := g.policies(ctx, base, change.Config)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		res.deny(CodeInvalid, err)
+		return res, nil
+	}
+	res.BundleDigest = engine.Digest()
+	res.Warnings = waivers.warnings
+
+	histories, err := g.histories(ctx, req.Repo, req.Base, change.Config)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		res.deny(CodeInvalid, err)
+		return res, nil
+	}
+
+	input := policy.Input{PullRequest: res.PullRequest}
+	if len(change.Promotions) == 0 {
+		res.Judgements = []Judgement{{Decision: engine.Evaluate(ctx, input)}}
+	}
+	head := req.Repo.Snapshot(req.Head)
+	for i := range change.Promotions {
+		p := &change.Promotions[i]
+		j := Judgement{Promotion: p}
+		in := input
+		in.Promotion, in.Manifest = p, p.Manifest
+		in.History = policy.NewHistory(now, histories, p.Model)
+		evidence, checkErr := g.checker.Check(ctx, p.Manifest, gitops.FS(ctx, head, path.Dir(p.ManifestPath)), change.Config.Thresholds)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if checkErr == nil {
+			j.Evidence, in.Evidence = evidence, evidence
+		}
+		j.Decision = engine.Evaluate(ctx, in)
+		if checkErr != nil {
+			j.Decision.Deny = append(j.Decision.Deny, policy.Message{Code: CodeChecks, Package: "modelgate",
+				Msg: fmt.Sprintf("%s %s: the checks the manifest declares could not run: %v", p.Model, p.Version, checkErr)})
+		}
+		j.Decision = policy.ApplyWaivers(j.Decision, waivers.list, p.Model, p.Version, now)
+		res.Judgements = append(res.Judgements, j)
+	}
+	res.Allow = true
+	for _, j := range res.Judgements {
+		res.Allow = res.Allow && j.Decision.Allow
+	}
+	return res, nil
+}
+
+// deny makes the result a denial of the whole change.
+func (r *Result) deny(code string, err error) {
+	r.Allow = false
+	var msgs []policy.Message
+	for _, line := range strings.Split(err.Error(), "\n") {
+		msgs = append(msgs, policy.Message{Code: code, Msg: line, Package: "modelgate"})
+	}
+	r.Judgements = []Judgement{{Decision: policy.Decision{Deny: msgs, Warn: []policy.Message{}}}}
+}
+
+type waiverSet struct {
+	list     []policy.Waiver
+	warnings []string
+}
+
+// policies compiles the built-in policies with the base branch's own, and reads
+// the base branch's waivers.
+func (g *Gate) policies(ctx context.Context, base gitops.Snapshot, cfg *gitops.Config) (*policy.Engine, waiverSet, error) {
+	modules, err := repositoryPolicies(ctx, base)
+	if err != nil {
+		return nil, waiverSet{}, err
+	}
+	waivers, warnings, err := policy.LoadWaivers(ctx, base, g.validator)
+	if err != nil {
+		return nil, waiverSet{}, err
+	}
+	engine := policy.Compile(ctx, append(append([]policy.Module{}, g.builtin...), modules...), cfg)
+	return engine, waiverSet{waivers, warnings}, nil
+}
+
+// repositoryPolicies reads .modelgate/policies/*.rego.
+func repositoryPolicies(ctx context.Context, snap gitops.Snapshot) ([]policy.Module, error) {
+	names, err := snap.ReadDir(ctx, gitops.PoliciesDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", gitops.PoliciesDir, err)
+	}
+	var modules []policy.Module
+	for _, n := range names {
+		if path.Ext(n) != ".rego" {
+			continue
+		}
+		p := path.Join(gitops.PoliciesDir, n)
+		src, err := snap.ReadFile(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", p, err)
+		}
+		modules = append(modules, policy.Module{Path: p, Source: src})
+	}
+	return modules, nil
+}
+
+// histories reads each stage's pin history on the base branch.
+func (g *Gate) histories(ctx context.Context, repo gitops.Repository, base string, cfg *gitops.Config) (map[string]gitops.History, error) {
+	h := make(map[string]gitops.History, len(cfg.Stages))
+	for _, s := range cfg.Stages {
+		hist, err := gitops.PinHistory(ctx, repo, g.validator, base, s.Name)
+		if err != nil {
+			return nil, err
+		}
+		h[s.Name] = hist
+	}
+	return h, nil
+}
+
+// AuditEntries are the records the verdict adds to the audit log: one per
+// judgement, so that each model version's history reads on its own.
+func (r *Result) AuditEntries() ([]audit.Entry, error) {
+	var entries []audit.Entry
+	for _, j := range r.Judgements {
+		payload, err := json.Marshal(struct {
+			Base         string             `json:"base_sha"`
+			PullRequest  policy.PullRequest `json:"pull_request"`
+			Promotion    *gitops.Promotion  `json:"promotion"`
+			Evidence     json.RawMessage    `json:"evidence,omitempty"`
+			Decision     policy.Decision    `json:"decision"`
+			BundleDigest string             `json:"bundle_digest,omitempty"`
+			Warnings     []string           `json:"warnings,omitempty"`
+		}{r.Base, r.PullRequest, j.Promotion, j.Evidence, j.Decision, r.BundleDigest, r.Warnings})
+		if err != nil {
+			return nil, fmt.Errorf("encode audit record: %w", err)
+		}
+		e := audit.Entry{Kind: audit.KindDecision, Repository: r.Repository, PullRequest: r.PullRequest.Number,
+			HeadSHA: r.Head, Actor: r.PullRequest.Author, Payload: payload}
+		if p := j.Promotion; p != nil {
+			e.Model, e.Version, e.Stage = p.Model, p.Version, p.ToStage
+		}
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
