@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -123,7 +124,7 @@ func (r *reader) environment(ctx context.Context, file string) error {
 	if err != nil {
 		return fmt.Errorf("at base %s: %w", c.Base, err)
 	}
-	for _, model := range sortedKeys(head.Models) {
+	for _, model := range slices.Sorted(maps.Keys(head.Models)) {
 		version := head.Models[model]
 		if version == before.Models[model] || version == current.Models[model] {
 			continue
@@ -136,7 +137,7 @@ func (r *reader) environment(ctx context.Context, file string) error {
 			ToStage:     stage,
 		})
 	}
-	for _, model := range sortedKeys(before.Models) {
+	for _, model := range slices.Sorted(maps.Keys(before.Models)) {
 		if _, kept := head.Models[model]; !kept {
 			c.Removals = append(c.Removals, Removal{Model: model, Version: before.Models[model], Stage: stage})
 		}
@@ -234,13 +235,4 @@ func (c *Config) previousStage(stage string) string {
 		return c.Stages[i-1].Name
 	}
 	return ""
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -268,3 +268,15 @@ func digest(b []byte) string {
 	sum := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
+
+// Package returns the package a module declares, as modelgate.fairness.
+func Package(m Module) (string, error) {
+	parsed, err := ast.ParseModuleWithOpts(m.Path, string(m.Source), ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		return "", compileError(err)
+	}
+	if parsed == nil {
+		return "", fmt.Errorf("%s: empty policy file", m.Path)
+	}
+	return strings.TrimPrefix(parsed.Package.Path.String(), "data."), nil
+}

@@ -1,0 +1,253 @@
+// Package report renders a gate result for people: plain text for a terminal, and
+// Markdown for a pull request comment or a check run summary.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/modelgate/modelgate/internal/gate"
+	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/policy"
+)
+
+// Text writes the result for a terminal.
+func Text(w io.Writer, res *gate.Result) error {
+	p := printer{w: w}
+	p.f("modelgate  %s  base %s  head %s\n", res.Repository, short(res.Base), short(res.Head))
+	p.f("decision: %s\n", verdict(res.Allow))
+	for _, j := range res.Judgements {
+		p.f("\n%s: %s\n", title(j.Promotion), verdict(j.Decision.Allow))
+		for _, m := range j.Decision.Deny {
+			p.f("  deny  %-26s %s\n", m.Code, m.Msg)
+		}
+		for _, m := range j.Decision.Warn {
+			p.f("  warn  %-26s %s\n", m.Code, m.Msg)
+		}
+		if ev := parseEvidence(j.Evidence); ev != nil {
+			if line := metricsLine(ev); line != "" {
+				p.f("  metrics  %s\n", line)
+			}
+		}
+	}
+	for _, w := range res.Warnings {
+		p.f("\nwarning: %s\n", w)
+	}
+	if res.BundleDigest != "" {
+		p.f("\npolicy bundle %s\n", res.BundleDigest)
+	}
+	return p.err
+}
+
+// Markdown writes the result as GitHub-flavoured Markdown.
+func Markdown(w io.Writer, res *gate.Result) error {
+	p := printer{w: w}
+	p.f("## modelgate: %s\n\n", mdVerdict(res.Allow))
+	if res.Change != nil && len(res.Change.Promotions) > 0 {
+		p.f("| Model | Version | Stage | Kind | Decision |\n|---|---|---|---|---|\n")
+		for _, j := range res.Judgements {
+			pr := j.Promotion
+			p.f("| %s | %s → %s | %s → %s | %s | %s |\n", pr.Model, orNone(pr.FromVersion), pr.Version,
+				orNone(pr.FromStage), pr.ToStage, kind(pr), mdVerdict(j.Decision.Allow))
+		}
+		p.f("\n")
+	}
+	for _, j := range res.Judgements {
+		p.f("### %s\n\n", title(j.Promotion))
+		messages(&p, "Denied", j.Decision.Deny)
+		messages(&p, "Warnings", j.Decision.Warn)
+		if len(j.Decision.Deny) == 0 && len(j.Decision.Warn) == 0 {
+			p.f("Every policy passed.\n\n")
+		}
+		evidenceTables(&p, parseEvidence(j.Evidence))
+	}
+	for _, w := range res.Warnings {
+		p.f("> warning: %s\n\n", mdEscape(w))
+	}
+	if res.BundleDigest != "" {
+		p.f("<sub>policy bundle `%s` · head `%s`</sub>\n", res.BundleDigest, short(res.Head))
+	}
+	return p.err
+}
+
+func messages(p *printer, heading string, ms []policy.Message) {
+	if len(ms) == 0 {
+		return
+	}
+	p.f("**%s**\n\n", heading)
+	for _, m := range ms {
+		if m.Code != "" {
+			p.f("- `%s` %s\n", m.Code, mdEscape(m.Msg))
+		} else {
+			p.f("- %s\n", mdEscape(m.Msg))
+		}
+	}
+	p.f("\n")
+}
+
+// evidence is the part of the evidence document the report shows (SPEC §3).
+type evidence struct {
+	Evaluation *struct {
+		Metrics  map[string]*float64 `json:"metrics"`
+		Baseline *struct {
+			Metrics map[string]*float64 `json:"metrics"`
+		} `json:"baseline"`
+	} `json:"evaluation"`
+	Drift *struct {
+		Columns map[string]struct {
+			Kind              string   `json:"kind"`
+			KSPValue          *float64 `json:"ks_pvalue"`
+			PSI               *float64 `json:"psi"`
+			WassersteinNormed *float64 `json:"wasserstein_normed"`
+			JensenShannon     *float64 `json:"jensen_shannon"`
+			Drifted           bool     `json:"drifted"`
+		} `json:"columns"`
+		ShareDrifted *float64 `json:"share_drifted"`
+	} `json:"drift"`
+	Fairness map[string]struct {
+		Groups map[string]struct {
+			Count         int      `json:"count"`
+			SelectionRate *float64 `json:"selection_rate"`
+			TPR           *float64 `json:"tpr"`
+			FPR           *float64 `json:"fpr"`
+			Accuracy      *float64 `json:"accuracy"`
+		} `json:"groups"`
+		DisparateImpactRatio    *float64 `json:"disparate_impact_ratio"`
+		EqualizedOddsDifference *float64 `json:"equalized_odds_difference"`
+	} `json:"fairness"`
+}
+
+// parseEvidence reads what the report shows; evidence it cannot read is left out,
+// since the decision, not the report, judges it.
+func parseEvidence(raw json.RawMessage) *evidence {
+	if len(raw) == 0 {
+		return nil
+	}
+	var ev evidence
+	if json.Unmarshal(raw, &ev) != nil {
+		return nil
+	}
+	return &ev
+}
+
+func metricsLine(ev *evidence) string {
+	if ev.Evaluation == nil {
+		return ""
+	}
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(ev.Evaluation.Metrics)) {
+		parts = append(parts, name+"="+num(ev.Evaluation.Metrics[name]))
+	}
+	return strings.Join(parts, " ")
+}
+
+func evidenceTables(p *printer, ev *evidence) {
+	if ev == nil {
+		return
+	}
+	if e := ev.Evaluation; e != nil && len(e.Metrics) > 0 {
+		p.f("<details><summary>Evaluation</summary>\n\n| Metric | Value | Baseline |\n|---|---|---|\n")
+		for _, name := range slices.Sorted(maps.Keys(e.Metrics)) {
+			base := "—"
+			if e.Baseline != nil {
+				base = num(e.Baseline.Metrics[name])
+			}
+			p.f("| %s | %s | %s |\n", name, num(e.Metrics[name]), base)
+		}
+		p.f("\n</details>\n\n")
+	}
+	if d := ev.Drift; d != nil && len(d.Columns) > 0 {
+		p.f("<details><summary>Drift (share drifted %s)</summary>\n\n| Column | Kind | KS p | PSI | Wasserstein (normed) | Jensen–Shannon | Drifted |\n|---|---|---|---|---|---|---|\n", num(d.ShareDrifted))
+		for _, name := range slices.Sorted(maps.Keys(d.Columns)) {
+			c := d.Columns[name]
+			p.f("| %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(name), c.Kind, num(c.KSPValue), num(c.PSI), num(c.WassersteinNormed), num(c.JensenShannon), yesNo(c.Drifted))
+		}
+		p.f("\n</details>\n\n")
+	}
+	for _, attr := range slices.Sorted(maps.Keys(ev.Fairness)) {
+		f := ev.Fairness[attr]
+		p.f("<details><summary>Fairness by %s (disparate impact %s, equalized odds difference %s)</summary>\n\n", mdEscape(attr), num(f.DisparateImpactRatio), num(f.EqualizedOddsDifference))
+		p.f("| Group | Count | Selection rate | TPR | FPR | Accuracy |\n|---|---|---|---|---|---|\n")
+		for _, g := range slices.Sorted(maps.Keys(f.Groups)) {
+			s := f.Groups[g]
+			p.f("| %s | %d | %s | %s | %s | %s |\n", mdEscape(g), s.Count, num(s.SelectionRate), num(s.TPR), num(s.FPR), num(s.Accuracy))
+		}
+		p.f("\n</details>\n\n")
+	}
+}
+
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) f(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format, args...)
+	}
+}
+
+func title(pr *gitops.Promotion) string {
+	if pr == nil {
+		return "the change"
+	}
+	return fmt.Sprintf("%s %s → %s (%s)", pr.Model, pr.Version, pr.ToStage, kind(pr))
+}
+
+func kind(pr *gitops.Promotion) string {
+	if pr.Rollback {
+		return "rollback"
+	}
+	return "promotion"
+}
+
+func verdict(allow bool) string {
+	if allow {
+		return "ALLOW"
+	}
+	return "DENY"
+}
+
+func mdVerdict(allow bool) string {
+	if allow {
+		return "✅ allowed"
+	}
+	return "❌ denied"
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// num prints a number with enough digits to tell it from a nearby threshold.
+func num(v *float64) string {
+	if v == nil || math.IsNaN(*v) {
+		return "n/a"
+	}
+	return strconv.FormatFloat(*v, 'g', 6, 64)
+}
+
+func short(sha string) string { return sha[:min(len(sha), 12)] }
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+// mdEscape keeps text from a repository (messages, column and group names) from
+// being read as Markdown or HTML.
+func mdEscape(s string) string {
+	r := strings.NewReplacer("\\", "\\\\", "|", "\\|", "<", "&lt;", ">", "&gt;", "*", "\\*", "_", "\\_", "`", "\\`", "[", "\\[", "]", "\\]", "\n", " ")
+	return r.Replace(s)
+}
