@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 BIN      := bin/modelgate
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build test test-race fuzz demo bench goldens lint clean
+.PHONY: all build test fuzz demo compat bench goldens lint clean
 
 all: build
 
@@ -16,7 +16,7 @@ build:
 # The tests, on SQLite and on PostgreSQL (MODELGATE_TEST_POSTGRES, default
 # postgres://127.0.0.1:5432/test; skipped with a note when it is unreachable
 # unless MODELGATE_REQUIRE_POSTGRES=1).
-test: lint
+test: lint github-fixtures compat
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./internal/sqlstore/ ./internal/schema/
 
@@ -29,6 +29,54 @@ fuzz:
 # judged by the local gate; the audit log goes to a temporary SQLite file.
 demo: build
 	./scripts/demo.sh $(BIN)
+
+# GitHub's OpenAPI description and webhook examples at pinned versions, for the
+# GitHub emulator of internal/githubtest: fetched with npm into .cache/github,
+# only when missing.
+OCTOKIT_OPENAPI_VERSION := 23.0.2
+WEBHOOKS_EXAMPLES_VERSION := 7.6.1
+
+.PHONY: github-fixtures
+github-fixtures:
+	@set -e; dir=.cache/github; \
+	  openapi=$$dir/openapi-$(OCTOKIT_OPENAPI_VERSION)/api.github.com.json; \
+	  examples=$$dir/webhooks-examples-$(WEBHOOKS_EXAMPLES_VERSION)/api.github.com/index.json; \
+	  tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  if [ ! -f "$$openapi" ]; then \
+	    (cd "$$tmp" && npm pack --silent @octokit/openapi@$(OCTOKIT_OPENAPI_VERSION) >/dev/null); \
+	    tar xzf "$$tmp"/octokit-openapi-$(OCTOKIT_OPENAPI_VERSION).tgz -C "$$tmp" package/generated/api.github.com.json; \
+	    mkdir -p "$$(dirname "$$openapi")"; mv "$$tmp"/package/generated/api.github.com.json "$$openapi"; \
+	  fi; \
+	  if [ ! -f "$$examples" ]; then \
+	    (cd "$$tmp" && npm pack --silent @octokit/webhooks-examples@$(WEBHOOKS_EXAMPLES_VERSION) >/dev/null); \
+	    tar xzf "$$tmp"/octokit-webhooks-examples-$(WEBHOOKS_EXAMPLES_VERSION).tgz -C "$$tmp" package/api.github.com/index.json; \
+	    mkdir -p "$$(dirname "$$examples")"; mv "$$tmp"/package/api.github.com/index.json "$$examples"; \
+	  fi
+
+# The official opa and cue CLIs, at the versions of the libraries modelgate is
+# built with, must accept the policies and schemas too.
+OPA_VERSION = $(shell $(GO) list -m -f '{{.Version}}' github.com/open-policy-agent/opa)
+CUE_VERSION = $(shell $(GO) list -m -f '{{.Version}}' cuelang.org/go)
+OPA = $(GO) run github.com/open-policy-agent/opa@$(OPA_VERSION)
+CUE = $(GO) run cuelang.org/go/cmd/cue@$(CUE_VERSION)
+compat:
+	$(OPA) check --strict policies/
+	$(OPA) test policies/
+	$(CUE) vet -c -d '#Config' ./schemas/ examples/gitops/.modelgate/config.yaml
+	$(CUE) vet -c -d '#Environment' ./schemas/ examples/gitops/environments/*.yaml examples/promotions/*/environments/*.yaml
+	$(CUE) vet -c -d '#Model' ./schemas/ $(wildcard examples/gitops/models/*/*/model.yaml)
+
+# The checks engine against a pandas + numpy + scipy + scikit-learn peer on
+# generated cases of 1M and 10M rows, kept in .cache/bench (BENCHMARKS.md), then
+# the Go benchmarks of its hot paths.
+bench: build
+	$(GO) run ./checks/bench -bin $(BIN) -dir .cache/bench -rows 1000000,10000000 -runs 3,1
+	$(GO) test -run '^$$' -bench . -benchmem ./checks/...
+
+# Regenerates checks/testdata: the test cases and the reference implementations'
+# numbers that `make test` compares with (also needs python3-yaml).
+goldens:
+	/usr/bin/python3 checks/reference/generate.py
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -1,0 +1,189 @@
+package githubtest_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v62/github"
+
+	"github.com/modelgate/modelgate/internal/githubtest"
+)
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+
+// checkSignature verifies a delivery as a receiver must: HMAC-SHA256 of the
+// body with the shared secret, compared in constant time.
+func checkSignature(t *testing.T, secret string, body []byte, header http.Header) {
+	t.Helper()
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	want := "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	if got := header.Get("X-Hub-Signature-256"); !hmac.Equal([]byte(got), []byte(want)) {
+		t.Errorf("X-Hub-Signature-256 = %q, want %q", got, want)
+	}
+	if !uuidPattern.MatchString(header.Get("X-GitHub-Delivery")) || header.Get("X-GitHub-Hook-ID") == "" ||
+		!strings.HasPrefix(header.Get("User-Agent"), "GitHub-Hookshot/") || header.Get("Content-Type") != "application/json" {
+		t.Errorf("headers = %v", header)
+	}
+}
+
+// parse checks a delivery's signature and headers and decodes its payload
+// with go-github, as a receiver would.
+func parse(t *testing.T, gh *githubtest.Server, d *githubtest.Delivery, event string) any {
+	t.Helper()
+	checkSignature(t, gh.WebhookSecret(), d.Body, d.Header)
+	if got := d.Header.Get("X-GitHub-Event"); got != event {
+		t.Errorf("X-GitHub-Event = %q, want %q", got, event)
+	}
+	// The example's own repository, users and app must all be rewritten.
+	for _, leftover := range []string{"Codertocat", "Hello-World", "octocat", "octo-org", "api.github.com"} {
+		if strings.Contains(string(d.Body), leftover) {
+			t.Errorf("%s payload still mentions the example's %q", event, leftover)
+		}
+	}
+	payload, err := github.ParseWebHook(event, d.Body)
+	if err != nil {
+		t.Fatalf("parse %s: %v", event, err)
+	}
+	return payload
+}
+
+func TestPullRequestEvents(t *testing.T) {
+	s := newScenario(t, t)
+	s.gh.SetWebhookSecret("s3cret")
+
+	opened := parse(t, s.gh, s.gh.PullRequestEvent(repoName, s.number, "opened"), "pull_request").(*github.PullRequestEvent)
+	if opened.GetAction() != "opened" || opened.GetNumber() != s.number || opened.GetRepo().GetFullName() != repoName ||
+		opened.GetInstallation().GetID() != s.inst || opened.GetSender().GetLogin() != "alice" ||
+		opened.GetPullRequest().GetHead().GetSHA() != s.head || opened.GetPullRequest().GetBase().GetRef() != "main" {
+		t.Errorf("opened = %s", github.Stringify(opened))
+	}
+
+	s.work.Checkout("promote")
+	s.work.Write("models/a/model.yaml", "name: a\nversion: 3\n")
+	s.work.Commit("version 3", time.Now())
+	after := s.gh.Push(repoName, "promote", "mallory")
+	sync := parse(t, s.gh, s.gh.PullRequestEvent(repoName, s.number, "synchronize"), "pull_request").(*github.PullRequestEvent)
+	if sync.GetBefore() != s.head || sync.GetAfter() != after || sync.GetPullRequest().GetHead().GetSHA() != after || sync.GetSender().GetLogin() != "mallory" {
+		t.Errorf("synchronize = before %s after %s head %s sender %s", sync.GetBefore(), sync.GetAfter(), sync.GetPullRequest().GetHead().GetSHA(), sync.GetSender().GetLogin())
+	}
+
+	s.work.Checkout("main")
+	s.work.Branch("release")
+	s.gh.Push(repoName, "release", "bob")
+	s.gh.SetBase(repoName, s.number, "release")
+	edited := parse(t, s.gh, s.gh.PullRequestEvent(repoName, s.number, "edited"), "pull_request").(*github.PullRequestEvent)
+	if edited.GetChanges().GetBase().GetRef().GetFrom() != "main" || edited.GetPullRequest().GetBase().GetRef() != "release" {
+		t.Errorf("edited = %s", github.Stringify(edited.GetChanges()))
+	}
+}
+
+func TestReviewEvent(t *testing.T) {
+	s := newScenario(t, t)
+	id := s.gh.SubmitReview(repoName, s.number, "bob", "APPROVED")
+	ev := parse(t, s.gh, s.gh.ReviewEvent(repoName, s.number, id, "submitted"), "pull_request_review").(*github.PullRequestReviewEvent)
+	if ev.GetAction() != "submitted" || ev.GetReview().GetID() != id || ev.GetReview().GetState() != "approved" ||
+		ev.GetReview().GetCommitID() != s.head || ev.GetSender().GetLogin() != "bob" || ev.GetPullRequest().GetNumber() != s.number ||
+		ev.GetInstallation().GetID() != s.inst {
+		t.Errorf("review event = %s", github.Stringify(ev))
+	}
+}
+
+func TestIssueCommentEvent(t *testing.T) {
+	s := newScenario(t, t)
+	ev := parse(t, s.gh, s.gh.IssueCommentEvent(repoName, s.number, "bob", "/modelgate recheck"), "issue_comment").(*github.IssueCommentEvent)
+	if ev.GetComment().GetBody() != "/modelgate recheck" || ev.GetIssue().GetNumber() != s.number || !ev.GetIssue().IsPullRequest() ||
+		ev.GetSender().GetLogin() != "bob" || ev.GetInstallation().GetID() != s.inst {
+		t.Errorf("issue comment event = %s", github.Stringify(ev))
+	}
+	// The comment exists on the server too.
+	if c := s.gh.Comments(repoName, s.number); len(c) != 1 || c[0].ID != ev.GetComment().GetID() {
+		t.Errorf("comments = %+v", c)
+	}
+}
+
+func TestCheckRunRerequested(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t, t)
+	run, _, err := s.client.Checks.CreateCheckRun(ctx, org, "models", github.CreateCheckRunOptions{Name: "modelgate/policy", HeadSHA: s.head, Conclusion: github.String("failure")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := parse(t, s.gh, s.gh.CheckRunRerequested(repoName, run.GetID(), "bob"), "check_run").(*github.CheckRunEvent)
+	if ev.GetAction() != "rerequested" || ev.GetCheckRun().GetID() != run.GetID() || ev.GetCheckRun().GetHeadSHA() != s.head ||
+		ev.GetCheckRun().GetCheckSuite().GetHeadBranch() != "promote" || len(ev.GetCheckRun().PullRequests) != 1 ||
+		ev.GetInstallation().GetID() != s.inst {
+		t.Errorf("check run event = %s", github.Stringify(ev))
+	}
+}
+
+func TestCheckSuiteRerequested(t *testing.T) {
+	s := newScenario(t, t)
+	ev := parse(t, s.gh, s.gh.CheckSuiteRerequested(repoName, s.head, "bob"), "check_suite").(*github.CheckSuiteEvent)
+	if ev.GetAction() != "rerequested" || ev.GetCheckSuite().GetHeadSHA() != s.head || ev.GetCheckSuite().GetHeadBranch() != "promote" ||
+		ev.GetCheckSuite().GetApp().GetID() != appID || ev.GetInstallation().GetID() != s.inst {
+		t.Errorf("check suite event = %s", github.Stringify(ev))
+	}
+}
+
+func TestInstallationEvent(t *testing.T) {
+	s := newScenario(t, t)
+	ev := parse(t, s.gh, s.gh.InstallationEvent(s.inst, "created", "admin"), "installation").(*github.InstallationEvent)
+	if ev.GetAction() != "created" || ev.GetInstallation().GetID() != s.inst || ev.GetInstallation().GetAccount().GetLogin() != org ||
+		ev.GetInstallation().GetAppID() != appID || len(ev.Repositories) != 1 || ev.Repositories[0].GetFullName() != repoName {
+		t.Errorf("installation event = %s", github.Stringify(ev))
+	}
+}
+
+func TestWebhookMutateAndDeliver(t *testing.T) {
+	s := newScenario(t, t)
+	body, header := s.gh.Webhook("pull_request", "reopened", func(p map[string]any) {
+		p["number"] = 77
+	})
+	checkSignature(t, s.gh.WebhookSecret(), body, header)
+	if !strings.Contains(string(body), `"number":77`) || !strings.Contains(string(body), `"action":"reopened"`) {
+		t.Errorf("body = %.200s", body)
+	}
+
+	var mu sync.Mutex
+	var seen []string
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		data, err := io.ReadAll(r.Body)
+		if err != nil {
+			t.Error(err)
+		}
+		checkSignature(t, s.gh.WebhookSecret(), data, r.Header)
+		mu.Lock()
+		seen = append(seen, r.Header.Get("X-GitHub-Delivery"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	defer receiver.Close()
+	d := s.gh.PullRequestEvent(repoName, s.number, "opened")
+	for range 2 { // a redelivery keeps the delivery ID
+		resp, err := d.Deliver(receiver.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Errorf("status = %d", resp.StatusCode)
+		}
+	}
+	if len(seen) != 2 || seen[0] != d.ID || seen[1] != d.ID {
+		t.Errorf("deliveries seen = %v, want %s twice", seen, d.ID)
+	}
+	// Any body can be signed, for a receiver's tests of bad payloads.
+	junk := s.gh.NewDelivery("pull_request", []byte("not json"))
+	checkSignature(t, s.gh.WebhookSecret(), junk.Body, junk.Header)
+}

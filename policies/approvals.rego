@@ -1,0 +1,64 @@
+# Approvals a promotion needs: config.approvals[<to_stage>], {count, teams}. A
+# stage without an entry needs none.
+#
+# An approval counts only when given on pull_request.head_sha by someone who is
+# neither the pull request's author nor one of its committers; each user counts
+# once. Every team of the rule needs one counting approval from a member of the
+# team or of <org>/<team>.
+#
+#   approvals.count  fewer counting approvals than the rule's count
+#   approvals.team   no counting approval from a member of a required team
+package modelgate.approvals
+
+import data.modelgate.lib
+
+to_stage := s if {
+	s := lib.promotion.to_stage
+	is_string(s)
+} else := ""
+
+rule := r if {
+	r := lib.config.approvals[to_stage]
+	is_object(r)
+} else := default_rules[to_stage] if {
+	not is_object(object.get(lib.config, "approvals", null))
+}
+
+# The documented defaults, for a config without approvals (the engine always
+# fills them in).
+default_rules := {
+	"staging": {"count": 1, "teams": []},
+	"production": {"count": 2, "teams": ["compliance"]},
+}
+
+deny contains msg if {
+	lib.promotion
+	required := lib.rule_count(rule)
+	count(lib.valid_users) < required
+	msg := lib.message(
+		"approvals.count",
+		sprintf("entering %s needs %s %s, %s", [to_stage, lib.exact(required), lib.plural(required, "approval", "approvals"), lib.approvals_text]),
+		{
+			"stage": to_stage,
+			"value": count(lib.valid_users),
+			"threshold": required,
+			"approvers": lib.valid_users,
+			"discarded": lib.discarded,
+		},
+	)
+}
+
+deny contains msg if {
+	lib.promotion
+	some team in lib.missing_teams(rule)
+	msg := lib.message(
+		"approvals.team",
+		sprintf("entering %s %s; valid approvers: %s", [to_stage, lib.team_text(team), lib.list(lib.valid_users)]),
+		{
+			"stage": to_stage,
+			"team": team,
+			"approvers": lib.valid_users,
+			"discarded": lib.team_discarded(team),
+		},
+	)
+}

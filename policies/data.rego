@@ -1,0 +1,161 @@
+# Data quality and drift.
+#
+#   data.missing   the manifest declares data checks (spec.data, spec.data.drift)
+#                  and the evidence lacks their results, or holds them without a
+#                  verdict
+#   data.contract  the data contract failed; the message names every violation
+#   data.drift     evidence.drift.share_drifted >= config.thresholds.drift.shareDrifted;
+#                  a column that drifted while the share stays below it is a warning
+package modelgate.data
+
+import data.modelgate.lib
+
+declared if is_object(lib.spec.data)
+
+declared_drift := [c | some c in lib.array_at(lib.spec, ["data", "drift", "columns"]); is_string(c)]
+
+results := lib.object_at(lib.evidence, ["data"])
+
+drift := lib.object_at(lib.evidence, ["drift"])
+
+drift_columns := lib.object_at(drift, ["columns"])
+
+threshold := lib.threshold(["drift", "shareDrifted"])
+
+# --- data.missing --------------------------------------------------------------
+
+deny contains msg if {
+	lib.promotion
+	declared
+	not is_object(lib.get(lib.evidence, ["data"]))
+	msg := lib.message("data.missing", "the manifest declares data checks (spec.data) but the evidence has no data results", {"field": "evidence.data"})
+}
+
+deny contains msg if {
+	lib.promotion
+	is_object(lib.evidence.data)
+	not is_boolean(lib.get(results, ["contract", "passed"]))
+	msg := lib.message("data.missing", "the evidence's data results have no contract verdict (data.contract.passed)", {"field": "evidence.data.contract.passed"})
+}
+
+deny contains msg if {
+	lib.promotion
+	count(declared_drift) > 0
+	not is_object(lib.get(lib.evidence, ["drift"]))
+	msg := lib.message(
+		"data.missing",
+		sprintf("the manifest declares drift checks for %s but the evidence has no drift results", [lib.list(declared_drift)]),
+		{"field": "evidence.drift", "columns": declared_drift},
+	)
+}
+
+deny contains msg if {
+	lib.promotion
+	is_object(lib.evidence.drift)
+	not is_number(lib.get(drift, ["share_drifted"]))
+	msg := lib.message(
+		"data.missing",
+		sprintf("the share of drifted columns is undefined (drift.share_drifted is %s), so drift cannot be judged", [json.marshal(object.get(drift, "share_drifted", null))]),
+		{"field": "evidence.drift.share_drifted"},
+	)
+}
+
+deny contains msg if {
+	lib.promotion
+	is_object(lib.evidence.drift)
+	unjudged := [c | some c in declared_drift; not is_boolean(lib.get(drift_columns, [c, "drifted"]))]
+	count(unjudged) > 0
+	msg := lib.message(
+		"data.missing",
+		sprintf("the evidence has no drift verdict for the declared %s %s", [lib.plural(count(unjudged), "column", "columns"), lib.list(unjudged)]),
+		{"field": "evidence.drift.columns", "columns": unjudged},
+	)
+}
+
+# --- data.contract -------------------------------------------------------------
+
+violations := [v | some v in lib.array_at(results, ["contract", "violations"])]
+
+deny contains msg if {
+	lib.promotion
+	contract_failed
+	summary := [{"column": object.get(v, "column", ""), "rule": object.get(v, "rule", ""), "count": object.get(v, "count", null)} |
+		some v in violations
+		is_object(v)
+	]
+	msg := lib.message(
+		"data.contract",
+		sprintf("the data contract failed: %s", [violations_text(summary)]),
+		{"violations": summary},
+	)
+}
+
+contract_failed if results.contract.passed == false
+
+# Violations listed under a passing verdict are still violations.
+contract_failed if count(violations) > 0
+
+violations_text(summary) := "no violations listed" if {
+	count(summary) == 0
+} else := concat("; ", [sprintf("%v %v: %s %s", [v.column, v.rule, lib.num(v.count), rows(v.count)]) | some v in summary])
+
+rows(n) := "row" if {
+	n == 1
+} else := "rows"
+
+# --- data.drift ----------------------------------------------------------------
+
+drifted := sort([c | some c, v in drift_columns; v.drifted == true])
+
+deny contains msg if {
+	lib.promotion
+	share := drift.share_drifted
+	is_number(share)
+	not lib.below(share, threshold)
+	msg := lib.message(
+		"data.drift",
+		sprintf("share_drifted is %s, at or above %s: %d of %d columns drifted (%s)", [lib.num_vs(share, threshold), lib.exact(threshold), count(drifted), count(drift_columns), column_list]),
+		{
+			"value": share,
+			"threshold": threshold,
+			"columns": drifted,
+		},
+	)
+}
+
+warn contains msg if {
+	lib.promotion
+	share := drift.share_drifted
+	is_number(share)
+	lib.below(share, threshold)
+	some c in drifted
+	msg := lib.message(
+		"data.drift",
+		sprintf("column %s drifted (%s); share_drifted %s stays below %s", [c, statistic_text(drift_columns[c]), lib.num_vs(share, threshold), lib.exact(threshold)]),
+		{
+			"column": c,
+			"value": share,
+			"threshold": threshold,
+		},
+	)
+}
+
+column_list := lib.list([sprintf("%s: %s", [c, statistic_text(drift_columns[c])]) | some c in drifted])
+
+# The statistic a column was judged by, as "method value".
+statistic_keys := {
+	"ks": "ks_pvalue",
+	"ks_pvalue": "ks_pvalue",
+	"wasserstein": "wasserstein_normed",
+	"wasserstein_normed": "wasserstein_normed",
+	"psi": "psi",
+	"jensen_shannon": "jensen_shannon",
+	"jensenshannon": "jensen_shannon",
+}
+
+statistic_text(col) := sprintf("%s %s", [key, lib.num(col[key])]) if {
+	key := statistic_keys[col.method]
+	is_number(col[key])
+} else := sprintf("%v", [col.method]) if {
+	col.method
+} else := "drifted"

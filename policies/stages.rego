@@ -1,0 +1,234 @@
+# Stage order and soak.
+#
+# A version enters config.stages in order: it may enter a stage only while it
+# runs in the stage before it (stage.skipped), and only after it has run there
+# for that stage's soak (stage.soak). Time in a stage runs from
+# history.stages[<stage>].since to history.now.
+#
+# A rollback, to a version that ran in the stage before, may return at once:
+# neither rule applies to it. A promotion counts as a rollback only when the
+# history confirms that the stage ran the version.
+#
+# Whatever cannot be judged (an unknown stage, a missing start time, a soak that
+# is not a duration) denies.
+package modelgate.stages
+
+import data.modelgate.lib
+
+stages := [s | some s in lib.array_at(lib.config, ["stages"]); is_object(s)]
+
+stage_names := [n | some s in stages; n := object.get(s, "name", "")]
+
+to_stage := s if {
+	s := lib.promotion.to_stage
+	is_string(s)
+} else := ""
+
+# from_stage is the stage the version must have run in first: the promotion's,
+# or, when it names none, the stage before to_stage in config.stages (a missing
+# from_stage must not waive the order).
+from_stage := s if {
+	s := lib.promotion.from_stage
+	lib.non_empty_string(s)
+} else := s if {
+	indexes := [i | some i, n in stage_names; n == to_stage]
+	indexes[0] > 0
+	s := stage_names[indexes[0] - 1]
+} else := ""
+
+history(stage) := lib.object_at(input, ["history", "stages", stage])
+
+running(stage) := v if {
+	v := history(stage).version
+	lib.non_empty_string(v)
+} else := ""
+
+rollback if {
+	lib.promotion.rollback == true
+	lib.version in lib.array_at(history(to_stage), ["versions"])
+}
+
+deny contains msg if {
+	lib.promotion
+	not to_stage in stage_names
+	msg := lib.message("stage.unknown", sprintf("stage %s is not one of the configured stages (%s)", [quoted(to_stage), lib.list(stage_names)]), {"stage": to_stage})
+}
+
+deny contains msg if {
+	lib.promotion
+	not rollback
+	from_stage != ""
+	running(from_stage) != lib.version
+	msg := lib.message(
+		"stage.skipped",
+		sprintf("may enter %s only while it runs in %s, but %s%s", [to_stage, from_stage, runs_text(from_stage), ran_before_text(from_stage)]),
+		{"stage": to_stage, "from_stage": from_stage, "running": running(from_stage)},
+	)
+}
+
+# The soak time cannot be read.
+deny contains msg if {
+	lib.promotion
+	not rollback
+	from_stage != ""
+	running(from_stage) == lib.version
+	from_soak_ns == null
+	msg := lib.message(
+		"stage.soak",
+		sprintf("cannot judge the soak time in %s: config.stages has no valid soak for it (%s)", [from_stage, quoted(soak_value(from_stage))]),
+		{"stage": to_stage, "from_stage": from_stage},
+	)
+}
+
+# The time in the stage cannot be read.
+deny contains msg if {
+	lib.promotion
+	not rollback
+	from_stage != ""
+	running(from_stage) == lib.version
+	from_elapsed_ns == null
+	msg := lib.message(
+		"stage.soak",
+		sprintf("cannot judge how long it has run in %s: history has no valid start time (%s) or current time (%s)", [from_stage, quoted(object.get(history(from_stage), "since", "")), quoted(object.get(lib.object_at(input, ["history"]), "now", ""))]),
+		{"stage": to_stage, "from_stage": from_stage},
+	)
+}
+
+deny contains msg if {
+	lib.promotion
+	not rollback
+	from_stage != ""
+	running(from_stage) == lib.version
+	soak := from_soak_ns
+	is_number(soak)
+	elapsed := from_elapsed_ns
+	is_number(elapsed)
+	elapsed < soak
+	eligible := eligible_at(from_stage, soak)
+	msg := lib.message(
+		"stage.soak",
+		sprintf("has run in %s for %s, less than %s's soak time of %s%s", [from_stage, lib.duration(elapsed), from_stage, lib.duration(soak), eligible_text(eligible)]),
+		{
+			"stage": to_stage,
+			"from_stage": from_stage,
+			"value": lib.duration(elapsed),
+			"threshold": lib.duration(soak),
+			"eligible_at": eligible,
+		},
+	)
+}
+
+eligible_text(eligible) := "" if {
+	eligible == ""
+} else := sprintf("; it may enter %s from %s", [to_stage, eligible])
+
+runs_text(stage) := sprintf("%s runs %s %s", [stage, lib.model, running(stage)]) if {
+	running(stage) != ""
+} else := sprintf("%s runs no version of %s", [stage, lib.model])
+
+ran_before_text(stage) := sprintf(" (%s ran there before, but no longer does)", [lib.version]) if {
+	lib.version in lib.array_at(history(stage), ["versions"])
+} else := ""
+
+quoted(s) := sprintf("%q", [s]) if {
+	is_string(s)
+} else := sprintf("%v", [s])
+
+# --- Time ----------------------------------------------------------------------
+
+stage_entry(name) := entries[0] if {
+	entries := [s | some s in stages; s.name == name]
+	count(entries) > 0
+}
+
+# soak_value is the soak as config.stages writes it; a stage without one has
+# the default, no soak.
+soak_value(name) := object.get(stage_entry(name), "soak", "0s") if {
+	stage_entry(name)
+} else := null
+
+# A Go duration ("72h", "1h30m", "0s", "0"), without a sign. Durations are
+# computed here rather than with time.parse_duration_ns, which fails on values
+# that overflow 64 bits: a policy must judge, never fail.
+duration_pattern := `^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+)$`
+
+duration_part := `([0-9]+)(?:\.([0-9]+))?(ns|us|µs|μs|ms|s|m|h)`
+
+unit_ns := {
+	"ns": 1,
+	"us": 1000,
+	"µs": 1000,
+	"μs": 1000,
+	"ms": 1000000,
+	"s": 1000000000,
+	"m": 60000000000,
+	"h": 3600000000000,
+}
+
+# The soak and the time run in from_stage, worked out once per decision: rules
+# are evaluated once per query, functions at every call.
+from_soak_ns := soak_ns(from_stage)
+
+from_elapsed_ns := elapsed_ns(from_stage)
+
+# soak_ns is the soak in nanoseconds, or null when it is not a Go duration.
+soak_ns(name) := ns if {
+	s := soak_value(name)
+	is_string(s)
+	regex.match(duration_pattern, s)
+	parts := regex.find_all_string_submatch_n(duration_part, s, -1)
+	ns := floor(sum([v |
+		some p in parts
+		v := (whole(p[1]) + fraction(p[2])) * unit_ns[p[3]]
+	]))
+} else := null
+
+# whole reads digits that may have leading zeros ("007").
+whole(digits) := 0 if {
+	trim_left(digits, "0") == ""
+} else := to_number(trim_left(digits, "0"))
+
+fraction(digits) := 0 if {
+	digits == ""
+} else := to_number(concat("", ["0.", digits]))
+
+# An RFC 3339 timestamp that time.parse_rfc3339_ns accepts and that fits in
+# nanoseconds since 1970 (years 1700 to 2199).
+rfc3339_pattern := `^([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$`
+
+timestamp_ns(s) := ns if {
+	is_string(s)
+	regex.match(rfc3339_pattern, s)
+	year := substring(s, 0, 4)
+	year >= "1700"
+	year < "2200"
+	to_number(trim_prefix(substring(s, 8, 2), "0")) <= days_in_month(to_number(year), to_number(trim_prefix(substring(s, 5, 2), "0")))
+	ns := time.parse_rfc3339_ns(s)
+} else := null
+
+days_in_month(year, month) := 29 if {
+	month == 2
+	leap(year)
+} else := [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
+
+leap(year) if {
+	year % 4 == 0
+	year % 100 != 0
+}
+
+leap(year) if year % 400 == 0
+
+# eligible_at is when the version may move on, as an RFC 3339 timestamp; "" when
+# that lies beyond what a timestamp can hold.
+eligible_at(stage, soak) := time.format([since_ns(stage) + soak, "UTC", "2006-01-02T15:04:05Z07:00"]) if {
+	since_ns(stage) + soak < 7258118400000000000 # 2200-01-01
+} else := ""
+
+since_ns(stage) := timestamp_ns(object.get(history(stage), "since", null))
+
+now_ns := timestamp_ns(object.get(lib.object_at(input, ["history"]), "now", null))
+
+elapsed_ns(stage) := now_ns - since_ns(stage) if {
+	is_number(now_ns)
+	is_number(since_ns(stage))
+} else := null
