@@ -18,7 +18,7 @@ build:
 # unless MODELGATE_REQUIRE_POSTGRES=1).
 test: lint github-fixtures compat
 	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./internal/sqlstore/ ./internal/schema/
+	$(GO) test -count=1 -race ./internal/sqlstore/ ./internal/schema/ ./internal/policy/ ./checks/...
 
 # A short run of every fuzz target; FUZZTIME=5m for a longer one.
 FUZZTIME ?= 20s

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Turns examples/ into a real git repository — the example state landed four days
 # ago on main, and one branch per promotion in examples/promotions/ — and judges
-# each branch with the local gate. The repository and the audit log are kept in a
+# each branch with the local gate: checks, policies and the audit log. The repository and the audit log are kept in a
 # temporary folder so that they can be explored afterwards.
 set -euo pipefail
 
@@ -30,7 +30,10 @@ for promotion in "$root"/examples/promotions/*/; do
   git_at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" commit -q -m "Promote $name"
   echo "════ promote/$name"
   code=0
-  "$bin" gate --repo "$repo" --base main --head "promote/$name" --author data-scientist --database "$db" || code=$?
+  # Both pull requests have the approvals production asks for: what tells
+  # them apart is the evidence and the stage history.
+  "$bin" gate --repo "$repo" --base main --head "promote/$name" --author data-scientist \
+    --approved-by bob:compliance --approved-by carol --database "$db" || code=$?
   echo "exit status $code"
   echo
 done

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -47,7 +48,9 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"validate", "validate [--kind KIND] [--format text|json] PATH...", "validate manifests, environment files and config", runValidate},
+		{"check", "check MANIFEST [--out FILE] [--config FILE] [--format text|json]", "run the data, drift, evaluation and fairness checks a manifest declares and write the evidence", runCheck},
 		{"gate", "gate --repo DIR --base REF --head REF [--author USER] [--approved-by USER[:TEAM,...]]... [--format text|markdown|json]", "judge a change of a git checkout as the App judges a pull request, and record the decision", runGate},
+		{"policy", "policy test [DIR] | policy eval --input FILE", "run the Rego unit tests, or evaluate the policies on an input document", runPolicy},
 		{"audit", "audit verify [--database DSN]", "work with the audit log", runAudit},
 	}
 }
@@ -122,6 +125,13 @@ func (c *cli) databaseFlag(fs *flag.FlagSet) *string {
 		def = "modelgate.db"
 	}
 	return fs.String("database", def, "audit store: a SQLite file path or a postgres:// URL (env MODELGATE_DATABASE)")
+}
+
+// writeJSON writes v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // choice is a flag whose value must be one of a few words.

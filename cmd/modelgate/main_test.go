@@ -149,24 +149,34 @@ func TestGateRecordsAndAuditVerifies(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "audit.db")
 
 	code, stdout, stderr := runCLI(t, "gate", "--repo", r.Dir, "--base", "main", "--head", "promote",
-		"--author", "alice", "--approved-by", "bob:compliance", "--format", "json", "--database", db)
+		"--author", "alice", "--approved-by", "bob:compliance", "--approved-by", "carol", "--format", "json", "--database", db)
 	if code != exitOK {
 		t.Fatalf("gate exit %d\n%s%s", code, stdout, stderr)
 	}
 	var res struct {
-		Valid  bool
-		Change struct {
-			Promotions []struct{ Model, Version, FromStage, ToStage string }
+		Allow      bool
+		Judgements []struct {
+			Promotion struct{ Model, Version, ToStage string } `json:"promotion"`
+			Evidence  map[string]any
+			Decision  struct {
+				BundleDigest string `json:"bundle_digest"`
+			} `json:"decision"`
 		}
-		Approvals []approval
-		Records   []int64 `json:"audit_records"`
+		PullRequest struct{ Approvals []struct{ User, SHA string } } `json:"pull_request"`
+		Records     []int64                                          `json:"audit_records"`
 	}
 	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
 		t.Fatal(err)
 	}
-	if !res.Valid || len(res.Change.Promotions) != 1 || res.Change.Promotions[0].Model != "fraud-detector" ||
-		len(res.Approvals) != 1 || res.Approvals[0].Teams[0] != "compliance" || len(res.Records) != 1 {
+	if !res.Allow || len(res.Judgements) != 1 || res.Judgements[0].Promotion.Model != "fraud-detector" ||
+		res.Judgements[0].Evidence["schema"] != "modelgate.evidence/v1" || res.Judgements[0].Decision.BundleDigest == "" ||
+		len(res.PullRequest.Approvals) != 2 || len(res.PullRequest.Approvals[0].SHA) != 40 || len(res.Records) != 1 {
 		t.Errorf("gate result %+v", res)
+	}
+
+	code, stdout, _ = runCLI(t, "gate", "--repo", r.Dir, "--base", "main", "--head", "promote", "--author", "alice", "--database", db)
+	if code != exitFailed || !strings.Contains(stdout, "approvals.count") {
+		t.Errorf("without approvals: exit %d, output\n%s", code, stdout)
 	}
 
 	r.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \"9.9.9\"}\n")
@@ -177,7 +187,7 @@ func TestGateRecordsAndAuditVerifies(t *testing.T) {
 	}
 
 	code, stdout, _ = runCLI(t, "audit", "verify", "--database", db)
-	if code != exitOK || !strings.Contains(stdout, "2 records") {
+	if code != exitOK || !strings.Contains(stdout, "3 records") {
 		t.Errorf("audit verify: exit %d, %s", code, stdout)
 	}
 
@@ -204,7 +214,7 @@ func TestVerifyNeedsAnExistingDatabase(t *testing.T) {
 
 func TestDatabaseFromEnvironment(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "env.db")
-	if code, _, stderr := runCLI(t, "gate", "--repo", promotionRepo(t).Dir, "--base", "main", "--head", "promote", "--database", db); code != exitOK {
+	if code, _, stderr := runCLI(t, "gate", "--repo", promotionRepo(t).Dir, "--base", "main", "--head", "promote", "--database", db); code != exitFailed {
 		t.Fatalf("gate: exit %d %s", code, stderr)
 	}
 	var out, errOut bytes.Buffer

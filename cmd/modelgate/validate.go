@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -169,9 +168,7 @@ func validateFile(v *schema.Validator, path, kind string) (validation, error) {
 
 func writeValidations(c *cli, format string, results []validation) error {
 	if format == "json" {
-		enc := json.NewEncoder(c.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(results)
+		return writeJSON(c.stdout, results)
 	}
 	for _, r := range results {
 		if r.Valid {

@@ -52,8 +52,8 @@ func run(dir string) error {
 		demandSample(newRand(1501), "demand-forecast/1.5.0/data/reference.csv", stores, stableMarket, 5000),
 		demandSample(newRand(1502), "demand-forecast/1.5.0/data/current.csv", stores, summerAfterPriceRise, 3000),
 	}
-	files = append(files, fraudEvaluation(newRand(2262), "fraud-detector/2.2.0/eval", "e22", 4000, fraudV22, nil)...)
-	files = append(files, fraudEvaluation(newRand(2374), "fraud-detector/2.3.0/eval", "e23", 4000, fraudV23, &fraudV22)...)
+	files = append(files, fraudEvaluation(newRand(2265), "fraud-detector/2.2.0/eval", "e22", 4000, fraudV22, nil)...)
+	files = append(files, fraudEvaluation(newRand(2382), "fraud-detector/2.3.0/eval", "e23", 4000, fraudV23, &fraudV22)...)
 	files = append(files, demandEvaluation(newRand(1403), "demand-forecast/1.4.0/eval", stores, 4000, demandV14, nil)...)
 	files = append(files, demandEvaluation(newRand(1503), "demand-forecast/1.5.0/eval", stores, 4000, demandV15, &demandV14)...)
 

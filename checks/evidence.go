@@ -1,0 +1,167 @@
+package checks
+
+import (
+	"bytes"
+	"math"
+	"strconv"
+)
+
+// Schema identifies the version of the evidence document.
+const Schema = "modelgate.evidence/v1"
+
+// Evidence is the document that `modelgate check` writes and every policy reads;
+// its JSON is defined by schemas/evidence.cue. Sections of checks the manifest
+// does not declare are absent.
+type Evidence struct {
+	Schema     string                `json:"schema"`
+	Model      Model                 `json:"model"`
+	Inputs     []Input               `json:"inputs"`
+	Data       *Data                 `json:"data,omitempty"`
+	Drift      *Drift                `json:"drift,omitempty"`
+	Evaluation *Evaluation           `json:"evaluation,omitempty"`
+	Fairness   map[string]*Attribute `json:"fairness,omitempty"`
+}
+
+// Model names the model version the evidence is about.
+type Model struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+}
+
+// Roles of the files a manifest names.
+const (
+	RoleReference   = "reference"
+	RoleCurrent     = "current"
+	RolePredictions = "predictions"
+	RoleBaseline    = "baseline"
+)
+
+// Input is a file that was read, so that the audit can prove which data the
+// numbers came from.
+type Input struct {
+	Role   string `json:"role"`
+	Path   string `json:"path"` // as the manifest names it
+	SHA256 string `json:"sha256"`
+	Rows   int    `json:"rows"`
+}
+
+// Data is the result of the data contract, on the current data.
+type Data struct {
+	Rows     int      `json:"rows"`
+	Contract Contract `json:"contract"`
+}
+
+// Contract is the verdict of the data contract.
+type Contract struct {
+	Passed     bool        `json:"passed"`
+	Violations []Violation `json:"violations"`
+}
+
+// Violation is a contract rule that rows break.
+type Violation struct {
+	Column  string `json:"column"`
+	Rule    string `json:"rule"`
+	Count   int    `json:"count"`
+	Message string `json:"message"`
+	Rows    []int  `json:"rows,omitempty"`
+}
+
+// Drift is the drift of the declared columns between reference and current.
+type Drift struct {
+	Columns      map[string]*DriftColumn `json:"columns"`
+	ShareDrifted Number                  `json:"share_drifted"`
+}
+
+// Kinds of drift columns.
+const (
+	KindNumeric     = "numeric"
+	KindCategorical = "categorical"
+)
+
+// DriftColumn is one column's drift. Statistics that do not apply to the
+// column's kind are absent; those that are undefined are null.
+type DriftColumn struct {
+	Kind              string  `json:"kind"`
+	Method            string  `json:"method"`
+	KSStatistic       *Number `json:"ks_statistic,omitempty"`
+	KSPValue          *Number `json:"ks_pvalue,omitempty"`
+	PSI               Number  `json:"psi"`
+	Wasserstein       *Number `json:"wasserstein,omitempty"`
+	WassersteinNormed *Number `json:"wasserstein_normed,omitempty"`
+	JensenShannon     *Number `json:"jensen_shannon,omitempty"`
+	Drifted           bool    `json:"drifted"`
+}
+
+// Evaluation is the model's quality on its evaluation predictions.
+type Evaluation struct {
+	Task     string            `json:"task"`
+	Rows     int               `json:"rows"`
+	Metrics  map[string]Number `json:"metrics"`
+	Baseline *Baseline         `json:"baseline,omitempty"`
+}
+
+// Baseline is the quality of the model in production on the same rows.
+type Baseline struct {
+	Rows    int               `json:"rows"`
+	Metrics map[string]Number `json:"metrics"`
+}
+
+// Attribute compares the groups of a sensitive attribute.
+type Attribute struct {
+	ReferenceGroup              string            `json:"reference_group,omitempty"`
+	Groups                      map[string]*Group `json:"groups"`
+	DemographicParityDifference Number            `json:"demographic_parity_difference"`
+	DemographicParityRatio      Number            `json:"demographic_parity_ratio"`
+	EqualizedOddsDifference     Number            `json:"equalized_odds_difference"`
+	EqualOpportunityDifference  Number            `json:"equal_opportunity_difference"`
+	DisparateImpactRatio        Number            `json:"disparate_impact_ratio"`
+}
+
+// Group is one group of a sensitive attribute.
+type Group struct {
+	Count         int    `json:"count"`
+	SelectionRate Number `json:"selection_rate"`
+	TPR           Number `json:"tpr"`
+	FPR           Number `json:"fpr"`
+	Accuracy      Number `json:"accuracy"`
+}
+
+// Number is a statistic. It is JSON null where it is undefined (NaN), for a
+// 0/0 is neither 0 nor a number JSON can carry.
+type Number float64
+
+// Undefined reports whether the number has no value.
+func (n Number) Undefined() bool { return math.IsNaN(float64(n)) || math.IsInf(float64(n), 0) }
+
+func (n Number) MarshalJSON() ([]byte, error) {
+	if n.Undefined() {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, float64(n), 'g', -1, 64), nil
+}
+
+func (n *Number) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		*n = Number(math.NaN())
+		return nil
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return err
+	}
+	*n = Number(v)
+	return nil
+}
+
+func numberPtr(v float64) *Number {
+	n := Number(v)
+	return &n
+}
+
+func numbers(m map[string]float64) map[string]Number {
+	out := make(map[string]Number, len(m))
+	for k, v := range m {
+		out[k] = Number(v)
+	}
+	return out
+}

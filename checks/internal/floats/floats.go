@@ -1,0 +1,146 @@
+// Package floats sorts and sums large slices of numbers: a radix sort that is
+// several times faster than a comparison sort on millions of values, and a
+// compensated sum whose error does not grow with the number of terms.
+package floats
+
+import (
+	"math"
+	"slices"
+	"sync"
+	"unsafe"
+)
+
+// radixBits is the digit width of the radix sort: 11 bits make six passes over
+// 64-bit keys with counting tables that fit in the first-level cache.
+const (
+	radixBits   = 11
+	radixSize   = 1 << radixBits
+	radixMask   = radixSize - 1
+	radixPasses = (64 + radixBits - 1) / radixBits
+)
+
+// insertionLimit is the length under which an insertion sort beats the radix sort's
+// fixed cost of six counting passes.
+const insertionLimit = 256
+
+// Sort sorts x in ascending order. x must not hold NaN.
+func Sort(x []float64) {
+	if len(x) < insertionLimit {
+		insertionSort(x)
+		return
+	}
+	// The keys are the values' bit patterns, mapped so that unsigned order is
+	// numeric order. Sorting them in x's own memory halves the sort's footprint,
+	// which matters at tens of millions of values.
+	keys := unsafe.Slice((*uint64)(unsafe.Pointer(&x[0])), len(x))
+	for i, k := range keys {
+		keys[i] = sortable(k)
+	}
+	radixSort(keys)
+	for i, k := range keys {
+		keys[i] = unsortable(k)
+	}
+}
+
+// SortUint64 sorts x in ascending order.
+func SortUint64(x []uint64) {
+	if len(x) < insertionLimit {
+		slices.Sort(x)
+		return
+	}
+	radixSort(x)
+}
+
+func insertionSort(x []float64) {
+	for i := 1; i < len(x); i++ {
+		v := x[i]
+		j := i
+		for j > 0 && x[j-1] > v {
+			x[j] = x[j-1]
+			j--
+		}
+		x[j] = v
+	}
+}
+
+// sortable maps an IEEE 754 bit pattern to a key whose unsigned order is the
+// numeric order: negative values have every bit flipped, others only the sign.
+func sortable(b uint64) uint64 {
+	if b>>63 == 1 {
+		return ^b
+	}
+	return b | 1<<63
+}
+
+func unsortable(k uint64) uint64 {
+	if k>>63 == 1 {
+		return k &^ (1 << 63)
+	}
+	return ^k
+}
+
+// scratch holds the scratch space of finished sorts. Fresh memory costs a page
+// fault per page on first use, which at millions of keys costs more than the sort.
+var scratch sync.Pool
+
+// radixSort is a least-significant-digit radix sort of keys. The counts of every
+// digit are taken in one pass, and a digit that is the same in every key is
+// skipped.
+func radixSort(keys []uint64) {
+	bp, _ := scratch.Get().(*[]uint64)
+	if bp == nil || cap(*bp) < len(keys) {
+		b := make([]uint64, len(keys))
+		bp = &b
+	}
+	defer scratch.Put(bp)
+	buf := (*bp)[:len(keys)]
+
+	var counts [radixPasses][radixSize]int
+	for _, k := range keys {
+		for p := range radixPasses {
+			counts[p][(k>>(p*radixBits))&radixMask]++
+		}
+	}
+	src, dst := keys, buf
+	for p := range radixPasses {
+		c := &counts[p]
+		if c[(src[0]>>(p*radixBits))&radixMask] == len(src) {
+			continue
+		}
+		sum := 0
+		for d, n := range c {
+			c[d] = sum
+			sum += n
+		}
+		shift := uint(p * radixBits)
+		for _, k := range src {
+			d := (k >> shift) & radixMask
+			dst[c[d]] = k
+			c[d]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &keys[0] {
+		copy(keys, src)
+	}
+}
+
+// Sum is a Neumaier-compensated sum: accurate to a few units in the last place
+// whatever the number of terms.
+type Sum struct {
+	sum, c float64
+}
+
+// Add adds v to the sum.
+func (s *Sum) Add(v float64) {
+	t := s.sum + v
+	if math.Abs(s.sum) >= math.Abs(v) {
+		s.c += (s.sum - t) + v
+	} else {
+		s.c += (v - t) + s.sum
+	}
+	s.sum = t
+}
+
+// Value returns the sum.
+func (s *Sum) Value() float64 { return s.sum + s.c }

@@ -1,0 +1,597 @@
+package table
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"math/bits"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+)
+
+const (
+	// blockSize is how much of a file one worker parses at a time: large enough
+	// that handing blocks around costs nothing, small enough to share the work.
+	blockSize = 1 << 20
+	// maxRecord bounds one record, so that a quote that is never closed is an
+	// error rather than the whole file in memory.
+	maxRecord = 64 << 20
+)
+
+// SyntaxError is a CSV record that breaks RFC 4180.
+type SyntaxError struct {
+	Path string
+	Row  int // 1 is the first row after the header; 0 is the header or unknown
+	Line int
+	Msg  string
+}
+
+func (e *SyntaxError) Error() string {
+	if e.Row == 0 {
+		return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
+	}
+	return fmt.Sprintf("%s:%d: row %d: %s", e.Path, e.Line, e.Row, e.Msg)
+}
+
+// recordParser splits CSV records. The fields it returns are views of the data,
+// or of its scratch buffer for quoted fields with escaped quotes; they are valid
+// until the next call.
+type recordParser struct {
+	fields  [][]byte
+	scratch []byte
+}
+
+// recordError is a syntax error, newlines after the start of its record.
+type recordError struct {
+	newlines int
+	msg      string
+}
+
+func (e *recordError) Error() string { return e.msg }
+
+var (
+	special = [256]bool{',': true, '\n': true, '"': true}
+	newline = []byte{'\n'}
+)
+
+// parse parses the record at data[pos:], which ends at a newline or at the end of
+// data, and returns where the next record starts and how many newlines it read.
+// A blank line is a record without fields.
+func (p *recordParser) parse(data []byte, pos int) (next, newlines int, err error) {
+	p.fields = p.fields[:0]
+	p.scratch = p.scratch[:0]
+	n := len(data)
+	if end, ok := lineEnd(data, pos); ok {
+		return end, 1, nil
+	}
+	// Most records are a line without quotes: found and split at word speed.
+	line, next, newlines := data[pos:], n, 0
+	if nl := bytes.IndexByte(line, '\n'); nl >= 0 {
+		line, next, newlines = line[:nl], pos+nl+1, 1
+	}
+	if bytes.IndexByte(line, '"') < 0 {
+		if len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1]
+		}
+		p.split(line)
+		return next, newlines, nil
+	}
+	newlines = 0
+	i := pos
+	for {
+		if i < n && data[i] == '"' {
+			field, end, lines, err := p.quoted(data, i+1)
+			newlines += lines
+			if err != nil {
+				return 0, 0, &recordError{newlines, err.Error()}
+			}
+			p.fields = append(p.fields, field)
+			i = end
+			if i == n {
+				return n, newlines, nil
+			}
+			if data[i] == ',' {
+				i++
+				continue
+			}
+			if end, ok := lineEnd(data, i); ok {
+				return end, newlines + 1, nil
+			}
+			return 0, 0, &recordError{newlines, fmt.Sprintf("field %d: %q after a closing quote (a quote inside a quoted field is written twice)", len(p.fields), data[i])}
+		}
+		start := i
+		for i < n && !special[data[i]] {
+			i++
+		}
+		if i < n && data[i] == '"' {
+			return 0, 0, &recordError{newlines, fmt.Sprintf("field %d: a quote in a field that is not quoted (quote the field and write the quote twice)", len(p.fields)+1)}
+		}
+		end := i
+		if (i == n || data[i] == '\n') && end > start && data[end-1] == '\r' {
+			end--
+		}
+		p.fields = append(p.fields, data[start:end])
+		switch {
+		case i == n:
+			return n, newlines, nil
+		case data[i] == '\n':
+			return i + 1, newlines + 1, nil
+		}
+		i++ // a comma
+	}
+}
+
+// split splits a line without quotes at its commas, eight bytes at a time.
+func (p *recordParser) split(line []byte) {
+	start, i := 0, 0
+	for ; i+8 <= len(line); i += 8 {
+		for m := commas(binary.LittleEndian.Uint64(line[i:])); m != 0; m &= m - 1 {
+			j := i + bits.TrailingZeros64(m)>>3
+			p.fields = append(p.fields, line[start:j])
+			start = j + 1
+		}
+	}
+	for ; i < len(line); i++ {
+		if line[i] == ',' {
+			p.fields = append(p.fields, line[start:i])
+			start = i + 1
+		}
+	}
+	p.fields = append(p.fields, line[start:])
+}
+
+// commas sets the top bit of each byte of w that is a comma, and no other bit:
+// an exact test for a zero byte of w XOR ",,,,,,,,".
+func commas(w uint64) uint64 {
+	const low7 = 0x7f7f7f7f7f7f7f7f
+	x := w ^ 0x2c2c2c2c2c2c2c2c
+	return ^((x&low7 + low7) | x | low7)
+}
+
+// lineEnd reports whether data[i:] starts with a line ending, and where it ends.
+func lineEnd(data []byte, i int) (int, bool) {
+	switch {
+	case data[i] == '\n':
+		return i + 1, true
+	case data[i] == '\r' && i+1 < len(data) && data[i+1] == '\n':
+		return i + 2, true
+	case data[i] == '\r' && i+1 == len(data):
+		return i + 1, true
+	}
+	return 0, false
+}
+
+// quoted parses a quoted field whose content starts at data[i]. It returns the
+// field, the position after its closing quote, and the newlines in it.
+func (p *recordParser) quoted(data []byte, i int) (field []byte, end, newlines int, err error) {
+	start, from := i, len(p.scratch)
+	escaped := false
+	for {
+		j := bytes.IndexByte(data[i:], '"')
+		if j < 0 {
+			return nil, 0, newlines, errors.New("a quoted field is not closed")
+		}
+		q := i + j
+		newlines += bytes.Count(data[i:q], newline)
+		if q+1 < len(data) && data[q+1] == '"' {
+			p.scratch = append(p.scratch, data[start:q+1]...)
+			escaped = true
+			i, start = q+2, q+2
+			continue
+		}
+		if !escaped {
+			return data[start:q], q + 1, newlines, nil
+		}
+		p.scratch = append(p.scratch, data[start:q]...)
+		return p.scratch[from:], q + 1, newlines, nil
+	}
+}
+
+// lastBoundary returns the end of the last complete record in data, which starts
+// at a record boundary, or 0 if there is none.
+func lastBoundary(data []byte) int {
+	if bytes.IndexByte(data, '"') < 0 {
+		return bytes.LastIndexByte(data, '\n') + 1
+	}
+	// A newline ends a record unless it is inside quotes; an escaped quote toggles
+	// twice, so parity tells. Input that breaks this is rejected by the parser.
+	last, inQuotes := 0, false
+	for i, c := range data {
+		switch c {
+		case '"':
+			inQuotes = !inQuotes
+		case '\n':
+			if !inQuotes {
+				last = i + 1
+			}
+		}
+	}
+	return last
+}
+
+// block is a run of whole records.
+type block struct {
+	index int
+	data  []byte
+	line  int // line number of its first byte
+}
+
+// blockResult is what parsing a block found. Rows in it count from 0.
+type blockResult struct {
+	index  int
+	bytes  int
+	rows   int
+	parts  []*part
+	ragged Tally
+	err    *SyntaxError
+}
+
+// csvReader reads one CSV file.
+type csvReader struct {
+	path      string
+	specs     []Spec
+	header    []string
+	specField []int // for each spec, the index of its field, or -1
+	firstLine int   // line number of the first row after the header
+	hash      hash.Hash
+	size      int64
+	// spare holds the parts of merged blocks for reuse: allocating them anew for
+	// every block costs more than parsing it.
+	spare chan []*part
+}
+
+// readCSV reads a CSV file: the header, then blocks of records parsed
+// concurrently, one worker per core, and merged in file order.
+func readCSV(ctx context.Context, path string, r io.Reader, size int64, specs []Spec) (*Table, error) {
+	c := &csvReader{path: path, specs: specs, hash: sha256.New(), size: size}
+	rest, err := c.readHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	workers := runtime.GOMAXPROCS(0)
+	free := make(chan []byte, 2*workers)
+	for range cap(free) {
+		free <- c.buffer()
+	}
+	defer func() {
+		for len(free) > 0 {
+			if b := <-free; cap(b) == blockSize {
+				buffers.Put(b)
+			}
+		}
+	}()
+	blocks := make(chan block, workers)
+	results := make(chan *blockResult, workers)
+	c.spare = make(chan []*part, 4*workers)
+	defer c.recycle()
+
+	var splitErr error
+	var split, parsers sync.WaitGroup
+	split.Go(func() {
+		defer close(blocks)
+		splitErr = c.split(ctx, r, rest, free, blocks)
+	})
+	for range workers {
+		parsers.Go(func() {
+			var rp recordParser
+			for b := range blocks {
+				res := c.parseBlock(&rp, b)
+				select {
+				case free <- b.data[:0]:
+				default:
+				}
+				select {
+				case results <- res:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() {
+		parsers.Wait()
+		close(results)
+	}()
+
+	t, err := c.merge(ctx, results)
+	cancel()
+	for range results {
+		// Drained so that every worker ends.
+	}
+	split.Wait()
+	switch {
+	case err != nil:
+		return nil, err
+	case splitErr != nil:
+		return nil, splitErr
+	}
+	t.SHA256 = hex.EncodeToString(c.hash.Sum(nil))
+	return t, nil
+}
+
+// buffers holds block buffers for reuse: fresh memory costs a page fault per
+// page on first use, more than parsing what is read into it.
+var buffers sync.Pool
+
+// buffer returns an empty block buffer: of blockSize, or less for a small file.
+func (c *csvReader) buffer() []byte {
+	if c.size > 0 && c.size < blockSize {
+		return make([]byte, 0, c.size+1)
+	}
+	if b, ok := buffers.Get().([]byte); ok {
+		return b[:0]
+	}
+	return make([]byte, 0, blockSize)
+}
+
+// recycle gives the memory of the parts kept for reuse back to the pools.
+func (c *csvReader) recycle() {
+	for len(c.spare) > 0 {
+		for _, p := range <-c.spare {
+			if p != nil {
+				p.recycle()
+			}
+		}
+	}
+}
+
+// readHeader reads the header record. It returns what was read after it.
+func (c *csvReader) readHeader(r io.Reader) ([]byte, error) {
+	buf := c.buffer()
+	defer func() {
+		if cap(buf) == blockSize {
+			buffers.Put(buf)
+		}
+	}()
+	for {
+		eof, err := c.fill(r, &buf)
+		if err != nil {
+			return nil, err
+		}
+		data := bytes.TrimPrefix(buf, []byte("\xef\xbb\xbf"))
+		line := 1
+		// Blank lines before the header are skipped, as they are everywhere else.
+		for len(data) > 0 {
+			end, ok := lineEnd(data, 0)
+			if !ok {
+				break
+			}
+			data = data[end:]
+			line++
+		}
+		end := lastBoundary(data)
+		if end == 0 && !eof {
+			if len(buf) >= maxRecord {
+				return nil, &SyntaxError{Path: c.path, Line: line, Msg: "header: longer than 64 MiB (is a quote not closed?)"}
+			}
+			buf = slices.Grow(buf, len(buf))
+			continue
+		}
+		if len(data) == 0 {
+			return nil, fmt.Errorf("%s: the file is empty; a CSV file starts with a header row", c.path)
+		}
+		if end == 0 {
+			end = len(data)
+		}
+		var rp recordParser
+		next, newlines, err := rp.parse(data[:end], 0)
+		if err != nil {
+			var re *recordError
+			errors.As(err, &re)
+			return nil, &SyntaxError{Path: c.path, Line: line + re.newlines, Msg: "header: " + re.msg}
+		}
+		c.header = make([]string, len(rp.fields))
+		for i, f := range rp.fields {
+			c.header[i] = string(f)
+		}
+		c.specField = make([]int, len(c.specs))
+		for i, s := range c.specs {
+			if c.specField[i], err = fieldIndex(c.path, c.header, s.Name); err != nil {
+				return nil, err
+			}
+		}
+		c.firstLine = line + newlines
+		return bytes.Clone(data[next:]), nil
+	}
+}
+
+// fill reads into buf until it is full or the file ends, hashing what it reads.
+func (c *csvReader) fill(r io.Reader, buf *[]byte) (eof bool, err error) {
+	b := *buf
+	for len(b) < cap(b) {
+		n, err := r.Read(b[len(b):cap(b)])
+		c.hash.Write(b[len(b) : len(b)+n])
+		b = b[:len(b)+n]
+		if errors.Is(err, io.EOF) {
+			*buf = b
+			return true, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("read %s: %w", c.path, err)
+		}
+	}
+	*buf = b
+	return false, nil
+}
+
+// split cuts the file into blocks of whole records. rest is what was read
+// after the header.
+func (c *csvReader) split(ctx context.Context, r io.Reader, rest []byte, free <-chan []byte, blocks chan<- block) error {
+	line, index := c.firstLine, 0
+	carry := rest
+	for eof := false; !eof; {
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		buf = append(buf[:0], carry...)
+		end := 0
+		for {
+			var err error
+			if eof, err = c.fill(r, &buf); err != nil {
+				return err
+			}
+			if eof {
+				end = len(buf)
+				break
+			}
+			if end = lastBoundary(buf); end > 0 {
+				break
+			}
+			if len(buf) >= maxRecord {
+				return &SyntaxError{Path: c.path, Line: line, Msg: "a row longer than 64 MiB (is a quote not closed?)"}
+			}
+			buf = slices.Grow(buf, len(buf))
+		}
+		carry = append(carry[:0:0], buf[end:]...)
+		if end == 0 {
+			continue
+		}
+		select {
+		case blocks <- block{index: index, data: buf[:end], line: line}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		line += bytes.Count(buf[:end], newline)
+		index++
+	}
+	return nil
+}
+
+// parseBlock parses the records of a block into parts of the columns.
+func (c *csvReader) parseBlock(rp *recordParser, b block) *blockResult {
+	res := &blockResult{index: b.index, bytes: len(b.data)}
+	select {
+	case res.parts = <-c.spare:
+		for _, p := range res.parts {
+			if p != nil {
+				p.reset()
+			}
+		}
+	default:
+		rows := bytes.Count(b.data, newline) + 1
+		res.parts = make([]*part, len(c.specs))
+		for i := range c.specs {
+			if c.specField[i] >= 0 {
+				res.parts[i] = newPart(&c.specs[i], rows)
+			}
+		}
+	}
+	data, pos, line := b.data, 0, b.line
+	for pos < len(data) {
+		next, newlines, err := rp.parse(data, pos)
+		if err != nil {
+			var re *recordError
+			errors.As(err, &re)
+			res.err = &SyntaxError{Path: c.path, Row: res.rows, Line: line + re.newlines, Msg: re.msg}
+			return res
+		}
+		pos = next
+		line += newlines
+		if len(rp.fields) == 0 {
+			continue
+		}
+		if len(rp.fields) != len(c.header) {
+			res.ragged.add(res.rows, strconv.AppendInt(nil, int64(len(rp.fields)), 10))
+			for _, p := range res.parts {
+				if p != nil {
+					p.missing()
+				}
+			}
+		} else {
+			for i, f := range c.specField {
+				if f >= 0 {
+					res.parts[i].add(res.rows, rp.fields[f])
+				}
+			}
+		}
+		res.rows++
+	}
+	return res
+}
+
+// merge gathers block results in file order into a table.
+func (c *csvReader) merge(ctx context.Context, results <-chan *blockResult) (*Table, error) {
+	var cols []*column
+	t := &Table{Path: c.path, Header: c.header}
+	pending := make(map[int]*blockResult)
+	next := 0
+	for res := range results {
+		pending[res.index] = res
+		for {
+			r, ok := pending[next]
+			if !ok {
+				break
+			}
+			delete(pending, next)
+			next++
+			if r.err != nil {
+				r.err.Row += t.Rows + 1
+				return nil, r.err
+			}
+			if cols == nil {
+				cols = c.columns(r)
+			}
+			for i, p := range r.parts {
+				if p != nil {
+					cols[i].merge(p, t.Rows)
+				}
+			}
+			t.Ragged.merge(&r.ragged, t.Rows)
+			t.Rows += r.rows
+			select {
+			case c.spare <- r.parts:
+			default:
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if cols == nil {
+		cols = c.columns(&blockResult{})
+	}
+	t.columns = make(map[string]*Column)
+	for i, col := range cols {
+		if c.specField[i] >= 0 {
+			t.columns[col.Name] = &col.Column
+		}
+	}
+	return t, nil
+}
+
+// columns starts the columns, sized by what the first block says of the rows in
+// the file.
+func (c *csvReader) columns(first *blockResult) []*column {
+	estimate := 0
+	if first.bytes > 0 && c.size > 0 {
+		estimate = int(float64(c.size)/float64(first.bytes)*float64(first.rows)*1.05) + 16
+	}
+	cols := make([]*column, len(c.specs))
+	for i, s := range c.specs {
+		cols[i] = newColumn(s, estimate)
+	}
+	return cols
+}
+
+// fieldIndex returns the index of a column in the header, or -1.
+func fieldIndex(path string, header []string, name string) (int, error) {
+	i := slices.Index(header, name)
+	if i >= 0 && slices.Contains(header[i+1:], name) {
+		return 0, fmt.Errorf("%s: column %q appears more than once in the header", path, name)
+	}
+	return i, nil
+}

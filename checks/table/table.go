@@ -1,0 +1,625 @@
+// Package table reads the data files that checks run on — CSV (RFC 4180) and
+// Parquet — into typed columns, keeping of each column only what its checks need,
+// and counting nulls, unparsable values and failed tests with the rows they occur
+// in. Large CSV files are read once, in blocks parsed on every core.
+package table
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Type is what the values of a column are.
+type Type uint8
+
+// The column types of a data contract.
+const (
+	Float Type = iota + 1
+	Int
+	Bool
+	String
+)
+
+// ParseType parses a contract's type name.
+func ParseType(s string) (Type, error) {
+	switch s {
+	case "float":
+		return Float, nil
+	case "int":
+		return Int, nil
+	case "bool":
+		return Bool, nil
+	case "string":
+		return String, nil
+	}
+	return 0, fmt.Errorf("unknown column type %q (want float, int, bool or string)", s)
+}
+
+func (t Type) String() string {
+	switch t {
+	case Float:
+		return "float"
+	case Int:
+		return "int"
+	case Bool:
+		return "bool"
+	case String:
+		return "string"
+	}
+	return "type(" + strconv.Itoa(int(t)) + ")"
+}
+
+// Numeric reports whether values of the type are numbers.
+func (t Type) Numeric() bool { return t == Float || t == Int }
+
+// Keep says what to keep of a column's values.
+type Keep uint8
+
+const (
+	// Values keeps one value per row: Column.Floats for numeric columns,
+	// Column.Codes for bool and string columns.
+	Values Keep = 1 << iota
+	// Distinct keeps the distinct values of a bool or string column with their
+	// counts, in Column.Dict. Values implies it.
+	Distinct
+	// Hashes keeps a hash of every row's value, in Column.Hashes.
+	Hashes
+)
+
+// A Test is a rule for the non-null values of a column; Column.Failed counts the
+// values that fail it. Tests run concurrently and must be safe for that.
+type Test struct {
+	Number func(float64) bool // for float and int columns
+	Text   func([]byte) bool  // for string and bool columns; bools are "true" or "false"
+}
+
+// Spec asks for one column of a file.
+type Spec struct {
+	Name  string
+	Type  Type
+	Keep  Keep
+	Tests []Test
+}
+
+// TallyRows is how many row numbers a Tally lists.
+const TallyRows = 5
+
+// Tally counts rows with something in common, and lists the first few of them.
+// Rows are numbered from 1, the first row after the header.
+type Tally struct {
+	Count   int
+	Rows    []int
+	Example string // the first offending value, where there is one
+}
+
+func (t *Tally) add(row int, example []byte) {
+	if t.Count == 0 && example != nil {
+		t.Example = string(example)
+	}
+	t.Count++
+	if len(t.Rows) < TallyRows {
+		t.Rows = append(t.Rows, row)
+	}
+}
+
+// merge adds o, a tally of a block whose rows are counted from 0 and follow
+// offset rows.
+func (t *Tally) merge(o *Tally, offset int) {
+	if o.Count == 0 {
+		return
+	}
+	if t.Count == 0 {
+		t.Example = o.Example
+	}
+	t.Count += o.Count
+	for _, r := range o.Rows {
+		if len(t.Rows) == TallyRows {
+			break
+		}
+		t.Rows = append(t.Rows, r+offset+1)
+	}
+}
+
+// Entry is a distinct value of a column.
+type Entry struct {
+	Value string
+	Count int
+	Rows  []int // the first few rows that hold it
+}
+
+// Column is what was kept of one column.
+type Column struct {
+	Spec
+	// Floats holds a numeric column's values, NaN where a row has none.
+	Floats []float64
+	// Codes holds indexes into Dict, -1 where a row has no value. A bool column's
+	// Dict is always ["false", "true"], so its codes are 0 and 1.
+	Codes []int32
+	Dict  []Entry
+	// Hashes holds HashText or HashNumber of each row's value, 0 where a row has none.
+	Hashes  []uint64
+	Nulls   Tally // empty fields
+	Invalid Tally // fields that are not a value of the column's type
+	Failed  []Tally
+}
+
+// Table is what was read of a file.
+type Table struct {
+	Path   string
+	Header []string
+	Rows   int
+	SHA256 string
+	// Ragged counts the rows whose number of fields differs from the header's.
+	// Their values count as missing, not as nulls.
+	Ragged  Tally
+	columns map[string]*Column
+}
+
+// Column returns the column, or nil if the file has no column of that name.
+func (t *Table) Column(name string) *Column { return t.columns[name] }
+
+var seed = maphash.MakeSeed()
+
+// HashText is the hash that Hashes keeps of a string, or of a bool as "true" or
+// "false". Equal values have equal hashes; unequal ones rarely do.
+func HashText(b []byte) uint64 { return nonZero(maphash.Bytes(seed, b)) }
+
+// HashNumber is the hash that Hashes keeps of a number.
+func HashNumber(v float64) uint64 { return nonZero(maphash.Comparable(seed, v)) }
+
+func nonZero(h uint64) uint64 { return max(h, 1) }
+
+// pow10 are the powers of ten that float64 holds exactly.
+var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
+
+// ParseNumber parses a finite decimal number — optional sign, digits with an
+// optional fraction, optional exponent — between optional spaces, correctly
+// rounded. NaN, infinities, hexadecimal and digit separators are not numbers.
+func ParseNumber(b []byte) (float64, bool) {
+	b = trimSpace(b)
+	i, n := 0, len(b)
+	if n == 0 {
+		return 0, false
+	}
+	neg := false
+	if b[0] == '+' || b[0] == '-' {
+		neg = b[0] == '-'
+		i++
+	}
+	var mant uint64
+	digits, exp10 := 0, 0
+	sawDigit, exact := false, true
+	for ; i < n && '0' <= b[i] && b[i] <= '9'; i++ {
+		sawDigit = true
+		switch d := uint64(b[i] - '0'); {
+		case digits < 19:
+			mant = mant*10 + d
+			if mant != 0 {
+				digits++
+			}
+		default:
+			exp10++
+			exact = exact && d == 0
+		}
+	}
+	if i < n && b[i] == '.' {
+		for i++; i < n && '0' <= b[i] && b[i] <= '9'; i++ {
+			sawDigit = true
+			if digits < 19 {
+				mant = mant*10 + uint64(b[i]-'0')
+				if mant != 0 {
+					digits++
+				}
+				exp10--
+			} else {
+				exact = exact && b[i] == '0'
+			}
+		}
+	}
+	if !sawDigit {
+		return 0, false
+	}
+	if i < n && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		eneg := false
+		if i < n && (b[i] == '+' || b[i] == '-') {
+			eneg = b[i] == '-'
+			i++
+		}
+		if i == n {
+			return 0, false
+		}
+		e := 0
+		for ; i < n && '0' <= b[i] && b[i] <= '9'; i++ {
+			if e < 100000 {
+				e = e*10 + int(b[i]-'0')
+			}
+		}
+		if eneg {
+			e = -e
+		}
+		exp10 += e
+	}
+	if i != n {
+		return 0, false
+	}
+	var v float64
+	switch {
+	case mant == 0:
+		v = 0
+	case exact && mant < 1<<53 && exp10 >= -22 && exp10 <= 22:
+		// Clinger's fast path: both operands are exact, so one correctly rounded
+		// operation gives the correctly rounded result.
+		v = float64(mant)
+		if exp10 < 0 {
+			v /= pow10[-exp10]
+		} else {
+			v *= pow10[exp10]
+		}
+	default:
+		f, err := strconv.ParseFloat(string(b), 64)
+		// A number too small for a float64 is 0, as every reader of CSV has it.
+		if err != nil && !(errors.Is(err, strconv.ErrRange) && f == 0) || math.IsInf(f, 0) {
+			return 0, false
+		}
+		return f + 0, true // +0 turns -0 into 0
+	}
+	if neg && v != 0 {
+		v = -v
+	}
+	return v, true
+}
+
+// ParseInt parses a number that is a whole number ("3", "3.0", "3e2").
+func ParseInt(b []byte) (float64, bool) {
+	v, ok := ParseNumber(b)
+	return v, ok && v == math.Trunc(v)
+}
+
+// ParseBool parses true or false in any case, or a number that is 1 or 0.
+func ParseBool(b []byte) (value, ok bool) {
+	b = trimSpace(b)
+	switch len(b) {
+	case 1:
+		switch b[0] {
+		case '1':
+			return true, true
+		case '0':
+			return false, true
+		}
+	case 4:
+		if bytes.EqualFold(b, []byte("true")) {
+			return true, true
+		}
+	case 5:
+		if bytes.EqualFold(b, []byte("false")) {
+			return false, true
+		}
+	}
+	// A flag written by a tool that holds it as a number: "1.0".
+	v, ok := ParseNumber(b)
+	return v == 1, ok && (v == 0 || v == 1)
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+var boolText = [2][]byte{[]byte("false"), []byte("true")}
+
+// part is what one block of rows contributes to a column. Row numbers in its
+// tallies and dictionary are 0-based within the block.
+type part struct {
+	spec    *Spec
+	floats  []float64
+	codes   []int32
+	hashes  []uint64
+	index   map[string]int32
+	dict    []Entry
+	nulls   Tally
+	invalid Tally
+	failed  []Tally
+	// verdicts caches the tests' verdicts on each dictionary entry, which a
+	// category repeated on a million rows would otherwise take a million times.
+	verdicts []verdict
+}
+
+// verdict is which tests a value fails, once known.
+type verdict struct {
+	known bool
+	fails []int
+}
+
+func newPart(s *Spec, rows int) *part {
+	p := &part{spec: s, failed: make([]Tally, len(s.Tests))}
+	p.reset()
+	if s.Keep&Values != 0 {
+		if s.Type.Numeric() {
+			p.floats = floatPool.get(rows)
+		} else {
+			p.codes = codePool.get(rows)
+		}
+	}
+	if s.Keep&Hashes != 0 {
+		p.hashes = hashPool.get(rows)
+	}
+	if s.Type == String && s.Keep&(Values|Distinct) != 0 {
+		p.index = make(map[string]int32)
+	}
+	return p
+}
+
+// Pools of the slices of parts, reused from file to file: fresh memory costs a
+// page fault per page on first use.
+var (
+	floatPool slicePool[float64]
+	codePool  slicePool[int32]
+	hashPool  slicePool[uint64]
+)
+
+// slicePool holds empty slices for reuse.
+type slicePool[T any] struct{ pool sync.Pool }
+
+// get returns an empty slice, with room for n elements if it is new; a slice
+// from the pool may be smaller and grows as appended to.
+func (p *slicePool[T]) get(n int) []T {
+	if s, ok := p.pool.Get().([]T); ok {
+		return s[:0]
+	}
+	return make([]T, 0, n)
+}
+
+func (p *slicePool[T]) put(s []T) {
+	if s != nil {
+		p.pool.Put(s[:0])
+	}
+}
+
+// recycle gives the part's memory back to the pools.
+func (p *part) recycle() {
+	floatPool.put(p.floats)
+	codePool.put(p.codes)
+	hashPool.put(p.hashes)
+}
+
+// reset empties the part for another block, keeping its memory.
+func (p *part) reset() {
+	p.floats = p.floats[:0]
+	p.codes = p.codes[:0]
+	p.hashes = p.hashes[:0]
+	clear(p.index)
+	p.dict = p.dict[:0]
+	if p.spec.Type == Bool {
+		p.dict = append(p.dict, Entry{Value: "false"}, Entry{Value: "true"})
+	}
+	p.nulls, p.invalid = Tally{}, Tally{}
+	clear(p.failed)
+	p.verdicts = p.verdicts[:0]
+}
+
+// missing records that a row has no value: it is null, unparsable or ragged.
+// The slices of what is kept are never nil.
+func (p *part) missing() {
+	if p.floats != nil {
+		p.floats = append(p.floats, math.NaN())
+	}
+	if p.codes != nil {
+		p.codes = append(p.codes, -1)
+	}
+	if p.hashes != nil {
+		p.hashes = append(p.hashes, 0)
+	}
+}
+
+// add records field as row r's value.
+func (p *part) add(r int, field []byte) {
+	if len(field) == 0 {
+		p.nulls.add(r, nil)
+		p.missing()
+		return
+	}
+	switch p.spec.Type {
+	case Float, Int:
+		var v float64
+		var ok bool
+		if p.spec.Type == Int {
+			v, ok = ParseInt(field)
+		} else {
+			v, ok = ParseNumber(field)
+		}
+		if !ok {
+			p.invalid.add(r, field)
+			p.missing()
+			return
+		}
+		p.number(r, v)
+	case Bool:
+		b, ok := ParseBool(field)
+		if !ok {
+			p.invalid.add(r, field)
+			p.missing()
+			return
+		}
+		code := int32(0)
+		if b {
+			code = 1
+		}
+		p.text(r, boolText[code], code)
+	default:
+		code := int32(-1)
+		if p.index != nil {
+			code = p.lookup(field)
+		}
+		p.text(r, field, code)
+	}
+}
+
+// smallDict is the size up to which looking a value up in the dictionary entry
+// by entry beats hashing it: sensitive attributes and categories are that small.
+const smallDict = 8
+
+// lookup returns the code of a string in the block's dictionary, adding it.
+func (p *part) lookup(field []byte) int32 {
+	if len(p.dict) <= smallDict {
+		for i := range p.dict {
+			if p.dict[i].Value == string(field) {
+				return int32(i)
+			}
+		}
+	} else if code, ok := p.index[string(field)]; ok {
+		return code
+	}
+	code := int32(len(p.dict))
+	p.dict = append(p.dict, Entry{Value: string(field)})
+	p.index[p.dict[code].Value] = code
+	return code
+}
+
+// number records a parsed number as row r's value.
+func (p *part) number(r int, v float64) {
+	if p.floats != nil {
+		p.floats = append(p.floats, v)
+	}
+	if p.hashes != nil {
+		p.hashes = append(p.hashes, HashNumber(v))
+	}
+	for i, t := range p.spec.Tests {
+		if t.Number != nil && !t.Number(v) {
+			p.failed[i].add(r, strconv.AppendFloat(nil, v, 'g', -1, 64))
+		}
+	}
+}
+
+// text records a string or bool as row r's value; code is its index in the
+// block's dictionary, or -1 when none is kept.
+func (p *part) text(r int, b []byte, code int32) {
+	if code >= 0 {
+		e := &p.dict[code]
+		e.Count++
+		if len(e.Rows) < TallyRows {
+			e.Rows = append(e.Rows, r)
+		}
+	}
+	if p.codes != nil {
+		p.codes = append(p.codes, code)
+	}
+	if p.hashes != nil {
+		p.hashes = append(p.hashes, HashText(b))
+	}
+	if code < 0 {
+		for i, t := range p.spec.Tests {
+			if t.Text != nil && !t.Text(b) {
+				p.failed[i].add(r, b)
+			}
+		}
+		return
+	}
+	for int(code) >= len(p.verdicts) {
+		p.verdicts = append(p.verdicts, verdict{})
+	}
+	v := &p.verdicts[code]
+	if !v.known {
+		v.known = true
+		for i, t := range p.spec.Tests {
+			if t.Text != nil && !t.Text(b) {
+				v.fails = append(v.fails, i)
+			}
+		}
+	}
+	for _, i := range v.fails {
+		p.failed[i].add(r, b)
+	}
+}
+
+// column gathers the parts of a column in file order.
+type column struct {
+	Column
+	index map[string]int32
+	remap []int32
+}
+
+func newColumn(s Spec, estimate int) *column {
+	c := &column{Column: Column{Spec: s, Failed: make([]Tally, len(s.Tests))}}
+	if s.Keep&Values != 0 {
+		if s.Type.Numeric() {
+			c.Floats = make([]float64, 0, estimate)
+		} else {
+			c.Codes = make([]int32, 0, estimate)
+		}
+	}
+	if s.Keep&Hashes != 0 {
+		c.Hashes = make([]uint64, 0, estimate)
+	}
+	if s.Type == Bool {
+		c.Dict = []Entry{{Value: "false"}, {Value: "true"}}
+	}
+	c.index = make(map[string]int32)
+	return c
+}
+
+// merge appends a block's part; the block follows offset rows.
+func (c *column) merge(p *part, offset int) {
+	c.Floats = append(c.Floats, p.floats...)
+	c.Hashes = append(c.Hashes, p.hashes...)
+	c.Nulls.merge(&p.nulls, offset)
+	c.Invalid.merge(&p.invalid, offset)
+	for i := range c.Failed {
+		c.Failed[i].merge(&p.failed[i], offset)
+	}
+	c.remap = c.remap[:0]
+	for i, e := range p.dict {
+		code := int32(i)
+		if c.Type != Bool {
+			var ok bool
+			if code, ok = c.index[e.Value]; !ok {
+				code = int32(len(c.Dict))
+				c.index[e.Value] = code
+				c.Dict = append(c.Dict, Entry{Value: e.Value})
+			}
+		}
+		c.remap = append(c.remap, code)
+		g := &c.Dict[code]
+		g.Count += e.Count
+		for _, r := range e.Rows {
+			if len(g.Rows) == TallyRows {
+				break
+			}
+			g.Rows = append(g.Rows, r+offset+1)
+		}
+	}
+	for _, code := range p.codes {
+		if code >= 0 {
+			code = c.remap[code]
+		}
+		c.Codes = append(c.Codes, code)
+	}
+}
+
+// Describe is a value quoted for a message, cut if it is long.
+func Describe(v string) string {
+	const limit = 40
+	if len(v) > limit {
+		return strconv.Quote(strings.ToValidUTF8(v[:limit], "")) + "…"
+	}
+	return strconv.Quote(v)
+}
+
+// Replace puts c in the place of the column of the same name.
+func (t *Table) Replace(c *Column) {
+	if c != nil {
+		t.columns[c.Name] = c
+	}
+}

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const fraudManifest = "../../examples/gitops/models/fraud-detector/2.3.0/model.yaml"
+
+func TestCheckWritesEvidence(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "evidence.json")
+	code, stdout, stderr := runCLI(t, "check", fraudManifest, "--out", out)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, "fraud-detector 2.3.0") || !strings.Contains(stdout, "roc_auc") {
+		t.Errorf("summary:\n%s", stdout)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(data, &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev["schema"] != "modelgate.evidence/v1" || len(ev["inputs"].([]any)) != 4 {
+		t.Errorf("evidence: %s", data)
+	}
+	// What check writes, validate accepts.
+	if code, _, stderr := runCLI(t, "validate", "--kind", "evidence", out); code != exitOK {
+		t.Errorf("validate the evidence: exit %d: %s", code, stderr)
+	}
+}
+
+func TestCheckPrintsEvidence(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "check", "--format", "json", fraudManifest)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var ev struct {
+		Drift struct {
+			ShareDrifted float64 `json:"share_drifted"`
+		} `json:"drift"`
+		Fairness map[string]any `json:"fairness"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &ev); err != nil {
+		t.Fatalf("%v: %s", err, stdout)
+	}
+	if len(ev.Fairness) != 2 {
+		t.Errorf("fairness: %v", ev.Fairness)
+	}
+}
+
+// TestCheckConfig judges drift with the thresholds of a config file.
+func TestCheckConfig(t *testing.T) {
+	config := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(config, []byte("thresholds:\n  drift:\n    numericMethod: psi\n    psi: 0.0001\n    jensenShannon: 0.001\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "check", fraudManifest, "--config", config, "--format", "json")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var ev struct {
+		Drift struct {
+			ShareDrifted float64 `json:"share_drifted"`
+		} `json:"drift"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev.Drift.ShareDrifted != 1 {
+		t.Errorf("share drifted = %v with thresholds every column exceeds", ev.Drift.ShareDrifted)
+	}
+}
+
+// TestCheckCannotRun: exit 2 and a one-line reason that names what is wrong.
+func TestCheckCannotRun(t *testing.T) {
+	dir := t.TempDir()
+	manifest := `apiVersion: modelgate/v1
+kind: Model
+metadata: {name: m, version: 1.0.0, owner: "@o/t", riskTier: low}
+spec:
+  task: binary_classification
+  artifact: {uri: s3://m, digest: "sha256:` + strings.Repeat("0", 64) + `"}
+  evaluation: {predictions: predictions.csv, label: label, score: score}
+`
+	write := func(name, data string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("model.yaml", manifest)
+	for _, c := range []struct {
+		name, predictions string
+		args              []string
+		want              string
+	}{
+		{"no manifest", "", []string{"check"}, "name one MANIFEST"},
+		{"missing manifest", "", []string{"check", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
+		{"missing file", "", []string{"check", filepath.Join(dir, "model.yaml")}, "predictions.csv"},
+		{"bad score", "label,score\n0,0.2\n1,high\n", []string{"check", filepath.Join(dir, "model.yaml")}, `predictions.csv: row 2: column "score": "high" is not a number`},
+		{"score out of range", "label,score\n0,0.2\n1,1.5\n", []string{"check", filepath.Join(dir, "model.yaml")}, `row 2: column "score": "1.5" is not a probability`},
+		{"bad label", "label,score\n2,0.2\n", []string{"check", filepath.Join(dir, "model.yaml")}, `row 1: column "label": "2" is not a binary label`},
+		{"missing label", "label,score\n,0.2\n", []string{"check", filepath.Join(dir, "model.yaml")}, `row 1: column "label" is empty`},
+		{"ragged", "label,score\n0,0.2,9\n", []string{"check", filepath.Join(dir, "model.yaml")}, "row 1: 3 fields, the header has 2"},
+		{"bare quote", "label,score\n0,0.2\n1,0\"3\n", []string{"check", filepath.Join(dir, "model.yaml")}, "predictions.csv:3: row 2: field 2: a quote"},
+		{"bad flag", "", []string{"check", "--format", "xml", filepath.Join(dir, "model.yaml")}, "expected one of text, json"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			os.Remove(filepath.Join(dir, "predictions.csv"))
+			if c.predictions != "" {
+				write("predictions.csv", c.predictions)
+			}
+			code, _, stderr := runCLI(t, c.args...)
+			if code != exitCantRun {
+				t.Errorf("exit %d, want %d", code, exitCantRun)
+			}
+			if !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") > 0 && !strings.HasPrefix(c.name, "bad flag") {
+				t.Errorf("stderr %q, want one line containing %q", stderr, c.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/policy"
+	"github.com/modelgate/modelgate/internal/schema"
+	"github.com/modelgate/modelgate/policies"
+)
+
+func runPolicy(ctx context.Context, c *cli, args []string) int {
+	const usage = "Usage: modelgate policy test [DIR] | policy eval --input FILE\n\n" +
+		"  test   run the Rego unit tests of DIR (default .modelgate/policies): exit 0 pass, 1 fail\n" +
+		"  eval   evaluate the policies on an input document: exit 0 allow, 1 deny"
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		fmt.Fprintln(c.stdout, usage)
+		if len(args) == 0 {
+			return exitCantRun
+		}
+		return exitOK
+	}
+	switch args[0] {
+	case "test":
+		return policyTest(ctx, c, args[1:])
+	case "eval":
+		return policyEval(ctx, c, args[1:])
+	}
+	return c.fail(fmt.Errorf("policy: unknown subcommand %q (expected test or eval)", args[0]))
+}
+
+func policyTest(ctx context.Context, c *cli, args []string) int {
+	fl := c.flags("policy test", "policy test [--format text|json] [DIR]")
+	format := choiceFlag(fl, "format", "output format", "text", "json")
+	if code, ok := c.parse(fl, args); !ok {
+		return code
+	}
+	dir := gitops.PoliciesDir
+	if fl.NArg() > 0 {
+		dir = fl.Arg(0)
+	}
+	own, err := readModules(dir)
+	if err != nil {
+		return c.fail(err)
+	}
+	modules, err := withBuiltin(own)
+	if err != nil {
+		return c.fail(err)
+	}
+	results, err := policy.Test(ctx, modules, func(path string) bool {
+		return slices.ContainsFunc(own, func(m policy.Module) bool { return m.Path == path })
+	})
+	if err != nil {
+		return c.fail(fmt.Errorf("policy test: %w", err))
+	}
+	passed := 0
+	for _, r := range results {
+		if r.Pass {
+			passed++
+		}
+	}
+	if *format == "json" {
+		if err := writeJSON(c.stdout, results); err != nil {
+			return c.fail(err)
+		}
+	} else {
+		for _, r := range results {
+			status := "PASS"
+			if !r.Pass {
+				status = "FAIL"
+			}
+			fmt.Fprintf(c.stdout, "%s  %s.%s  (%s:%d)\n", status, r.Package, r.Name, r.File, r.Line)
+			if r.Error != "" {
+				fmt.Fprintf(c.stdout, "      %s\n", r.Error)
+			}
+		}
+		fmt.Fprintf(c.stdout, "%d passed, %d failed\n", passed, len(results)-passed)
+	}
+	if len(results) == 0 {
+		fmt.Fprintf(c.stderr, "modelgate: no Rego tests in %s\n", dir)
+		return exitFailed
+	}
+	if passed < len(results) {
+		return exitFailed
+	}
+	return exitOK
+}
+
+func policyEval(ctx context.Context, c *cli, args []string) int {
+	fl := c.flags("policy eval", "policy eval --input FILE [--policies DIR] [--format text|json]")
+	inputPath := fl.String("input", "", "the input document, JSON (policies/README.md describes it) (required)")
+	dir := fl.String("policies", gitops.PoliciesDir, "the organisation's policies, evaluated with the built-in ones (skipped when the folder does not exist)")
+	format := choiceFlag(fl, "format", "output format", "text", "json")
+	if code, ok := c.parse(fl, args); !ok {
+		return code
+	}
+	if *inputPath == "" {
+		return c.fail(errors.New("policy eval: --input is required"))
+	}
+	data, err := os.ReadFile(*inputPath)
+	if err != nil {
+		return c.fail(fmt.Errorf("policy eval: %w", err))
+	}
+	var in policy.Input
+	if err := json.Unmarshal(data, &in); err != nil {
+		return c.fail(fmt.Errorf("policy eval: %s is not an input document: %w", *inputPath, err))
+	}
+	cfg, err := inputConfig(in.Config)
+	if err != nil {
+		return c.fail(fmt.Errorf("policy eval: %s: %w", *inputPath, err))
+	}
+	own, err := readModules(*dir)
+	if errors.Is(err, fs.ErrNotExist) && *dir == gitops.PoliciesDir {
+		own, err = nil, nil
+	}
+	if err != nil {
+		return c.fail(err)
+	}
+	modules, err := withBuiltin(own)
+	if err != nil {
+		return c.fail(err)
+	}
+	d := policy.Compile(ctx, modules, cfg).Evaluate(ctx, in)
+	if *format == "json" {
+		err = writeJSON(c.stdout, d)
+	} else {
+		err = writeDecision(c.stdout, d)
+	}
+	if err != nil {
+		return c.fail(err)
+	}
+	if !d.Allow {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// inputConfig validates the input's config and fills in its defaults, as the
+// gate does with .modelgate/config.yaml.
+func inputConfig(raw any) (*gitops.Config, error) {
+	doc := []byte("{}")
+	if raw != nil {
+		var err error
+		if doc, err = json.Marshal(raw); err != nil {
+			return nil, err
+		}
+	}
+	v, err := schema.New()
+	if err != nil {
+		return nil, err
+	}
+	var cfg gitops.Config
+	if err := v.Decode(schema.Config, "input.config.json", doc, &cfg); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// readModules reads the .rego files under dir.
+func readModules(dir string) ([]policy.Module, error) {
+	var modules []policy.Module
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".rego" {
+			return err
+		}
+		src, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		modules = append(modules, policy.Module{Path: filepath.ToSlash(p), Source: src})
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read policies: %w", err)
+	}
+	return modules, nil
+}
+
+// withBuiltin adds the built-in policies to a set of modules, but for the
+// packages the set defines itself: testing the built-in folder tests its files.
+func withBuiltin(own []policy.Module) ([]policy.Module, error) {
+	defined := map[string]bool{}
+	for _, m := range own {
+		pkg, err := policy.Package(m)
+		if err != nil {
+			return nil, err
+		}
+		defined[pkg] = true
+	}
+	modules := slices.Clone(own)
+	for _, m := range policies.Modules() {
+		pkg, err := policy.Package(m)
+		if err != nil {
+			return nil, err
+		}
+		if !defined[pkg] {
+			modules = append(modules, m)
+		}
+	}
+	return modules, nil
+}
+
+func writeDecision(w io.Writer, d policy.Decision) error {
+	verdict := "ALLOW"
+	if !d.Allow {
+		verdict = "DENY"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n", verdict)
+	for _, m := range d.Deny {
+		fmt.Fprintf(&b, "  deny  %-28s %s\n", m.Code, m.Msg)
+	}
+	for _, m := range d.Warn {
+		fmt.Fprintf(&b, "  warn  %-28s %s\n", m.Code, m.Msg)
+	}
+	fmt.Fprintf(&b, "policy bundle %s\ninput         %s\n", d.BundleDigest, d.InputDigest)
+	_, err := w.Write([]byte(b.String()))
+	return err
+}

@@ -1,0 +1,286 @@
+package gate_test
+
+import (
+	"context"
+	"encoding/csv"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelgate/modelgate/checks"
+	"github.com/modelgate/modelgate/internal/gate"
+	"github.com/modelgate/modelgate/internal/git"
+	"github.com/modelgate/modelgate/internal/gittest"
+	"github.com/modelgate/modelgate/internal/policy"
+	"github.com/modelgate/modelgate/internal/schema"
+	"github.com/modelgate/modelgate/policies"
+)
+
+// The scenarios judge the example repository end to end: real git history, the
+// checks engine on the example data, and the built-in policies.
+
+const (
+	fraudPromotion  = "../../examples/promotions/fraud-detector-2.3.0-production"
+	demandPromotion = "../../examples/promotions/demand-forecast-1.5.0-production"
+)
+
+// approvedByCompliance are the approvals production needs by default.
+var approvedByCompliance = []policy.Approval{{User: "bob", Teams: []string{"compliance"}}, {User: "carol", Teams: []string{"risk"}}}
+
+// scenario is the example repository landed four days ago on main, with a
+// branch "promote" on which edit has been committed.
+func scenario(t *testing.T, edit func(r *gittest.Repo)) *gittest.Repo {
+	t.Helper()
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Commit("example repository", now.Add(-96*time.Hour))
+	r.Branch("promote")
+	edit(r)
+	r.Commit("promote", now.Add(-time.Hour))
+	return r
+}
+
+func judgeReal(t *testing.T, r *gittest.Repo, approvals []policy.Approval) *gate.Result {
+	t.Helper()
+	ctx := context.Background()
+	v, err := schema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := git.Open(ctx, r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base, _ := repo.Resolve(ctx, "main")
+	head, _ := repo.Resolve(ctx, "promote")
+	var onHead []policy.Approval
+	for _, a := range approvals {
+		a.SHA = head
+		onHead = append(onHead, a)
+	}
+	res, err := gate.New(v, checks.Checker{}, policies.Modules(), func() time.Time { return now }).Judge(ctx, gate.Request{
+		Repo: repo, Repository: "acme/models", Base: base, Head: head,
+		PullRequest: policy.PullRequest{Number: 1, Author: "alice", BaseRef: "main", Labels: []string{}, Approvals: onHead, Committers: []string{"alice"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func codes(res *gate.Result) []string {
+	var cs []string
+	for _, j := range res.Judgements {
+		for _, m := range j.Decision.Deny {
+			cs = append(cs, m.Code)
+		}
+	}
+	return cs
+}
+
+// wantDenied checks that the change is denied with every code named, and that
+// the reason names the model.
+func wantDenied(t *testing.T, res *gate.Result, want ...string) {
+	t.Helper()
+	if res.Allow {
+		t.Fatalf("allowed; want a denial with %v", want)
+	}
+	got := codes(res)
+	for _, w := range want {
+		if !slices.Contains(got, w) {
+			t.Errorf("denials %v lack %s:\n%s", got, w, denials(res))
+		}
+	}
+}
+
+func TestScenarioAllowedPromotion(t *testing.T) {
+	res := judgeReal(t, scenario(t, func(r *gittest.Repo) { r.CopyDir(fraudPromotion) }), approvedByCompliance)
+	if !res.Allow {
+		t.Fatalf("denied:\n%s", denials(res))
+	}
+	if ev := string(res.Judgements[0].Evidence); !strings.Contains(ev, `"roc_auc"`) || !strings.Contains(ev, `"disparate_impact_ratio"`) {
+		t.Errorf("the decision was not made on the checks' evidence: %.300s", ev)
+	}
+}
+
+func TestScenarioApprovalsStillNeeded(t *testing.T) {
+	res := judgeReal(t, scenario(t, func(r *gittest.Repo) { r.CopyDir(fraudPromotion) }),
+		[]policy.Approval{{User: "alice", Teams: []string{"compliance"}}, {User: "carol"}})
+	wantDenied(t, res, "approvals.count", "approvals.team")
+}
+
+// rewriteCSV rewrites a CSV file of the work tree row by row.
+func rewriteCSV(t *testing.T, r *gittest.Repo, path string, edit func(header map[string]int, row []string)) {
+	t.Helper()
+	f, err := os.Open(r.Dir + "/" + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	header := map[string]int{}
+	for i, name := range rows[0] {
+		header[name] = i
+	}
+	for _, row := range rows[1:] {
+		edit(header, row)
+	}
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	if err := w.WriteAll(rows); err != nil {
+		t.Fatal(err)
+	}
+	r.Write(path, b.String())
+}
+
+// newVersion publishes fraud-detector 2.4.0: 2.3.0's files, edited, pinned in
+// dev, where the first stage needs no approval.
+func newVersion(t *testing.T, r *gittest.Repo, edit func(r *gittest.Repo)) {
+	t.Helper()
+	src := "../../examples/gitops/models/fraud-detector/2.3.0"
+	for _, f := range []string{"model.yaml", "data/reference.csv", "data/current.csv", "eval/predictions.csv", "eval/baseline_predictions.csv"} {
+		data, err := os.ReadFile(src + "/" + f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		content := string(data)
+		if f == "model.yaml" {
+			content = strings.Replace(content, `version: "2.3.0"`, `version: "2.4.0"`, 1)
+		}
+		r.Write("models/fraud-detector/2.4.0/"+f, content)
+	}
+	r.Write("environments/dev.yaml", "stage: dev\nmodels: {fraud-detector: \"2.4.0\", demand-forecast: \"1.5.0\"}\n")
+	edit(r)
+}
+
+func TestScenarioFairnessFailure(t *testing.T) {
+	res := judgeReal(t, scenario(t, func(r *gittest.Repo) {
+		newVersion(t, r, func(r *gittest.Repo) {
+			// The new model flags women far less often than men.
+			rewriteCSV(t, r, "models/fraud-detector/2.4.0/eval/predictions.csv", func(h map[string]int, row []string) {
+				if row[h["sex"]] == "F" && row[h["prediction"]] == "1" && row[h["txn_id"]][len(row[h["txn_id"]])-1]%2 == 0 {
+					row[h["prediction"]], row[h["score"]] = "0", "0.4000"
+				}
+			})
+		})
+	}), nil)
+	wantDenied(t, res, "fairness.disparate_impact")
+	if d := denials(res); !strings.Contains(d, "fraud-detector 2.4.0") || !strings.Contains(d, "below 0.8") {
+		t.Errorf("the reason does not name the model and the threshold:\n%s", d)
+	}
+}
+
+func TestScenarioMetricRegression(t *testing.T) {
+	res := judgeReal(t, scenario(t, func(r *gittest.Repo) {
+		newVersion(t, r, func(r *gittest.Repo) {
+			// The new model is the old one and the old one the new: roc_auc drops
+			// by about 0.04 against the baseline.
+			preds, _ := os.ReadFile("../../examples/gitops/models/fraud-detector/2.3.0/eval/predictions.csv")
+			base, _ := os.ReadFile("../../examples/gitops/models/fraud-detector/2.3.0/eval/baseline_predictions.csv")
+			r.Write("models/fraud-detector/2.4.0/eval/predictions.csv", string(base))
+			r.Write("models/fraud-detector/2.4.0/eval/baseline_predictions.csv", string(preds))
+		})
+	}), nil)
+	wantDenied(t, res, "evaluation.regression")
+}
+
+func TestScenarioDrift(t *testing.T) {
+	// demand-forecast 1.5.0 runs in dev; its current data has drifted.
+	res := judgeReal(t, scenario(t, func(r *gittest.Repo) {
+		r.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \"2.3.0\", demand-forecast: \"1.5.0\"}\n")
+	}), approvedByCompliance)
+	wantDenied(t, res, "data.drift")
+}
+
+func TestScenarioStageSkipped(t *testing.T) {
+	res := judgeReal(t, scenario(t, func(r *gittest.Repo) { r.CopyDir(demandPromotion) }), approvedByCompliance)
+	wantDenied(t, res, "stage.skipped")
+}
+
+func TestScenarioSoakNotElapsed(t *testing.T) {
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \"2.2.0\", demand-forecast: \"1.4.0\"}\n")
+	r.Commit("example repository", now.Add(-96*time.Hour))
+	r.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \"2.3.0\", demand-forecast: \"1.4.0\"}\n")
+	r.Commit("fraud-detector 2.3.0 enters staging", now.Add(-2*time.Hour))
+	r.Branch("promote")
+	r.CopyDir(fraudPromotion)
+	r.Commit("promote", now.Add(-time.Hour))
+	res := judgeReal(t, r, approvedByCompliance)
+	wantDenied(t, res, "stage.soak")
+	if d := denials(res); !strings.Contains(d, "2h") || !strings.Contains(d, "24h") {
+		t.Errorf("the reason does not say how long it ran and must run:\n%s", d)
+	}
+}
+
+func TestScenarioRollbackAllowed(t *testing.T) {
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Commit("example repository", now.Add(-96*time.Hour))
+	r.CopyDir(fraudPromotion)
+	r.Commit("fraud-detector 2.3.0 to production", now.Add(-3*time.Hour))
+	r.Branch("promote")
+	r.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \"2.2.0\", demand-forecast: \"1.4.0\"}\n")
+	r.Commit("roll back fraud-detector to 2.2.0", now.Add(-time.Hour))
+	res := judgeReal(t, r, approvedByCompliance)
+	if !res.Allow || !res.Judgements[0].Promotion.Rollback {
+		t.Fatalf("rollback denied or not seen as one:\n%s", denials(res))
+	}
+}
+
+// orgFairness is an organisation's stricter fairness rule on the base branch.
+const orgFairness = `package modelgate.org_fairness
+
+deny contains {"code": "org.fairness", "msg": sprintf("%s %s: disparate impact for %s is %v, below the bank's 0.9", [input.promotion.model, input.promotion.version, attr, v])} if {
+	some attr, f in input.evidence.fairness
+	v := f.disparate_impact_ratio
+	v < 0.9
+}
+`
+
+func TestScenarioPolicyEditJudgedByBase(t *testing.T) {
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Write(".modelgate/policies/org_fairness.rego", orgFairness)
+	r.Commit("example repository with the bank's fairness rule", now.Add(-96*time.Hour))
+	r.Branch("promote")
+	r.Remove(".modelgate/policies/org_fairness.rego")
+	r.CopyDir(fraudPromotion)
+	r.Commit("promote, and delete the fairness rule", now.Add(-time.Hour))
+	res := judgeReal(t, r, approvedByCompliance)
+	wantDenied(t, res, "org.fairness")
+	if !res.Change.PolicyChange {
+		t.Error("deleting a policy is not seen as a policy change")
+	}
+	// Without a compliance approval the policy change itself is denied too.
+	res = judgeReal(t, r, []policy.Approval{{User: "carol"}, {User: "dave"}})
+	wantDenied(t, res, "org.fairness", "policy_change.approvals")
+}
+
+func TestScenarioBrokenBasePolicy(t *testing.T) {
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Write(".modelgate/policies/typo.rego", "package modelgate.typo\n\ndeny contains msg if {\n\tmsg := \"unclosed\"\n")
+	r.Commit("example repository with a broken policy", now.Add(-96*time.Hour))
+	r.Branch("promote")
+	r.CopyDir(fraudPromotion)
+	r.Commit("promote", now.Add(-time.Hour))
+	res := judgeReal(t, r, approvedByCompliance)
+	wantDenied(t, res, policy.CodeCompile)
+	if d := denials(res); !strings.Contains(d, ".modelgate/policies/typo.rego:") {
+		t.Errorf("the reason does not name the broken file:\n%s", d)
+	}
+}
+
+func TestScenarioMissingEvidence(t *testing.T) {
+	res := judgeReal(t, scenario(t, func(r *gittest.Repo) {
+		newVersion(t, r, func(r *gittest.Repo) { r.Remove("models/fraud-detector/2.4.0/eval/predictions.csv") })
+	}), nil)
+	wantDenied(t, res, gate.CodeChecks, "evaluation.missing", "fairness.missing")
+}
