@@ -70,7 +70,7 @@ compat:
 # generated cases of 1M and 10M rows, kept in .cache/bench (BENCHMARKS.md), then
 # the Go benchmarks of its hot paths.
 bench: build
-	$(GO) run ./checks/bench -bin $(BIN) -dir .cache/bench -rows 1000000,10000000 -runs 3,1
+	$(GO) run ./checks/bench -bin $(BIN) -dir .cache/bench -rows 1000000,10000000 -runs 5,1
 	$(GO) test -run '^$$' -bench . -benchmem ./checks/...
 
 # Regenerates checks/testdata: the test cases and the reference implementations'

@@ -29,7 +29,7 @@ func main() {
 	bin := flag.String("bin", "bin/modelgate", "the modelgate binary")
 	dir := flag.String("dir", ".cache/bench", "where the generated cases are kept")
 	sizes := flag.String("rows", "1000000,10000000", "rows of each case, comma-separated")
-	runs := flag.String("runs", "3,1", "runs of each program on each case, of which the fastest counts")
+	runs := flag.String("runs", "5,1", "runs of each program on each case, of which the fastest counts")
 	python := flag.String("python", "/usr/bin/python3", "the Python that runs the peer")
 	peer := flag.String("peer", "checks/bench/peer.py", "the peer script")
 	flag.Parse()
