@@ -67,20 +67,32 @@ func repo(t *testing.T, edit func(r *gittest.Repo)) *gittest.Repo {
 
 func judge(t *testing.T, r *gittest.Repo, c gate.Checker) *gate.Result {
 	t.Helper()
+	return judgeWith(t, r, c, nil, nil)
+}
+
+// judgeWith judges branch promote of r against main, as pull request 1 by alice
+// with the approvals given on its head.
+func judgeWith(t *testing.T, r *gittest.Repo, c gate.Checker, builtin []policy.Module, approvals []policy.Approval) *gate.Result {
+	t.Helper()
 	ctx := context.Background()
 	v, err := schema.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := git.Open(ctx, r.Dir)
+	repo, err := git.Open(ctx, r.Dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	base, _ := g.Resolve(ctx, "main")
-	head, _ := g.Resolve(ctx, "promote")
-	res, err := gate.New(v, c, nil, func() time.Time { return now }).Judge(ctx, gate.Request{
-		Repo: g, Repository: "acme/models", Base: base, Head: head,
-		PullRequest: policy.PullRequest{Number: 7, Author: "alice", BaseRef: "main"},
+	base, _ := repo.Resolve(ctx, "main")
+	head, _ := repo.Resolve(ctx, "promote")
+	onHead := []policy.Approval{}
+	for _, a := range approvals {
+		a.SHA = head
+		onHead = append(onHead, a)
+	}
+	res, err := gate.New(v, c, builtin, func() time.Time { return now }).Judge(ctx, gate.Request{
+		Repo: repo, Repository: "acme/models", Base: base, Head: head,
+		PullRequest: policy.PullRequest{Number: 1, Author: "alice", BaseRef: "main", Labels: []string{}, Approvals: onHead, Committers: []string{"alice"}},
 	})
 	if err != nil {
 		t.Fatal(err)

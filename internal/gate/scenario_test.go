@@ -1,7 +1,6 @@
 package gate_test
 
 import (
-	"context"
 	"encoding/csv"
 	"os"
 	"slices"
@@ -11,10 +10,8 @@ import (
 
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/gate"
-	"github.com/modelgate/modelgate/internal/git"
 	"github.com/modelgate/modelgate/internal/gittest"
 	"github.com/modelgate/modelgate/internal/policy"
-	"github.com/modelgate/modelgate/internal/schema"
 	"github.com/modelgate/modelgate/policies"
 )
 
@@ -44,30 +41,7 @@ func scenario(t *testing.T, edit func(r *gittest.Repo)) *gittest.Repo {
 
 func judgeReal(t *testing.T, r *gittest.Repo, approvals []policy.Approval) *gate.Result {
 	t.Helper()
-	ctx := context.Background()
-	v, err := schema.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, err := git.Open(ctx, r.Dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	base, _ := repo.Resolve(ctx, "main")
-	head, _ := repo.Resolve(ctx, "promote")
-	var onHead []policy.Approval
-	for _, a := range approvals {
-		a.SHA = head
-		onHead = append(onHead, a)
-	}
-	res, err := gate.New(v, checks.Checker{}, policies.Modules(), func() time.Time { return now }).Judge(ctx, gate.Request{
-		Repo: repo, Repository: "acme/models", Base: base, Head: head,
-		PullRequest: policy.PullRequest{Number: 1, Author: "alice", BaseRef: "main", Labels: []string{}, Approvals: onHead, Committers: []string{"alice"}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
+	return judgeWith(t, r, checks.Checker{}, policies.Modules(), approvals)
 }
 
 func codes(res *gate.Result) []string {
