@@ -52,6 +52,7 @@ func commands() []command {
 		{"gate", "gate --repo DIR --base REF --head REF [--author USER] [--approved-by USER[:TEAM,...]]... [--format text|markdown|json]", "judge a change of a git checkout as the App judges a pull request, and record the decision", runGate},
 		{"policy", "policy test [DIR] | policy eval --input FILE", "run the Rego unit tests, or evaluate the policies on an input document", runPolicy},
 		{"audit", "audit verify [--database DSN]", "work with the audit log", runAudit},
+		{"serve", serveUsage, "run the GitHub App: webhooks, check runs, approvals and merges", runServe},
 	}
 }
 

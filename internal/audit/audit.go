@@ -76,4 +76,9 @@ type Filter struct {
 	Stage      string
 	Repository string
 	Kind       Kind
+	// PullRequest, when not 0, and HeadSHA and Actor, when not empty, narrow
+	// the records to one pull request's, as of one head, by one actor.
+	PullRequest int
+	HeadSHA     string
+	Actor       string
 }

@@ -76,6 +76,44 @@ func Markdown(w io.Writer, res *gate.Result) error {
 	return p.err
 }
 
+// MarkdownEvidence writes, for each promotion, the numbers its checks produced.
+func MarkdownEvidence(w io.Writer, res *gate.Result) error {
+	p := printer{w: w}
+	for _, j := range res.Judgements {
+		if j.Promotion == nil {
+			continue
+		}
+		p.f("### %s\n\n", title(j.Promotion))
+		ev := parseEvidence(j.Evidence)
+		if ev == nil {
+			p.f("No evidence: the checks did not run.\n\n")
+			continue
+		}
+		if line := metricsLine(ev); line != "" {
+			p.f("`%s`\n\n", line)
+		}
+		evidenceTables(&p, ev)
+	}
+	return p.err
+}
+
+// MarkdownMessages writes, for each judgement, the denials and warnings whose
+// code keep accepts, or that none were found.
+func MarkdownMessages(w io.Writer, res *gate.Result, keep func(code string) bool) error {
+	p := printer{w: w}
+	for _, j := range res.Judgements {
+		deny := slices.DeleteFunc(slices.Clone(j.Decision.Deny), func(m policy.Message) bool { return !keep(m.Code) })
+		warn := slices.DeleteFunc(slices.Clone(j.Decision.Warn), func(m policy.Message) bool { return !keep(m.Code) })
+		p.f("### %s\n\n", title(j.Promotion))
+		messages(&p, "Denied", deny)
+		messages(&p, "Warnings", warn)
+		if len(deny) == 0 && len(warn) == 0 {
+			p.f("No problems found.\n\n")
+		}
+	}
+	return p.err
+}
+
 func messages(p *printer, heading string, ms []policy.Message) {
 	if len(ms) == 0 {
 		return

@@ -55,6 +55,16 @@ func (db *DB) Records(ctx context.Context, f audit.Filter) ([]audit.Record, erro
 	return records, nil
 }
 
+// HasRecord reports whether any record matches f.
+func (db *DB) HasRecord(ctx context.Context, f audit.Filter) (bool, error) {
+	where, args := filterClause(f)
+	var n int
+	if err := db.x.GetContext(ctx, &n, db.x.Rebind(`SELECT COUNT(*) FROM (SELECT 1 FROM audit_records`+where+` LIMIT 1) AS found`), args...); err != nil {
+		return false, fmt.Errorf("look up audit records: %w", err)
+	}
+	return n > 0, nil
+}
+
 // Verify checks the whole audit chain and returns how many records were
 // intact. Tampering is reported as an *audit.ChainError naming the first bad
 // record; any other error means the check could not be completed.
@@ -153,6 +163,8 @@ func filterClause(f audit.Filter) (string, []any) {
 		{"stage", f.Stage},
 		{"repository", f.Repository},
 		{"kind", string(f.Kind)},
+		{"head_sha", f.HeadSHA},
+		{"actor", f.Actor},
 	}
 	var clauses []string
 	var args []any
@@ -161,6 +173,10 @@ func filterClause(f audit.Filter) (string, []any) {
 			clauses = append(clauses, c.column+` = ?`)
 			args = append(args, c.value)
 		}
+	}
+	if f.PullRequest != 0 {
+		clauses = append(clauses, `pull_request = ?`)
+		args = append(args, f.PullRequest)
 	}
 	if len(clauses) == 0 {
 		return "", nil

@@ -100,6 +100,10 @@ func TestRecordsFilter(t *testing.T) {
 		{audit.Filter{Kind: audit.KindDecision}, []int64{1, 5}},
 		{audit.Filter{Model: "churn", Kind: audit.KindDecision}, []int64{1}},
 		{audit.Filter{Model: "absent"}, nil},
+		{audit.Filter{Repository: "acme/models", PullRequest: 7}, []int64{1, 2, 3}},
+		{audit.Filter{Repository: "acme/models", PullRequest: 7, HeadSHA: "aaa111", Actor: "bob"}, []int64{2}},
+		{audit.Filter{PullRequest: 7, HeadSHA: "bbb222"}, nil},
+		{audit.Filter{Kind: audit.KindDecision, PullRequest: 12, HeadSHA: "bbb222"}, []int64{5}},
 	}
 	eachBackend(t, func(t *testing.T, dsn string) {
 		db := openDB(t, dsn)
@@ -112,6 +116,10 @@ func TestRecordsFilter(t *testing.T) {
 				}
 				if got := seqs(records); !slices.Equal(got, tt.want) {
 					t.Errorf("Records(%+v) seqs = %v, want %v", tt.filter, got, tt.want)
+				}
+				has, err := db.HasRecord(t.Context(), tt.filter)
+				if err != nil || has != (len(tt.want) > 0) {
+					t.Errorf("HasRecord(%+v) = %v, %v; want %v", tt.filter, has, err, len(tt.want) > 0)
 				}
 			})
 		}

@@ -39,6 +39,32 @@ var migrations = [][]string{
 		)`,
 		`INSERT INTO audit_head (id, seq, digest) VALUES (1, 0, '` + audit.GenesisDigest + `')`,
 	},
+	// The job queue (queue.go). A job's state is pending, running, done or
+	// dead. Its run_at is, while pending, when it may run and, while
+	// running, when its lease expires and another worker may take it over:
+	// either way the job is runnable once run_at has passed. Times are
+	// BIGINT unix milliseconds, which compare the same way on both
+	// databases. Rows are kept once done so that delivery ids stay
+	// deduplicated; the partial indexes cover only unfinished jobs, so
+	// claiming does not slow down as done ones pile up.
+	{
+		`CREATE TABLE queue_jobs (
+			id          BIGINT PRIMARY KEY,
+			delivery    TEXT NOT NULL UNIQUE,
+			event       TEXT NOT NULL,
+			job_key     TEXT NOT NULL,
+			payload     BYTEA NOT NULL,
+			state       TEXT NOT NULL,
+			run_at      BIGINT NOT NULL,
+			owner       TEXT NOT NULL,
+			attempts    INTEGER NOT NULL,
+			enqueued_at BIGINT NOT NULL,
+			last_error  TEXT NOT NULL
+		)`,
+		`CREATE INDEX queue_jobs_active ON queue_jobs (id) WHERE state IN ('pending', 'running')`,
+		`CREATE INDEX queue_jobs_active_key ON queue_jobs (job_key, id) WHERE state IN ('pending', 'running')`,
+		`CREATE INDEX queue_jobs_state ON queue_jobs (state, id)`,
+	},
 }
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (

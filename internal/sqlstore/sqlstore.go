@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -59,6 +60,26 @@ func OpenExisting(ctx context.Context, dsn string) (*DB, error) {
 		}
 	}
 	return Open(ctx, dsn)
+}
+
+// Redact returns dsn fit for a log: a PostgreSQL URL without its password.
+func Redact(dsn string) string {
+	if d, _ := parseDSN(dsn); d != postgres {
+		return dsn
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.x.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping %s database: %w", db.dialect, err)
+	}
+	return nil
 }
 
 // Close closes the database.

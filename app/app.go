@@ -1,0 +1,89 @@
+// Package app is the GitHub App: it judges every promotion pull request with
+// the same gate as `modelgate gate`, reports on the pull request, and merges
+// exactly the head it judged when the decision and approvals allow. Webhook
+// deliveries reach it as queued jobs (package app/server takes them in); it
+// reads and writes GitHub only through internal/github.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/gate"
+	"github.com/modelgate/modelgate/internal/github"
+	"github.com/modelgate/modelgate/internal/queue"
+	"github.com/modelgate/modelgate/internal/schema"
+)
+
+// Store is what the App keeps: the audit log and its own job queue.
+type Store interface {
+	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
+	HasRecord(ctx context.Context, f audit.Filter) (bool, error)
+	Enqueue(ctx context.Context, jobs ...queue.Job) ([]bool, error)
+}
+
+// App handles jobs. It is safe for concurrent use by several workers.
+type App struct {
+	github    *github.App
+	store     Store
+	gate      *gate.Gate
+	validator *schema.Validator
+	metrics   *Metrics
+	log       *slog.Logger
+	now       func() time.Time
+}
+
+// New returns an App that judges with g, reads schemas with v, and reaches
+// GitHub through gh.
+func New(gh *github.App, store Store, g *gate.Gate, v *schema.Validator, m *Metrics, log *slog.Logger) *App {
+	return &App{github: gh, store: store, gate: g, validator: v, metrics: m, log: log, now: time.Now}
+}
+
+// Handle does what a queued delivery asks. An error means the job should be
+// tried again: nothing that failed was reported as a decision or merged.
+func (a *App) Handle(ctx context.Context, job queue.Job) error {
+	task, err := ParseEvent(job.Event, job.Payload)
+	if err != nil {
+		return permanent(err)
+	}
+	log := a.log.With("delivery", job.Delivery, "event", task.Reason)
+	switch task.Action {
+	case Evaluate, Explain:
+		for _, n := range task.PullRequests {
+			if err := a.evaluate(ctx, log.With("repository", task.Repository, "pr", n), task, n); err != nil {
+				return fmt.Errorf("%s#%d: %w", task.Repository, n, err)
+			}
+		}
+	case Reconcile:
+		return a.reconcileInstallation(ctx, log, task.Installation)
+	}
+	return nil
+}
+
+// enqueueEvaluation queues an evaluation of a pull request under a delivery id
+// of the App's own making, so that queuing the same one twice runs it once.
+func (a *App) enqueueEvaluation(ctx context.Context, delivery string, p EvaluatePayload) (bool, error) {
+	body, err := json.Marshal(p)
+	if err != nil {
+		return false, fmt.Errorf("encode evaluation job: %w", err)
+	}
+	job := queue.Job{Delivery: delivery, Event: EventEvaluate, Payload: body,
+		Key: Task{Repository: p.Repository, PullRequests: []int{p.PullRequest}}.Key()}
+	added, err := a.store.Enqueue(ctx, job)
+	if err != nil {
+		return false, fmt.Errorf("queue evaluation of %s#%d: %w", p.Repository, p.PullRequest, err)
+	}
+	return added[0], nil
+}
+
+// permanentError marks a job that no retry can make succeed.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error { return permanentError{err} }

@@ -1,0 +1,135 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/modelgate/modelgate/internal/github"
+	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/policy"
+)
+
+// approval is a reviewer's standing approval of the pull request.
+type approval struct {
+	User        string
+	ReviewID    int64
+	SHA         string // the head it was given on
+	SubmittedAt time.Time
+	Teams       []string // of the teams the base config names, those the user is in
+}
+
+// droppedApproval is an approval that does not count, with the reason, for
+// the pull request comment: a reviewer whose approval silently stopped
+// counting would otherwise never learn why the merge is not happening.
+type droppedApproval struct {
+	User   string
+	Reason string
+}
+
+type approvalSet struct {
+	counted    []approval
+	dropped    []droppedApproval
+	committers []string
+}
+
+// policyInput is what the policies see: the approvals that count, on the
+// head being judged.
+func (s *approvalSet) policyInput() []policy.Approval {
+	out := []policy.Approval{}
+	for _, a := range s.counted {
+		out = append(out, policy.Approval{User: a.User, Teams: nonNil(a.Teams), SHA: a.SHA})
+	}
+	return out
+}
+
+// approvals reads the pull request's reviews. A reviewer's latest decisive
+// review (approve, request changes, dismissal) stands; an approval counts only
+// when it was given on the current head and the reviewer neither opened the
+// pull request nor pushed a commit to it. Team membership is asked of GitHub
+// only for approvals that count, and only for teams the base config names.
+func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string, pr github.PullRequest) (*approvalSet, error) {
+	reviews, err := repo.Reviews(ctx, pr.Number)
+	if err != nil {
+		return nil, fmt.Errorf("read reviews: %w", err)
+	}
+	committers, err := repo.Committers(ctx, pr.Number)
+	if err != nil {
+		return nil, fmt.Errorf("read commits: %w", err)
+	}
+	set := &approvalSet{committers: committers}
+	latest := map[string]github.Review{}
+	var order []string
+	for _, r := range reviews {
+		if r.State == "COMMENTED" || r.User == "" {
+			continue
+		}
+		if _, ok := latest[r.User]; !ok {
+			order = append(order, r.User)
+		}
+		if prev, ok := latest[r.User]; !ok || !r.SubmittedAt.Before(prev.SubmittedAt) {
+			latest[r.User] = r
+		}
+	}
+	var teams []string
+	for _, user := range order {
+		r := latest[user]
+		if r.State != "APPROVED" {
+			continue
+		}
+		switch {
+		case strings.EqualFold(user, pr.Author):
+			set.dropped = append(set.dropped, droppedApproval{user, "opened the pull request"})
+		case slices.ContainsFunc(committers, func(c string) bool { return strings.EqualFold(c, user) }):
+			set.dropped = append(set.dropped, droppedApproval{user, "pushed a commit to the pull request"})
+		case r.CommitID != pr.HeadSHA:
+			set.dropped = append(set.dropped, droppedApproval{user,
+				fmt.Sprintf("approved %s; commits pushed since (head is now %s) need a new approval", shortSHA(r.CommitID), shortSHA(pr.HeadSHA))})
+		default:
+			if teams == nil {
+				if teams, err = a.approverTeams(ctx, repo, pr.BaseSHA); err != nil {
+					return nil, err
+				}
+			}
+			ap := approval{User: user, ReviewID: r.ID, SHA: r.CommitID, SubmittedAt: r.SubmittedAt, Teams: []string{}}
+			org, _, _ := strings.Cut(fullName, "/")
+			for _, team := range teams {
+				in, err := repo.TeamMember(ctx, org, team, user)
+				if err != nil {
+					return nil, fmt.Errorf("read membership of %s in %s/%s: %w", user, org, team, err)
+				}
+				if in {
+					ap.Teams = append(ap.Teams, team)
+				}
+			}
+			set.counted = append(set.counted, ap)
+		}
+	}
+	return set, nil
+}
+
+// approverTeams lists the teams the base branch's config names in its
+// approval rules. A config that cannot be read names none: the gate denies
+// the change for it anyway.
+func (a *App) approverTeams(ctx context.Context, repo *github.Repo, baseSHA string) ([]string, error) {
+	reads := &readRecorder{Repository: repo}
+	cfg, err := gitops.LoadConfig(ctx, reads.Snapshot(baseSHA), a.validator)
+	if failed := reads.failure(); failed != nil {
+		return nil, fmt.Errorf("read config: %w", failed)
+	}
+	if err != nil {
+		return []string{}, nil
+	}
+	teams := []string{}
+	for _, rule := range cfg.Approvals {
+		for _, t := range rule.Teams {
+			if !slices.Contains(teams, t) {
+				teams = append(teams, t)
+			}
+		}
+	}
+	slices.Sort(teams)
+	return teams, nil
+}

@@ -1,0 +1,243 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Action is what a webhook delivery asks the App to do.
+type Action int
+
+const (
+	// Ignore: the delivery changes nothing the App judges.
+	Ignore Action = iota
+	// Evaluate the pull requests named, as they are now.
+	Evaluate
+	// Explain evaluates and answers with the full report in a new comment.
+	Explain
+	// Reconcile sweeps the installation's open pull requests.
+	Reconcile
+)
+
+func (a Action) String() string {
+	switch a {
+	case Evaluate:
+		return "evaluate"
+	case Explain:
+		return "explain"
+	case Reconcile:
+		return "reconcile"
+	}
+	return "ignore"
+}
+
+// Task is a delivery translated: the one place that knows GitHub's webhook
+// payloads. Everything after it sees only the installation, repository and
+// pull request numbers, and reads their current state from the API rather than
+// trusting the payload, which may be stale by the time a worker takes it.
+type Task struct {
+	Action       Action
+	Installation int64
+	Repository   string // owner/name; empty for an installation-wide task
+	PullRequests []int
+	// Reason says why, for logs and the audit trail: "pull_request.synchronize".
+	Reason string
+}
+
+// Key is the task's serialisation key: tasks on one pull request run one at
+// a time, so two evaluations of it never race to report or merge.
+func (t Task) Key() string {
+	switch {
+	case t.Repository != "" && len(t.PullRequests) == 1:
+		return t.Repository + "#" + strconv.Itoa(t.PullRequests[0])
+	case t.Repository != "":
+		return t.Repository
+	case t.Installation != 0:
+		return "installation:" + strconv.FormatInt(t.Installation, 10)
+	}
+	return ""
+}
+
+// EventEvaluate is the event name of the jobs the App queues itself: from the
+// reconciler, after a refused merge, and one per pull request of a delivery
+// that names several. GitHub never sends it.
+const EventEvaluate = "modelgate_evaluate"
+
+// EvaluatePayload is the payload of an EventEvaluate job.
+type EvaluatePayload struct {
+	Installation int64  `json:"installation"`
+	Repository   string `json:"repository"`
+	PullRequest  int    `json:"pull_request"`
+	Reason       string `json:"reason"`
+}
+
+// Commands that a comment on a pull request may hold, on a line of its own.
+const (
+	CommandRecheck = "/modelgate recheck"
+	CommandExplain = "/modelgate explain"
+)
+
+// payload holds the fields of every handled event that the App reads.
+type payload struct {
+	Action       string `json:"action"`
+	Installation *struct {
+		ID int64 `json:"id"`
+	} `json:"installation"`
+	Repository *struct {
+		FullName string `json:"full_name"`
+	} `json:"repository"`
+	PullRequest *struct {
+		Number int `json:"number"`
+	} `json:"pull_request"`
+	Changes *struct {
+		Base json.RawMessage `json:"base"`
+	} `json:"changes"`
+	Issue *struct {
+		Number      int             `json:"number"`
+		PullRequest json.RawMessage `json:"pull_request"`
+	} `json:"issue"`
+	Comment *struct {
+		Body string `json:"body"`
+		User struct {
+			Type string `json:"type"`
+		} `json:"user"`
+	} `json:"comment"`
+	CheckRun *struct {
+		PullRequests []struct {
+			Number int `json:"number"`
+		} `json:"pull_requests"`
+	} `json:"check_run"`
+	CheckSuite *struct {
+		PullRequests []struct {
+			Number int `json:"number"`
+		} `json:"pull_requests"`
+	} `json:"check_suite"`
+}
+
+// ParseEvent translates a delivery of event with its JSON payload. An error
+// means the payload is not what GitHub sends for that event.
+func ParseEvent(event string, body []byte) (Task, error) {
+	if event == EventEvaluate {
+		var p EvaluatePayload
+		if err := json.Unmarshal(body, &p); err != nil {
+			return Task{}, fmt.Errorf("%s payload: %w", event, err)
+		}
+		if p.Installation == 0 || p.Repository == "" || p.PullRequest <= 0 {
+			return Task{}, fmt.Errorf("%s payload: installation, repository and pull_request are required", event)
+		}
+		return Task{Action: Evaluate, Installation: p.Installation, Repository: p.Repository,
+			PullRequests: []int{p.PullRequest}, Reason: p.Reason}, nil
+	}
+	var p payload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return Task{}, fmt.Errorf("%s payload: %w", event, err)
+	}
+	t := Task{Reason: event}
+	if p.Action != "" {
+		t.Reason += "." + p.Action
+	}
+	if p.Installation != nil {
+		t.Installation = p.Installation.ID
+	}
+	if p.Repository != nil {
+		t.Repository = p.Repository.FullName
+	}
+	t.Action = p.action(event)
+	if t.Action == Ignore {
+		return t, nil
+	}
+	if t.Installation == 0 {
+		return Task{}, fmt.Errorf("%s payload: no installation: is the App's webhook configured on the App, not the repository?", t.Reason)
+	}
+	if t.Action == Reconcile {
+		t.Repository = ""
+		return t, nil
+	}
+	if t.Repository == "" {
+		return Task{}, fmt.Errorf("%s payload: no repository", t.Reason)
+	}
+	t.PullRequests = p.pullRequests()
+	if len(t.PullRequests) == 0 {
+		// A check suite of a commit that no open pull request has.
+		t.Action = Ignore
+	}
+	return t, nil
+}
+
+func (p *payload) action(event string) Action {
+	switch event {
+	case "pull_request":
+		switch p.Action {
+		case "opened", "synchronize", "reopened", "ready_for_review":
+			return Evaluate
+		case "edited":
+			// Only a new base changes what is judged, and by which rules.
+			if p.Changes != nil && len(p.Changes.Base) > 0 {
+				return Evaluate
+			}
+		}
+	case "pull_request_review":
+		if p.Action == "submitted" || p.Action == "dismissed" {
+			return Evaluate
+		}
+	case "check_run", "check_suite":
+		if p.Action == "rerequested" {
+			return Evaluate
+		}
+	case "issue_comment":
+		if p.Action != "created" || p.Issue == nil || len(p.Issue.PullRequest) == 0 || p.Comment == nil || p.Comment.User.Type == "Bot" {
+			return Ignore
+		}
+		return command(p.Comment.Body)
+	case "installation":
+		if p.Action == "created" || p.Action == "unsuspend" || p.Action == "new_permissions_accepted" {
+			return Reconcile
+		}
+	case "installation_repositories":
+		if p.Action == "added" {
+			return Reconcile
+		}
+	}
+	return Ignore
+}
+
+// command finds a modelgate command on a line of its own in a comment.
+func command(body string) Action {
+	for _, line := range strings.Split(body, "\n") {
+		switch strings.TrimSpace(line) {
+		case CommandRecheck:
+			return Evaluate
+		case CommandExplain:
+			return Explain
+		}
+	}
+	return Ignore
+}
+
+func (p *payload) pullRequests() []int {
+	switch {
+	case p.PullRequest != nil:
+		return []int{p.PullRequest.Number}
+	case p.Issue != nil:
+		return []int{p.Issue.Number}
+	case p.CheckRun != nil:
+		return numbers(p.CheckRun.PullRequests)
+	case p.CheckSuite != nil:
+		return numbers(p.CheckSuite.PullRequests)
+	}
+	return nil
+}
+
+func numbers(prs []struct {
+	Number int `json:"number"`
+}) []int {
+	var ns []int
+	for _, pr := range prs {
+		if pr.Number > 0 {
+			ns = append(ns, pr.Number)
+		}
+	}
+	return ns
+}

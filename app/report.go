@@ -1,0 +1,217 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/modelgate/modelgate/internal/gate"
+	"github.com/modelgate/modelgate/internal/github"
+	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/policy"
+	"github.com/modelgate/modelgate/internal/report"
+)
+
+// Names of the check runs the App reports on every judged head.
+const (
+	CheckValidate = "modelgate/validate"
+	CheckChecks   = "modelgate/checks"
+	CheckPolicy   = "modelgate/policy"
+)
+
+// Hidden markers that find the App's own comments again, to edit them in
+// place rather than add one per evaluation.
+const (
+	reportMarker  = "<!-- modelgate:report -->"
+	explainMarker = "<!-- modelgate:explain -->"
+)
+
+// validationCode reports whether a message is about reading the change and
+// its manifests, rather than the numbers or the approvals.
+func validationCode(code string) bool {
+	return code == gate.CodeInvalid || strings.HasPrefix(code, "manifest.") ||
+		code == policy.CodeCompile || code == policy.CodeEvaluation
+}
+
+// checksCode reports whether a message judges what the checks measured.
+func checksCode(code string) bool {
+	return code == gate.CodeChecks || strings.HasPrefix(code, "data.") ||
+		strings.HasPrefix(code, "evaluation.") || strings.HasPrefix(code, "fairness.")
+}
+
+// report publishes the result on the pull request's head: three check runs
+// and the sticky comment (and, when asked, the full explanation).
+func (a *App) report(ctx context.Context, repo *github.Repo, pr github.PullRequest, res *gate.Result, ap *approvalSet, explain bool) error {
+	manifests := a.manifestLines(ctx, repo, res)
+	all := func(string) bool { return true }
+	runs := []github.CheckRun{
+		checkRun(CheckValidate, "Change and manifests", res, validationCode, manifests, func(w io.Writer) error {
+			return report.MarkdownMessages(w, res, validationCode)
+		}),
+		checkRun(CheckChecks, "Data, drift, evaluation and fairness checks", res, checksCode, manifests, func(w io.Writer) error {
+			if err := report.MarkdownMessages(w, res, checksCode); err != nil {
+				return err
+			}
+			return report.MarkdownEvidence(w, res)
+		}),
+		checkRun(CheckPolicy, "Policy decision", res, all, manifests, func(w io.Writer) error {
+			return report.Markdown(w, res)
+		}),
+	}
+	for _, run := range runs {
+		if _, err := repo.CreateCheckRun(ctx, run); err != nil {
+			return fmt.Errorf("create check run %s: %w", run.Name, err)
+		}
+	}
+	var body bytes.Buffer
+	body.WriteString(reportMarker + "\n")
+	if err := report.Markdown(&body, res); err != nil {
+		return err
+	}
+	writeApprovals(&body, ap)
+	if _, err := repo.StickyComment(ctx, pr.Number, reportMarker, body.String()); err != nil {
+		return fmt.Errorf("comment: %w", err)
+	}
+	if !explain {
+		return nil
+	}
+	var text bytes.Buffer
+	if err := report.Text(&text, res); err != nil {
+		return err
+	}
+	explanation := fmt.Sprintf("%s\n### modelgate explain: head `%s`\n\n```\n%s```\n\nInput digests: %s\n",
+		explainMarker, shortSHA(res.Head), strings.ReplaceAll(text.String(), "```", "'''"), inputDigests(res))
+	if _, err := repo.StickyComment(ctx, pr.Number, explainMarker, explanation); err != nil {
+		return fmt.Errorf("explain: %w", err)
+	}
+	return nil
+}
+
+func checkRun(name, title string, res *gate.Result, keep func(string) bool, manifests map[string][]string, summary func(io.Writer) error) github.CheckRun {
+	run := github.CheckRun{Name: name, HeadSHA: res.Head, Conclusion: "success"}
+	var denied, warned int
+	for _, j := range res.Judgements {
+		for _, m := range j.Decision.Deny {
+			if keep(m.Code) {
+				denied++
+				run.Annotations = append(run.Annotations, annotation(j.Promotion, m, "failure", manifests))
+			}
+		}
+		for _, m := range j.Decision.Warn {
+			if keep(m.Code) {
+				warned++
+				run.Annotations = append(run.Annotations, annotation(j.Promotion, m, "warning", manifests))
+			}
+		}
+	}
+	switch {
+	case denied > 0:
+		run.Conclusion = "failure"
+		run.Title = fmt.Sprintf("%s: %d denied", title, denied)
+	case warned > 0:
+		run.Title = fmt.Sprintf("%s: passed with %d warnings", title, warned)
+	default:
+		run.Title = title + ": passed"
+	}
+	// Writing to a bytes.Buffer cannot fail.
+	var b bytes.Buffer
+	_ = summary(&b)
+	run.Summary = b.String()
+	return run
+}
+
+// locationRE is the file:line:col prefix of the gate's messages about files
+// it could not read.
+var locationRE = regexp.MustCompile(`^([^\s:]+):(\d+):\d+: `)
+
+// annotation places a message on the line at fault: the location a read error
+// names, else the manifest line that names what the message is about, else
+// the manifest's first line.
+func annotation(p *gitops.Promotion, m policy.Message, level string, manifests map[string][]string) github.Annotation {
+	an := github.Annotation{Level: level, Title: m.Code, Message: m.Msg, StartLine: 1, EndLine: 1}
+	if loc := locationRE.FindStringSubmatch(m.Msg); loc != nil {
+		line, _ := strconv.Atoi(loc[2])
+		an.Path, an.StartLine, an.EndLine = loc[1], max(line, 1), max(line, 1)
+		return an
+	}
+	if p == nil {
+		an.Path = gitops.ConfigPath
+		return an
+	}
+	an.Path = p.ManifestPath
+	if line := findLine(manifests[an.Path], m); line > 0 {
+		an.StartLine, an.EndLine = line, line
+	}
+	return an
+}
+
+// findLine returns the first manifest line that holds one of the message's
+// string fields (an attribute, a metric, a field name), or 0.
+func findLine(lines []string, m policy.Message) int {
+	for _, v := range m.Fields {
+		s, ok := v.(string)
+		if !ok || s == "" {
+			continue
+		}
+		for i, l := range lines {
+			if strings.Contains(l, s) {
+				return i + 1
+			}
+		}
+	}
+	return 0
+}
+
+func writeApprovals(b *bytes.Buffer, ap *approvalSet) {
+	b.WriteString("\n#### Approvals on this head\n\n")
+	if len(ap.counted) == 0 {
+		b.WriteString("None yet.\n")
+	}
+	for _, a := range ap.counted {
+		teams := ""
+		if len(a.Teams) > 0 {
+			teams = " (" + join(a.Teams) + ")"
+		}
+		fmt.Fprintf(b, "- @%s%s\n", a.User, teams)
+	}
+	if len(ap.dropped) > 0 {
+		b.WriteString("\n**Approvals that do not count**\n\n")
+		for _, d := range ap.dropped {
+			fmt.Fprintf(b, "- @%s: %s\n", d.User, d.Reason)
+		}
+	}
+}
+
+func inputDigests(res *gate.Result) string {
+	var ds []string
+	for _, j := range res.Judgements {
+		if j.Decision.InputDigest != "" {
+			ds = append(ds, "`"+j.Decision.InputDigest+"`")
+		}
+	}
+	if len(ds) == 0 {
+		return "none"
+	}
+	return strings.Join(ds, ", ")
+}
+
+// manifestLines reads the lines of each promoted manifest at the head, to
+// place annotations on them. The manifests were read to judge the change, so
+// this costs no API call; one that cannot be read just gets no line numbers.
+func (a *App) manifestLines(ctx context.Context, repo *github.Repo, res *gate.Result) map[string][]string {
+	lines := map[string][]string{}
+	head := repo.Snapshot(res.Head)
+	for _, j := range res.Judgements {
+		if j.Promotion == nil {
+			continue
+		}
+		if data, err := head.ReadFile(ctx, j.Promotion.ManifestPath); err == nil {
+			lines[j.Promotion.ManifestPath] = strings.Split(string(data), "\n")
+		}
+	}
+	return lines
+}

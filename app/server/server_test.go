@@ -1,0 +1,294 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/modelgate/modelgate/app"
+	"github.com/modelgate/modelgate/app/server"
+	"github.com/modelgate/modelgate/internal/githubtest"
+	"github.com/modelgate/modelgate/internal/queue"
+	"github.com/modelgate/modelgate/internal/sqlstore"
+	"github.com/modelgate/modelgate/internal/sqlstoretest"
+)
+
+// intake is a webhook server on loopback, storing into a real database.
+type intake struct {
+	url string
+	db  *sqlstore.DB
+	srv *server.Server
+}
+
+func startIntake(t testing.TB, dsn, secret string) *intake {
+	t.Helper()
+	db, err := sqlstore.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	reg := prometheus.NewRegistry()
+	srv, err := server.New(server.Config{Secret: []byte(secret), Queue: db, Ready: db.Ping,
+		Metrics: app.NewMetrics(reg, db.QueueStats), Gatherer: reg, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { srv.Run(ctx) })
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(func() { hs.Close(); cancel(); wg.Wait() })
+	return &intake{url: hs.URL, db: db, srv: srv}
+}
+
+func post(t testing.TB, url string, body []byte, header http.Header) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+"/webhooks", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header = header.Clone()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (in *intake) stats(t testing.TB) queue.Stats {
+	t.Helper()
+	s, err := in.db.QueueStats(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestWebhookIntake(t *testing.T) {
+	gh := githubtest.New(t)
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		in := startIntake(t, dsn, gh.WebhookSecret())
+		body, header := gh.Webhook("pull_request", "opened", nil)
+
+		if code, resp := post(t, in.url, body, header); code != http.StatusAccepted || !strings.Contains(resp, `"queued"`) {
+			t.Fatalf("first delivery: %d %s; want 202 queued", code, resp)
+		}
+		if code, resp := post(t, in.url, body, header); code != http.StatusOK || !strings.Contains(resp, `"duplicate"`) {
+			t.Fatalf("redelivery: %d %s; want 200 duplicate", code, resp)
+		}
+		if s := in.stats(t); s.Pending != 1 {
+			t.Fatalf("queued %+v; want exactly one pending job", s)
+		}
+
+		tampered := bytes.Replace(body, []byte(`"opened"`), []byte(`"closed"`), 1)
+		noSig := header.Clone()
+		noSig.Del("X-Hub-Signature-256")
+		sha1Only := noSig.Clone()
+		sha1Only.Set("X-Hub-Signature-256", header.Get("X-Hub-Signature"))
+		otherSecret := githubtest.New(t)
+		otherSecret.SetWebhookSecret("not the App's secret")
+		wrongKey := otherSecret.NewDelivery("pull_request", body)
+		notJSON := gh.NewDelivery("pull_request", []byte("not json"))
+		noDelivery := gh.NewDelivery("pull_request", body)
+		noDelivery.Header.Del("X-GitHub-Delivery")
+		ownEvent := gh.NewDelivery(app.EventEvaluate, []byte(`{"installation":1,"repository":"a/b","pull_request":1}`))
+		cases := []struct {
+			name   string
+			body   []byte
+			header http.Header
+			want   int
+		}{
+			{"tampered body", tampered, header, http.StatusUnauthorized},
+			{"no signature", body, noSig, http.StatusUnauthorized},
+			{"SHA-1 signature only", body, sha1Only, http.StatusUnauthorized},
+			{"signed with another secret", wrongKey.Body, wrongKey.Header, http.StatusUnauthorized},
+			{"signed, not JSON", notJSON.Body, notJSON.Header, http.StatusBadRequest},
+			{"no delivery id", noDelivery.Body, noDelivery.Header, http.StatusBadRequest},
+			{"the App's own job kind", ownEvent.Body, ownEvent.Header, http.StatusBadRequest},
+		}
+		for _, c := range cases {
+			if code, resp := post(t, in.url, c.body, c.header); code != c.want {
+				t.Errorf("%s: %d %s; want %d", c.name, code, resp, c.want)
+			}
+		}
+		if s := in.stats(t); s.Pending != 1 {
+			t.Fatalf("after rejected deliveries the queue holds %+v; want the one job", s)
+		}
+	})
+}
+
+func TestWebhookIgnoredAndSplit(t *testing.T) {
+	gh := githubtest.New(t)
+	in := startIntake(t, t.TempDir()+"/q.db", gh.WebhookSecret())
+
+	body, header := gh.Webhook("pull_request", "closed", nil)
+	if code, resp := post(t, in.url, body, header); code != http.StatusOK || !strings.Contains(resp, `"ignored"`) {
+		t.Fatalf("closed: %d %s; want 200 ignored", code, resp)
+	}
+	if s := in.stats(t); s.Pending != 0 {
+		t.Fatalf("an ignored event was queued: %+v", s)
+	}
+
+	// A check suite of a commit that two pull requests share: one job each,
+	// so each runs under its own pull request's key.
+	body, header = gh.Webhook("check_suite", "rerequested", func(p map[string]any) {
+		suite := p["check_suite"].(map[string]any)
+		prs := suite["pull_requests"].([]any)
+		if len(prs) == 0 {
+			t.Fatal("the example check suite names no pull request")
+		}
+		first := prs[0].(map[string]any)
+		second := map[string]any{}
+		for k, v := range first {
+			second[k] = v
+		}
+		second["number"] = 4242.0
+		suite["pull_requests"] = []any{first, second}
+	})
+	if code, resp := post(t, in.url, body, header); code != http.StatusAccepted {
+		t.Fatalf("check suite: %d %s", code, resp)
+	}
+	if s := in.stats(t); s.Pending != 2 {
+		t.Fatalf("a check suite of two pull requests queued %+v; want two jobs", s)
+	}
+	var keys []string
+	for {
+		job, ok, err := in.db.Claim(t.Context(), "test", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			break
+		}
+		keys = append(keys, job.Key)
+		task, err := app.ParseEvent(job.Event, job.Payload)
+		if err != nil || len(task.PullRequests) != 1 {
+			t.Errorf("job %s does not parse to one pull request: %+v %v", job.Delivery, task, err)
+		}
+	}
+	if len(keys) != 2 || keys[0] == keys[1] || !slices.ContainsFunc(keys, func(k string) bool { return strings.HasSuffix(k, "#4242") }) {
+		t.Errorf("job keys %v; want one per pull request", keys)
+	}
+}
+
+func TestWebhookLimitsAndHealth(t *testing.T) {
+	if _, err := server.New(server.Config{Queue: nil, Log: slog.New(slog.DiscardHandler)}); err == nil {
+		t.Error("New accepted an empty webhook secret")
+	}
+	gh := githubtest.New(t)
+	in := startIntake(t, t.TempDir()+"/q.db", gh.WebhookSecret())
+
+	huge := gh.NewDelivery("pull_request", bytes.Repeat([]byte(" "), server.MaxBody+1))
+	if code, _ := post(t, in.url, huge.Body, huge.Header); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("oversized payload: %d; want 413", code)
+	}
+	get := func(path string) (int, string) {
+		resp, err := http.Get(in.url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz: %d", code)
+	}
+	if code, _ := get("/readyz"); code != http.StatusOK {
+		t.Errorf("/readyz: %d", code)
+	}
+	if code, body := get("/metrics"); code != http.StatusOK ||
+		!strings.Contains(body, `modelgate_webhook_deliveries_total{event="pull_request",result="rejected"} 1`) ||
+		!strings.Contains(body, `modelgate_queue_jobs{state="pending"} 0`) {
+		t.Errorf("/metrics: %d\n%s", code, body)
+	}
+	in.srv.Drain()
+	if code, _ := get("/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz while draining: %d; want 503", code)
+	}
+}
+
+// BenchmarkIntake posts signed copies of GitHub's example pull_request
+// payload, each under its own delivery id, from 16 concurrent clients over
+// loopback, and reports acknowledgements per second and the 99th percentile
+// acknowledgement time. Every acknowledged delivery must be in the queue.
+func BenchmarkIntake(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			dsn := b.TempDir() + "/q.db"
+			if backend == "postgres" {
+				dsn = sqlstoretest.PostgresDSN(b)
+			}
+			gh := githubtest.New(b)
+			in := startIntake(b, dsn, gh.WebhookSecret())
+			body, header := gh.Webhook("pull_request", "opened", nil)
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128}}
+			var (
+				mu      sync.Mutex
+				lat     []time.Duration
+				seq     atomic.Int64
+				acked   atomic.Int64
+				failure atomic.Value
+			)
+			b.SetParallelism(8) // 8 × GOMAXPROCS (2) = 16 concurrent clients
+			b.ResetTimer()
+			start := time.Now()
+			b.RunParallel(func(pb *testing.PB) {
+				var mine []time.Duration
+				for pb.Next() {
+					h := header.Clone()
+					h.Set("X-GitHub-Delivery", fmt.Sprintf("bench-%d", seq.Add(1)))
+					req, _ := http.NewRequest(http.MethodPost, in.url+"/webhooks", bytes.NewReader(body))
+					req.Header = h
+					t0 := time.Now()
+					resp, err := client.Do(req)
+					if err != nil {
+						failure.Store(err.Error())
+						return
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					mine = append(mine, time.Since(t0))
+					if resp.StatusCode != http.StatusAccepted {
+						failure.Store(fmt.Sprintf("status %d", resp.StatusCode))
+						return
+					}
+					acked.Add(1)
+				}
+				mu.Lock()
+				lat = append(lat, mine...)
+				mu.Unlock()
+			})
+			elapsed := time.Since(start)
+			b.StopTimer()
+			if f := failure.Load(); f != nil {
+				b.Fatal(f)
+			}
+			s, err := in.db.QueueStats(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			if int64(s.Pending) != acked.Load() {
+				b.Fatalf("acknowledged %d deliveries, %d in the queue", acked.Load(), s.Pending)
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "acks/s")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		})
+	}
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/modelgate/modelgate/app/service"
+)
+
+const serveUsage = "serve [--addr HOST:PORT] [--app-id ID] [--private-key-file FILE] [--webhook-secret-file FILE] [--github-url URL] [--database DSN] [--workers N] [--reconcile-interval D]"
+
+func runServe(ctx context.Context, c *cli, args []string) int {
+	fl := c.flags("serve", serveUsage)
+	addr := fl.String("addr", cmp.Or(c.getenv("MODELGATE_ADDR"), ":8080"), "address to listen on (env MODELGATE_ADDR)")
+	appID := fl.String("app-id", c.getenv("MODELGATE_APP_ID"), "the GitHub App's ID (env MODELGATE_APP_ID)")
+	keyFile := fl.String("private-key-file", c.getenv("MODELGATE_PRIVATE_KEY_FILE"), "the App's private key, PEM (env MODELGATE_PRIVATE_KEY_FILE)")
+	secretFile := fl.String("webhook-secret-file", "", "a file holding the webhook secret (default: env MODELGATE_WEBHOOK_SECRET)")
+	githubURL := fl.String("github-url", c.getenv("MODELGATE_GITHUB_URL"), "GitHub API base URL, for GitHub Enterprise Server (env MODELGATE_GITHUB_URL)")
+	dsn := c.databaseFlag(fl)
+	workers := fl.Int("workers", 2, "evaluations run at once")
+	reconcile := fl.Duration("reconcile-interval", 10*time.Minute, "how often open pull requests are swept for heads with no decision")
+	if code, ok := c.parse(fl, args); !ok {
+		return code
+	}
+	cfg := service.Config{Database: *dsn, GitHubURL: *githubURL, Workers: *workers, ReconcileInterval: *reconcile,
+		Log: slog.New(slog.NewJSONHandler(c.stderr, nil))}
+	var err error
+	if cfg.AppID, err = strconv.ParseInt(*appID, 10, 64); err != nil || cfg.AppID <= 0 {
+		return c.fail(errors.New("serve: --app-id (or MODELGATE_APP_ID) must be the App's numeric ID"))
+	}
+	if *keyFile == "" {
+		return c.fail(errors.New("serve: --private-key-file (or MODELGATE_PRIVATE_KEY_FILE) is required"))
+	}
+	if cfg.PrivateKey, err = os.ReadFile(*keyFile); err != nil {
+		return c.fail(fmt.Errorf("serve: read private key: %w", err))
+	}
+	secret := c.getenv("MODELGATE_WEBHOOK_SECRET")
+	if *secretFile != "" {
+		b, err := os.ReadFile(*secretFile)
+		if err != nil {
+			return c.fail(fmt.Errorf("serve: read webhook secret: %w", err))
+		}
+		secret = strings.TrimRight(string(b), "\r\n")
+	}
+	if secret == "" {
+		return c.fail(errors.New("serve: the webhook secret is required (MODELGATE_WEBHOOK_SECRET or --webhook-secret-file): deliveries are never accepted unverified"))
+	}
+	cfg.WebhookSecret = []byte(secret)
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return c.fail(fmt.Errorf("serve: %w", err))
+	}
+	if err := service.Serve(ctx, ln, cfg); err != nil {
+		return c.fail(fmt.Errorf("serve: %w", err))
+	}
+	return exitOK
+}

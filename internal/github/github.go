@@ -1,0 +1,303 @@
+// Package github is modelgate's access to GitHub as a GitHub App: its
+// installations, their repositories read as gitops.Repository, and the pull
+// requests that modelgate judges, reports on and merges.
+package github
+
+import (
+	"context"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	gh "github.com/google/go-github/v62/github"
+)
+
+var (
+	// ErrRateLimited is returned when GitHub's rate limit would take longer
+	// than Config.MaxWait to lift.
+	ErrRateLimited = errors.New("github: rate limited")
+	// ErrMergeRefused is returned when GitHub refuses a merge because the pull
+	// request is not mergeable or its head is no longer the commit judged.
+	ErrMergeRefused = errors.New("github: merge refused")
+)
+
+// Config configures an App.
+type Config struct {
+	AppID      int64
+	PrivateKey []byte // the App's private key, PEM encoded
+	// BaseURL is the API's base URL: "" for https://api.github.com/, or
+	// https://HOST/api/v3/ for GitHub Enterprise Server.
+	BaseURL string
+	// Transport makes the HTTP requests; nil means http.DefaultTransport.
+	Transport http.RoundTripper
+	// MaxWait is the longest time one request waits for GitHub's rate limits
+	// to lift before it fails with ErrRateLimited; 0 means a minute.
+	MaxWait time.Duration
+	// Observe, if not nil, is called after every HTTP exchange with GitHub,
+	// from the goroutine that made it.
+	Observe func(Call)
+}
+
+const (
+	defaultBaseURL = "https://api.github.com/"
+	defaultMaxWait = time.Minute
+
+	// Bounds of the App's caches, in bytes.
+	responseCacheBytes = 32 << 20
+	treeCacheBytes     = 64 << 20
+	blobCacheBytes     = 64 << 20
+	compareCacheBytes  = 4 << 20
+	commitCacheBytes   = 32 << 20
+)
+
+// App is a GitHub App. Its methods may be called from any goroutine.
+type App struct {
+	id      int64
+	key     *rsa.PrivateKey
+	baseURL *url.URL
+	tr      http.RoundTripper // under the authentication
+	maxWait time.Duration
+	clock   clock
+	client  *gh.Client // authenticated as the App
+
+	// Caches shared by the App and its installations; every key starts with
+	// the identity that read the value.
+	responses *lru[*cachedResponse]
+	trees     *lru[*tree]
+	blobs     *lru[[]byte]
+	compares  *lru[comparison]
+	commits   *lru[commitNode]
+
+	mu      sync.Mutex
+	clients map[int64]*Client
+	bot     string // the login of the App's bot account, once known
+}
+
+// NewApp returns the App that cfg describes.
+func NewApp(cfg Config) (*App, error) {
+	return newApp(cfg, systemClock{})
+}
+
+func newApp(cfg Config, clk clock) (*App, error) {
+	if cfg.AppID <= 0 {
+		return nil, fmt.Errorf("github app: invalid app ID %d", cfg.AppID)
+	}
+	if cfg.MaxWait < 0 {
+		return nil, fmt.Errorf("github app: negative MaxWait %v", cfg.MaxWait)
+	}
+	key, err := parseKey(cfg.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("github app: private key: %w", err)
+	}
+	base, err := parseBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("github app: base URL: %w", err)
+	}
+	tr := cfg.Transport
+	if tr == nil {
+		tr = http.DefaultTransport
+	}
+	if cfg.Observe != nil {
+		tr = observer{next: tr, observe: cfg.Observe}
+	}
+	a := &App{
+		id: cfg.AppID, key: key, baseURL: base, tr: tr,
+		maxWait: cfg.MaxWait, clock: clk,
+		responses: newLRU[*cachedResponse](responseCacheBytes),
+		trees:     newLRU[*tree](treeCacheBytes),
+		blobs:     newLRU[[]byte](blobCacheBytes),
+		compares:  newLRU[comparison](compareCacheBytes),
+		commits:   newLRU[commitNode](commitCacheBytes),
+		clients:   map[int64]*Client{},
+	}
+	if a.maxWait == 0 {
+		a.maxWait = defaultMaxWait
+	}
+	a.client = a.newClient("app", ghinstallation.NewAppsTransportFromPrivateKey(tr, a.id, key))
+	return a, nil
+}
+
+// parseKey reads an RSA private key in PKCS #1 PEM, as GitHub issues them,
+// or PKCS #8. Its errors never quote the key.
+func parseKey(data []byte) (*rsa.PrivateKey, error) {
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return nil, errors.New("no PEM block")
+	}
+	if key, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+		return key, nil
+	}
+	parsed, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, errors.New("not an RSA private key in PKCS #1 or PKCS #8 form")
+	}
+	key, ok := parsed.(*rsa.PrivateKey)
+	if !ok {
+		return nil, errors.New("not an RSA key")
+	}
+	return key, nil
+}
+
+func parseBaseURL(s string) (*url.URL, error) {
+	if s == "" {
+		s = defaultBaseURL
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return nil, err
+	}
+	if u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an http or https URL", s)
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+	}
+	return u, nil
+}
+
+// newClient returns a go-github client whose requests auth authenticates.
+func (a *App) newClient(identity string, auth http.RoundTripper) *gh.Client {
+	limited := &limiter{next: auth, maxWait: a.maxWait, clock: a.clock}
+	c := gh.NewClient(&http.Client{Transport: &conditional{next: limited, identity: identity, cache: a.responses}})
+	base := *a.baseURL
+	c.BaseURL = &base
+	return c
+}
+
+// Installation is an installation of the App on an account.
+type Installation struct {
+	ID      int64
+	Account string // the login of the organization or user
+}
+
+// Installations lists the App's installations.
+func (a *App) Installations(ctx context.Context) ([]Installation, error) {
+	list, err := collect(func(o gh.ListOptions) ([]*gh.Installation, *gh.Response, error) {
+		return a.client.Apps.ListInstallations(ctx, &o)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list installations: %w", err)
+	}
+	out := make([]Installation, 0, len(list))
+	for _, inst := range list {
+		out = append(out, Installation{ID: inst.GetID(), Account: inst.GetAccount().GetLogin()})
+	}
+	return out, nil
+}
+
+// botLogin returns the login of the App's bot account, "<slug>[bot]", which
+// GitHub shows as the author of what the App writes.
+func (a *App) botLogin(ctx context.Context) (string, error) {
+	a.mu.Lock()
+	bot := a.bot
+	a.mu.Unlock()
+	if bot != "" {
+		return bot, nil
+	}
+	// Every installation names the App's slug.
+	list, _, err := a.client.Apps.ListInstallations(ctx, &gh.ListOptions{PerPage: 1})
+	if err != nil {
+		return "", fmt.Errorf("find the app's slug: %w", err)
+	}
+	if len(list) == 0 || list[0].GetAppSlug() == "" {
+		return "", errors.New("find the app's slug: the app has no installations")
+	}
+	bot = list[0].GetAppSlug() + "[bot]"
+	a.mu.Lock()
+	a.bot = bot
+	a.mu.Unlock()
+	return bot, nil
+}
+
+// Installation returns the client of an installation. Clients are kept, so
+// that an installation token serves every call until it nearly expires.
+func (a *App) Installation(id int64) *Client {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c, ok := a.clients[id]; ok {
+		return c
+	}
+	// Each installation has its own AppsTransport: ghinstallation writes to it
+	// when it refreshes a token.
+	it := ghinstallation.NewFromAppsTransport(ghinstallation.NewAppsTransportFromPrivateKey(a.tr, a.id, a.key), id)
+	it.BaseURL = strings.TrimSuffix(a.baseURL.String(), "/")
+	c := &Client{app: a, id: id}
+	c.gh = a.newClient("installation "+strconv.FormatInt(id, 10), installationTransport{it})
+	a.clients[id] = c
+	return c
+}
+
+// Client is the App acting as one of its installations.
+type Client struct {
+	app *App
+	id  int64
+	gh  *gh.Client
+}
+
+// Repositories lists the full names ("owner/name") of the repositories the
+// installation can access.
+func (c *Client) Repositories(ctx context.Context) ([]string, error) {
+	list, err := collect(func(o gh.ListOptions) ([]*gh.Repository, *gh.Response, error) {
+		repos, resp, err := c.gh.Apps.ListRepos(ctx, &o)
+		if err != nil {
+			return nil, resp, err
+		}
+		return repos.Repositories, resp, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("installation %d: list repositories: %w", c.id, err)
+	}
+	names := make([]string, 0, len(list))
+	for _, r := range list {
+		names = append(names, r.GetFullName())
+	}
+	return names, nil
+}
+
+// nameRE is what GitHub allows in the owner and the name of a repository.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// Repo returns a repository of the installation, named "owner/name".
+func (c *Client) Repo(fullName string) (*Repo, error) {
+	owner, name, ok := strings.Cut(fullName, "/")
+	if !ok || !nameRE.MatchString(owner) || !nameRE.MatchString(name) || strings.Trim(owner, ".") == "" || strings.Trim(name, ".") == "" {
+		return nil, fmt.Errorf("invalid repository name %q", fullName)
+	}
+	return &Repo{c: c, owner: owner, name: name}, nil
+}
+
+// collect follows the pages of a list, a hundred items a page.
+func collect[T any](list func(gh.ListOptions) ([]T, *gh.Response, error)) ([]T, error) {
+	opts := gh.ListOptions{PerPage: 100}
+	var all []T
+	for {
+		items, resp, err := list(opts)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, items...)
+		if resp.NextPage == 0 {
+			return all, nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// statusOf returns the HTTP status of GitHub's answer in err, or 0.
+func statusOf(err error) int {
+	var e *gh.ErrorResponse
+	if errors.As(err, &e) && e.Response != nil {
+		return e.Response.StatusCode
+	}
+	return 0
+}

@@ -1,0 +1,158 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	gh "github.com/google/go-github/v62/github"
+)
+
+// PullRequest is what modelgate needs of a pull request.
+type PullRequest struct {
+	Number  int
+	Title   string
+	Author  string // login
+	State   string // "open" or "closed"
+	Draft   bool
+	Merged  bool // always false in OpenPullRequests, which GitHub lists without it
+	HeadSHA string
+	HeadRef string
+	BaseRef string
+	BaseSHA string
+	Labels  []string
+}
+
+func pullRequest(p *gh.PullRequest) PullRequest {
+	pr := PullRequest{
+		Number: p.GetNumber(), Title: p.GetTitle(), Author: p.GetUser().GetLogin(),
+		State: p.GetState(), Draft: p.GetDraft(), Merged: p.GetMerged(),
+		HeadSHA: p.GetHead().GetSHA(), HeadRef: p.GetHead().GetRef(),
+		BaseRef: p.GetBase().GetRef(), BaseSHA: p.GetBase().GetSHA(),
+		Labels: []string{},
+	}
+	for _, l := range p.Labels {
+		pr.Labels = append(pr.Labels, l.GetName())
+	}
+	return pr
+}
+
+// PullRequest returns a pull request of the repository.
+func (r *Repo) PullRequest(ctx context.Context, number int) (PullRequest, error) {
+	p, _, err := r.c.gh.PullRequests.Get(ctx, r.owner, r.name, number)
+	if err != nil {
+		return PullRequest{}, fmt.Errorf("pull request %s#%d: %w", r, number, err)
+	}
+	return pullRequest(p), nil
+}
+
+// OpenPullRequests lists the repository's open pull requests, newest first.
+func (r *Repo) OpenPullRequests(ctx context.Context) ([]PullRequest, error) {
+	list, err := collect(func(o gh.ListOptions) ([]*gh.PullRequest, *gh.Response, error) {
+		return r.c.gh.PullRequests.List(ctx, r.owner, r.name, &gh.PullRequestListOptions{State: "open", ListOptions: o})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open pull requests of %s: %w", r, err)
+	}
+	out := make([]PullRequest, 0, len(list))
+	for _, p := range list {
+		out = append(out, pullRequest(p))
+	}
+	return out, nil
+}
+
+// Review is a review of a pull request.
+type Review struct {
+	ID          int64
+	User        string // login; "" for a deleted account
+	State       string // APPROVED, CHANGES_REQUESTED, DISMISSED or COMMENTED
+	CommitID    string // the head the review was given on
+	SubmittedAt time.Time
+}
+
+// Reviews lists the reviews of a pull request, oldest first.
+func (r *Repo) Reviews(ctx context.Context, number int) ([]Review, error) {
+	list, err := collect(func(o gh.ListOptions) ([]*gh.PullRequestReview, *gh.Response, error) {
+		return r.c.gh.PullRequests.ListReviews(ctx, r.owner, r.name, number, &o)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("reviews of %s#%d: %w", r, number, err)
+	}
+	out := make([]Review, 0, len(list))
+	for _, rv := range list {
+		out = append(out, Review{
+			ID: rv.GetID(), User: rv.GetUser().GetLogin(), State: rv.GetState(),
+			CommitID: rv.GetCommitID(), SubmittedAt: rv.GetSubmittedAt().UTC(),
+		})
+	}
+	return out, nil
+}
+
+// maxPullCommits is the most commits GitHub lists for a pull request.
+const maxPullCommits = 250
+
+// Committers lists the logins of the authors and committers of a pull
+// request's commits, each once. Commits whose addresses belong to no GitHub
+// account add nobody.
+func (r *Repo) Committers(ctx context.Context, number int) ([]string, error) {
+	list, err := collect(func(o gh.ListOptions) ([]*gh.RepositoryCommit, *gh.Response, error) {
+		return r.c.gh.PullRequests.ListCommits(ctx, r.owner, r.name, number, &o)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("commits of %s#%d: %w", r, number, err)
+	}
+	// Someone left out could approve their own change.
+	if len(list) >= maxPullCommits {
+		return nil, fmt.Errorf("commits of %s#%d: GitHub lists only the first %d commits of a pull request, so its committers are not all known", r, number, maxPullCommits)
+	}
+	seen := map[string]bool{}
+	var logins []string
+	for _, c := range list {
+		for _, u := range []*gh.User{c.GetAuthor(), c.GetCommitter()} {
+			if login := u.GetLogin(); login != "" && !seen[login] {
+				seen[login] = true
+				logins = append(logins, login)
+			}
+		}
+	}
+	return logins, nil
+}
+
+// TeamMember tells whether user is an active member of the organization's
+// team (its slug).
+func (r *Repo) TeamMember(ctx context.Context, org, teamSlug, user string) (bool, error) {
+	m, _, err := r.c.gh.Teams.GetTeamMembershipBySlug(ctx, url.PathEscape(org), url.PathEscape(teamSlug), url.PathEscape(user))
+	if statusOf(err) == http.StatusNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("membership of %s in %s/%s: %w", user, org, teamSlug, err)
+	}
+	return m.GetState() == "active", nil
+}
+
+// Merge merges a pull request with method ("merge", "squash" or "rebase")
+// and commit title, only if its head is still sha, and returns the merge
+// commit's SHA. When GitHub refuses because the pull request cannot be
+// merged or its head moved, the error wraps ErrMergeRefused.
+func (r *Repo) Merge(ctx context.Context, number int, sha, method, title string) (string, error) {
+	if err := checkSHA(sha); err != nil {
+		return "", fmt.Errorf("merge %s#%d: %w", r, number, err)
+	}
+	res, _, err := r.c.gh.PullRequests.Merge(ctx, r.owner, r.name, number, "", &gh.PullRequestOptions{SHA: sha, MergeMethod: method, CommitTitle: title})
+	var refused *gh.ErrorResponse
+	if errors.As(err, &refused) && refused.Response != nil &&
+		(refused.Response.StatusCode == http.StatusMethodNotAllowed || refused.Response.StatusCode == http.StatusConflict) {
+		return "", fmt.Errorf("merge %s#%d at %s: %s: %w", r, number, sha, refused.Message, ErrMergeRefused)
+	}
+	if err != nil {
+		return "", fmt.Errorf("merge %s#%d at %s: %w", r, number, sha, err)
+	}
+	if !res.GetMerged() || !isSHA(res.GetSHA()) {
+		return "", fmt.Errorf("merge %s#%d at %s: GitHub did not merge: %s", r, number, sha, res.GetMessage())
+	}
+	return res.GetSHA(), nil
+}
