@@ -18,7 +18,7 @@ build:
 # unless MODELGATE_REQUIRE_POSTGRES=1).
 test: lint github-fixtures compat
 	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./internal/sqlstore/ ./internal/schema/ ./internal/policy/ ./checks/...
+	$(GO) test -count=1 -race ./internal/sqlstore/ ./internal/schema/ ./internal/policy/ ./internal/github/ ./checks/... ./app/...
 
 # A short run of every fuzz target; FUZZTIME=5m for a longer one.
 FUZZTIME ?= 20s
@@ -68,10 +68,13 @@ compat:
 
 # The checks engine against a pandas + numpy + scipy + scikit-learn peer on
 # generated cases of 1M and 10M rows, kept in .cache/bench (BENCHMARKS.md), then
-# the Go benchmarks of its hot paths.
-bench: build
+# the Go benchmarks of its hot paths, then the App: webhook intake on loopback
+# (SQLite and PostgreSQL) and webhook-to-check-run time on the GitHub emulator.
+bench: build github-fixtures
 	$(GO) run ./checks/bench -bin $(BIN) -dir .cache/bench -rows 1000000,10000000 -runs 5,1
 	$(GO) test -run '^$$' -bench . -benchmem ./checks/...
+	$(GO) test -run '^$$' -bench . -benchtime 5000x ./app/server/
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./app/service/
 
 # Regenerates checks/testdata: the test cases and the reference implementations'
 # numbers that `make test` compares with (also needs python3-yaml).

@@ -57,6 +57,7 @@ type world struct {
 	work *gittest.Repo
 	dsn  string
 	db   *sqlstore.DB
+	inst int64
 	url  string
 	stop func()
 }
@@ -67,6 +68,7 @@ type options struct {
 	noApp      bool
 	promotion  string
 	extraEdits func(r *gittest.Repo)
+	noConfig   bool // the base branch has no .modelgate/: not a repository modelgate watches
 }
 
 func newWorld(t testing.TB, dsn string, o options) *world {
@@ -80,6 +82,9 @@ func newWorld(t testing.TB, dsn string, o options) *world {
 	now := time.Now()
 	r := gittest.New(t)
 	r.CopyDir(examples)
+	if o.noConfig {
+		r.Remove(".modelgate")
+	}
 	r.Commit("example repository", now.Add(-96*time.Hour))
 	r.Branch("promote")
 	r.CopyDir(cmpOr(o.promotion, fraud))
@@ -95,7 +100,7 @@ func newWorld(t testing.TB, dsn string, o options) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	w := &world{t: t, gh: gh, work: r, dsn: dsn, db: db}
+	w := &world{t: t, gh: gh, work: r, dsn: dsn, db: db, inst: inst}
 	if !o.noApp {
 		w.start(o)
 	}
@@ -294,75 +299,81 @@ func TestPromotionApprovedAndMerged(t *testing.T) {
 }
 
 func TestDeniedWithAnnotations(t *testing.T) {
-	w := newWorld(t, t.TempDir()+"/mg.db", options{promotion: demand})
-	n := w.open("alice")
-	head := w.gh.PullRequest(repoName, n).HeadSHA
-	w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
-	w.approve(n, "bob")
-	w.approve(n, "carol")
-	w.settle()
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{promotion: demand})
+		n := w.open("alice")
+		head := w.gh.PullRequest(repoName, n).HeadSHA
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.approve(n, "carol")
+		w.settle()
 
-	cr := w.runs(head)[app.CheckPolicy]
-	if cr.Conclusion != "failure" {
-		t.Fatalf("policy check %q; want failure", cr.Conclusion)
-	}
-	if len(cr.Annotations) == 0 {
-		t.Fatal("a denial with no annotation")
-	}
-	for _, a := range cr.Annotations {
-		if a.Level == "failure" && !strings.HasPrefix(a.Path, "models/demand-forecast/1.5.0/") && a.Path != ".modelgate/config.yaml" {
-			t.Errorf("annotation on %s:%d; want it on the manifest", a.Path, a.StartLine)
+		cr := w.runs(head)[app.CheckPolicy]
+		if cr.Conclusion != "failure" {
+			t.Fatalf("policy check %q; want failure", cr.Conclusion)
 		}
-	}
-	if w.gh.PullRequest(repoName, n).Merged {
-		t.Fatal("a denied promotion was merged")
-	}
-	if strings.Count(w.comment(n).Body, "❌") == 0 {
-		t.Errorf("the comment does not show the denial:\n%s", w.comment(n).Body)
-	}
+		if len(cr.Annotations) == 0 {
+			t.Fatal("a denial with no annotation")
+		}
+		for _, a := range cr.Annotations {
+			if a.Level == "failure" && !strings.HasPrefix(a.Path, "models/demand-forecast/1.5.0/") && a.Path != ".modelgate/config.yaml" {
+				t.Errorf("annotation on %s:%d; want it on the manifest", a.Path, a.StartLine)
+			}
+		}
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("a denied promotion was merged")
+		}
+		if strings.Count(w.comment(n).Body, "❌") == 0 {
+			t.Errorf("the comment does not show the denial:\n%s", w.comment(n).Body)
+		}
+	})
 }
 
 func TestStaleApprovalAfterPush(t *testing.T) {
-	w := newWorld(t, t.TempDir()+"/mg.db", options{})
-	n := w.open("alice")
-	w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
-	w.approve(n, "bob")
-	w.settle()
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		n := w.open("alice")
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.settle()
 
-	// The author pushes after bob's approval: bob approved another head.
-	w.work.Checkout("promote")
-	w.work.Write("models/fraud-detector/2.3.0/NOTES.md", "late change\n")
-	w.work.Commit("late change", time.Now())
-	newHead := w.gh.Push(repoName, "promote", "alice")
-	w.deliver(w.gh.PullRequestEvent(repoName, n, "synchronize"), http.StatusAccepted)
-	w.approve(n, "carol")
-	w.settle()
+		// The author pushes after bob's approval: bob approved another head.
+		w.work.Checkout("promote")
+		w.work.Write("models/fraud-detector/2.3.0/NOTES.md", "late change\n")
+		w.work.Commit("late change", time.Now())
+		newHead := w.gh.Push(repoName, "promote", "alice")
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "synchronize"), http.StatusAccepted)
+		w.approve(n, "carol")
+		w.settle()
 
-	if w.gh.PullRequest(repoName, n).Merged {
-		t.Fatal("merged on an approval given before the last push")
-	}
-	if cr := w.runs(newHead)[app.CheckPolicy]; cr.Conclusion != "failure" {
-		t.Errorf("policy check on the new head: %s", cr.Conclusion)
-	}
-	body := w.comment(n).Body
-	if !strings.Contains(body, "@bob: approved") || !strings.Contains(body, "need a new approval") {
-		t.Errorf("the comment does not say why bob's approval no longer counts:\n%s", body)
-	}
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged on an approval given before the last push")
+		}
+		if cr := w.runs(newHead)[app.CheckPolicy]; cr.Conclusion != "failure" {
+			t.Errorf("policy check on the new head: %s", cr.Conclusion)
+		}
+		body := w.comment(n).Body
+		if !strings.Contains(body, "@bob: approved") || !strings.Contains(body, "need a new approval") {
+			t.Errorf("the comment does not say why bob's approval no longer counts:\n%s", body)
+		}
+	})
 }
 
 func TestAuthorAndPusherApprovalsDoNotCount(t *testing.T) {
-	w := newWorld(t, t.TempDir()+"/mg.db", options{})
-	n := w.open("bob") // bob is in compliance, but opened the pull request
-	w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
-	w.approve(n, "bob")
-	w.approve(n, "carol")
-	w.settle()
-	if w.gh.PullRequest(repoName, n).Merged {
-		t.Fatal("the author's own approval counted")
-	}
-	if body := w.comment(n).Body; !strings.Contains(body, "@bob: opened the pull request") {
-		t.Errorf("the comment does not list the author's approval as not counting:\n%s", body)
-	}
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		n := w.open("bob") // bob is in compliance, but opened the pull request
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.approve(n, "carol")
+		w.settle()
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("the author's own approval counted")
+		}
+		if body := w.comment(n).Body; !strings.Contains(body, "@bob: opened the pull request") {
+			t.Errorf("the comment does not list the author's approval as not counting:\n%s", body)
+		}
+	})
 }
 
 // mergeRace pushes a new head to the pull request just before the App's first
@@ -380,37 +391,39 @@ func (m *mergeRace) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 func TestHeadMovesBeforeMerge(t *testing.T) {
-	race := &mergeRace{}
-	w := newWorld(t, t.TempDir()+"/mg.db", options{noApp: true})
-	race.push = func() {
-		w.work.Checkout("promote")
-		w.work.Write("models/fraud-detector/2.3.0/model.yaml", readFile(t, examples+"/models/fraud-detector/2.3.0/model.yaml")+"\n# unreviewed\n")
-		w.work.Commit("unreviewed change", time.Now())
-		w.gh.Push(repoName, "promote", "mallory")
-	}
-	w.start(options{transport: race})
-	n := w.open("alice")
-	judged := w.gh.PullRequest(repoName, n).HeadSHA
-	w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
-	w.approve(n, "bob")
-	w.approve(n, "carol")
-	w.settle()
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		race := &mergeRace{}
+		w := newWorld(t, dsn, options{noApp: true})
+		race.push = func() {
+			w.work.Checkout("promote")
+			w.work.Write("models/fraud-detector/2.3.0/model.yaml", readFile(t, examples+"/models/fraud-detector/2.3.0/model.yaml")+"\n# unreviewed\n")
+			w.work.Commit("unreviewed change", time.Now())
+			w.gh.Push(repoName, "promote", "mallory")
+		}
+		w.start(options{transport: race})
+		n := w.open("alice")
+		judged := w.gh.PullRequest(repoName, n).HeadSHA
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.approve(n, "carol")
+		w.settle()
 
-	pr := w.gh.PullRequest(repoName, n)
-	if pr.Merged {
-		t.Fatalf("merged %s, which was pushed after the evaluation of %s", pr.HeadSHA, judged)
-	}
-	refused := w.records(audit.Filter{Kind: audit.KindMergeRefused, PullRequest: n})
-	if len(refused) != 1 || refused[0].HeadSHA != judged {
-		t.Fatalf("merge refusals %+v; want one, of the judged head %s", refused, judged)
-	}
-	// The refusal led to judging the new head, which nobody approved.
-	if got := w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, HeadSHA: pr.HeadSHA}); len(got) == 0 {
-		t.Error("the new head was never judged after the refused merge")
-	}
-	if cr := w.runs(pr.HeadSHA)[app.CheckPolicy]; cr.Conclusion != "failure" {
-		t.Errorf("policy check on the unreviewed head: %q", cr.Conclusion)
-	}
+		pr := w.gh.PullRequest(repoName, n)
+		if pr.Merged {
+			t.Fatalf("merged %s, which was pushed after the evaluation of %s", pr.HeadSHA, judged)
+		}
+		refused := w.records(audit.Filter{Kind: audit.KindMergeRefused, PullRequest: n})
+		if len(refused) != 1 || refused[0].HeadSHA != judged {
+			t.Fatalf("merge refusals %+v; want one, of the judged head %s", refused, judged)
+		}
+		// The refusal led to judging the new head, which nobody approved.
+		if got := w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, HeadSHA: pr.HeadSHA}); len(got) == 0 {
+			t.Error("the new head was never judged after the refused merge")
+		}
+		if cr := w.runs(pr.HeadSHA)[app.CheckPolicy]; cr.Conclusion != "failure" {
+			t.Errorf("policy check on the unreviewed head: %q", cr.Conclusion)
+		}
+	})
 }
 
 func readFile(t *testing.T, p string) string {
@@ -423,68 +436,74 @@ func readFile(t *testing.T, p string) string {
 }
 
 func TestPolicyEditJudgedByBase(t *testing.T) {
-	// The pull request loosens the drift and regression thresholds and adds
-	// a policy of its own; the base's config and policies still judge it.
-	w := newWorld(t, t.TempDir()+"/mg.db", options{promotion: demand, extraEdits: func(r *gittest.Repo) {
-		r.Write(".modelgate/config.yaml", "thresholds:\n  drift:\n    shareDrifted: 1\n  evaluation:\n    maxRegression: 100\n")
-		r.Write(".modelgate/policies/allow.rego", "package modelgate.allow\n\nwarn contains \"everything allowed\" if true\n")
-	}})
-	n := w.open("alice")
-	head := w.gh.PullRequest(repoName, n).HeadSHA
-	w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
-	w.approve(n, "carol")
-	w.settle()
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		// The pull request loosens the drift and regression thresholds and adds
+		// a policy of its own; the base's config and policies still judge it.
+		w := newWorld(t, dsn, options{promotion: demand, extraEdits: func(r *gittest.Repo) {
+			r.Write(".modelgate/config.yaml", "thresholds:\n  drift:\n    shareDrifted: 1\n  evaluation:\n    maxRegression: 100\n")
+			r.Write(".modelgate/policies/allow.rego", "package modelgate.allow\n\nwarn contains \"everything allowed\" if true\n")
+		}})
+		n := w.open("alice")
+		head := w.gh.PullRequest(repoName, n).HeadSHA
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "carol")
+		w.settle()
 
-	cr := w.runs(head)[app.CheckPolicy]
-	for _, code := range []string{"policy_change.", "data.drift", "evaluation.regression"} {
-		if !strings.Contains(cr.Summary, code) {
-			t.Errorf("no %s denial: the pull request's own config or policies were used:\n%s", code, cr.Summary)
+		cr := w.runs(head)[app.CheckPolicy]
+		for _, code := range []string{"policy_change.", "data.drift", "evaluation.regression"} {
+			if !strings.Contains(cr.Summary, code) {
+				t.Errorf("no %s denial: the pull request's own config or policies were used:\n%s", code, cr.Summary)
+			}
 		}
-	}
-	if strings.Contains(cr.Summary, "everything allowed") {
-		t.Error("the pull request's own policy was evaluated")
-	}
-	if w.gh.PullRequest(repoName, n).Merged {
-		t.Fatal("merged")
-	}
+		if strings.Contains(cr.Summary, "everything allowed") {
+			t.Error("the pull request's own policy was evaluated")
+		}
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged")
+		}
+	})
 }
 
 func TestDuplicateDeliveryProcessedOnce(t *testing.T) {
-	w := newWorld(t, t.TempDir()+"/mg.db", options{})
-	n := w.open("alice")
-	head := w.gh.PullRequest(repoName, n).HeadSHA
-	d := w.gh.PullRequestEvent(repoName, n, "opened")
-	w.deliver(d, http.StatusAccepted)
-	w.deliver(d, http.StatusOK)
-	w.settle()
-	w.deliver(d, http.StatusOK)
-	w.settle()
-	if got := len(w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, HeadSHA: head})); got != 1 {
-		t.Errorf("%d decisions for one delivery delivered three times; want 1", got)
-	}
-	var policyRuns int
-	for _, cr := range w.gh.CheckRuns(repoName) {
-		if cr.Name == app.CheckPolicy {
-			policyRuns++
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		n := w.open("alice")
+		head := w.gh.PullRequest(repoName, n).HeadSHA
+		d := w.gh.PullRequestEvent(repoName, n, "opened")
+		w.deliver(d, http.StatusAccepted)
+		w.deliver(d, http.StatusOK)
+		w.settle()
+		w.deliver(d, http.StatusOK)
+		w.settle()
+		if got := len(w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, HeadSHA: head})); got != 1 {
+			t.Errorf("%d decisions for one delivery delivered three times; want 1", got)
 		}
-	}
-	if policyRuns != 1 {
-		t.Errorf("%d policy check runs; want 1", policyRuns)
-	}
+		var policyRuns int
+		for _, cr := range w.gh.CheckRuns(repoName) {
+			if cr.Name == app.CheckPolicy {
+				policyRuns++
+			}
+		}
+		if policyRuns != 1 {
+			t.Errorf("%d policy check runs; want 1", policyRuns)
+		}
+	})
 }
 
 func TestBadSignatureRejected(t *testing.T) {
-	w := newWorld(t, t.TempDir()+"/mg.db", options{})
-	n := w.open("alice")
-	d := w.gh.PullRequestEvent(repoName, n, "opened")
-	forged := *d
-	forged.Header = d.Header.Clone()
-	forged.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
-	w.deliver(&forged, http.StatusUnauthorized)
-	w.settle()
-	if len(w.gh.CheckRuns(repoName)) != 0 || len(w.records(audit.Filter{})) != 0 {
-		t.Fatal("a delivery with a forged signature was acted on")
-	}
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		n := w.open("alice")
+		d := w.gh.PullRequestEvent(repoName, n, "opened")
+		forged := *d
+		forged.Header = d.Header.Clone()
+		forged.Header.Set("X-Hub-Signature-256", "sha256="+strings.Repeat("0", 64))
+		w.deliver(&forged, http.StatusUnauthorized)
+		w.settle()
+		if len(w.gh.CheckRuns(repoName)) != 0 || len(w.records(audit.Filter{})) != 0 {
+			t.Fatal("a delivery with a forged signature was acted on")
+		}
+	})
 }
 
 func TestRestartMidQueue(t *testing.T) {
@@ -534,82 +553,140 @@ func TestRestartMidQueue(t *testing.T) {
 }
 
 func TestReconcilerEvaluatesMissedWebhook(t *testing.T) {
-	w := newWorld(t, t.TempDir()+"/mg.db", options{noApp: true})
-	n := w.open("alice") // GitHub never delivered its webhook
-	head := w.gh.PullRequest(repoName, n).HeadSHA
-	w.start(options{reconcile: time.Hour})
-	deadline := time.Now().Add(settleFor)
-	for len(w.runs(head)) < 3 {
-		if time.Now().After(deadline) {
-			t.Fatal("the reconciler never evaluated the pull request")
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{noApp: true})
+		n := w.open("alice") // GitHub never delivered its webhook
+		head := w.gh.PullRequest(repoName, n).HeadSHA
+		w.start(options{reconcile: time.Hour})
+		deadline := time.Now().Add(settleFor)
+		for len(w.runs(head)) < 3 {
+			if time.Now().After(deadline) {
+				t.Fatal("the reconciler never evaluated the pull request")
+			}
+			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	w.settle()
-	if got := len(w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, HeadSHA: head})); got != 1 {
-		t.Errorf("%d decisions; want 1", got)
-	}
+		w.settle()
+		if got := len(w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, HeadSHA: head})); got != 1 {
+			t.Errorf("%d decisions; want 1", got)
+		}
+	})
 }
 
 func TestAPIErrorsFailClosed(t *testing.T) {
-	w := newWorld(t, t.TempDir()+"/mg.db", options{})
-	n := w.open("alice")
-	w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
-	w.settle()
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		n := w.open("alice")
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.settle()
 
-	// GitHub errors and rate limits while approvals arrive: retried, and
-	// the merge happens once GitHub answers.
-	w.gh.FailNext("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", http.StatusBadGateway, nil, 2)
-	w.gh.FailNext("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", http.StatusForbidden,
-		map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": unixIn(time.Second)}, 1)
-	w.gh.FailNext("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", http.StatusInternalServerError, nil, 1)
-	w.approve(n, "bob")
-	w.approve(n, "carol")
-	w.settle()
-	pr := w.gh.PullRequest(repoName, n)
-	if !pr.Merged {
-		t.Fatal("not merged once GitHub recovered")
-	}
-	if got := len(w.records(audit.Filter{Kind: audit.KindMerge, PullRequest: n})); got != 1 {
-		t.Errorf("%d merge records; want 1", got)
-	}
+		// GitHub errors and rate limits while approvals arrive: retried, and
+		// the merge happens once GitHub answers.
+		w.gh.FailNext("GET", "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", http.StatusBadGateway, nil, 2)
+		w.gh.FailNext("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", http.StatusForbidden,
+			map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": unixIn(time.Second)}, 1)
+		w.gh.FailNext("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", http.StatusInternalServerError, nil, 1)
+		w.approve(n, "bob")
+		w.approve(n, "carol")
+		w.settle()
+		pr := w.gh.PullRequest(repoName, n)
+		if !pr.Merged {
+			t.Fatal("not merged once GitHub recovered")
+		}
+		if got := len(w.records(audit.Filter{Kind: audit.KindMerge, PullRequest: n})); got != 1 {
+			t.Errorf("%d merge records; want 1", got)
+		}
+	})
 }
 
 func TestTeamLookupFailingNeverMerges(t *testing.T) {
-	w := newWorld(t, t.TempDir()+"/mg.db", options{})
-	n := w.open("alice")
-	id1 := w.gh.SubmitReview(repoName, n, "bob", "APPROVED")
-	w.gh.SubmitReview(repoName, n, "carol", "APPROVED")
-	// Team membership never answers: without it the compliance approval
-	// cannot be established, so nothing may be decided or merged.
-	w.gh.FailNext("GET", "/orgs/{org}/teams/{team_slug}/memberships/{username}", http.StatusServiceUnavailable, nil, 1000)
-	w.deliver(w.gh.ReviewEvent(repoName, n, id1, "submitted"), http.StatusAccepted)
-	s := w.settle()
-	if w.gh.PullRequest(repoName, n).Merged {
-		t.Fatal("merged although approvals could not be established")
-	}
-	if s.Dead != 1 {
-		t.Errorf("queue %+v; want the job dead-lettered after its attempts", s)
-	}
-	if got := w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n}); len(got) != 0 {
-		t.Errorf("a decision was recorded on incomplete approvals: %d", len(got))
-	}
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		n := w.open("alice")
+		id1 := w.gh.SubmitReview(repoName, n, "bob", "APPROVED")
+		w.gh.SubmitReview(repoName, n, "carol", "APPROVED")
+		// Team membership never answers: without it the compliance approval
+		// cannot be established, so nothing may be decided or merged.
+		w.gh.FailNext("GET", "/orgs/{org}/teams/{team_slug}/memberships/{username}", http.StatusInternalServerError, nil, 1000)
+		w.deliver(w.gh.ReviewEvent(repoName, n, id1, "submitted"), http.StatusAccepted)
+		s := w.settle()
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged although approvals could not be established")
+		}
+		if s.Dead != 1 {
+			t.Errorf("queue %+v; want the job dead-lettered after its attempts", s)
+		}
+		if got := w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n}); len(got) != 0 {
+			t.Errorf("a decision was recorded on incomplete approvals: %d", len(got))
+		}
+	})
 }
 
 func TestExplainCommand(t *testing.T) {
-	w := newWorld(t, t.TempDir()+"/mg.db", options{promotion: demand})
-	n := w.open("alice")
-	w.deliver(w.gh.IssueCommentEvent(repoName, n, "dave", "Why?\n/modelgate explain\n"), http.StatusAccepted)
-	w.settle()
-	var found bool
-	for _, c := range w.gh.Comments(repoName, n) {
-		if c.User == "modelgate[bot]" && strings.Contains(c.Body, "modelgate explain") && strings.Contains(c.Body, "deny") {
-			found = true
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{promotion: demand})
+		n := w.open("alice")
+		w.deliver(w.gh.IssueCommentEvent(repoName, n, "dave", "Why?\n/modelgate explain\n"), http.StatusAccepted)
+		w.settle()
+		var found bool
+		for _, c := range w.gh.Comments(repoName, n) {
+			if c.User == "modelgate[bot]" && strings.Contains(c.Body, "modelgate explain") && strings.Contains(c.Body, "deny") {
+				found = true
+			}
 		}
-	}
-	if !found {
-		t.Errorf("no explanation comment; comments: %+v", w.gh.Comments(repoName, n))
-	}
+		if !found {
+			t.Errorf("no explanation comment; comments: %+v", w.gh.Comments(repoName, n))
+		}
+	})
+}
+
+func TestBaseChangeJudgedAgain(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{noApp: true})
+		w.work.Git("branch", "release", "main")
+		w.gh.Push(repoName, "release", "alice")
+		w.start(options{})
+		n := w.open("alice")
+		head := w.gh.PullRequest(repoName, n).HeadSHA
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.settle()
+		w.gh.SetBase(repoName, n, "release")
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "edited"), http.StatusAccepted)
+		w.settle()
+		decisions := w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, HeadSHA: head})
+		if len(decisions) != 2 || !strings.Contains(string(decisions[1].Payload), `"base_ref":"release"`) {
+			t.Fatalf("%d decisions; want the pull request judged again against its new base release", len(decisions))
+		}
+	})
+}
+
+func TestInstallationEventSweeps(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		n := w.open("alice") // opened while the App was not installed: no webhook
+		head := w.gh.PullRequest(repoName, n).HeadSHA
+		w.deliver(w.gh.InstallationEvent(w.inst, "created", "alice"), http.StatusAccepted)
+		w.settle()
+		if got := w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, HeadSHA: head}); len(got) != 1 {
+			t.Fatalf("%d decisions after the installation event; want the open pull request judged once", len(got))
+		}
+	})
+}
+
+func TestRepositoryWithoutModelgateIgnored(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{noConfig: true})
+		n := w.open("alice")
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		if s := w.settle(); s.Dead != 0 {
+			t.Fatalf("queue %+v", s)
+		}
+		if len(w.gh.CheckRuns(repoName)) != 0 || len(w.gh.Comments(repoName, n)) != 0 || len(w.records(audit.Filter{})) != 0 {
+			t.Fatal("the App acted on a repository with no .modelgate/ on its base branch")
+		}
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged")
+		}
+	})
 }
 
 // BenchmarkWebhookToCheckRun measures, on the example repository, the time

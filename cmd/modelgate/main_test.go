@@ -106,6 +106,10 @@ func TestCannotRun(t *testing.T) {
 		{"gate without refs", []string{"gate", "--repo", "."}, "--base and --head are required"},
 		{"gate outside a repository", []string{"gate", "--repo", os.TempDir(), "--base", "main", "--head", "x"}, "open repository"},
 		{"audit without subcommand", []string{"audit", "frob"}, `unknown subcommand "frob"`},
+		{"serve without an app id", []string{"serve"}, "--app-id (or MODELGATE_APP_ID)"},
+		{"serve without a key", []string{"serve", "--app-id", "7"}, "--private-key-file"},
+		{"serve with a missing key", []string{"serve", "--app-id", "7", "--private-key-file", "no/such.pem"}, "read private key"},
+		{"serve without a webhook secret", []string{"serve", "--app-id", "7", "--private-key-file", "main.go"}, "the webhook secret is required"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
