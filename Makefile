@@ -24,6 +24,8 @@ test: lint github-fixtures compat
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/schema/
+	$(GO) test -run '^$$' -fuzz FuzzReadCSV -fuzztime $(FUZZTIME) ./checks/table/
+	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime $(FUZZTIME) ./app/
 
 # The example repository as a real git repository with a promotion branch,
 # judged by the local gate; the audit log goes to a temporary SQLite file.

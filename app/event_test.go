@@ -1,0 +1,123 @@
+package app_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelgate/modelgate/app"
+	"github.com/modelgate/modelgate/internal/githubtest"
+	"github.com/modelgate/modelgate/internal/gittest"
+)
+
+// The deliveries are GitHub's example payloads, rewritten by the emulator to
+// a repository and pull request of its own.
+func TestParseEventOnGitHubsDeliveries(t *testing.T) {
+	gh := githubtest.New(t)
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh.AddApp(7, "modelgate", &key.PublicKey)
+	inst := gh.AddInstallation(7, "acme")
+	r := gittest.New(t)
+	r.Write("README.md", "models\n")
+	r.Commit("init", time.Now())
+	r.Branch("promote")
+	r.Write("environments/dev.yaml", "stage: dev\nmodels: {}\n")
+	head := r.Commit("promote", time.Now())
+	r.Checkout("main")
+	gh.AddRepo(inst, "acme/models", r.Dir)
+	n := gh.OpenPullRequest("acme/models", githubtest.PullRequestOptions{Head: "promote", Author: "alice"})
+	review := gh.SubmitReview("acme/models", n, "bob", "APPROVED")
+
+	tests := []struct {
+		name string
+		d    *githubtest.Delivery
+		want app.Action
+	}{
+		{"opened", gh.PullRequestEvent("acme/models", n, "opened"), app.Evaluate},
+		{"synchronize", gh.PullRequestEvent("acme/models", n, "synchronize"), app.Evaluate},
+		{"ready_for_review", gh.PullRequestEvent("acme/models", n, "ready_for_review"), app.Evaluate},
+		{"edited without a new base", gh.PullRequestEvent("acme/models", n, "edited"), app.Ignore},
+		{"closed", gh.PullRequestEvent("acme/models", n, "closed"), app.Ignore},
+		{"review submitted", gh.ReviewEvent("acme/models", n, review, "submitted"), app.Evaluate},
+		{"check suite rerequested", gh.CheckSuiteRerequested("acme/models", head, "carol"), app.Evaluate},
+		{"recheck", gh.IssueCommentEvent("acme/models", n, "carol", "/modelgate recheck"), app.Evaluate},
+		{"explain", gh.IssueCommentEvent("acme/models", n, "carol", "Why?\r\n  /modelgate explain  \r\nThanks"), app.Explain},
+		{"command not on a line of its own", gh.IssueCommentEvent("acme/models", n, "carol", "please /modelgate recheck"), app.Ignore},
+		{"installation created", gh.InstallationEvent(inst, "created", "alice"), app.Reconcile},
+		{"installation deleted", gh.InstallationEvent(inst, "deleted", "alice"), app.Ignore},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			task, err := app.ParseEvent(tt.d.Event, tt.d.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if task.Action != tt.want {
+				t.Fatalf("action %v; want %v", task.Action, tt.want)
+			}
+			switch tt.want {
+			case app.Evaluate, app.Explain:
+				if task.Installation != inst || task.Repository != "acme/models" || !slices.Equal(task.PullRequests, []int{n}) {
+					t.Errorf("task %+v; want pull request #%d of acme/models in installation %d", task, n, inst)
+				}
+				if task.Key() != "acme/models#"+strconv.Itoa(n) {
+					t.Errorf("key %q", task.Key())
+				}
+			case app.Reconcile:
+				if task.Installation != inst || task.Key() != "installation:"+strconv.FormatInt(inst, 10) {
+					t.Errorf("task %+v", task)
+				}
+			}
+		})
+	}
+}
+
+func TestParseEventRejectsWhatGitHubNeverSends(t *testing.T) {
+	tests := []struct{ event, body, want string }{
+		{"pull_request", `not json`, "pull_request payload"},
+		{"pull_request", `{"action":"opened","repository":{"full_name":"a/b"},"pull_request":{"number":1}}`, "no installation"},
+		{"pull_request", `{"action":"opened","installation":{"id":1},"pull_request":{"number":1}}`, "no repository"},
+		{"pull_request", `{"action":"opened","installation":{"id":"1"}}`, "pull_request payload"},
+		{app.EventEvaluate, `{"installation":1,"repository":"a/b"}`, "are required"},
+	}
+	for _, tt := range tests {
+		if _, err := app.ParseEvent(tt.event, []byte(tt.body)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("ParseEvent(%s, %s) = %v; want an error containing %q", tt.event, tt.body, err, tt.want)
+		}
+	}
+}
+
+func FuzzParseEvent(f *testing.F) {
+	for _, seed := range []struct{ event, body string }{
+		{"pull_request", `{"action":"opened","installation":{"id":1},"repository":{"full_name":"a/b"},"pull_request":{"number":3}}`},
+		{"issue_comment", `{"action":"created","installation":{"id":1},"repository":{"full_name":"a/b"},"issue":{"number":2,"pull_request":{}},"comment":{"body":"/modelgate explain","user":{"type":"User"}}}`},
+		{"check_suite", `{"action":"rerequested","installation":{"id":1},"repository":{"full_name":"a/b"},"check_suite":{"pull_requests":[{"number":1},{"number":2}]}}`},
+		{app.EventEvaluate, `{"installation":1,"repository":"a/b","pull_request":1}`},
+		{"installation", `{"action":"created","installation":{"id":9}}`},
+	} {
+		f.Add(seed.event, []byte(seed.body))
+	}
+	f.Fuzz(func(t *testing.T, event string, body []byte) {
+		task, err := app.ParseEvent(event, body)
+		if err != nil {
+			return
+		}
+		switch task.Action {
+		case app.Evaluate, app.Explain:
+			if task.Installation == 0 || task.Repository == "" || len(task.PullRequests) == 0 {
+				t.Fatalf("an evaluation with nothing to evaluate: %+v", task)
+			}
+		case app.Reconcile:
+			if task.Installation == 0 {
+				t.Fatalf("a sweep of no installation: %+v", task)
+			}
+		}
+	})
+}
