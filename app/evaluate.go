@@ -35,6 +35,9 @@ func (a *App) evaluate(ctx context.Context, log *slog.Logger, task Task, number 
 		return nil
 	}
 	log = log.With("head", pr.HeadSHA)
+	if pr.BaseSHA, err = repo.BaseTip(ctx, pr.BaseRef, pr.HeadSHA); err != nil {
+		return fmt.Errorf("resolve base branch %s: %w", pr.BaseRef, err)
+	}
 
 	// The base's .modelgate/ makes a repository one modelgate watches; a pull
 	// request cannot opt its repository in by adding one.

@@ -57,6 +57,7 @@ const (
 	treeCacheBytes     = 64 << 20
 	blobCacheBytes     = 64 << 20
 	compareCacheBytes  = 4 << 20
+	stickyCacheBytes   = 4 << 20
 	commitCacheBytes   = 32 << 20
 )
 
@@ -76,6 +77,7 @@ type App struct {
 	trees     *lru[*tree]
 	blobs     *lru[[]byte]
 	compares  *lru[comparison]
+	stickies  *lru[sticky]
 	commits   *lru[commitNode]
 
 	mu      sync.Mutex
@@ -117,6 +119,7 @@ func newApp(cfg Config, clk clock) (*App, error) {
 		trees:     newLRU[*tree](treeCacheBytes),
 		blobs:     newLRU[[]byte](blobCacheBytes),
 		compares:  newLRU[comparison](compareCacheBytes),
+		stickies:  newLRU[sticky](stickyCacheBytes),
 		commits:   newLRU[commitNode](commitCacheBytes),
 		clients:   map[int64]*Client{},
 	}

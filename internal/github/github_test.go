@@ -334,6 +334,13 @@ func TestStickyComment(t *testing.T) {
 		t.Errorf("unchanged StickyComment = %d, %v with %v", id, err, s.calls())
 	}
 
+	// Once found, the comment is edited without searching for it again.
+	s.gh.ResetCalls()
+	if id, err := s.repo.StickyComment(ctx, s.number, marker, marker+"\nallowed"); err != nil || id != first ||
+		s.count("PATCH", "/repos/{owner}/{repo}/issues/comments/{comment_id}") != 1 || len(s.gh.Calls()) != 1 {
+		t.Errorf("StickyComment of a known comment = %d, %v with %v; want one edit and no other call", id, err, s.calls())
+	}
+
 	// A comment by the App's bot that does not name the App it was made
 	// through, as GitHub shows those made with an installation token: the
 	// bot's login tells.

@@ -212,20 +212,46 @@ func (r *Repo) compare(ctx context.Context, base, head string) (comparison, erro
 	if err := checkSHA(head); err != nil {
 		return comparison{}, err
 	}
-	key := r.key("compare", base, head)
-	if c, ok := r.c.app.compares.get(key); ok {
+	if c, ok := r.c.app.compares.get(r.key("compare", base, head)); ok {
 		return c, nil
 	}
+	c, _, err := r.fetchCompare(immutable(ctx), base, head)
+	return c, err
+}
+
+// BaseTip returns the commit that branch points at now, for judging head
+// against it. A pull request's base SHA is where the branch was when the pull
+// request last changed, so rules that landed on the branch since would be
+// missed; the merge lands on the branch as it is now. The comparison that
+// answers it is kept, so that MergeBase and ChangedFiles of the tip and head
+// cost no further call.
+func (r *Repo) BaseTip(ctx context.Context, branch, head string) (string, error) {
+	if err := checkSHA(head); err != nil {
+		return "", err
+	}
+	if branch == "" || strings.Contains(branch, "...") {
+		return "", fmt.Errorf("base branch %q: not a branch name", branch)
+	}
+	_, tip, err := r.fetchCompare(ctx, branch, head)
+	return tip, err
+}
+
+// fetchCompare asks GitHub for the comparison base...head, where base may be
+// a branch, caches it under the commit base named, and returns it with that
+// commit.
+func (r *Repo) fetchCompare(ctx context.Context, base, head string) (comparison, string, error) {
 	// When paginated, GitHub lists all the changed files with the first page:
 	// one commit a page keeps the rest of the answer small.
-	res, _, err := r.c.gh.Repositories.CompareCommits(immutable(ctx), r.owner, r.name, base, head, &gh.ListOptions{PerPage: 1})
+	res, _, err := r.c.gh.Repositories.CompareCommits(ctx, r.owner, r.name, base, head, &gh.ListOptions{PerPage: 1})
 	if err != nil {
-		return comparison{}, fmt.Errorf("compare %s...%s in %s: %w", base, head, r, err)
+		return comparison{}, "", fmt.Errorf("compare %s...%s in %s: %w", base, head, r, err)
 	}
+	baseSHA := res.GetBaseCommit().GetSHA()
 	c := comparison{mergeBase: res.GetMergeBaseCommit().GetSHA(), complete: len(res.Files) < maxCompareFiles}
-	if !isSHA(c.mergeBase) {
-		return comparison{}, fmt.Errorf("compare %s...%s in %s: no merge base", base, head, r)
+	if !isSHA(c.mergeBase) || !isSHA(baseSHA) {
+		return comparison{}, "", fmt.Errorf("compare %s...%s in %s: no merge base", base, head, r)
 	}
+	key := r.key("compare", baseSHA, head)
 	size := 2*len(key) + 64
 	for _, f := range res.Files {
 		c.files = append(c.files, f.GetFilename())
@@ -242,10 +268,10 @@ func (r *Repo) compare(ctx context.Context, base, head string) (comparison, erro
 	r.c.app.compares.add(key, c, size)
 	// The files are those from the merge base to head: this is also the
 	// comparison of the merge base with head, which ChangedFiles asks for next.
-	if c.mergeBase != base {
+	if c.mergeBase != baseSHA {
 		r.c.app.compares.add(r.key("compare", c.mergeBase, head), c, size)
 	}
-	return c, nil
+	return c, baseSHA, nil
 }
 
 func (r *Repo) MergeBase(ctx context.Context, a, b string) (string, error) {

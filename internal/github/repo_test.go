@@ -258,3 +258,47 @@ func TestPromotionReadCalls(t *testing.T) {
 		t.Errorf("calls after a push = %v", push)
 	}
 }
+
+func TestBaseTipFollowsTheBranch(t *testing.T) {
+	ctx := context.Background()
+	w := gittest.New(t)
+	w.Write("README.md", "one\n")
+	first := w.Commit("one", t0)
+	w.Branch("promote")
+	w.Write("environments/dev.yaml", "stage: dev\nmodels: {}\n")
+	head := w.Commit("promote", t0.Add(time.Hour))
+	w.Checkout("main")
+	f := newFixture(t, w)
+
+	tip, err := f.repo.BaseTip(ctx, "main", head)
+	if err != nil || tip != first {
+		t.Fatalf("BaseTip = %s, %v; want %s", tip, err, first)
+	}
+
+	// The base branch moves on after the pull request was opened: the tip
+	// is the new commit, and judging against it needs no further comparison.
+	w.Write(".modelgate/config.yaml", "# stricter\n")
+	moved := w.Commit("stricter rules", t0.Add(2*time.Hour))
+	f.gh.Push(testRepo, "main", "carol")
+	f.gh.ResetCalls()
+	if tip, err = f.repo.BaseTip(ctx, "main", head); err != nil || tip != moved {
+		t.Fatalf("BaseTip after a push to main = %s, %v; want %s", tip, err, moved)
+	}
+	mb, err := f.repo.MergeBase(ctx, tip, head)
+	if err != nil || mb != first {
+		t.Fatalf("MergeBase = %s, %v; want %s", mb, err, first)
+	}
+	files, err := f.repo.ChangedFiles(ctx, mb, head)
+	if err != nil || fmt.Sprint(files) != "[environments/dev.yaml]" {
+		t.Fatalf("ChangedFiles = %v, %v", files, err)
+	}
+	if calls := f.calls(); fmt.Sprint(calls) != fmt.Sprint(map[string]int{"GET " + routeCompare: 1}) {
+		t.Errorf("calls = %v; want the one comparison", calls)
+	}
+
+	for _, bad := range []string{"", "main...other"} {
+		if _, err := f.repo.BaseTip(ctx, bad, head); err == nil {
+			t.Errorf("BaseTip(%q) accepted", bad)
+		}
+	}
+}

@@ -2,7 +2,10 @@ package github
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -122,6 +125,13 @@ type issueComment struct {
 	} `json:"performed_via_github_app"`
 }
 
+// sticky is a sticky comment this process wrote: where it is and what it
+// says, so that the next update needs no search, and an unchanged one no call.
+type sticky struct {
+	id     int64
+	digest [sha256.Size]byte
+}
+
 // StickyComment keeps one comment of the App on a pull request up to date:
 // it edits the App's own comment that contains marker (a hidden HTML
 // comment, say) to body, or creates it, and returns its ID. A comment by
@@ -131,6 +141,31 @@ func (r *Repo) StickyComment(ctx context.Context, number int, marker, body strin
 	if marker == "" || !strings.Contains(body, marker) {
 		return 0, fmt.Errorf("sticky comment: marker %q is not in the body's first %d bytes, so the comment could not be found again", marker, maxCommentBytes)
 	}
+	key := r.key("sticky", strconv.Itoa(number), marker)
+	digest := sha256.Sum256([]byte(body))
+	if known, ok := r.c.app.stickies.get(key); ok {
+		if known.digest == digest {
+			return known.id, nil
+		}
+		_, _, err := r.c.gh.Issues.EditComment(ctx, r.owner, r.name, known.id, &gh.IssueComment{Body: gh.String(body)})
+		if err == nil {
+			r.c.app.stickies.add(key, sticky{known.id, digest}, len(key)+64)
+			return known.id, nil
+		}
+		if statusOf(err) != http.StatusNotFound {
+			return 0, fmt.Errorf("edit comment %d on %s#%d: %w", known.id, r, number, err)
+		}
+		// Deleted since: look for it, or write it again.
+	}
+	id, err := r.findOrCreate(ctx, number, marker, body)
+	if err != nil {
+		return 0, err
+	}
+	r.c.app.stickies.add(key, sticky{id, digest}, len(key)+64)
+	return id, nil
+}
+
+func (r *Repo) findOrCreate(ctx context.Context, number int, marker, body string) (int64, error) {
 	comments, err := r.comments(ctx, number)
 	if err != nil {
 		return 0, err
