@@ -156,6 +156,21 @@ func (tw testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// get fetches a path of the App's server.
+func (w *world) get(path string) string {
+	w.t.Helper()
+	resp, err := http.Get(w.url + path)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		w.t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+	}
+	return string(body)
+}
+
 // deliver posts a delivery and wants it acknowledged with status.
 func (w *world) deliver(d *githubtest.Delivery, want int) {
 	w.t.Helper()
@@ -325,6 +340,19 @@ func TestDeniedWithAnnotations(t *testing.T) {
 		}
 		if strings.Count(w.comment(n).Body, "❌") == 0 {
 			t.Errorf("the comment does not show the denial:\n%s", w.comment(n).Body)
+		}
+		metrics := w.get("/metrics")
+		for _, want := range []string{
+			`modelgate_decisions_total{outcome="deny"} 3`,
+			`modelgate_webhook_deliveries_total{event="pull_request_review",result="queued"} 2`,
+			`modelgate_queue_jobs{state="pending"} 0`,
+			`modelgate_github_api_calls_total{method="POST",status="201"}`,
+			`modelgate_github_rate_limit_remaining `,
+			`modelgate_evaluation_seconds_count 3`,
+		} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
 		}
 	})
 }
