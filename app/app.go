@@ -23,6 +23,7 @@ import (
 type Store interface {
 	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
 	HasRecord(ctx context.Context, f audit.Filter) (bool, error)
+	Records(ctx context.Context, f audit.Filter) ([]audit.Record, error)
 	Enqueue(ctx context.Context, jobs ...queue.Job) ([]bool, error)
 }
 

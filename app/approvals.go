@@ -59,6 +59,15 @@ func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string,
 	if err != nil {
 		return nil, fmt.Errorf("read commits: %w", err)
 	}
+	pushers, err := a.pushers(ctx, fullName, pr.Number)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pushers {
+		if !slices.Contains(committers, p) {
+			committers = append(committers, p)
+		}
+	}
 	set := &approvalSet{committers: committers}
 	latest := map[string]github.Review{}
 	var order []string

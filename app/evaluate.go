@@ -49,6 +49,9 @@ func (a *App) evaluate(ctx context.Context, log *slog.Logger, task Task, number 
 		return fmt.Errorf("read %s at base %s: %w", gitops.ConfigDir, pr.BaseSHA, err)
 	}
 
+	if err := a.recordPusher(ctx, task, pr); err != nil {
+		return err
+	}
 	approvals, err := a.approvals(ctx, repo, task.Repository, pr)
 	if err != nil {
 		return err
@@ -116,6 +119,38 @@ func (a *App) merge(ctx context.Context, log *slog.Logger, task Task, repo *gith
 	entry.Payload = mustJSON(map[string]string{"method": method, "merge_commit_sha": sha, "base_ref": pr.BaseRef})
 	log.Info("merged", "merge_commit", sha)
 	return a.appendAll(ctx, promotionEntries(res, entry))
+}
+
+// recordPusher remembers who pushed to the pull request, once: GitHub's
+// commit list names authors and committers, which anyone can write, never who
+// pushed.
+func (a *App) recordPusher(ctx context.Context, task Task, pr github.PullRequest) error {
+	if task.Pusher == "" {
+		return nil
+	}
+	f := audit.Filter{Kind: audit.KindPush, Repository: task.Repository, PullRequest: pr.Number, Actor: task.Pusher}
+	seen, err := a.store.HasRecord(ctx, f)
+	if err != nil || seen {
+		return err
+	}
+	_, err = a.store.Append(ctx, audit.Entry{Kind: audit.KindPush, Repository: task.Repository, PullRequest: pr.Number,
+		HeadSHA: pr.HeadSHA, Actor: task.Pusher, Payload: mustJSON(map[string]string{"head_ref": pr.HeadRef})})
+	return err
+}
+
+// pushers lists who pushed to the pull request, as recordPusher saw them.
+func (a *App) pushers(ctx context.Context, repository string, number int) ([]string, error) {
+	recs, err := a.store.Records(ctx, audit.Filter{Kind: audit.KindPush, Repository: repository, PullRequest: number})
+	if err != nil {
+		return nil, fmt.Errorf("read pushers: %w", err)
+	}
+	var logins []string
+	for _, r := range recs {
+		if !slices.Contains(logins, r.Actor) {
+			logins = append(logins, r.Actor)
+		}
+	}
+	return logins, nil
 }
 
 // record writes the decision and the approvals it counted.

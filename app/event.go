@@ -44,6 +44,9 @@ type Task struct {
 	PullRequests []int
 	// Reason says why, for logs and the audit trail: "pull_request.synchronize".
 	Reason string
+	// Pusher is who pushed the commits of a synchronize event: whatever the
+	// commits say of their authors, a pusher may not approve the change.
+	Pusher string
 }
 
 // Key is the task's serialisation key: tasks on one pull request run one at
@@ -91,6 +94,9 @@ type payload struct {
 	PullRequest *struct {
 		Number int `json:"number"`
 	} `json:"pull_request"`
+	Sender *struct {
+		Login string `json:"login"`
+	} `json:"sender"`
 	Changes *struct {
 		Base json.RawMessage `json:"base"`
 	} `json:"changes"`
@@ -159,6 +165,9 @@ func ParseEvent(event string, body []byte) (Task, error) {
 		return Task{}, fmt.Errorf("%s payload: no repository", t.Reason)
 	}
 	t.PullRequests = p.pullRequests()
+	if event == "pull_request" && p.Action == "synchronize" && p.Sender != nil {
+		t.Pusher = p.Sender.Login
+	}
 	if len(t.PullRequests) == 0 {
 		// A check suite of a commit that no open pull request has.
 		t.Action = Ignore

@@ -404,6 +404,32 @@ func TestAuthorAndPusherApprovalsDoNotCount(t *testing.T) {
 	})
 }
 
+func TestPusherApprovalDoesNotCount(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		n := w.open("alice")
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		// carol pushes a commit whose author is someone else, then approves.
+		w.work.Checkout("promote")
+		w.work.Write("models/fraud-detector/2.3.0/NOTES.md", "tuned\n")
+		w.work.Commit("tuned", time.Now())
+		w.gh.Push(repoName, "promote", "carol")
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "synchronize"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.approve(n, "carol")
+		w.settle()
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged on the approval of someone who pushed to the pull request")
+		}
+		if body := w.comment(n).Body; !strings.Contains(body, "@carol: pushed a commit to the pull request") {
+			t.Errorf("the comment does not say why carol's approval does not count:\n%s", body)
+		}
+		if got := w.records(audit.Filter{Kind: audit.KindPush, PullRequest: n, Actor: "carol"}); len(got) != 1 {
+			t.Errorf("%d push records for carol; want 1", len(got))
+		}
+	})
+}
+
 // mergeRace pushes a new head to the pull request just before the App's first
 // merge request reaches GitHub: the head moves between decision and merge.
 type mergeRace struct {

@@ -19,6 +19,7 @@ const (
 	KindApproval     Kind = "approval"
 	KindMerge        Kind = "merge"
 	KindMergeRefused Kind = "merge_refused"
+	KindPush         Kind = "push" // someone pushed commits to a pull request
 	KindDeployment   Kind = "deployment"
 	KindRollback     Kind = "rollback"
 	KindGate         Kind = "gate"
