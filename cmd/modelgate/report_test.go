@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/sqlstore"
+)
+
+const mergeCommit = "9f3c2e1d0b8a7f6e5d4c3b2a1908f7e6d5c4b3a2"
+
+// gatedAndMerged runs the gate on the example promotion of fraud-detector
+// 2.3.0 to production, then records its merge and deployment as the App
+// would. It returns the database and the gate's result.
+func gatedAndMerged(t *testing.T) (db string, res gateOutput) {
+	t.Helper()
+	r := promotionRepo(t)
+	db = filepath.Join(t.TempDir(), "audit.db")
+	code, stdout, stderr := runCLI(t, "gate", "--repo", r.Dir, "--base", "main", "--head", "promote",
+		"--author", "alice", "--approved-by", "bob:compliance", "--approved-by", "carol", "--format", "json", "--database", db)
+	if code != exitOK {
+		t.Fatalf("gate exit %d\n%s%s", code, stdout, stderr)
+	}
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	store, err := sqlstore.OpenExisting(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	for _, e := range []audit.Entry{
+		{Kind: audit.KindMerge, Actor: "alice", Payload: json.RawMessage(`{"method":"squash","merge_commit_sha":"` + mergeCommit + `","base_ref":"main"}`)},
+		{Kind: audit.KindDeployment, Actor: "deploy-bot", Payload: json.RawMessage(`{"environment":"prod-eu","status":"success"}`)},
+	} {
+		e.Repository, e.Model, e.Version, e.Stage, e.HeadSHA = res.Repository, "fraud-detector", "2.3.0", "production", res.Head
+		if _, err := store.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return db, res
+}
+
+type gateOutput struct {
+	Repository   string `json:"repository"`
+	Head         string `json:"head_sha"`
+	BundleDigest string `json:"bundle_digest"`
+}
+
+func TestAuditReport(t *testing.T) {
+	db, res := gatedAndMerged(t)
+	wants := []string{
+		"Proposed by: alice", "bob (compliance) on " + res.Head[:12], "carol on " + res.Head[:12],
+		"Merged (squash) into main as commit " + mergeCommit, res.BundleDigest, "Replaces: 2.2.0",
+		"accuracy 0.904", "Fairness by sex: disparate impact ratio 0.9114", "Audit chain intact: 3 records verified.",
+		"record #1", "record #2", "deployment by deploy-bot",
+	}
+	for _, format := range []string{"md", "html"} {
+		t.Run(format, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, "audit", "report", "--model", "fraud-detector", "--format", format, "--database", db)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			for _, want := range wants {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("report lacks %q:\n%s", want, stdout)
+				}
+			}
+		})
+	}
+
+	t.Run("json", func(t *testing.T) {
+		code, stdout, stderr := runCLI(t, "audit", "report", "--model", "fraud-detector", "--version", "2.3.0", "--format", "json", "--database", db)
+		if code != exitOK {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		var rep struct {
+			Chain struct {
+				Intact   bool  `json:"intact"`
+				Verified int64 `json:"verified_records"`
+			} `json:"chain"`
+			Versions []struct {
+				Stages []struct {
+					Stage     string `json:"stage"`
+					Proposals []struct {
+						Author    string `json:"author"`
+						Replaced  string `json:"replaced"`
+						Status    string `json:"status"`
+						Decisions []struct {
+							Seq          int64 `json:"seq"`
+							Allow        bool  `json:"allow"`
+							BundleDigest string
+							Approvals    []struct{ User string } `json:"approvals"`
+						} `json:"decisions"`
+						Merges []struct {
+							Seq       int64  `json:"seq"`
+							CommitSHA string `json:"merge_commit_sha"`
+						} `json:"merges"`
+					} `json:"proposals"`
+					Events []struct {
+						Kind string `json:"kind"`
+					} `json:"events"`
+				} `json:"stages"`
+			} `json:"versions"`
+		}
+		if err := json.Unmarshal([]byte(stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		st := rep.Versions[0].Stages[0]
+		p := st.Proposals[0]
+		if !rep.Chain.Intact || rep.Chain.Verified != 3 || st.Stage != "production" || p.Author != "alice" || p.Replaced != "2.2.0" ||
+			p.Status != "merged" || len(p.Decisions) != 1 || !p.Decisions[0].Allow || len(p.Decisions[0].Approvals) != 2 ||
+			p.Merges[0].Seq != 2 || p.Merges[0].CommitSHA != mergeCommit || len(st.Events) != 1 || st.Events[0].Kind != "deployment" {
+			t.Errorf("report:\n%s", stdout)
+		}
+	})
+
+	t.Run("pdf", func(t *testing.T) {
+		out := filepath.Join(t.TempDir(), "report.pdf")
+		code, stdout, stderr := runCLI(t, "audit", "report", "--model", "fraud-detector", "--format", "pdf", "--out", out, "--database", db)
+		if code != exitOK || stdout != "" {
+			t.Fatalf("exit %d, stdout %q: %s", code, stdout, stderr)
+		}
+		pdf, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(string(pdf), "%PDF-1.4\n") || !strings.HasSuffix(string(pdf), "%%EOF\n") {
+			t.Fatalf("not a PDF: %q", pdf[:min(len(pdf), 40)])
+		}
+		tool, err := exec.LookPath("pdftotext")
+		if err != nil {
+			t.Skip("pdftotext (poppler-utils) is not installed")
+		}
+		text, err := exec.Command(tool, "-enc", "UTF-8", out, "-").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		flat := strings.Join(strings.Fields(string(text)), " ")
+		for _, want := range wants {
+			if !strings.Contains(flat, want) {
+				t.Errorf("PDF lacks %q:\n%s", want, flat)
+			}
+		}
+	})
+}
+
+func TestAuditReportOnATamperedLog(t *testing.T) {
+	db, _ := gatedAndMerged(t)
+	sqlDB, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
+	if _, err := sqlDB.Exec(`UPDATE audit_records SET payload = replace(payload, 'squash', 'rebase') WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "audit", "report", "--model", "fraud-detector", "--format", "md", "--database", db)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{"AUDIT CHAIN BROKEN at record #2: digest mismatch (record edited)", "Merged (rebase)", "(record #2, UNVERIFIED)", "(record #1)*"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
+	}
+	code, stdout, _ = runCLI(t, "audit", "report", "--model", "fraud-detector", "--format", "json", "--database", db)
+	if code != exitOK || !strings.Contains(stdout, `"intact": false`) || !strings.Contains(stdout, `"first_bad_seq": 2`) {
+		t.Errorf("exit %d, JSON report:\n%s", code, stdout)
+	}
+}
+
+func TestAuditReportCannotRun(t *testing.T) {
+	db, _ := gatedAndMerged(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"missing database", []string{"--model", "fraud-detector", "--database", filepath.Join(t.TempDir(), "typo.db")}, "no such database"},
+		{"unknown model", []string{"--model", "nope", "--database", db}, "no audit records for model nope"},
+		{"unknown version", []string{"--model", "fraud-detector", "--version", "9.9.9", "--database", db}, "no audit records for model fraud-detector version 9.9.9"},
+		{"no model", []string{"--database", db}, "--model is required"},
+		{"bad format", []string{"--model", "fraud-detector", "--format", "docx", "--database", db}, "expected one of html, md, json, pdf"},
+		{"stray argument", []string{"--model", "fraud-detector", "--database", db, "extra"}, `unexpected argument "extra"`},
+		{"unwritable output", []string{"--model", "fraud-detector", "--database", db, "--out", filepath.Join(t.TempDir(), "no", "such", "dir.html")}, "write compliance report"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, append([]string{"audit", "report"}, tt.args...)...)
+			if code != exitCantRun || stdout != "" {
+				t.Errorf("exit %d, stdout %q; want %d and nothing", code, stdout, exitCantRun)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q, want %q", stderr, tt.want)
+			}
+		})
+	}
+}
+
+func TestAuditReportHelp(t *testing.T) {
+	code, stdout, _ := runCLI(t, "audit", "report", "--help")
+	if code != exitOK || !strings.Contains(stdout, "Usage: modelgate audit report --model NAME") || !strings.Contains(stdout, "-format") {
+		t.Errorf("exit %d, help %q", code, stdout)
+	}
+	if code, stdout, _ := runCLI(t, "audit", "--help"); code != exitOK || !strings.Contains(stdout, "report") {
+		t.Errorf("audit --help: exit %d, %q", code, stdout)
+	}
+}
