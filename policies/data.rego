@@ -12,13 +12,22 @@ import data.modelgate.lib
 
 declared if is_object(lib.spec.data)
 
-declared_drift := [c | some c in lib.array_at(lib.spec, ["data", "drift", "columns"]); is_string(c)]
+declared_drift := [c | columns := lib.spec.data.drift.columns; is_array(columns); some c in columns; is_string(c)]
 
-results := lib.object_at(lib.evidence, ["data"])
+results := r if {
+	r := lib.evidence.data
+	is_object(r)
+} else := {}
 
-drift := lib.object_at(lib.evidence, ["drift"])
+drift := d if {
+	d := lib.evidence.drift
+	is_object(d)
+} else := {}
 
-drift_columns := lib.object_at(drift, ["columns"])
+drift_columns := c if {
+	c := drift.columns
+	is_object(c)
+} else := {}
 
 threshold := lib.threshold(["drift", "shareDrifted"])
 
@@ -27,21 +36,21 @@ threshold := lib.threshold(["drift", "shareDrifted"])
 deny contains msg if {
 	lib.promotion
 	declared
-	not is_object(lib.get(lib.evidence, ["data"]))
+	not is_object(object.get(lib.evidence, "data", null))
 	msg := lib.message("data.missing", "the manifest declares data checks (spec.data) but the evidence has no data results", {"field": "evidence.data"})
 }
 
 deny contains msg if {
 	lib.promotion
 	is_object(lib.evidence.data)
-	not is_boolean(lib.get(results, ["contract", "passed"]))
+	not is_boolean(object.get(results, ["contract", "passed"], null))
 	msg := lib.message("data.missing", "the evidence's data results have no contract verdict (data.contract.passed)", {"field": "evidence.data.contract.passed"})
 }
 
 deny contains msg if {
 	lib.promotion
 	count(declared_drift) > 0
-	not is_object(lib.get(lib.evidence, ["drift"]))
+	not is_object(object.get(lib.evidence, "drift", null))
 	msg := lib.message(
 		"data.missing",
 		sprintf("the manifest declares drift checks for %s but the evidence has no drift results", [lib.list(declared_drift)]),
@@ -52,7 +61,7 @@ deny contains msg if {
 deny contains msg if {
 	lib.promotion
 	is_object(lib.evidence.drift)
-	not is_number(lib.get(drift, ["share_drifted"]))
+	not is_number(object.get(drift, "share_drifted", null))
 	msg := lib.message(
 		"data.missing",
 		sprintf("the share of drifted columns is undefined (drift.share_drifted is %s), so drift cannot be judged", [json.marshal(object.get(drift, "share_drifted", null))]),
@@ -63,8 +72,8 @@ deny contains msg if {
 deny contains msg if {
 	lib.promotion
 	is_object(lib.evidence.drift)
-	unjudged := [c | some c in declared_drift; not is_boolean(lib.get(drift_columns, [c, "drifted"]))]
-	count(unjudged) > 0
+	count({c | some c in declared_drift} - judged_columns) > 0
+	unjudged := [c | some c in declared_drift; not c in judged_columns]
 	msg := lib.message(
 		"data.missing",
 		sprintf("the evidence has no drift verdict for the declared %s %s", [lib.plural(count(unjudged), "column", "columns"), lib.list(unjudged)]),
@@ -74,7 +83,7 @@ deny contains msg if {
 
 # --- data.contract -------------------------------------------------------------
 
-violations := [v | some v in lib.array_at(results, ["contract", "violations"])]
+violations := [v | vs := results.contract.violations; is_array(vs); some v in vs]
 
 deny contains msg if {
 	lib.promotion
@@ -104,6 +113,9 @@ rows(n) := "row" if {
 } else := "rows"
 
 # --- data.drift ----------------------------------------------------------------
+
+# The columns with a drift verdict.
+judged_columns := {c | some c, column in drift_columns; is_boolean(column.drifted)}
 
 drifted := sort([c | some c, v in drift_columns; v.drifted == true])
 

@@ -17,13 +17,26 @@ import data.modelgate.lib
 
 declared if is_object(lib.spec.evaluation)
 
-baseline_declared if lib.non_empty_string(lib.spec.evaluation.baseline)
+baseline_declared if {
+	b := lib.spec.evaluation.baseline
+	is_string(b)
+	trim_space(b) != ""
+}
 
-results := lib.object_at(lib.evidence, ["evaluation"])
+results := r if {
+	r := lib.evidence.evaluation
+	is_object(r)
+} else := {}
 
-metrics := lib.object_at(results, ["metrics"])
+metrics := m if {
+	m := results.metrics
+	is_object(m)
+} else := {}
 
-baseline := lib.object_at(results, ["baseline", "metrics"])
+baseline := m if {
+	m := results.baseline.metrics
+	is_object(m)
+} else := {}
 
 task := t if {
 	t := lib.spec.task
@@ -44,7 +57,7 @@ lower_is_better(m) if m in lib.lower_is_better
 deny contains msg if {
 	lib.promotion
 	declared
-	not is_object(lib.get(lib.evidence, ["evaluation", "metrics"]))
+	not is_object(object.get(lib.evidence, ["evaluation", "metrics"], null))
 	msg := lib.message("evaluation.missing", "the manifest declares an evaluation (spec.evaluation) but the evidence has no evaluation metrics", {"field": "evidence.evaluation.metrics"})
 }
 
@@ -52,7 +65,7 @@ deny contains msg if {
 	lib.promotion
 	baseline_declared
 	is_object(lib.evidence.evaluation.metrics)
-	not is_object(lib.get(lib.evidence, ["evaluation", "baseline", "metrics"]))
+	not is_object(object.get(lib.evidence, ["evaluation", "baseline", "metrics"], null))
 	msg := lib.message(
 		"evaluation.missing",
 		sprintf("the manifest declares a baseline (%s) but the evidence has no baseline metrics", [lib.spec.evaluation.baseline]),
@@ -77,13 +90,17 @@ deny contains msg if {
 	})
 }
 
+# The comparisons before lib.below and lib.above, which they imply, spare their
+# arithmetic for the metrics that clear the threshold.
 fails_minimum(m, value, limit) if {
 	not lower_is_better(m)
+	value < limit
 	lib.below(value, limit)
 }
 
 fails_minimum(m, value, limit) if {
 	lower_is_better(m)
+	value > limit
 	lib.above(value, limit)
 }
 
@@ -99,17 +116,12 @@ direction(m) := "lower_is_better" if {
 
 # A metric cannot be judged when it is null or absent and has a minimum, or when
 # it is null while the baseline's is a number (a regression cannot be ruled out).
-undefined contains m if {
-	some m, _ in minimums
-	not is_number(object.get(metrics, m, null))
-}
+undefined := (object.keys(minimums) - numbers) | ((compared & object.keys(metrics)) - numbers)
 
-undefined contains m if {
-	some m, b in baseline
-	is_number(b)
-	v := metrics[m]
-	not is_number(v)
-}
+# The metrics that are numbers, and those whose baseline is one.
+numbers := {m | some m, v in metrics; is_number(v)}
+
+compared := {m | some m, b in baseline; is_number(b)}
 
 deny contains msg if {
 	lib.promotion
@@ -144,12 +156,15 @@ state(m) := "undefined (null)" if {
 
 deny contains msg if {
 	lib.promotion
-	some m, value in metrics
+	some m in (object.keys(metrics) - improved)
+	value := metrics[m]
 	is_number(value)
 	base := baseline[m]
 	is_number(base)
-	lib.above(worse_by(m, value, base), max_regression)
-	worse := lib.clean(worse_by(m, value, base))
+	by := worse_by(m, value, base)
+	by > max_regression # lib.above implies it, and spares its arithmetic
+	lib.above(by, max_regression)
+	worse := lib.clean(by)
 	msg := lib.message("evaluation.regression", regression_text(m, value, base, worse), {
 		"metric": m,
 		"value": value,
@@ -159,6 +174,15 @@ deny contains msg if {
 		"direction": direction(m),
 	})
 }
+
+# The metrics better than the baseline's: they are worse by 0 or less, which is
+# not above a max_regression of 0 or more. Comparing spares the arithmetic of
+# worse_by for them.
+improved := lower | higher if {
+	max_regression >= 0
+	lower := {m | some m in lib.lower_is_better; metrics[m] < baseline[m]}
+	higher := {m | some m, value in metrics; value > baseline[m]} - lib.lower_is_better
+} else := set()
 
 # worse_by is how much worse value is than the baseline's, in metric units.
 worse_by(m, value, base) := value - base if {

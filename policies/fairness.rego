@@ -29,9 +29,12 @@ high if lib.risk_tier == "high"
 
 declared if is_object(lib.spec.fairness)
 
-declared_attributes := [a | some a in lib.array_at(lib.spec, ["fairness", "sensitiveAttributes"]); is_string(a)]
+declared_attributes := [a | attrs := lib.spec.fairness.sensitiveAttributes; is_array(attrs); some a in attrs; is_string(a)]
 
-results := lib.object_at(lib.evidence, ["fairness"])
+results := r if {
+	r := lib.evidence.fairness
+	is_object(r)
+} else := {}
 
 attributes := {a | some a in declared_attributes} | {a | some a, _ in results}
 
@@ -82,8 +85,7 @@ findings contains [severity, msg] if {
 findings contains [severity, msg] if {
 	lib.promotion
 	count(results) > 0
-	some attr in declared_attributes
-	not judged[attr]
+	some attr in ({a | some a in declared_attributes} - object.keys(judged))
 	msg := lib.message(
 		"fairness.missing",
 		sprintf("the evidence has no fairness results for the sensitive attribute %s", [attr]),
@@ -94,37 +96,46 @@ findings contains [severity, msg] if {
 # --- Judging -------------------------------------------------------------------
 
 # judged holds, for every attribute with group results, what the rules judge:
-# the eligible groups, the disparate impact and the equalized odds (null when
-# they cannot be computed) and the groups too small to judge.
-judged[attr] := j if {
+# the eligible groups and their defined selection rates, the disparate impact and
+# the equalized odds (null when they cannot be computed) and the groups too small
+# to judge, as "65+ (12 rows)". Only the numbers the thresholds apply to are
+# worked out for every decision; which groups they come from is looked up when a
+# message needs it. The work per group is written out rather than left to helper
+# functions: a function call costs more than the comparisons it wraps, and a
+# rule (one object for all attributes) is evaluated once.
+judged := {attr: j |
 	some attr in attributes
 	groups := results[attr].groups
 	is_object(groups)
-	eligible := {g: v | some g, v in groups; large(v)}
-	defined := {key: rates(eligible, key) | some key in ["selection_rate", "tpr", "fpr"]}
-	ref := reference(attr)
+	eligible := {g: v | some g, v in groups; is_number(v.count); v.count >= min_size}
+	selection := {g: r | some g, v in eligible; r := v.selection_rate; is_number(r)}
+	ref := object.get(references, attr, "")
+
+	# The ranges of the tpr and the fpr, each over the groups where it is
+	# defined and only if they are two or more.
+	ranges := [range |
+		some key in ["tpr", "fpr"]
+		rates := {g: x | some g, v in eligible; x := v[key]; is_number(x)}
+		count(rates) >= 2
+		values := [x | some x in rates]
+		hi := max(values)
+		lo := min(values)
+		range := {"rate": key, "value": hi - lo, "low_rate": lo, "high_rate": hi, "rates": rates}
+	]
+	small := sort([sprintf("%s (%s %s)", [g, lib.num(n), rows(n)]) |
+		some g in (object.keys(groups) - object.keys(eligible))
+		n := group_size(groups[g])
+	])
 	j := {
 		"groups": groups,
 		"eligible": eligible,
+		"selection": selection,
 		"reference": ref,
-		"disparate_impact": disparate_impact(defined.selection_rate, ref),
-		"equalized_odds": equalized_odds([r | some key in ["tpr", "fpr"]; r := rate_range(defined[key], key)]),
-		"small": small(groups),
-		"defined": {key: count(rs) | some key, rs in defined},
+		"disparate_impact": disparate_impact(selection, ref),
+		"equalized_odds": equalized_odds(ranges),
+		"small": small,
 	}
 }
-
-large(group) if {
-	is_number(group.count)
-	group.count >= min_size
-}
-
-# The groups too small to judge, as "65+ (12 rows)".
-small(groups) := sort([sprintf("%s (%s %s)", [g, lib.num(n), rows(n)]) |
-	some g, v in groups
-	not large(v)
-	n := group_size(v)
-])
 
 group_size(group) := n if {
 	n := group.count
@@ -134,20 +145,15 @@ rows(n) := "row" if {
 	n == 1
 } else := "rows"
 
-# The defined rates of groups.
-rates(groups, key) := {g: r |
-	some g, v in groups
-	r := v[key]
-	is_number(r)
-}
+# The reference group of each attribute that has one: the evidence's, else the
+# manifest's.
+references := object.union(
+	{attr: g | some attr, g in lib.spec.fairness.referenceGroups; is_string(g); trim_space(g) != ""},
+	{attr: g | some attr, r in results; g := r.reference_group; is_string(g); trim_space(g) != ""},
+)
 
-reference(attr) := g if {
-	g := results[attr].reference_group
-	lib.non_empty_string(g)
-} else := g if {
-	g := lib.spec.fairness.referenceGroups[attr]
-	lib.non_empty_string(g)
-} else := ""
+# first is the first group, in sorted order, whose value in values is v.
+first(values, v) := [g | some g, x in values; x == v][0]
 
 findings contains ["warn", msg] if {
 	lib.promotion
@@ -170,32 +176,38 @@ findings contains ["warn", msg] if {
 
 # --- Disparate impact ----------------------------------------------------------
 
-# disparate_impact is {value, group, rate, reference, reference_rate, method}
-# over the selection rates, or null when it cannot be computed.
+# disparate_impact is {value, method, reference, reference_rate} over the
+# selection rates, with the rate of the lowest group when the method is min_max,
+# or null when it cannot be computed. with_groups completes it for a message.
 disparate_impact(selection, ref) := d if {
 	count(selection) >= 2
 	ref_rate := selection[ref]
 	ref_rate > 0
-	ratios := {g: ratio | some g, r in selection; ratio := r / ref_rate}
-	value := min([v | some v in ratios])
-	low := sort([g | some g, v in ratios; v == value])[0]
-	d := {"value": value, "group": low, "rate": selection[low], "reference": ref, "reference_rate": ref_rate, "method": "reference"}
+	value := min([ratio | some r in selection; ratio := r / ref_rate])
+	d := {"value": value, "reference": ref, "reference_rate": ref_rate, "method": "reference"}
 } else := d if {
 	count(selection) >= 2
-	hi := max([r | some r in selection])
+	rates := [r | some r in selection]
+	hi := max(rates)
 	hi > 0
-	lo := min([r | some r in selection])
-	low := sort([g | some g, r in selection; r == lo])[0]
-	high_group := sort([g | some g, r in selection; r == hi])[0]
-	d := {"value": lo / hi, "group": low, "rate": lo, "reference": high_group, "reference_rate": hi, "method": "min_max"}
+	lo := min(rates)
+	d := {"value": lo / hi, "rate": lo, "reference_rate": hi, "method": "min_max"}
 } else := null
+
+# with_groups adds to a disparate impact the group with the lowest ratio and its
+# rate, and for min_max the group with the highest rate as the reference.
+with_groups(d, selection) := object.union(d, {"group": low, "rate": selection[low]}) if {
+	d.method == "reference"
+	low := [g | some g, r in selection; r / d.reference_rate == d.value][0]
+} else := object.union(d, {"group": first(selection, d.rate), "reference": first(selection, d.reference_rate)})
 
 deny contains msg if {
 	lib.promotion
 	some attr, j in judged
-	d := j.disparate_impact
-	d != null
-	lib.below(d.value, di_min)
+	j.disparate_impact != null
+	j.disparate_impact.value < di_min # lib.below implies it, and spares its arithmetic
+	lib.below(j.disparate_impact.value, di_min)
+	d := with_groups(j.disparate_impact, j.selection)
 	value := lib.clean(d.value)
 	msg := lib.message(
 		"fairness.disparate_impact",
@@ -239,26 +251,10 @@ findings contains [severity, msg] if {
 di_undefined_reason(j) := sprintf("no group has %s or more rows", [lib.exact(min_size)]) if {
 	count(j.eligible) == 0
 } else := sprintf("fewer than two groups with %s or more rows have a defined selection_rate", [lib.exact(min_size)]) if {
-	j.defined.selection_rate < 2
+	count(j.selection) < 2
 } else := "the selection_rate is 0 in every group"
 
 # --- Equalized odds ------------------------------------------------------------
-
-# rate_range is {rate, value, low, low_rate, high, high_rate} over the defined
-# rates; undefined for fewer than two of them.
-rate_range(rs, key) := r if {
-	count(rs) >= 2
-	hi := max([v | some v in rs])
-	lo := min([v | some v in rs])
-	r := {
-		"rate": key,
-		"value": hi - lo,
-		"low": sort([g | some g, v in rs; v == lo])[0],
-		"low_rate": lo,
-		"high": sort([g | some g, v in rs; v == hi])[0],
-		"high_rate": hi,
-	}
-}
 
 # equalized_odds is the widest of the ranges, or null when there is none.
 equalized_odds(ranges) := e if {
@@ -272,11 +268,12 @@ deny contains msg if {
 	some attr, j in judged
 	w := j.equalized_odds
 	w != null
+	w.value > eo_max # lib.above implies it, and spares its arithmetic
 	lib.above(w.value, eo_max)
 	value := lib.clean(w.value)
 	msg := lib.message(
 		"fairness.equalized_odds",
-		sprintf("equalized_odds_difference for %s is %s, above %s (%s %s for %s against %s for %s)", [attr, lib.num_vs(value, eo_max), lib.exact(eo_max), w.rate, lib.num(w.low_rate), w.low, lib.num(w.high_rate), w.high]),
+		sprintf("equalized_odds_difference for %s is %s, above %s (%s %s for %s against %s for %s)", [attr, lib.num_vs(value, eo_max), lib.exact(eo_max), w.rate, lib.num(w.low_rate), first(w.rates, w.low_rate), lib.num(w.high_rate), first(w.rates, w.high_rate)]),
 		{
 			"attribute": attr,
 			"metric": "equalized_odds_difference",

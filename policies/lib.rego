@@ -123,7 +123,9 @@ get(doc, path) := object.get(doc, path, null) if {
 	is_object(doc)
 } else := null
 
-# object_at returns the object at path in doc, or {} when there is none.
+# object_at returns the object at path in doc, or {} when there is none. The
+# built-in policies spell it (and array_at) out for the documents they read on
+# every decision: a function call costs more than the lookup it wraps.
 object_at(doc, path) := o if {
 	is_object(doc)
 	o := object.get(doc, path, null)
@@ -146,9 +148,14 @@ non_empty_string(s) if {
 # threshold is config.thresholds at path when it is a number there, else the
 # documented default.
 threshold(path) := v if {
-	v := object.get(config, array.concat(["thresholds"], path), null)
+	v := object.get(thresholds, path, null)
 	is_number(v)
 } else := object.get(default_thresholds, path, null)
+
+thresholds := t if {
+	t := config.thresholds
+	is_object(t)
+} else := {}
 
 # The minimum metrics of a task: a metric without an entry has no minimum.
 minimums(task) := m if {
@@ -163,7 +170,13 @@ minimums(task) := m if {
 
 # --- Comparisons ---------------------------------------------------------------
 
-tolerance(limit) := epsilon * max([1, abs(limit)])
+# Most thresholds lie within [-1, 1], where the tolerance is epsilon itself:
+# comparing spares abs and a multiplication, arithmetic being what costs most in
+# Rego.
+tolerance(limit) := epsilon if {
+	-1 <= limit
+	limit <= 1
+} else := epsilon * max([1, abs(limit)])
 
 # above holds when x exceeds limit by more than arithmetic noise.
 above(x, limit) if x - limit > tolerance(limit)
@@ -270,15 +283,12 @@ team_slug(t) := trim_prefix(lower(trim_space(t)), "@") if {
 } else := ""
 
 # team_matches holds when a team an approver belongs to meets a required team:
-# compliance is met by compliance and by <org>/compliance.
+# compliance is met by compliance and by <org>/compliance, the teams that end in
+# /compliance once prefixed with a slash.
 team_matches(member_of, required) if {
-	team_slug(required) != ""
-	team_slug(member_of) == team_slug(required)
-}
-
-team_matches(member_of, required) if {
-	team_slug(required) != ""
-	endswith(team_slug(member_of), concat("", ["/", team_slug(required)]))
+	team := team_slug(required)
+	team != ""
+	endswith(concat("", ["/", team_slug(member_of)]), concat("", ["/", team]))
 }
 
 # Approval rules read the pull request being judged. Everything below is a
@@ -287,19 +297,22 @@ team_matches(member_of, required) if {
 # Every approval with why it does not count (problems; empty when it counts):
 # {user: as given, login, teams: normalised, problems}.
 approvals := [{"user": object.get(a, "user", ""), "login": u, "teams": teams, "problems": problems(a, u)} |
-	some a in array_at(pull_request, ["approvals"])
+	given := pull_request.approvals
+	is_array(given)
+	some a in given
 	is_object(a)
 	u := login(object.get(a, "user", ""))
-	teams := [team_slug(t) | some t in array_at(a, ["teams"])]
+	teams := [team_slug(t) | ts := a.teams; is_array(ts); some t in ts]
 ]
 
 author := login(object.get(pull_request, "author", ""))
 
-committers := {login(c) | some c in array_at(pull_request, ["committers"]); login(c) != ""}
+committers := {login(c) | cs := pull_request.committers; is_array(cs); some c in cs; login(c) != ""}
 
 head_sha := lower(s) if {
 	s := object.get(pull_request, "head_sha", "")
-	non_empty_string(s)
+	is_string(s)
+	trim_space(s) != ""
 } else := ""
 
 short_sha(s) := substring(s, 0, 7) if {
@@ -311,8 +324,18 @@ short_sha(s) := substring(s, 0, 7) if {
 
 # problems lists why an approval by login u does not count; none when it counts.
 # An approval counts only when given on the pull request's head commit by
-# someone who is neither its author nor one of its committers.
-problems(a, u) := [c.why |
+# someone who is neither its author nor one of its committers. Most approvals
+# count: checking that first, as stale and is_author would, spares working out
+# every problem.
+problems(a, u) := [] if {
+	u != ""
+	head_sha != ""
+	sha := object.get(a, "sha", "")
+	is_string(sha)
+	lower(sha) == head_sha
+	u != author
+	not u in committers
+} else := [c.why |
 	some c in [
 		{"bad": u == "", "why": "no user"},
 		{"bad": stale(a), "why": sprintf("stale: approved %s, not the head %s", [short_sha(object.get(a, "sha", "")), short_sha(head_sha)])},
@@ -375,7 +398,7 @@ rule_count(rule) := c if {
 	is_number(c)
 } else := 1
 
-rule_teams(rule) := [t | some t in array_at(rule, ["teams"]); non_empty_string(t)]
+rule_teams(rule) := [t | ts := rule.teams; is_array(ts); some t in ts; is_string(t); trim_space(t) != ""]
 
 # The teams of a rule that no valid approval comes from.
 missing_teams(rule) := [t | some t in rule_teams(rule); count(team_approvers(t)) == 0]

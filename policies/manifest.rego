@@ -14,15 +14,12 @@ tier := lib.risk_tier
 
 spec := lib.spec
 
-requires(field) if {
+# The fields the risk tier requires.
+required := {"intendedUse", "limitations", "lineage", "fairness", "evaluation"} if {
 	tier == "high"
-	field in {"intendedUse", "limitations", "lineage", "fairness", "evaluation"}
-}
-
-requires(field) if {
+} else := {"intendedUse", "evaluation"} if {
 	tier == "medium"
-	field in {"intendedUse", "evaluation"}
-}
+} else := set()
 
 missing(code, field, what) := lib.message(code, sprintf("spec.%s is required for %s-risk models: %s", [field, tier, what]), {
 	"field": concat("", ["spec.", field]),
@@ -31,37 +28,37 @@ missing(code, field, what) := lib.message(code, sprintf("spec.%s is required for
 
 deny contains msg if {
 	lib.promotion
-	requires("intendedUse")
-	not lib.non_empty_string(lib.get(spec, ["intendedUse"]))
+	"intendedUse" in required
+	not lib.non_empty_string(object.get(spec, "intendedUse", null))
 	msg := missing("manifest.intended_use", "intendedUse", "say what the model is for")
 }
 
 deny contains msg if {
 	lib.promotion
-	requires("limitations")
-	not lib.non_empty_string(lib.get(spec, ["limitations"]))
+	"limitations" in required
+	not lib.non_empty_string(object.get(spec, "limitations", null))
 	msg := missing("manifest.limitations", "limitations", "say where the model must not be used")
 }
 
 deny contains msg if {
 	lib.promotion
-	requires("lineage")
+	"lineage" in required
 	not code_lineage
 	msg := missing("manifest.lineage", "lineage.code", "name the training code's repository and commit")
 }
 
 deny contains msg if {
 	lib.promotion
-	requires("lineage")
+	"lineage" in required
 	count(datasets) == 0
 	msg := missing("manifest.lineage", "lineage.datasets", "list the datasets the model was trained and evaluated on")
 }
 
 deny contains msg if {
 	lib.promotion
-	requires("lineage")
-	some i, d in datasets
-	not lib.non_empty_string(lib.get(d, ["digest"]))
+	"lineage" in required
+	some i in unpinned
+	d := datasets[i]
 	name := dataset_name(i, d)
 	msg := lib.message(
 		"manifest.dataset_digest",
@@ -76,25 +73,44 @@ deny contains msg if {
 
 deny contains msg if {
 	lib.promotion
-	requires("fairness")
-	count(lib.array_at(spec, ["fairness", "sensitiveAttributes"])) == 0
+	"fairness" in required
+	count(sensitive_attributes) == 0
 	msg := missing("manifest.fairness_attributes", "fairness.sensitiveAttributes", "name the sensitive attributes to check fairness for")
 }
 
 deny contains msg if {
 	lib.promotion
-	requires("evaluation")
-	count(lib.object_at(spec, ["evaluation"])) == 0
+	"evaluation" in required
+	count(evaluation) == 0
 	msg := missing("manifest.evaluation", "evaluation", "declare the evaluation predictions the metrics are computed on")
 }
 
 code_lineage if {
-	code := lib.object_at(spec, ["lineage", "code"])
-	lib.non_empty_string(object.get(code, "repository", null))
-	lib.non_empty_string(object.get(code, "commit", null))
+	repository := spec.lineage.code.repository
+	is_string(repository)
+	trim_space(repository) != ""
+	commit := spec.lineage.code.commit
+	is_string(commit)
+	trim_space(commit) != ""
 }
 
-datasets := lib.array_at(spec, ["lineage", "datasets"])
+datasets := d if {
+	d := spec.lineage.datasets
+	is_array(d)
+} else := []
+
+# The indexes of the datasets no digest pins.
+unpinned := {i | some i, _ in datasets} - {i | some i, d in datasets; is_string(d.digest); trim_space(d.digest) != ""}
+
+sensitive_attributes := a if {
+	a := spec.fairness.sensitiveAttributes
+	is_array(a)
+} else := []
+
+evaluation := e if {
+	e := spec.evaluation
+	is_object(e)
+} else := {}
 
 dataset_name(i, d) := d.name if {
 	lib.non_empty_string(d.name)

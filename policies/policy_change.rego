@@ -20,7 +20,9 @@ rule := r if {
 } else := default_rule
 
 changed := sort([f |
-	some f in lib.array_at(lib.pull_request, ["changed_files"])
+	files := lib.pull_request.changed_files
+	is_array(files)
+	some f in files
 	is_string(f)
 	policy_file(f)
 ])

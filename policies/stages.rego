@@ -15,7 +15,7 @@ package modelgate.stages
 
 import data.modelgate.lib
 
-stages := [s | some s in lib.array_at(lib.config, ["stages"]); is_object(s)]
+stages := [s | list := lib.config.stages; is_array(list); some s in list; is_object(s)]
 
 stage_names := [n | some s in stages; n := object.get(s, "name", "")]
 
@@ -29,24 +29,32 @@ to_stage := s if {
 # from_stage must not waive the order).
 from_stage := s if {
 	s := lib.promotion.from_stage
-	lib.non_empty_string(s)
+	is_string(s)
+	trim_space(s) != ""
 } else := s if {
 	indexes := [i | some i, n in stage_names; n == to_stage]
 	indexes[0] > 0
 	s := stage_names[indexes[0] - 1]
 } else := ""
 
-history(stage) := lib.object_at(input, ["history", "stages", stage])
+history(stage) := h if {
+	h := input.history.stages[stage]
+	is_object(h)
+} else := {}
 
 running(stage) := v if {
 	v := history(stage).version
-	lib.non_empty_string(v)
+	is_string(v)
+	trim_space(v) != ""
 } else := ""
 
 rollback if {
 	lib.promotion.rollback == true
 	lib.version in lib.array_at(history(to_stage), ["versions"])
 }
+
+# Anything but a rollback must keep to the order and the soak times.
+in_order if not rollback
 
 deny contains msg if {
 	lib.promotion
@@ -56,7 +64,7 @@ deny contains msg if {
 
 deny contains msg if {
 	lib.promotion
-	not rollback
+	in_order
 	from_stage != ""
 	running(from_stage) != lib.version
 	msg := lib.message(
@@ -69,7 +77,7 @@ deny contains msg if {
 # The soak time cannot be read.
 deny contains msg if {
 	lib.promotion
-	not rollback
+	in_order
 	from_stage != ""
 	running(from_stage) == lib.version
 	from_soak_ns == null
@@ -83,7 +91,7 @@ deny contains msg if {
 # The time in the stage cannot be read.
 deny contains msg if {
 	lib.promotion
-	not rollback
+	in_order
 	from_stage != ""
 	running(from_stage) == lib.version
 	from_elapsed_ns == null
@@ -96,7 +104,7 @@ deny contains msg if {
 
 deny contains msg if {
 	lib.promotion
-	not rollback
+	in_order
 	from_stage != ""
 	running(from_stage) == lib.version
 	soak := from_soak_ns
@@ -147,9 +155,9 @@ soak_value(name) := object.get(stage_entry(name), "soak", "0s") if {
 	stage_entry(name)
 } else := null
 
-# A Go duration ("72h", "1h30m", "0s", "0"), without a sign. Durations are
-# computed here rather than with time.parse_duration_ns, which fails on values
-# that overflow 64 bits: a policy must judge, never fail.
+# A Go duration ("72h", "1h30m", "0s", "0"), without a sign. Only durations that
+# cannot overflow 64 bits are left to time.parse_duration_ns, which fails on the
+# others: a policy must judge, never fail.
 duration_pattern := `^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+)$`
 
 duration_part := `([0-9]+)(?:\.([0-9]+))?(ns|us|µs|μs|ms|s|m|h)`
@@ -176,12 +184,19 @@ soak_ns(name) := ns if {
 	s := soak_value(name)
 	is_string(s)
 	regex.match(duration_pattern, s)
-	parts := regex.find_all_string_submatch_n(duration_part, s, -1)
-	ns := floor(sum([v |
-		some p in parts
-		v := (whole(p[1]) + fraction(p[2])) * unit_ns[p[3]]
-	]))
+	ns := duration_ns(s)
 } else := null
+
+# duration_ns adds up the parts of a Go duration. The durations Go itself writes
+# (72h0m0s), with parts too short to overflow, are left to
+# time.parse_duration_ns, which adds them up the same way at a fraction of the
+# cost.
+duration_ns(s) := time.parse_duration_ns(s) if {
+	regex.match(`^([0-9]{1,6}h)?([0-9]{1,6}m)?([0-9]{1,6}s)?$`, s)
+} else := floor(sum([v |
+	some p in regex.find_all_string_submatch_n(duration_part, s, -1)
+	v := (whole(p[1]) + fraction(p[2])) * unit_ns[p[3]]
+]))
 
 # whole reads digits that may have leading zeros ("007").
 whole(digits) := 0 if {
@@ -202,9 +217,17 @@ timestamp_ns(s) := ns if {
 	year := substring(s, 0, 4)
 	year >= "1700"
 	year < "2200"
-	to_number(trim_prefix(substring(s, 8, 2), "0")) <= days_in_month(to_number(year), to_number(trim_prefix(substring(s, 5, 2), "0")))
+	day_in_month(s, year)
 	ns := time.parse_rfc3339_ns(s)
 } else := null
+
+# day_in_month holds when the day of timestamp s exists in its month. Every month
+# has 28 days: only a later day needs the month looked up.
+day_in_month(s, _) if substring(s, 8, 2) <= "28"
+
+day_in_month(s, year) if {
+	to_number(trim_prefix(substring(s, 8, 2), "0")) <= days_in_month(to_number(year), to_number(trim_prefix(substring(s, 5, 2), "0")))
+}
 
 days_in_month(year, month) := 29 if {
 	month == 2

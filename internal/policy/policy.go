@@ -4,7 +4,6 @@
 package policy
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/topdown"
 )
 
 // Module is one Rego file.
@@ -59,6 +59,9 @@ type Engine struct {
 	query  rego.PreparedEvalQuery
 	rules  []ruleRef
 	config any
+	// input.config as JSON and as OPA's value: the same in every input, so
+	// worked out once.
+	known  member
 	digest string
 	broken error // the bundle does not compile: every decision denies
 }
@@ -73,9 +76,15 @@ type ruleRef struct {
 // says why. Test files (_test.rego) are not part of a bundle.
 func Compile(ctx context.Context, modules []Module, config any) *Engine {
 	e := &Engine{config: config}
-	e.digest, e.broken = bundleDigest(modules, config)
-	if e.broken != nil {
+	cfg, err := json.Marshal(config)
+	if err != nil {
+		e.broken = fmt.Errorf("encode config: %w", err)
 		return e
+	}
+	e.digest = bundleDigest(modules, cfg)
+	// Should the config not parse, no input will either: Evaluate says so.
+	if v, err := parseValue(cfg, member{}); err == nil {
+		e.known = member{key: "config", json: cfg, value: ast.NewTerm(v)}
 	}
 	var opts []func(*rego.Rego)
 	for _, m := range modules {
@@ -167,6 +176,10 @@ func (e *Engine) Err() error { return e.broken }
 // set as input.config, so that no caller can judge by any other.
 func (e *Engine) Evaluate(ctx context.Context, input Input) Decision {
 	input.Config = e.config
+	if e.known.value != nil {
+		// What the config marshals to, without going over it again.
+		input.Config = json.RawMessage(e.known.json)
+	}
 	d := Decision{BundleDigest: e.digest}
 	doc, err := json.Marshal(input)
 	if err != nil {
@@ -176,17 +189,18 @@ func (e *Engine) Evaluate(ctx context.Context, input Input) Decision {
 	if e.broken != nil {
 		return d.fail(CodeCompile, fmt.Errorf("the policies do not compile: %w", e.broken))
 	}
-	// Numbers stay json.Number: a float64 round trip could move a metric across
-	// a threshold.
-	dec := json.NewDecoder(bytes.NewReader(doc))
-	dec.UseNumber()
-	var value any
-	if err := dec.Decode(&value); err != nil {
+	value, err := parseValue(doc, e.known)
+	if err != nil {
 		return d.fail(CodeEvaluation, fmt.Errorf("decode input: %w", err))
 	}
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
-	rs, err := e.query.Eval(ctx, rego.EvalInput(value))
+	// OPA would start a goroutine per evaluation to watch ctx; a callback
+	// registered on ctx does the same without one.
+	stop := topdown.NewCancel()
+	unregister := context.AfterFunc(ctx, stop.Cancel)
+	defer unregister()
+	rs, err := e.query.Eval(ctx, rego.EvalParsedInput(value), rego.EvalExternalCancel(stop))
 	if err != nil {
 		return d.fail(CodeEvaluation, fmt.Errorf("policy evaluation failed: %w", err))
 	}
@@ -249,19 +263,15 @@ func message(pkg string, v any) Message {
 }
 
 // bundleDigest is the SHA-256 of the modules, in path order, and the config.
-func bundleDigest(modules []Module, config any) (string, error) {
+func bundleDigest(modules []Module, config []byte) string {
 	sorted := slices.SortedFunc(slices.Values(modules), func(a, b Module) int { return strings.Compare(a.Path, b.Path) })
 	h := sha256.New()
 	for _, m := range sorted {
 		fmt.Fprintf(h, "%d:%s\n%d:", len(m.Path), m.Path, len(m.Source))
 		h.Write(m.Source)
 	}
-	cfg, err := json.Marshal(config)
-	if err != nil {
-		return "", fmt.Errorf("encode config: %w", err)
-	}
-	h.Write(cfg)
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
+	h.Write(config)
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 func digest(b []byte) string {

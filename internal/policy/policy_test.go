@@ -2,8 +2,12 @@ package policy_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/policy"
@@ -137,5 +141,33 @@ func TestEvaluateIsSafeForConcurrentUse(t *testing.T) {
 		if !<-done {
 			t.Error("a concurrent evaluation decided wrongly")
 		}
+	}
+}
+
+func TestAnEvaluationThatRunsTooLongDenies(t *testing.T) {
+	endless := "package modelgate.t\n\nxs := numbers.range(1, 2000)\n\ndeny contains \"never\" if {\n\tsome i in xs\n\tsome j in xs\n\tsome k in xs\n\ti + j + k < 0\n}\n"
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	e := policy.Compile(context.Background(), modules(endless), nil)
+	d := e.Evaluate(ctx, input(0.5))
+	if d.Allow || len(d.Deny) != 1 || d.Deny[0].Code != policy.CodeEvaluation || !strings.Contains(d.Deny[0].Msg, "cancel") {
+		t.Errorf("decision %+v; want a denial for the cancelled evaluation", d)
+	}
+}
+
+func TestInputDigestIsTheDigestOfTheDocument(t *testing.T) {
+	ctx := context.Background()
+	cfg := map[string]any{"min": 0.9, "note": "<b>&</b> \u2028 é", "stages": []any{map[string]any{"name": "dev"}}}
+	in := input(0.95)
+	in.PullRequest.Labels = []string{"a<b"}
+	want := in
+	want.Config = cfg
+	doc, err := json.Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(doc)
+	if got := policy.Compile(ctx, modules(thresholdPolicy), cfg).Evaluate(ctx, in).InputDigest; got != "sha256:"+hex.EncodeToString(sum[:]) {
+		t.Errorf("input digest %s, want the SHA-256 of %s", got, doc)
 	}
 }
