@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"strings"
+	"unicode/utf8"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 )
@@ -248,10 +248,11 @@ func (p *jsonParser) string() (*ast.Term, error) {
 	return nil, p.errorf("unterminated string")
 }
 
-// unquote reads a JSON string. One with escapes is left to encoding/json, which
-// wrote it.
+// unquote reads a JSON string. One with escapes, control characters or
+// invalid UTF-8 is left to encoding/json, so that it is rejected or repaired
+// exactly as encoding/json would.
 func unquote(quoted string) (ast.Value, error) {
-	if !strings.ContainsRune(quoted, '\\') {
+	if plain(quoted) {
 		return ast.String(quoted[1 : len(quoted)-1]), nil
 	}
 	var s string
@@ -259,6 +260,15 @@ func unquote(quoted string) (ast.Value, error) {
 		return nil, err
 	}
 	return ast.String(s), nil
+}
+
+func plain(quoted string) bool {
+	for i := 0; i < len(quoted); i++ {
+		if c := quoted[i]; c == '\\' || c < 0x20 {
+			return false
+		}
+	}
+	return utf8.ValidString(quoted)
 }
 
 // number reads -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?.

@@ -117,3 +117,37 @@ func TestParseValueRejectsInvalidJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseValue holds parseValue to what encoding/json and OPA make of the
+// same bytes: the same value when both accept them, an error when json
+// rejects them, and never a panic.
+func FuzzParseValue(f *testing.F) {
+	for _, seed := range []string{`{"a":[1,2.50,-3e-7],"b":{"c":null}}`, `"\ud83d\ude00"`, `{"dup":1,"dup":2}`, `[1,`, `01`, `"\u00zz"`, `1e999999`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		got, err := parseValue(doc, member{})
+		if !json.Valid(doc) {
+			if err == nil {
+				t.Fatalf("parseValue accepted %q, which is not JSON", doc)
+			}
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(doc))
+		dec.UseNumber()
+		var x any
+		if err := dec.Decode(&x); err != nil {
+			t.Fatalf("decode valid JSON %q: %v", doc, err)
+		}
+		want, convErr := ast.InterfaceToValue(x)
+		if convErr != nil {
+			return // a number OPA cannot hold; parseValue may refuse it too
+		}
+		if err != nil {
+			t.Fatalf("parseValue rejected %q, which encoding/json accepts: %v", doc, err)
+		}
+		if !identical(got, want) {
+			t.Fatalf("%q:\n got %v\nwant %v", doc, got, want)
+		}
+	})
+}
