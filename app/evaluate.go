@@ -101,7 +101,7 @@ func (a *App) merge(ctx context.Context, log *slog.Logger, task Task, repo *gith
 	if errors.Is(err, github.ErrMergeRefused) {
 		a.metrics.merged("refused")
 		entry.Kind = audit.KindMergeRefused
-		entry.Payload = mustJSON(map[string]string{"method": method, "reason": err.Error()})
+		entry.Payload = mustJSON(audit.MergeRefusedPayload{Method: method, Reason: err.Error()})
 		if err := a.appendAll(ctx, promotionEntries(res, entry)); err != nil {
 			return err
 		}
@@ -116,7 +116,7 @@ func (a *App) merge(ctx context.Context, log *slog.Logger, task Task, repo *gith
 	}
 	a.metrics.merged("merged")
 	entry.Kind = audit.KindMerge
-	entry.Payload = mustJSON(map[string]string{"method": method, "merge_commit_sha": sha, "base_ref": pr.BaseRef})
+	entry.Payload = mustJSON(audit.MergePayload{Method: method, CommitSHA: sha, BaseRef: pr.BaseRef})
 	log.Info("merged", "merge_commit", sha)
 	return a.appendAll(ctx, promotionEntries(res, entry))
 }
@@ -134,7 +134,7 @@ func (a *App) recordPusher(ctx context.Context, task Task, pr github.PullRequest
 		return err
 	}
 	_, err = a.store.Append(ctx, audit.Entry{Kind: audit.KindPush, Repository: task.Repository, PullRequest: pr.Number,
-		HeadSHA: pr.HeadSHA, Actor: task.Pusher, Payload: mustJSON(map[string]string{"head_ref": pr.HeadRef})})
+		HeadSHA: pr.HeadSHA, Actor: task.Pusher, Payload: mustJSON(audit.PushPayload{HeadRef: pr.HeadRef})})
 	return err
 }
 
@@ -170,7 +170,7 @@ func (a *App) record(ctx context.Context, res *gate.Result, ap *approvalSet) err
 		}
 		entries = append(entries, audit.Entry{Kind: audit.KindApproval, Repository: res.Repository,
 			PullRequest: res.PullRequest.Number, HeadSHA: res.Head, Actor: u.User,
-			Payload: mustJSON(map[string]any{"review_id": u.ReviewID, "teams": u.Teams, "submitted_at": u.SubmittedAt})})
+			Payload: mustJSON(audit.ApprovalPayload{ReviewID: u.ReviewID, Teams: u.Teams, SubmittedAt: u.SubmittedAt})})
 	}
 	return a.appendAll(ctx, entries)
 }
@@ -274,8 +274,8 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// mustJSON encodes values that are always encodable: maps of strings,
-// numbers and slices built here.
+// mustJSON encodes the audit payload types, which hold only strings,
+// numbers, times and slices of strings and so always encode.
 func mustJSON(v any) json.RawMessage {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/modelgate/modelgate/app"
 	"github.com/modelgate/modelgate/app/service"
 	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/compliance"
 	"github.com/modelgate/modelgate/internal/githubtest"
 	"github.com/modelgate/modelgate/internal/gittest"
 	"github.com/modelgate/modelgate/internal/queue"
@@ -309,6 +310,20 @@ func TestPromotionApprovedAndMerged(t *testing.T) {
 		}
 		if _, err := w.db.Verify(t.Context()); err != nil {
 			t.Errorf("audit chain: %v", err)
+		}
+		// The compliance report reads back what the App recorded.
+		rep, err := compliance.Load(t.Context(), w.db, "fraud-detector", "2.3.0", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var md strings.Builder
+		if err := rep.WriteMarkdown(&md); err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"bob", "carol", pr.MergeCommitSHA, "alice", "2.2.0"} {
+			if !strings.Contains(md.String(), want) {
+				t.Errorf("the compliance report lacks %q:\n%s", want, md.String())
+			}
 		}
 	})
 }

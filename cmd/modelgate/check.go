@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -189,7 +190,7 @@ func writeSummary(w io.Writer, ev *checks.Evidence) error {
 	}
 	if e := ev.Evaluation; e != nil {
 		fmt.Fprintf(tw, "\nevaluation: %s, %d rows\n", e.Task, e.Rows)
-		for _, name := range sortedKeys(e.Metrics) {
+		for _, name := range slices.Sorted(maps.Keys(e.Metrics)) {
 			line := fmt.Sprintf("  %s\t%s", name, formatNumber(e.Metrics[name]))
 			if e.Baseline != nil {
 				line += "\tbaseline " + formatNumber(e.Baseline.Metrics[name])
@@ -199,7 +200,7 @@ func writeSummary(w io.Writer, ev *checks.Evidence) error {
 	}
 	if len(ev.Fairness) > 0 {
 		fmt.Fprintln(tw, "\nfairness:")
-		for _, name := range sortedKeys(ev.Fairness) {
+		for _, name := range slices.Sorted(maps.Keys(ev.Fairness)) {
 			a := ev.Fairness[name]
 			fmt.Fprintf(tw, "  %s\t%d groups\tdisparate impact %s\tequalized odds %s\tdemographic parity %s\n", name, len(a.Groups),
 				formatNumber(a.DisparateImpactRatio), formatNumber(a.EqualizedOddsDifference), formatNumber(a.DemographicParityDifference))
@@ -239,13 +240,4 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

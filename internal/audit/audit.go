@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Kind says what happened.
@@ -23,6 +24,34 @@ const (
 	KindDeployment   Kind = "deployment"
 	KindRollback     Kind = "rollback"
 	KindGate         Kind = "gate"
+)
+
+// The payloads of the records the GitHub App writes besides decisions (whose
+// payload is gate.DecisionRecord). Writers and readers of the log share them
+// so that the two cannot drift apart.
+type (
+	// ApprovalPayload is the payload of a KindApproval record: an approving
+	// review that counted, on the record's head.
+	ApprovalPayload struct {
+		ReviewID    int64     `json:"review_id"`
+		Teams       []string  `json:"teams"`
+		SubmittedAt time.Time `json:"submitted_at"`
+	}
+	// MergePayload is the payload of a KindMerge record.
+	MergePayload struct {
+		Method    string `json:"method"`
+		CommitSHA string `json:"merge_commit_sha"`
+		BaseRef   string `json:"base_ref"`
+	}
+	// MergeRefusedPayload is the payload of a KindMergeRefused record.
+	MergeRefusedPayload struct {
+		Method string `json:"method"`
+		Reason string `json:"reason"`
+	}
+	// PushPayload is the payload of a KindPush record.
+	PushPayload struct {
+		HeadRef string `json:"head_ref"`
+	}
 )
 
 // ErrInvalidEntry is wrapped by the errors Normalize returns, so callers can

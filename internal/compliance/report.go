@@ -10,10 +10,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
 	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/policy"
 )
@@ -409,11 +411,7 @@ func (b *builder) add(r audit.Record) {
 		}
 	case audit.KindMerge:
 		p := s.proposal(r)
-		var m struct {
-			Method    string `json:"method"`
-			CommitSHA string `json:"merge_commit_sha"`
-			BaseRef   string `json:"base_ref"`
-		}
+		var m audit.MergePayload
 		b.decode(r, &m)
 		p.Merges = append(p.Merges, Merge{Source: sourceOf(r), Actor: r.Actor, Method: m.Method, CommitSHA: m.CommitSHA, BaseRef: m.BaseRef, HeadSHA: r.HeadSHA})
 		if p.BaseRef == "" {
@@ -421,10 +419,7 @@ func (b *builder) add(r audit.Record) {
 		}
 	case audit.KindMergeRefused:
 		p := s.proposal(r)
-		var m struct {
-			Method string `json:"method"`
-			Reason string `json:"reason"`
-		}
+		var m audit.MergeRefusedPayload
 		b.decode(r, &m)
 		p.Refusals = append(p.Refusals, Refusal{Source: sourceOf(r), Method: m.Method, Reason: m.Reason, HeadSHA: r.HeadSHA})
 	default:
@@ -452,22 +447,19 @@ func (b *builder) attach(r audit.Record) {
 		return
 	}
 	if r.Kind == audit.KindPush {
-		var m struct {
-			HeadRef string `json:"head_ref"`
-		}
+		var m audit.PushPayload
 		b.decode(r, &m)
 		for _, p := range ps {
 			p.Pushes = append(p.Pushes, Push{Source: sourceOf(r), User: r.Actor, HeadSHA: r.HeadSHA, HeadRef: m.HeadRef})
 		}
 		return
 	}
-	var m struct {
-		ReviewID    int64    `json:"review_id"`
-		Teams       []string `json:"teams"`
-		SubmittedAt string   `json:"submitted_at"`
-	}
+	var m audit.ApprovalPayload
 	b.decode(r, &m)
-	a := Approval{Source: sourceOf(r), User: r.Actor, Teams: nonNil(m.Teams), HeadSHA: r.HeadSHA, SubmittedAt: m.SubmittedAt, ReviewID: m.ReviewID}
+	a := Approval{Source: sourceOf(r), User: r.Actor, Teams: nonNil(m.Teams), HeadSHA: r.HeadSHA, ReviewID: m.ReviewID}
+	if !m.SubmittedAt.IsZero() {
+		a.SubmittedAt = m.SubmittedAt.UTC().Format(time.RFC3339)
+	}
 	for _, p := range ps {
 		p.Approvals = append(p.Approvals, a)
 	}
@@ -537,15 +529,7 @@ func status(p *Proposal) string {
 // it. On error it still returns what the record itself says.
 func decodeDecision(r audit.Record) (Decision, *gitops.Promotion, policy.PullRequest, error) {
 	d := Decision{Source: sourceOf(r), Actor: r.Actor, HeadSHA: r.HeadSHA, Deny: []Message{}, Warn: []Message{}, Approvals: []policy.Approval{}}
-	var payload struct {
-		Base         string             `json:"base_sha"`
-		PullRequest  policy.PullRequest `json:"pull_request"`
-		Promotion    *gitops.Promotion  `json:"promotion"`
-		Evidence     json.RawMessage    `json:"evidence"`
-		Decision     policy.Decision    `json:"decision"`
-		BundleDigest string             `json:"bundle_digest"`
-		Warnings     []string           `json:"warnings"`
-	}
+	var payload gate.DecisionRecord
 	if err := json.Unmarshal(r.Payload, &payload); err != nil {
 		return d, nil, policy.PullRequest{}, err
 	}
@@ -623,28 +607,19 @@ func summarize(raw json.RawMessage) (*Evidence, error) {
 	for n := range doc.Evaluation.Baseline.Metrics {
 		names[n] = true
 	}
-	for _, n := range sortedKeys(names) {
+	for _, n := range slices.Sorted(maps.Keys(names)) {
 		e.Metrics = append(e.Metrics, Metric{Name: n, Value: doc.Evaluation.Metrics[n], Baseline: doc.Evaluation.Baseline.Metrics[n]})
 	}
-	for _, c := range sortedKeys(doc.Drift.Columns) {
+	for _, c := range slices.Sorted(maps.Keys(doc.Drift.Columns)) {
 		if doc.Drift.Columns[c].Drifted {
 			e.DriftedColumns = append(e.DriftedColumns, c)
 		}
 	}
-	for _, a := range sortedKeys(doc.Fairness) {
+	for _, a := range slices.Sorted(maps.Keys(doc.Fairness)) {
 		f := doc.Fairness[a]
 		e.Fairness = append(e.Fairness, Fairness{Attribute: a, DisparateImpactRatio: f.DisparateImpactRatio, EqualizedOddsDifference: f.EqualizedOddsDifference})
 	}
 	return e, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // payloadOf returns a record's payload for embedding in the report's JSON,

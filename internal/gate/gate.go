@@ -216,20 +216,24 @@ func (g *Gate) histories(ctx context.Context, repo gitops.Repository, base strin
 	return h, nil
 }
 
+// DecisionRecord is the payload of an audit.KindDecision record: one
+// judgement with everything it was made on.
+type DecisionRecord struct {
+	Base         string             `json:"base_sha"`
+	PullRequest  policy.PullRequest `json:"pull_request"`
+	Promotion    *gitops.Promotion  `json:"promotion"`
+	Evidence     json.RawMessage    `json:"evidence,omitempty"`
+	Decision     policy.Decision    `json:"decision"`
+	BundleDigest string             `json:"bundle_digest,omitempty"`
+	Warnings     []string           `json:"warnings,omitempty"`
+}
+
 // AuditEntries are the records the verdict adds to the audit log: one per
 // judgement, so that each model version's history reads on its own.
 func (r *Result) AuditEntries() ([]audit.Entry, error) {
 	var entries []audit.Entry
 	for _, j := range r.Judgements {
-		payload, err := json.Marshal(struct {
-			Base         string             `json:"base_sha"`
-			PullRequest  policy.PullRequest `json:"pull_request"`
-			Promotion    *gitops.Promotion  `json:"promotion"`
-			Evidence     json.RawMessage    `json:"evidence,omitempty"`
-			Decision     policy.Decision    `json:"decision"`
-			BundleDigest string             `json:"bundle_digest,omitempty"`
-			Warnings     []string           `json:"warnings,omitempty"`
-		}{r.Base, r.PullRequest, j.Promotion, j.Evidence, j.Decision, r.BundleDigest, r.Warnings})
+		payload, err := json.Marshal(DecisionRecord{r.Base, r.PullRequest, j.Promotion, j.Evidence, j.Decision, r.BundleDigest, r.Warnings})
 		if err != nil {
 			return nil, fmt.Errorf("encode audit record: %w", err)
 		}
