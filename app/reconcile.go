@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/github"
 )
 
 // Reconcile sweeps every installation for open pull requests whose head has
@@ -53,15 +54,15 @@ func (a *App) reconcileInstallation(ctx context.Context, log *slog.Logger, id in
 	}
 	var errs []error
 	for _, name := range repos {
-		if err := a.reconcileRepository(ctx, log, id, name); err != nil {
+		if err := a.reconcileRepository(ctx, log, client, id, name); err != nil {
 			errs = append(errs, fmt.Errorf("installation %d: %s: %w", id, name, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (a *App) reconcileRepository(ctx context.Context, log *slog.Logger, installation int64, name string) error {
-	repo, err := a.github.Installation(installation).Repo(name)
+func (a *App) reconcileRepository(ctx context.Context, log *slog.Logger, client *github.Client, installation int64, name string) error {
+	repo, err := client.Repo(name)
 	if err != nil {
 		return err
 	}

@@ -402,7 +402,7 @@ func TestStaleApprovalAfterPush(t *testing.T) {
 	})
 }
 
-func TestAuthorAndPusherApprovalsDoNotCount(t *testing.T) {
+func TestAuthorApprovalDoesNotCount(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		w := newWorld(t, dsn, options{})
 		n := w.open("bob") // bob is in compliance, but opened the pull request
