@@ -934,5 +934,16 @@ func TestRemovalNeedsApprovals(t *testing.T) {
 		if merges := w.records(audit.Filter{Kind: audit.KindMerge, PullRequest: n, Model: "fraud-detector", Version: "2.2.0", Stage: "production"}); len(merges) != 1 {
 			t.Errorf("merge records of the removal: %+v", merges)
 		}
+		rep, err := compliance.Load(t.Context(), w.db, "fraud-detector", "2.2.0", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var md strings.Builder
+		if err := rep.WriteMarkdown(&md); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(md.String(), "Removes it from the stage") || strings.Contains(md.String(), "Replaces:") {
+			t.Errorf("the compliance report does not show the removal as one:\n%s", md.String())
+		}
 	})
 }

@@ -153,9 +153,12 @@ func (r *reader) environment(ctx context.Context, file string) error {
 			ToStage:     stage,
 		})
 	}
+	// What a removal takes out is what the base branch runs now; a pin that
+	// the base branch dropped meanwhile is no longer there to remove.
 	for _, model := range slices.Sorted(maps.Keys(before.Models)) {
-		if _, kept := head.Models[model]; !kept {
-			c.Removals = append(c.Removals, Removal{Model: model, Version: before.Models[model], Stage: stage})
+		_, kept := head.Models[model]
+		if version, runs := current.Models[model]; !kept && runs {
+			c.Removals = append(c.Removals, Removal{Model: model, Version: version, Stage: stage})
 		}
 	}
 	return nil

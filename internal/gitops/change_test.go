@@ -3,6 +3,7 @@ package gitops_test
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,23 @@ func TestBaseMovedOnSinceBranching(t *testing.T) {
 	c := mustCompute(t, r, "main", "promote")
 	if len(c.Promotions) != 1 || c.Promotions[0].ToStage != "production" {
 		t.Errorf("promotions = %+v; main's own later change must not appear", c.Promotions)
+	}
+}
+
+func TestRemovalOfWhatTheBaseRunsNow(t *testing.T) {
+	r := exampleRepo(t) // production runs fraud-detector 2.2.0 and demand-forecast 1.4.0
+	r.Branch("retire")
+	r.Write("environments/production.yaml", "stage: production\n")
+	r.Commit("production runs nothing", t0.Add(time.Hour))
+	r.Checkout("main")
+	r.CopyDir("../../examples/promotions/fraud-detector-2.3.0-production")
+	r.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \"2.3.0\"}\n")
+	r.Commit("fraud-detector 2.3.0 to production, demand-forecast out", t0.Add(2*time.Hour))
+
+	c := mustCompute(t, r, "main", "retire")
+	want := []gitops.Removal{{Model: "fraud-detector", Version: "2.3.0", Stage: "production"}}
+	if len(c.Promotions) != 0 || !slices.Equal(c.Removals, want) {
+		t.Errorf("promotions %+v removals %+v; want removals %+v", c.Promotions, c.Removals, want)
 	}
 }
 
