@@ -83,9 +83,9 @@ func (a *App) evaluate(ctx context.Context, log *slog.Logger, task Task, number 
 		return err
 	}
 	log.Info("judged", "allow", res.Allow, "denials", len(denials(res)))
-	// Only promotions are the App's to merge: a pull request that pins no
-	// model is reported on and left to people.
-	if !res.Allow || pr.Draft || task.Action == Explain || res.Change == nil || len(res.Change.Promotions) == 0 {
+	// Only changes of pins are the App's to merge: a pull request that
+	// changes none is reported on and left to people.
+	if !res.Allow || pr.Draft || task.Action == Explain || res.Change == nil || len(res.Change.Promotions)+len(res.Change.Removals) == 0 {
 		return nil
 	}
 	return a.merge(ctx, log, task, repo, pr, res)

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -142,7 +143,8 @@ func annotation(p *gitops.Promotion, m policy.Message, level string, manifests m
 		an.Path = gitops.ConfigPath
 		return an
 	}
-	an.Path = p.ManifestPath
+	// A removal has no manifest: its environment file is what changed.
+	an.Path = cmp.Or(p.ManifestPath, gitops.EnvironmentPath(p.ToStage))
 	if line := findLine(manifests[an.Path], m); line > 0 {
 		an.StartLine, an.EndLine = line, line
 	}

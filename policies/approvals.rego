@@ -1,5 +1,7 @@
 # Approvals a promotion needs: config.approvals[<to_stage>], {count, teams}. A
-# stage without an entry needs none.
+# stage without an entry needs none. Removing a pin from a stage (promotion.kind
+# "removal", to_stage the stage it leaves) changes what the stage runs as much
+# as a promotion does, and needs the same approvals.
 #
 # An approval counts only when given on pull_request.head_sha by someone who is
 # neither the pull request's author nor one of its committers; each user counts
@@ -13,9 +15,14 @@ package modelgate.approvals
 import data.modelgate.lib
 
 to_stage := s if {
-	s := lib.promotion.to_stage
+	s := lib.change.to_stage
 	is_string(s)
 } else := ""
+
+# doing is what the change does to to_stage, as the messages say it.
+doing := sprintf("leaving %s", [to_stage]) if {
+	lib.removal
+} else := sprintf("entering %s", [to_stage])
 
 rule := r if {
 	r := lib.config.approvals[to_stage]
@@ -32,12 +39,12 @@ default_rules := {
 }
 
 deny contains msg if {
-	lib.promotion
+	lib.change
 	required := lib.rule_count(rule)
 	count(lib.valid_users) < required
 	msg := lib.message(
 		"approvals.count",
-		sprintf("entering %s needs %s %s, %s", [to_stage, lib.exact(required), lib.plural(required, "approval", "approvals"), lib.approvals_text]),
+		sprintf("%s needs %s %s, %s", [doing, lib.exact(required), lib.plural(required, "approval", "approvals"), lib.approvals_text]),
 		{
 			"stage": to_stage,
 			"value": count(lib.valid_users),
@@ -49,11 +56,11 @@ deny contains msg if {
 }
 
 deny contains msg if {
-	lib.promotion
+	lib.change
 	some team in lib.missing_teams(rule)
 	msg := lib.message(
 		"approvals.team",
-		sprintf("entering %s %s; valid approvers: %s", [to_stage, lib.team_text(team), lib.list(lib.valid_users)]),
+		sprintf("%s %s; valid approvers: %s", [doing, lib.team_text(team), lib.list(lib.valid_users)]),
 		{
 			"stage": to_stage,
 			"team": team,

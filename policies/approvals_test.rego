@@ -217,3 +217,39 @@ test_no_promotion_nothing if {
 	count(denies(td.put(approvals([]), "/promotion", null))) == 0
 	count(denies(td.put(td.policy_change, "/pull_request/approvals", []))) == 0
 }
+
+# --- removals ------------------------------------------------------------------
+
+removal := json.patch(td.base, [
+	{"op": "replace", "path": "/manifest", "value": null},
+	{"op": "replace", "path": "/evidence", "value": null},
+	{"op": "replace", "path": "/promotion", "value": {
+		"kind": "removal",
+		"model": "fraud-detector",
+		"version": "2.2.0",
+		"from_version": "2.2.0",
+		"from_stage": "",
+		"to_stage": "production",
+		"rollback": false,
+		"manifest_path": "",
+	}},
+])
+
+test_removal_with_the_stages_approvals_allowed if {
+	count(denies(removal)) == 0
+}
+
+test_removal_needs_the_stages_approvals if {
+	inp := td.put(removal, "/pull_request/approvals", [bob])
+	m := td.one(denies(inp), "approvals.count")
+	m.msg == "fraud-detector 2.2.0: leaving production needs 2 approvals, has 1 valid (bob)"
+	m.stage == "production"
+	codes(inp) == {"approvals.count"}
+	codes(td.put(removal, "/pull_request/approvals", [])) == {"approvals.count", "approvals.team"}
+}
+
+test_removal_needs_the_stages_teams if {
+	inp := td.put(removal, "/pull_request/approvals", [carol, dave])
+	m := td.one(denies(inp), "approvals.team")
+	startswith(m.msg, "fraud-detector 2.2.0: leaving production needs an approval from a member of compliance")
+}

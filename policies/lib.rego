@@ -38,12 +38,20 @@ epsilon := 1e-12
 
 # --- The document being judged ----------------------------------------------
 
-# promotion is defined only when there is a promotion to judge: a pull request
-# that changes no pin is evaluated with promotion null.
-promotion := p if {
+# change is the pin change being judged: a promotion, or the removal of a pin
+# (promotion.kind "removal"). A pull request that changes no pin is evaluated
+# with promotion null.
+change := p if {
 	p := input.promotion
 	is_object(p)
 }
+
+# A removal has no manifest or evidence to judge, but changes its stage all
+# the same: only the rules about changing a stage (approvals) judge it.
+removal if change.kind == "removal"
+
+# promotion is defined only when there is a promotion to judge.
+promotion := change if not removal
 
 config := c if {
 	c := input.config
@@ -77,7 +85,7 @@ risk_tier := t if {
 } else := "high"
 
 model := m if {
-	m := promotion.model
+	m := change.model
 	is_string(m)
 	m != ""
 } else := m if {
@@ -87,7 +95,7 @@ model := m if {
 } else := ""
 
 version := v if {
-	v := promotion.version
+	v := change.version
 	is_string(v)
 	v != ""
 } else := v if {
@@ -97,9 +105,9 @@ version := v if {
 } else := ""
 
 # What a message is about: the model version, or the pull request when it
-# promotes nothing.
+# changes no pin.
 subject := sprintf("%s %s", [model, version]) if {
-	promotion
+	change
 } else := sprintf("pull request #%d", [n]) if {
 	n := pull_request.number
 	is_number(n)

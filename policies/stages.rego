@@ -6,8 +6,11 @@
 # history.stages[<stage>].since to history.now.
 #
 # A rollback, to a version that ran in the stage before, may return at once:
-# neither rule applies to it. A promotion counts as a rollback only when the
-# history confirms that the stage ran the version.
+# neither rule applies to it. promotion.rollback says whether the version ran
+# there (an allowed and merged promotion, or a pin kept for
+# config.rollback.minPinned; policies/README.md), and it counts only when the
+# history confirms that the stage pinned the version. A removal
+# (promotion.kind "removal") enters no stage: neither rule applies to it.
 #
 # Whatever cannot be judged (an unknown stage, a missing start time, a soak that
 # is not a duration) denies.

@@ -283,3 +283,15 @@ test_fractional_seconds if {
 	m := td.one(denies(since("2026-11-22T11:00:00.5Z")), "stage.soak")
 	m.value == "23h59m59s"
 }
+
+# --- removals ------------------------------------------------------------------
+
+# A removal leaves the stage: stage order and soak are about entering one.
+test_removal_not_judged_by_stage_order if {
+	inp := json.patch(td.base, [
+		{"op": "add", "path": "/promotion/kind", "value": "removal"},
+		{"op": "replace", "path": "/history/stages/staging/version", "value": ""},
+	])
+	count(denies(inp)) == 0
+	"stage.skipped" in codes(td.put(inp, "/promotion/kind", "promotion"))
+}

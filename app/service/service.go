@@ -78,7 +78,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	g := gate.New(v, checks.Checker{}, policies.Modules(), time.Now)
+	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, time.Now)
 	a := app.New(gh, db, g, v, metrics, log)
 
 	wake := make(chan struct{}, 1)

@@ -822,3 +822,128 @@ func BenchmarkWebhookToCheckRun(b *testing.B) {
 func unixIn(d time.Duration) string {
 	return strconv.FormatInt(time.Now().Add(d).Unix(), 10)
 }
+
+// pinFraud pins fraud-detector version in production and in staging on the
+// work tree's main and commits that as landed at the given time.
+func (w *world) pinFraud(production, staging string, at time.Time) {
+	w.t.Helper()
+	w.work.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \""+production+"\", demand-forecast: \"1.4.0\"}\n")
+	w.work.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \""+staging+"\", demand-forecast: \"1.4.0\"}\n")
+	w.work.Commit("fraud-detector "+production+" in production, "+staging+" in staging", at)
+}
+
+// propose opens a pull request from a new branch off the work tree's main
+// that pins fraud-detector version in production.
+func (w *world) propose(branch, version string, at time.Time) int {
+	w.t.Helper()
+	w.work.Branch(branch)
+	w.work.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \""+version+"\", demand-forecast: \"1.4.0\"}\n")
+	w.work.Commit("fraud-detector "+version+" to production", at)
+	w.gh.Push(repoName, branch, "alice")
+	return w.gh.OpenPullRequest(repoName, githubtest.PullRequestOptions{Head: branch, Author: "alice", Title: "fraud-detector " + version})
+}
+
+// A pull request pinned fraud-detector 2.3.0 in production and unpinned it
+// again, and was rebase-merged by hand: both commits carry the merge's
+// committer time. The promotion of 2.3.0 into production that follows is no
+// rollback and, staging no longer running 2.3.0, never merged.
+func TestPinnedAndUnpinnedIsNoRollback(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		w.work.Checkout("main")
+		landed := time.Now().Add(-48 * time.Hour)
+		w.pinFraud("2.3.0", "2.3.0", landed)
+		w.pinFraud("2.2.0", "2.2.0", landed)
+		w.gh.Push(repoName, "main", "alice")
+
+		n := w.propose("again", "2.3.0", time.Now().Add(-time.Hour))
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.approve(n, "carol")
+		w.settle()
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged as a rollback to a version production never ran")
+		}
+		head := w.gh.PullRequest(repoName, n).HeadSHA
+		if cr := w.runs(head)[app.CheckPolicy]; cr.Conclusion != "failure" || !strings.Contains(cr.Summary, "stage.skipped") {
+			t.Errorf("policy check %s; want a failure for stage.skipped:\n%s", cr.Conclusion, cr.Summary)
+		}
+	})
+}
+
+// A promotion that the App merged ran, however soon it was undone: returning
+// to it is a rollback, which the App merges without the stage before.
+func TestMergedPromotionMakesARollback(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		n := w.open("alice")
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.approve(n, "carol")
+		w.settle()
+		if !w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("the promotion of fraud-detector 2.3.0 was not merged")
+		}
+
+		// Ten minutes later production is back on 2.2.0, and staging too.
+		w.work.Git("fetch", "-q", w.gh.GitDir(repoName), "main")
+		w.work.Checkout("main")
+		w.work.Git("reset", "-q", "--hard", "FETCH_HEAD")
+		w.pinFraud("2.2.0", "2.2.0", w.gh.Now().Add(10*time.Minute))
+		w.gh.Push(repoName, "main", "alice")
+		again := w.propose("again", "2.3.0", w.gh.Now().Add(20*time.Minute))
+		w.deliver(w.gh.PullRequestEvent(repoName, again, "opened"), http.StatusAccepted)
+		w.approve(again, "bob")
+		w.approve(again, "carol")
+		w.settle()
+		head := w.gh.PullRequest(repoName, again).HeadSHA
+		if !w.gh.PullRequest(repoName, again).Merged {
+			t.Fatalf("the rollback was not merged; policy check:\n%s", w.runs(head)[app.CheckPolicy].Summary)
+		}
+		decisions := w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: again, HeadSHA: head})
+		if len(decisions) == 0 || !strings.Contains(string(decisions[len(decisions)-1].Payload), `"rollback":true`) {
+			t.Errorf("the decision records do not say rollback: %+v", decisions)
+		}
+	})
+}
+
+// Removing a pin is judged like a promotion into the stage: it needs the
+// stage's approvals, and is merged once it has them.
+func TestRemovalNeedsApprovals(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{extraEdits: func(r *gittest.Repo) {
+			r.Write("environments/production.yaml", "stage: production\nmodels: {demand-forecast: \"1.4.0\"}\n")
+		}})
+		n := w.open("alice")
+		head := w.gh.PullRequest(repoName, n).HeadSHA
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.settle()
+		if cr := w.runs(head)[app.CheckPolicy]; cr.Conclusion != "failure" || !strings.Contains(cr.Summary, "approvals.count") {
+			t.Fatalf("without approvals the policy check is %s:\n%s", cr.Conclusion, cr.Summary)
+		}
+		decisions := w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, Model: "fraud-detector", Version: "2.2.0", Stage: "production"})
+		if len(decisions) != 1 || !strings.Contains(string(decisions[0].Payload), `"kind":"removal"`) {
+			t.Errorf("decision records of the removal: %+v", decisions)
+		}
+		w.approve(n, "bob")
+		w.approve(n, "carol")
+		w.settle()
+		if !w.gh.PullRequest(repoName, n).Merged {
+			t.Fatalf("not merged with production's approvals; policy check:\n%s", w.runs(head)[app.CheckPolicy].Summary)
+		}
+		if merges := w.records(audit.Filter{Kind: audit.KindMerge, PullRequest: n, Model: "fraud-detector", Version: "2.2.0", Stage: "production"}); len(merges) != 1 {
+			t.Errorf("merge records of the removal: %+v", merges)
+		}
+		rep, err := compliance.Load(t.Context(), w.db, "fraud-detector", "2.2.0", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var md strings.Builder
+		if err := rep.WriteMarkdown(&md); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(md.String(), "Removes it from the stage") || strings.Contains(md.String(), "Replaces:") {
+			t.Errorf("the compliance report does not show the removal as one:\n%s", md.String())
+		}
+	})
+}

@@ -82,7 +82,12 @@ func runGate(ctx context.Context, c *cli, args []string) int {
 	if *author != "" {
 		committers = append(committers, *author)
 	}
-	g := gate.New(v, checks.Checker{}, policies.Modules(), time.Now)
+	db, err := sqlstore.Open(ctx, *dsn)
+	if err != nil {
+		return c.fail(err)
+	}
+	defer db.Close()
+	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, time.Now)
 	res, err := g.Judge(ctx, gate.Request{
 		Repo: repo, Repository: abs, Base: baseSHA, Head: headSHA,
 		PullRequest: policy.PullRequest{Author: *author, BaseRef: *base, Labels: []string{}, Approvals: nonNilApprovals(approved), Committers: committers},
@@ -90,12 +95,6 @@ func runGate(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-
-	db, err := sqlstore.Open(ctx, *dsn)
-	if err != nil {
-		return c.fail(err)
-	}
-	defer db.Close()
 	entries, err := res.AuditEntries()
 	if err != nil {
 		return c.fail(err)

@@ -235,3 +235,42 @@ func TestDatabaseFromEnvironment(t *testing.T) {
 		t.Errorf("MODELGATE_DATABASE was not used: %s", out.String())
 	}
 }
+
+// On a plain checkout, git history alone tells a rollback: a version that a
+// rebase-merged pull request pinned and unpinned never ran in production.
+// Removing a pin needs production's approvals.
+func TestGateFakeRollbackAndRemoval(t *testing.T) {
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Commit("example repository", time.Now().Add(-96*time.Hour))
+	landed := time.Now().Add(-48 * time.Hour)
+	r.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \"2.2.0\", demand-forecast: \"1.4.0\"}\n")
+	r.CopyDir("../../examples/promotions/fraud-detector-2.3.0-production")
+	r.Commit("fraud-detector 2.3.0 to production", landed)
+	r.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \"2.2.0\", demand-forecast: \"1.4.0\"}\n")
+	r.Commit("undo", landed)
+	r.Branch("promote")
+	r.CopyDir("../../examples/promotions/fraud-detector-2.3.0-production")
+	r.Commit("fraud-detector 2.3.0 back to production", time.Now())
+	r.Checkout("main")
+	r.Branch("remove")
+	r.Remove("environments/production.yaml")
+	r.Commit("production runs nothing", time.Now())
+	db := filepath.Join(t.TempDir(), "audit.db")
+
+	code, stdout, stderr := runCLI(t, "gate", "--repo", r.Dir, "--base", "main", "--head", "promote",
+		"--author", "alice", "--approved-by", "bob:compliance", "--approved-by", "carol", "--database", db)
+	if code != exitFailed || !strings.Contains(stdout, "fraud-detector 2.3.0 → production (promotion)") || !strings.Contains(stdout, "stage.skipped") {
+		t.Errorf("fake rollback: exit %d, output\n%s%s", code, stdout, stderr)
+	}
+
+	code, stdout, stderr = runCLI(t, "gate", "--repo", r.Dir, "--base", "main", "--head", "remove", "--author", "alice", "--database", db)
+	if code != exitFailed || !strings.Contains(stdout, "fraud-detector 2.2.0 leaves production (removal)") || !strings.Contains(stdout, "approvals.count") {
+		t.Errorf("removal without approvals: exit %d, output\n%s%s", code, stdout, stderr)
+	}
+	code, stdout, stderr = runCLI(t, "gate", "--repo", r.Dir, "--base", "main", "--head", "remove",
+		"--author", "alice", "--approved-by", "bob:compliance", "--approved-by", "carol", "--database", db)
+	if code != exitOK {
+		t.Errorf("removal with production's approvals: exit %d, output\n%s%s", code, stdout, stderr)
+	}
+}

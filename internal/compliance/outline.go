@@ -145,7 +145,9 @@ func (r *Report) proposal(p Proposal) []block {
 		r.item(src, fmt.Sprintf("Base: %s at %s", orNone(p.BaseRef), orNone(p.BaseSHA))),
 		r.item(src, "Head: "+orNone(p.HeadSHA)),
 	}
-	if p.Replaced != "" {
+	if p.Removal {
+		fields = append(fields, r.item(src, "Removes it from the stage"))
+	} else if p.Replaced != "" {
 		fields = append(fields, r.item(src, "Replaces: "+p.Replaced))
 	} else {
 		fields = append(fields, r.item(src, "Replaces: nothing (the model was new to the stage)"))

@@ -105,7 +105,7 @@ const (
 )
 
 // Proposal is one pull request (or one head judged by a local gate run)
-// promoting the version to the stage.
+// promoting the version to the stage or, with Removal, taking it out.
 type Proposal struct {
 	Repository string `json:"repository"`
 	// PullRequest is 0 for a change judged on a local checkout.
@@ -120,6 +120,7 @@ type Proposal struct {
 	Replaced     string `json:"replaced,omitempty"`
 	FromStage    string `json:"from_stage,omitempty"`
 	Rollback     bool   `json:"rollback"`
+	Removal      bool   `json:"removal"`
 	ManifestPath string `json:"manifest_path,omitempty"`
 	// Status is merged, merge_refused, allowed or denied: what the latest of
 	// its decisions, refusals and merges says.
@@ -408,6 +409,7 @@ func (b *builder) add(r audit.Record) {
 		}
 		if prom != nil {
 			p.Replaced, p.FromStage, p.Rollback, p.ManifestPath = prom.FromVersion, prom.FromStage, prom.Rollback, prom.ManifestPath
+			p.Removal = prom.Kind == gitops.KindRemoval
 		}
 	case audit.KindMerge:
 		p := s.proposal(r)

@@ -33,17 +33,60 @@ const (
 	CodeChecks  = "checks.failed"  // the declared checks could not run
 )
 
+// RunRecords are the records, besides git history, that show a model version
+// ran in a stage, so that a return to it is a rollback.
+type RunRecords interface {
+	Ran(ctx context.Context, repository, model, version, stage string) (bool, error)
+}
+
+// AuditLog is the part of the audit log that AuditRuns reads.
+type AuditLog interface {
+	Records(ctx context.Context, f audit.Filter) ([]audit.Record, error)
+}
+
+// AuditRuns finds runs in the audit log: a version ran in a stage when a pull
+// request promoting it there was allowed and then merged, as of the head that
+// was judged.
+type AuditRuns struct{ Log AuditLog }
+
+func (a AuditRuns) Ran(ctx context.Context, repository, model, version, stage string) (bool, error) {
+	f := audit.Filter{Kind: audit.KindMerge, Repository: repository, Model: model, Version: version, Stage: stage}
+	merges, err := a.Log.Records(ctx, f)
+	if err != nil {
+		return false, fmt.Errorf("read merges of %s %s into %s: %w", model, version, stage, err)
+	}
+	for _, m := range merges {
+		f.Kind, f.PullRequest, f.HeadSHA = audit.KindDecision, m.PullRequest, m.HeadSHA
+		decisions, err := a.Log.Records(ctx, f)
+		if err != nil {
+			return false, fmt.Errorf("read decisions on pull request #%d: %w", m.PullRequest, err)
+		}
+		for _, d := range decisions {
+			var rec DecisionRecord
+			if err := json.Unmarshal(d.Payload, &rec); err != nil {
+				return false, fmt.Errorf("audit record %d: %w", d.Seq, err)
+			}
+			if rec.Decision.Allow && rec.Promotion != nil && rec.Promotion.Kind != gitops.KindRemoval {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
 // Gate judges changes.
 type Gate struct {
 	validator *schema.Validator
 	checker   Checker
 	builtin   []policy.Module
+	runs      RunRecords
 	now       func() time.Time
 }
 
-// New returns a gate that judges with the built-in policies and the checker.
-func New(v *schema.Validator, checker Checker, builtin []policy.Module, now func() time.Time) *Gate {
-	return &Gate{validator: v, checker: checker, builtin: builtin, now: now}
+// New returns a gate that judges with the built-in policies and the checker,
+// and tells rollbacks by the run records and git history.
+func New(v *schema.Validator, checker Checker, builtin []policy.Module, runs RunRecords, now func() time.Time) *Gate {
+	return &Gate{validator: v, checker: checker, builtin: builtin, runs: runs, now: now}
 }
 
 // Request is a change to judge: two commits of a repository, and the pull request
@@ -79,7 +122,8 @@ type Judgement struct {
 }
 
 // Judge judges a change. Whatever stops it from being judged denies it; the only
-// error is the context's.
+// errors are the context's and the run records': without them a promotion can
+// be judged neither as a rollback nor as not one.
 func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 	now := g.now()
 	res := &Result{Repository: req.Repository, Base: req.Base, Head: req.Head, PullRequest: req.PullRequest, JudgedAt: now.UTC()}
@@ -94,6 +138,9 @@ func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Change = change
 	res.PullRequest.ChangedFiles = nonNil(change.ChangedFiles)
+	if err := g.rollbacks(ctx, req.Repository, change); err != nil {
+		return nil, err
+	}
 
 	base := req.Repo.Snapshot(req.Base)
 	engine, waivers, err := g.policies(ctx, base, change.Config)
@@ -117,7 +164,7 @@ func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 	}
 
 	input := policy.Input{PullRequest: res.PullRequest}
-	if len(change.Promotions) == 0 {
+	if len(change.Promotions) == 0 && len(change.Removals) == 0 {
 		res.Judgements = []Judgement{{Decision: engine.Evaluate(ctx, input)}}
 	}
 	head := req.Repo.Snapshot(req.Head)
@@ -142,11 +189,36 @@ func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 		j.Decision = policy.ApplyWaivers(j.Decision, waivers.list, p.Model, p.Version, now)
 		res.Judgements = append(res.Judgements, j)
 	}
+	for _, r := range change.Removals {
+		p := r.Promotion()
+		in := input
+		in.Promotion = p
+		in.History = policy.NewHistory(now, histories, p.Model)
+		d := policy.ApplyWaivers(engine.Evaluate(ctx, in), waivers.list, p.Model, p.Version, now)
+		res.Judgements = append(res.Judgements, Judgement{Promotion: p, Decision: d})
+	}
 	res.Allow = true
 	for _, j := range res.Judgements {
 		res.Allow = res.Allow && j.Decision.Allow
 	}
 	return res, nil
+}
+
+// rollbacks marks the promotions that the run records show to be rollbacks,
+// besides those git history already showed.
+func (g *Gate) rollbacks(ctx context.Context, repository string, change *gitops.Change) error {
+	for i := range change.Promotions {
+		p := &change.Promotions[i]
+		if p.Rollback {
+			continue
+		}
+		ran, err := g.runs.Ran(ctx, repository, p.Model, p.Version, p.ToStage)
+		if err != nil {
+			return fmt.Errorf("whether %s %s ran in %s: %w", p.Model, p.Version, p.ToStage, err)
+		}
+		p.Rollback = ran
+	}
+	return nil
 }
 
 // deny makes the result a denial of the whole change.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/schema"
+	"github.com/modelgate/modelgate/internal/sqlstore"
 )
 
 var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
@@ -71,8 +73,29 @@ func judge(t *testing.T, r *gittest.Repo, c gate.Checker) *gate.Result {
 }
 
 // judgeWith judges branch promote of r against main, as pull request 1 by alice
-// with the approvals given on its head.
+// with the approvals given on its head, with an empty audit log.
 func judgeWith(t *testing.T, r *gittest.Repo, c gate.Checker, builtin []policy.Module, approvals []policy.Approval) *gate.Result {
+	t.Helper()
+	res, err := judgeOn(t, r, c, builtin, approvals, gate.AuditRuns{Log: auditLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// auditLog is an empty SQLite audit log.
+func auditLog(t *testing.T) *sqlstore.DB {
+	t.Helper()
+	db, err := sqlstore.Open(context.Background(), filepath.Join(t.TempDir(), "audit.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// judgeOn is judgeWith with the run records given.
+func judgeOn(t *testing.T, r *gittest.Repo, c gate.Checker, builtin []policy.Module, approvals []policy.Approval, runs gate.RunRecords) (*gate.Result, error) {
 	t.Helper()
 	ctx := context.Background()
 	v, err := schema.New()
@@ -90,14 +113,10 @@ func judgeWith(t *testing.T, r *gittest.Repo, c gate.Checker, builtin []policy.M
 		a.SHA = head
 		onHead = append(onHead, a)
 	}
-	res, err := gate.New(v, c, builtin, func() time.Time { return now }).Judge(ctx, gate.Request{
+	return gate.New(v, c, builtin, runs, func() time.Time { return now }).Judge(ctx, gate.Request{
 		Repo: repo, Repository: "acme/models", Base: base, Head: head,
 		PullRequest: policy.PullRequest{Number: 1, Author: "alice", BaseRef: "main", Labels: []string{}, Approvals: onHead, Committers: []string{"alice"}},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res
 }
 
 func denials(res *gate.Result) string {

@@ -1,7 +1,10 @@
 package gate_test
 
 import (
+	"context"
 	"encoding/csv"
+	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -9,9 +12,12 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/checks"
+	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gate"
+	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/gittest"
 	"github.com/modelgate/modelgate/internal/policy"
+	"github.com/modelgate/modelgate/internal/sqlstore"
 	"github.com/modelgate/modelgate/policies"
 )
 
@@ -116,6 +122,15 @@ func rewriteCSV(t *testing.T, r *gittest.Repo, path string, edit func(header map
 // dev, where the first stage needs no approval.
 func newVersion(t *testing.T, r *gittest.Repo, edit func(r *gittest.Repo)) {
 	t.Helper()
+	publish(t, r, "2.4.0")
+	r.Write("environments/dev.yaml", "stage: dev\nmodels: {fraud-detector: \"2.4.0\", demand-forecast: \"1.5.0\"}\n")
+	edit(r)
+}
+
+// publish adds fraud-detector version: a copy of 2.3.0, which passes every
+// check.
+func publish(t *testing.T, r *gittest.Repo, version string) {
+	t.Helper()
 	src := "../../examples/gitops/models/fraud-detector/2.3.0"
 	for _, f := range []string{"model.yaml", "data/reference.csv", "data/current.csv", "eval/predictions.csv", "eval/baseline_predictions.csv"} {
 		data, err := os.ReadFile(src + "/" + f)
@@ -124,12 +139,17 @@ func newVersion(t *testing.T, r *gittest.Repo, edit func(r *gittest.Repo)) {
 		}
 		content := string(data)
 		if f == "model.yaml" {
-			content = strings.Replace(content, `version: "2.3.0"`, `version: "2.4.0"`, 1)
+			content = strings.Replace(content, `version: "2.3.0"`, `version: "`+version+`"`, 1)
 		}
-		r.Write("models/fraud-detector/2.4.0/"+f, content)
+		r.Write("models/fraud-detector/"+version+"/"+f, content)
 	}
-	r.Write("environments/dev.yaml", "stage: dev\nmodels: {fraud-detector: \"2.4.0\", demand-forecast: \"1.5.0\"}\n")
-	edit(r)
+}
+
+// pinFraud pins fraud-detector version in production, where demand-forecast
+// runs 1.4.0, and commits that as landed at the given time.
+func pinFraud(r *gittest.Repo, version string, at time.Time) {
+	r.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \""+version+"\", demand-forecast: \"1.4.0\"}\n")
+	r.Commit("fraud-detector "+version+" to production", at)
 }
 
 func TestScenarioFairnessFailure(t *testing.T) {
@@ -205,6 +225,163 @@ func TestScenarioRollbackAllowed(t *testing.T) {
 	res := judgeReal(t, r, approvedByCompliance)
 	if !res.Allow || !res.Judgements[0].Promotion.Rollback {
 		t.Fatalf("rollback denied or not seen as one:\n%s", denials(res))
+	}
+}
+
+// A pull request whose net change only adds a version can pin it in production
+// and unpin it in two commits; landed by rebase, both sit on main's
+// first-parent line with the merge's committer time. Pinning that version in
+// production later is no return to anything that ran there.
+func TestScenarioPinnedAndUnpinnedIsNoRollback(t *testing.T) {
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Commit("example repository", now.Add(-96*time.Hour))
+	r.Branch("sneak")
+	publish(t, r, "9.0.0")
+	pinFraud(r, "9.0.0", now.Add(-48*time.Hour))
+	pinFraud(r, "2.2.0", now.Add(-48*time.Hour))
+	r.Checkout("main")
+	r.Git("merge", "-q", "--ff-only", "sneak")
+	r.Branch("promote")
+	pinFraud(r, "9.0.0", now.Add(-time.Hour))
+	res := judgeReal(t, r, approvedByCompliance)
+	wantDenied(t, res, "stage.skipped")
+	if res.Judgements[0].Promotion.Rollback {
+		t.Error("judged as a rollback")
+	}
+}
+
+// A version that ran in production for less than rollback.minPinned (default
+// 1h) is no rollback either; the base's config may make that shorter.
+func TestScenarioRollbackNeedsMinimumTimePinned(t *testing.T) {
+	setup := func(config string) *gittest.Repo {
+		r := gittest.New(t)
+		r.CopyDir("../../examples/gitops")
+		r.Write(".modelgate/config.yaml", config)
+		r.Commit("example repository", now.Add(-96*time.Hour))
+		pinFraud(r, "2.3.0", now.Add(-30*time.Hour))
+		pinFraud(r, "2.2.0", now.Add(-30*time.Hour+30*time.Minute)) // rolled back after 30m
+		publish(t, r, "2.4.0")
+		r.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \"2.4.0\", demand-forecast: \"1.4.0\"}\n")
+		r.Commit("fraud-detector 2.4.0 to staging", now.Add(-29*time.Hour))
+		r.Branch("promote")
+		pinFraud(r, "2.3.0", now.Add(-time.Hour))
+		return r
+	}
+	wantDenied(t, judgeReal(t, setup(""), approvedByCompliance), "stage.skipped")
+	res := judgeReal(t, setup("rollback: {minPinned: 30m}\n"), approvedByCompliance)
+	if !res.Allow || !res.Judgements[0].Promotion.Rollback {
+		t.Fatalf("2.3.0 ran in production for 30m, the minimum: want an allowed rollback, got\n%s", denials(res))
+	}
+}
+
+// mergedPromotion records what the App records for a pull request it judged and
+// merged: the decision on the promotion, then the merge of the head it judged.
+func mergedPromotion(t *testing.T, db *sqlstore.DB, number int, p gitops.Promotion, allow bool) {
+	t.Helper()
+	ctx := context.Background()
+	head := fmt.Sprintf("%040x", number)
+	payload, err := json.Marshal(gate.DecisionRecord{Promotion: &p, Decision: policy.Decision{Allow: allow}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := audit.Entry{Kind: audit.KindDecision, Repository: "acme/models", Model: p.Model, Version: p.Version, Stage: p.ToStage,
+		PullRequest: number, HeadSHA: head, Actor: "alice", Payload: payload}
+	if _, err := db.Append(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	e.Kind, e.Payload = audit.KindMerge, json.RawMessage(`{"method":"squash","base_ref":"main"}`)
+	if _, err := db.Append(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Where the App merged a promotion, the audit log shows that the version ran,
+// however soon it was undone.
+func TestScenarioMergedPromotionMakesARollback(t *testing.T) {
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Commit("example repository", now.Add(-96*time.Hour))
+	pinFraud(r, "2.3.0", now.Add(-30*time.Hour))
+	pinFraud(r, "2.2.0", now.Add(-30*time.Hour+10*time.Minute))
+	publish(t, r, "2.4.0")
+	r.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \"2.4.0\", demand-forecast: \"1.4.0\"}\n")
+	r.Commit("fraud-detector 2.4.0 to staging", now.Add(-29*time.Hour))
+	r.Branch("promote")
+	pinFraud(r, "2.3.0", now.Add(-time.Hour))
+
+	db := auditLog(t)
+	judge := func() *gate.Result {
+		t.Helper()
+		res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvedByCompliance, gate.AuditRuns{Log: db})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	wantDenied(t, judge(), "stage.skipped")
+
+	into := gitops.Promotion{Kind: gitops.KindPromotion, Model: "fraud-detector", Version: "2.3.0", FromStage: "staging", ToStage: "production"}
+	mergedPromotion(t, db, 5, into, false) // denied, merged by hand: no run
+	removal := *gitops.Removal{Model: "fraud-detector", Version: "2.3.0", Stage: "production"}.Promotion()
+	mergedPromotion(t, db, 6, removal, true) // a removal is no run either
+	elsewhere := into
+	elsewhere.ToStage = "staging"
+	mergedPromotion(t, db, 7, elsewhere, true)
+	wantDenied(t, judge(), "stage.skipped")
+
+	mergedPromotion(t, db, 8, into, true)
+	res := judge()
+	if !res.Allow || !res.Judgements[0].Promotion.Rollback {
+		t.Fatalf("an allowed and merged promotion of 2.3.0 into production: want an allowed rollback, got\n%s", denials(res))
+	}
+
+	// Without the audit log there is no verdict: neither a rollback nor a
+	// promotion.
+	db.Close()
+	if res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvedByCompliance, gate.AuditRuns{Log: db}); err == nil {
+		t.Fatalf("judged with the audit log closed: %+v", res)
+	}
+}
+
+// Removing a pin changes what the stage runs: it needs the stage's approvals,
+// and the decision names the removed version.
+func TestScenarioRemovalNeedsTheStagesApprovals(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		edit func(r *gittest.Repo)
+	}{
+		{"environment file deleted", func(r *gittest.Repo) { r.Remove("environments/production.yaml") }},
+		{"environment file moved away", func(r *gittest.Repo) { r.Git("mv", "environments/production.yaml", "production.yaml") }},
+		{"one model dropped", func(r *gittest.Repo) {
+			r.Write("environments/production.yaml", "stage: production\nmodels: {demand-forecast: \"1.4.0\"}\n")
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := scenario(t, tt.edit)
+			res := judgeReal(t, r, nil)
+			wantDenied(t, res, "approvals.count", "approvals.team")
+			entries, err := res.AuditEntries()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var removed []string
+			for _, e := range entries {
+				var rec gate.DecisionRecord
+				if err := json.Unmarshal(e.Payload, &rec); err != nil {
+					t.Fatal(err)
+				}
+				if rec.Promotion != nil && rec.Promotion.Kind == gitops.KindRemoval {
+					removed = append(removed, fmt.Sprintf("%s %s %s", e.Model, e.Version, e.Stage))
+				}
+			}
+			if !slices.Contains(removed, "fraud-detector 2.2.0 production") {
+				t.Errorf("the audit records name removals %v, not fraud-detector 2.2.0 in production", removed)
+			}
+			if res := judgeReal(t, r, approvedByCompliance); !res.Allow {
+				t.Errorf("denied with production's approvals:\n%s", denials(res))
+			}
+		})
 	}
 }
 

@@ -9,13 +9,22 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/schema"
 )
 
-// Promotion is one changed pin: a model version proposed for a stage.
+// Kinds of pin change.
+const (
+	KindPromotion = "promotion"
+	KindRemoval   = "removal"
+)
+
+// Promotion is one changed pin: a model version proposed for a stage or, of
+// kind KindRemoval, a pin taken out of a stage.
 type Promotion struct {
+	Kind    string `json:"kind"`
 	Model   string `json:"model"`
 	Version string `json:"version"`
 	// FromVersion is what the stage runs now on the base branch; empty when the
@@ -35,6 +44,12 @@ type Removal struct {
 	Model   string `json:"model"`
 	Version string `json:"version"`
 	Stage   string `json:"stage"`
+}
+
+// Promotion is the removal as it is judged: a change to its stage, which
+// needs that stage's approvals, of a version that stops running there.
+func (r Removal) Promotion() *Promotion {
+	return &Promotion{Kind: KindRemoval, Model: r.Model, Version: r.Version, FromVersion: r.Version, ToStage: r.Stage}
 }
 
 // Change is what a head revision proposes to a base revision, judged as a pull
@@ -130,6 +145,7 @@ func (r *reader) environment(ctx context.Context, file string) error {
 			continue
 		}
 		c.Promotions = append(c.Promotions, Promotion{
+			Kind:        KindPromotion,
 			Model:       model,
 			Version:     version,
 			FromVersion: current.Models[model],
@@ -137,9 +153,12 @@ func (r *reader) environment(ctx context.Context, file string) error {
 			ToStage:     stage,
 		})
 	}
+	// What a removal takes out is what the base branch runs now; a pin that
+	// the base branch dropped meanwhile is no longer there to remove.
 	for _, model := range slices.Sorted(maps.Keys(before.Models)) {
-		if _, kept := head.Models[model]; !kept {
-			c.Removals = append(c.Removals, Removal{Model: model, Version: before.Models[model], Stage: stage})
+		_, kept := head.Models[model]
+		if version, runs := current.Models[model]; !kept && runs {
+			c.Removals = append(c.Removals, Removal{Model: model, Version: version, Stage: stage})
 		}
 	}
 	return nil
@@ -172,8 +191,8 @@ func (r *reader) modelFile(ctx context.Context, file string) error {
 	return err
 }
 
-// resolve loads a promotion's manifest from head and finds out whether it is a
-// rollback.
+// resolve loads a promotion's manifest from head and finds out whether git
+// history shows it to be a rollback.
 func (r *reader) resolve(ctx context.Context, p *Promotion) error {
 	head := r.repo.Snapshot(r.change.Head)
 	file, err := FindManifest(ctx, head, p.Model, p.Version)
@@ -192,7 +211,7 @@ func (r *reader) resolve(ctx context.Context, p *Promotion) error {
 	if err != nil {
 		return err
 	}
-	p.Rollback = history.WasPinned(p.Model, p.Version)
+	p.Rollback = history.Ran(p.Model, p.Version, time.Duration(r.change.Config.Rollback.MinPinned))
 	return nil
 }
 

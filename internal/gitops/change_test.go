@@ -3,6 +3,7 @@ package gitops_test
 import (
 	"context"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -79,7 +80,7 @@ func TestPromotionFromExample(t *testing.T) {
 		t.Fatalf("promotions = %+v, want one", c.Promotions)
 	}
 	p := c.Promotions[0]
-	want := gitops.Promotion{Model: "fraud-detector", Version: "2.3.0", FromVersion: "2.2.0", FromStage: "staging", ToStage: "production",
+	want := gitops.Promotion{Kind: gitops.KindPromotion, Model: "fraud-detector", Version: "2.3.0", FromVersion: "2.2.0", FromStage: "staging", ToStage: "production",
 		ManifestPath: "models/fraud-detector/2.3.0/model.yaml"}
 	p.Manifest, want.Manifest = nil, nil
 	if p != want {
@@ -119,6 +120,23 @@ func TestBaseMovedOnSinceBranching(t *testing.T) {
 	c := mustCompute(t, r, "main", "promote")
 	if len(c.Promotions) != 1 || c.Promotions[0].ToStage != "production" {
 		t.Errorf("promotions = %+v; main's own later change must not appear", c.Promotions)
+	}
+}
+
+func TestRemovalOfWhatTheBaseRunsNow(t *testing.T) {
+	r := exampleRepo(t) // production runs fraud-detector 2.2.0 and demand-forecast 1.4.0
+	r.Branch("retire")
+	r.Write("environments/production.yaml", "stage: production\n")
+	r.Commit("production runs nothing", t0.Add(time.Hour))
+	r.Checkout("main")
+	r.CopyDir("../../examples/promotions/fraud-detector-2.3.0-production")
+	r.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \"2.3.0\"}\n")
+	r.Commit("fraud-detector 2.3.0 to production, demand-forecast out", t0.Add(2*time.Hour))
+
+	c := mustCompute(t, r, "main", "retire")
+	want := []gitops.Removal{{Model: "fraud-detector", Version: "2.3.0", Stage: "production"}}
+	if len(c.Promotions) != 0 || !slices.Equal(c.Removals, want) {
+		t.Errorf("promotions %+v removals %+v; want removals %+v", c.Promotions, c.Removals, want)
 	}
 }
 
@@ -219,7 +237,88 @@ func TestPinHistorySince(t *testing.T) {
 	if _, ok := h.Since("demand-forecast", "1.4.0"); ok {
 		t.Error("demand-forecast 1.4.0 no longer runs in staging")
 	}
-	if !h.WasPinned("demand-forecast", "1.4.0") {
-		t.Error("demand-forecast 1.4.0 ran in staging before")
+	if !h.Ran("demand-forecast", "1.4.0", 48*time.Hour) {
+		t.Error("demand-forecast 1.4.0 ran in staging for 48h before")
+	}
+}
+
+// pinHistory reads the stage's history on main.
+func pinHistory(t *testing.T, r *gittest.Repo, stage string) gitops.History {
+	t.Helper()
+	ctx := context.Background()
+	v, err := schema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := git.Open(ctx, r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := repo.Resolve(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := gitops.PinHistory(ctx, repo, v, head, stage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func pinProduction(r *gittest.Repo, fraud string, at time.Time) {
+	r.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \""+fraud+"\", demand-forecast: \"1.4.0\"}\n")
+	r.Commit("fraud-detector "+fraud+" in production", at)
+}
+
+func TestPinHistoryRanOnlyForLongEnough(t *testing.T) {
+	r := exampleRepo(t) // production runs fraud-detector 2.2.0 since t0
+	pinProduction(r, "2.3.0", t0.Add(72*time.Hour))
+	// Pinned and unpinned by one rebase-merged pull request: both commits
+	// carry the merge's committer time.
+	pinProduction(r, "9.0.0", t0.Add(80*time.Hour))
+	pinProduction(r, "2.3.0", t0.Add(80*time.Hour))
+	pinProduction(r, "9.1.0", t0.Add(90*time.Hour))
+	pinProduction(r, "2.3.0", t0.Add(90*time.Hour+59*time.Minute))
+	h := pinHistory(t, r, "production")
+	for _, tt := range []struct {
+		version string
+		min     time.Duration
+		want    bool
+	}{
+		{"2.2.0", time.Hour, true},       // 72h
+		{"2.2.0", 73 * time.Hour, false}, // 72h
+		{"9.0.0", time.Hour, false},      // no time at all
+		{"9.0.0", 0, true},
+		{"9.1.0", time.Hour, false}, // 59m
+		{"9.1.0", 59 * time.Minute, true},
+		{"2.3.0", time.Hour, true},     // 8h, then 10h: the run going on is not counted
+		{"2.3.0", 9 * time.Hour, true}, // 10h
+		{"2.3.0", 11 * time.Hour, false},
+		{"1.0.0", 0, false},
+	} {
+		if got := h.Ran("fraud-detector", tt.version, tt.min); got != tt.want {
+			t.Errorf("Ran(fraud-detector %s, %v) = %v, want %v", tt.version, tt.min, got, tt.want)
+		}
+	}
+}
+
+func TestPinHistoryDeletionAndMalformedFileEndARun(t *testing.T) {
+	r := exampleRepo(t) // production runs fraud-detector 2.2.0 since t0
+	r.Remove("environments/production.yaml")
+	r.Commit("production runs nothing", t0.Add(time.Minute))
+	pinProduction(r, "2.2.0", t0.Add(48*time.Hour))
+	r.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: 2.2}\n")
+	r.Commit("a malformed pin", t0.Add(48*time.Hour+59*time.Minute))
+	pinProduction(r, "2.2.0", t0.Add(96*time.Hour))
+	pinProduction(r, "2.3.0", t0.Add(96*time.Hour+30*time.Minute))
+	h := pinHistory(t, r, "production")
+	if h.Ran("fraud-detector", "2.2.0", time.Hour) {
+		t.Errorf("2.2.0 ran for 1m, 59m and 30m, never an hour on end; history %+v", h)
+	}
+	r.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: 2.2}\n")
+	r.Commit("a malformed pin", t0.Add(97*time.Hour))
+	pinProduction(r, "2.3.0", t0.Add(98*time.Hour))
+	if since, ok := pinHistory(t, r, "production").Since("fraud-detector", "2.3.0"); !ok || !since.Equal(t0.Add(98*time.Hour)) {
+		t.Errorf("2.3.0 in production since %v, %v; want %v, after the malformed pin", since, ok, t0.Add(98*time.Hour))
 	}
 }

@@ -18,6 +18,7 @@ type Config struct {
 	Stages     []Stage                 `json:"stages"`
 	Approvals  map[string]ApprovalRule `json:"approvals"`
 	Merge      Merge                   `json:"merge"`
+	Rollback   RollbackRule            `json:"rollback"`
 	Thresholds Thresholds              `json:"thresholds"`
 	Data       map[string]any          `json:"data"`
 }
@@ -37,6 +38,11 @@ type ApprovalRule struct {
 
 type Merge struct {
 	Method string `json:"method"`
+}
+
+// RollbackRule says when git history alone shows that a stage ran a version.
+type RollbackRule struct {
+	MinPinned Duration `json:"minPinned"`
 }
 
 type Thresholds struct {

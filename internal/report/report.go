@@ -49,12 +49,18 @@ func Text(w io.Writer, res *gate.Result) error {
 func Markdown(w io.Writer, res *gate.Result) error {
 	p := printer{w: w}
 	p.f("## modelgate: %s\n\n", mdVerdict(res.Allow))
-	if res.Change != nil && len(res.Change.Promotions) > 0 {
+	if res.Change != nil && len(res.Change.Promotions)+len(res.Change.Removals) > 0 {
 		p.f("| Model | Version | Stage | Kind | Decision |\n|---|---|---|---|---|\n")
 		for _, j := range res.Judgements {
 			pr := j.Promotion
-			p.f("| %s | %s → %s | %s → %s | %s | %s |\n", pr.Model, orNone(pr.FromVersion), pr.Version,
-				orNone(pr.FromStage), pr.ToStage, kind(pr), mdVerdict(j.Decision.Allow))
+			if pr == nil {
+				continue // the change as a whole was denied before any promotion was judged
+			}
+			from, to, stage := orNone(pr.FromVersion), pr.Version, orNone(pr.FromStage)+" → "+pr.ToStage
+			if pr.Kind == gitops.KindRemoval {
+				to, stage = orNone(""), pr.ToStage+" → "+orNone("")
+			}
+			p.f("| %s | %s → %s | %s | %s | %s |\n", pr.Model, from, to, stage, kind(pr), mdVerdict(j.Decision.Allow))
 		}
 		p.f("\n")
 	}
@@ -235,10 +241,16 @@ func title(pr *gitops.Promotion) string {
 	if pr == nil {
 		return "the change"
 	}
+	if pr.Kind == gitops.KindRemoval {
+		return fmt.Sprintf("%s %s leaves %s (removal)", pr.Model, pr.Version, pr.ToStage)
+	}
 	return fmt.Sprintf("%s %s → %s (%s)", pr.Model, pr.Version, pr.ToStage, kind(pr))
 }
 
 func kind(pr *gitops.Promotion) string {
+	if pr.Kind == gitops.KindRemoval {
+		return gitops.KindRemoval
+	}
 	if pr.Rollback {
 		return "rollback"
 	}
