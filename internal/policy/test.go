@@ -33,7 +33,12 @@ func Test(ctx context.Context, modules []Module, run func(path string) bool) ([]
 			parsed[m.Path] = p
 		}
 	}
+	caps, err := capabilities()
+	if err != nil {
+		return nil, err
+	}
 	ch, err := tester.NewRunner().
+		SetCompiler(ast.NewCompiler().WithCapabilities(caps).WithDefaultRegoVersion(ast.RegoV1).WithEnablePrintStatements(true)).
 		SetDefaultRegoVersion(ast.RegoV1).
 		RaiseBuiltinErrors(true).
 		SetTimeout(Timeout).
