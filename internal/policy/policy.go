@@ -214,7 +214,7 @@ func packageName(path ast.Ref) string {
 
 // decisionRules lists the deny and warn rules of a module under package modelgate.
 func decisionRules(m *ast.Module) []ruleRef {
-	pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
+	pkg := packageName(m.Package.Path)
 	if !strings.HasPrefix(pkg, "modelgate.") {
 		return nil
 	}
@@ -354,5 +354,5 @@ func Package(m Module) (string, error) {
 	if parsed == nil {
 		return "", fmt.Errorf("%s: empty policy file", m.Path)
 	}
-	return strings.TrimPrefix(parsed.Package.Path.String(), "data."), nil
+	return packageName(parsed.Package.Path), nil
 }
