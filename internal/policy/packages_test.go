@@ -75,3 +75,12 @@ func TestRepositoryPoliciesReadBuiltinPackages(t *testing.T) {
 		})
 	}
 }
+
+// A deny or warn rule whose ref head puts it in a package below its module's
+// takes part in the decision as that package's.
+func TestDecisionRulesWithRefHeads(t *testing.T) {
+	d := judge(t, "package modelgate.acme\n\nteam.deny contains \"from a ref head\" if true\n\nteam.warn contains \"warned\" if true\n")
+	if d.Allow || len(d.Deny) != 2 || d.Deny[0].Package != "modelgate.acme.team" || d.Deny[0].Msg != "from a ref head" || len(d.Warn) != 1 {
+		t.Errorf("decision %+v; want the ref head's denial beside the built-in one, and its warning", d)
+	}
+}

@@ -212,16 +212,18 @@ func packageName(path ast.Ref) string {
 	return strings.TrimPrefix(path.String(), "data.")
 }
 
-// decisionRules lists the deny and warn rules of a module under package modelgate.
+// decisionRules lists the deny and warn rules of a module under package
+// modelgate, each in the package its ref head puts it in: team.deny in package
+// modelgate.acme is the deny of modelgate.acme.team, and must be evaluated as
+// such rather than left out.
 func decisionRules(m *ast.Module) []ruleRef {
-	pkg := packageName(m.Package.Path)
-	if !strings.HasPrefix(pkg, "modelgate.") {
-		return nil
-	}
 	var refs []ruleRef
 	for _, r := range m.Rules {
-		if name := r.Head.Name.String(); name == "deny" || name == "warn" {
-			refs = append(refs, ruleRef{pkg: pkg, kind: name})
+		ref := r.Ref()
+		kind, ok := ref[len(ref)-1].Value.(ast.String)
+		pkg := ref[:len(ref)-1]
+		if ok && (kind == "deny" || kind == "warn") && pkg.HasPrefix(root) && !pkg.Equal(root) {
+			refs = append(refs, ruleRef{pkg: packageName(pkg), kind: string(kind)})
 		}
 	}
 	return refs
