@@ -84,3 +84,15 @@ func TestDecisionRulesWithRefHeads(t *testing.T) {
 		t.Errorf("decision %+v; want the ref head's denial beside the built-in one, and its warning", d)
 	}
 }
+
+// OPA keeps one module per file name: a repository module with the path of a
+// built-in one would take its place, whatever its package.
+func TestModulesShareNoPath(t *testing.T) {
+	ctx := context.Background()
+	ms := append(slices.Clone(builtins), policy.Module{Path: "policies/guard.rego", Source: []byte("package modelgate.acme\n\nwarn contains \"in place of the guard\" if true\n")})
+	d := policy.Compile(ctx, ms, nil).Evaluate(ctx, policy.Input{Evidence: map[string]any{"team": "ml"}})
+	want := "policies/guard.rego: two policy files have this path"
+	if d.Allow || len(d.Deny) != 1 || d.Deny[0].Code != policy.CodeCompile || !strings.Contains(d.Deny[0].Msg, want) {
+		t.Errorf("decision %+v; want one %s denial containing %q", d, policy.CodeCompile, want)
+	}
+}

@@ -91,10 +91,18 @@ func Compile(ctx context.Context, modules []Module, config any) *Engine {
 	}
 	var opts []func(*rego.Rego)
 	var builtin, own []*ast.Module
+	paths := map[string]bool{}
 	for _, m := range modules {
 		if strings.HasSuffix(m.Path, "_test.rego") {
 			continue
 		}
+		// OPA keeps one module per file name: a second would take the
+		// place of the first, a built-in one included.
+		if paths[m.Path] {
+			e.broken = fmt.Errorf("%s: two policy files have this path", m.Path)
+			return e
+		}
+		paths[m.Path] = true
 		parsed, err := ast.ParseModuleWithOpts(m.Path, string(m.Source), ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
 			e.broken = compileError(err)
