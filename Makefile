@@ -66,14 +66,15 @@ github-fixtures:
 	  fi
 
 # The official opa and cue CLIs, at the versions of the libraries modelgate is
-# built with, must accept the policies and schemas too.
+# built with, must accept the policies and schemas too; opa with the builtins
+# the engine offers policies.
 OPA_VERSION = $(shell $(GO) list -m -f '{{.Version}}' github.com/open-policy-agent/opa)
 CUE_VERSION = $(shell $(GO) list -m -f '{{.Version}}' cuelang.org/go)
 OPA = $(GO) run github.com/open-policy-agent/opa@$(OPA_VERSION)
 CUE = $(GO) run cuelang.org/go/cmd/cue@$(CUE_VERSION)
 compat:
-	$(OPA) check --strict policies/
-	$(OPA) test policies/
+	$(OPA) check --strict --capabilities internal/policy/capabilities.json policies/
+	$(OPA) test --capabilities internal/policy/capabilities.json policies/
 	$(CUE) vet -c -d '#Config' ./schemas/ examples/gitops/.modelgate/config.yaml
 	$(CUE) vet -c -d '#Environment' ./schemas/ examples/gitops/environments/*.yaml examples/promotions/*/environments/*.yaml
 	$(CUE) vet -c -d '#Model' ./schemas/ $(wildcard examples/gitops/models/*/*/model.yaml)

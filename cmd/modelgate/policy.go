@@ -125,11 +125,9 @@ func policyEval(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	modules, err := withBuiltin(own)
-	if err != nil {
-		return c.fail(err)
-	}
-	d := policy.Compile(ctx, modules, cfg).Evaluate(ctx, in)
+	// As the gate does: the organisation's policies beside the built-in ones,
+	// never in their place.
+	d := policy.Compile(ctx, append(policies.Modules(), own...), cfg).Evaluate(ctx, in)
 	if *format == "json" {
 		err = writeJSON(c.stdout, d)
 	} else {

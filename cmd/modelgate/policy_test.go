@@ -2,10 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/modelgate/modelgate/internal/gittest"
 )
 
 func TestPolicyTestBuiltin(t *testing.T) {
@@ -39,21 +46,7 @@ func TestPolicyEval(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
 	}
 
-	data, err := os.ReadFile(input)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	doc["pull_request"].(map[string]any)["approvals"] = []any{}
-	data, _ = json.Marshal(doc)
-	denied := filepath.Join(t.TempDir(), "input.json")
-	if err := os.WriteFile(denied, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	code, stdout, _ = runCLI(t, "policy", "eval", "--input", denied, "--format", "json")
+	code, stdout, _ = runCLI(t, "policy", "eval", "--input", inputWithoutApprovals(t), "--format", "json")
 	var d struct {
 		Allow bool
 		Deny  []struct{ Code string }
@@ -70,7 +63,101 @@ func TestPolicyEval(t *testing.T) {
 	}
 }
 
+// inputWithoutApprovals writes the allowed input document of the built-in
+// policies' tests without its approvals, which the built-in policies deny.
+func inputWithoutApprovals(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile("../../policies/testdata/decision-input.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["pull_request"].(map[string]any)["approvals"] = []any{}
+	data, _ = json.Marshal(doc)
+	path := filepath.Join(t.TempDir(), "input.json")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 func tail(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return strings.Join(lines[max(0, len(lines)-5):], "\n")
+}
+
+// organisationPolicyRepo is promotionRepo with a policy of the organisation on
+// the base branch, committed age ago.
+func organisationPolicyRepo(t *testing.T, name, src string, age time.Duration) *gittest.Repo {
+	t.Helper()
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Write(".modelgate/policies/"+name, src)
+	r.Commit("example repository", time.Now().Add(-age))
+	r.Branch("promote")
+	r.CopyDir("../../examples/promotions/fraud-detector-2.3.0-production")
+	r.Commit("promote fraud-detector 2.3.0 to production", time.Now())
+	return r
+}
+
+// Each policy would let through a promotion that the built-in policies deny.
+func TestGateRejectsPoliciesInBuiltinPackages(t *testing.T) {
+	tests := []struct {
+		file, src string
+		age       time.Duration // since the version entered staging
+		approvers []string
+	}{
+		{"teams.rego", "package modelgate.lib\n\n# Any team meets the compliance rule.\nteam_matches(_, _) if true\n",
+			96 * time.Hour, []string{"bob:ml", "carol"}},
+		{"rollback.rego", "package modelgate\n\n# Every promotion a rollback: no soak applies.\nstages.rollback if true\n",
+			time.Hour, []string{"bob:compliance", "carol"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			r := organisationPolicyRepo(t, tt.file, tt.src, tt.age)
+			args := []string{"gate", "--repo", r.Dir, "--base", "main", "--head", "promote", "--author", "alice", "--database", filepath.Join(t.TempDir(), "audit.db")}
+			for _, a := range tt.approvers {
+				args = append(args, "--approved-by", a)
+			}
+			code, stdout, stderr := runCLI(t, args...)
+			want := ".modelgate/policies/" + tt.file + ":1:1: package "
+			if code != exitFailed || !strings.Contains(stdout, "policy.compile") || !strings.Contains(stdout, want) || !strings.Contains(stdout, "built-in package") {
+				t.Errorf("exit %d; want a policy.compile denial naming %s and the built-in package\n%s%s", code, want, stdout, stderr)
+			}
+		})
+	}
+}
+
+func TestGatePoliciesReachNoNetwork(t *testing.T) {
+	var received atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		received.Add(1)
+	}))
+	defer srv.Close()
+	src := fmt.Sprintf("package modelgate.acme\n\nwarn contains \"sent\" if {\n\thttp.send({\"method\": \"POST\", \"url\": %q, \"body\": input})\n}\n", srv.URL)
+	r := organisationPolicyRepo(t, "leak.rego", src, 96*time.Hour)
+	code, stdout, stderr := runCLI(t, "gate", "--repo", r.Dir, "--base", "main", "--head", "promote",
+		"--author", "alice", "--approved-by", "bob:compliance", "--approved-by", "carol", "--database", filepath.Join(t.TempDir(), "audit.db"))
+	if n := received.Load(); n != 0 {
+		t.Errorf("a policy sent %d requests", n)
+	}
+	if want := ".modelgate/policies/leak.rego:4:2: undefined function http.send"; code != exitFailed || !strings.Contains(stdout, "policy.compile") || !strings.Contains(stdout, want) {
+		t.Errorf("exit %d; want a policy.compile denial naming %s\n%s%s", code, want, stdout, stderr)
+	}
+}
+
+func TestPolicyEvalKeepsTheBuiltinPolicies(t *testing.T) {
+	dir := t.TempDir()
+	// In place of the built-in approval rules, none.
+	if err := os.WriteFile(filepath.Join(dir, "approvals.rego"), []byte("package modelgate.approvals\n\nwarn contains \"no approvals needed\" if false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCLI(t, "policy", "eval", "--input", inputWithoutApprovals(t), "--policies", dir)
+	want := "approvals.rego:1:1: package modelgate.approvals is a built-in package"
+	if code != exitFailed || !strings.Contains(stdout, "policy.compile") || !strings.Contains(stdout, want) {
+		t.Errorf("exit %d; want a policy.compile denial naming %s\n%s%s", code, want, stdout, stderr)
+	}
 }

@@ -24,6 +24,9 @@ import (
 type Module struct {
 	Path   string
 	Source []byte
+	// Builtin marks modelgate's own policies: only they may define rules in
+	// the built-in packages.
+	Builtin bool
 }
 
 // Message is one deny or warn.
@@ -87,10 +90,19 @@ func Compile(ctx context.Context, modules []Module, config any) *Engine {
 		e.known = member{key: "config", json: cfg, value: ast.NewTerm(v)}
 	}
 	var opts []func(*rego.Rego)
+	var builtin, own []*ast.Module
+	paths := map[string]bool{}
 	for _, m := range modules {
 		if strings.HasSuffix(m.Path, "_test.rego") {
 			continue
 		}
+		// OPA keeps one module per file name: a second would take the
+		// place of the first, a built-in one included.
+		if paths[m.Path] {
+			e.broken = fmt.Errorf("%s: two policy files have this path", m.Path)
+			return e
+		}
+		paths[m.Path] = true
 		parsed, err := ast.ParseModuleWithOpts(m.Path, string(m.Source), ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
 			e.broken = compileError(err)
@@ -99,8 +111,17 @@ func Compile(ctx context.Context, modules []Module, config any) *Engine {
 		if parsed == nil {
 			continue // an empty file
 		}
+		if m.Builtin {
+			builtin = append(builtin, parsed)
+		} else {
+			own = append(own, parsed)
+		}
 		e.rules = append(e.rules, decisionRules(parsed)...)
 		opts = append(opts, rego.ParsedModule(parsed))
+	}
+	if err := ownPackages(own, builtin); err != nil {
+		e.broken = compileError(err)
+		return e
 	}
 	e.rules = slices.CompactFunc(sortRules(e.rules), func(a, b ruleRef) bool { return a.pkg == b.pkg && a.kind == b.kind })
 	if len(e.rules) == 0 {
@@ -112,9 +133,15 @@ func Compile(ctx context.Context, modules []Module, config any) *Engine {
 		e.rules[i].variable = fmt.Sprintf("r%d", i)
 		query = append(query, fmt.Sprintf("%s := data.%s.%s", e.rules[i].variable, e.rules[i].pkg, e.rules[i].kind))
 	}
+	caps, err := capabilities()
+	if err != nil {
+		e.broken = err
+		return e
+	}
 	opts = append(opts,
 		rego.Query(strings.Join(query, "; ")),
 		rego.SetRegoVersion(ast.RegoV1),
+		rego.Capabilities(caps),
 		rego.StrictBuiltinErrors(true), // a builtin that fails must fail the decision, not skip a rule
 	)
 	prepared, err := rego.New(opts...).PrepareForEval(ctx)
@@ -146,16 +173,65 @@ func compileError(err error) error {
 	return errors.New(strings.Join(lines, "\n"))
 }
 
-// decisionRules lists the deny and warn rules of a module under package modelgate.
-func decisionRules(m *ast.Module) []ruleRef {
-	pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
-	if !strings.HasPrefix(pkg, "modelgate.") {
+// root is the package that holds every decision package.
+var root = ast.MustParseRef("data.modelgate")
+
+// ownPackages says which repository modules are not in packages of their own
+// under modelgate. A rule added to a built-in package takes part in the
+// built-in rules (a helper redefined so that any team matches, every promotion
+// declared a rollback), and a package above one reaches into it with a rule's
+// ref head, so only the built-in modules may define them.
+func ownPackages(own, builtin []*ast.Module) error {
+	var errs ast.Errors
+	for _, m := range own {
+		if problem := packageProblem(m.Package.Path, builtin); problem != "" {
+			errs = append(errs, ast.NewError(ast.CompileErr, m.Package.Location,
+				"package %s %s: repository policies add rules only to packages of their own under modelgate, such as modelgate.acme",
+				packageName(m.Package.Path), problem))
+		}
+	}
+	if len(errs) == 0 {
 		return nil
 	}
+	return errs
+}
+
+// packageProblem says why a repository module may not declare the package at
+// path, or "" when it may.
+func packageProblem(path ast.Ref, builtin []*ast.Module) string {
+	if !path.HasPrefix(root) {
+		return "is not under modelgate"
+	}
+	for _, b := range builtin {
+		switch bp := b.Package.Path; {
+		case path.Equal(bp):
+			return "is a built-in package"
+		case path.HasPrefix(bp):
+			return "is inside the built-in package " + packageName(bp)
+		case bp.HasPrefix(path):
+			return "holds the built-in package " + packageName(bp)
+		}
+	}
+	return ""
+}
+
+// packageName is a package's path as a package clause writes it: modelgate.lib.
+func packageName(path ast.Ref) string {
+	return strings.TrimPrefix(path.String(), "data.")
+}
+
+// decisionRules lists the deny and warn rules of a module under package
+// modelgate, each in the package its ref head puts it in: team.deny in package
+// modelgate.acme is the deny of modelgate.acme.team, and must be evaluated as
+// such rather than left out.
+func decisionRules(m *ast.Module) []ruleRef {
 	var refs []ruleRef
 	for _, r := range m.Rules {
-		if name := r.Head.Name.String(); name == "deny" || name == "warn" {
-			refs = append(refs, ruleRef{pkg: pkg, kind: name})
+		ref := r.Ref()
+		kind, ok := ref[len(ref)-1].Value.(ast.String)
+		pkg := ref[:len(ref)-1]
+		if ok && (kind == "deny" || kind == "warn") && pkg.HasPrefix(root) && !pkg.Equal(root) {
+			refs = append(refs, ruleRef{pkg: packageName(pkg), kind: string(kind)})
 		}
 	}
 	return refs
@@ -288,5 +364,5 @@ func Package(m Module) (string, error) {
 	if parsed == nil {
 		return "", fmt.Errorf("%s: empty policy file", m.Path)
 	}
-	return strings.TrimPrefix(parsed.Package.Path.String(), "data."), nil
+	return packageName(parsed.Package.Path), nil
 }

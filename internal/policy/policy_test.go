@@ -81,7 +81,7 @@ func TestFailClosed(t *testing.T) {
 	}{
 		{"syntax error", modules(thresholdPolicy, "package modelgate.broken\n\ndeny contains x if {"), 0.5, policy.CodeCompile, "b.rego:"},
 		{"type error", modules("package modelgate.t\n\ndeny contains x if { x := 1 + \"a\" }"), 0.5, policy.CodeCompile, "a.rego:3"},
-		{"no decision rules", modules("package other\n\nx := 1"), 0.5, policy.CodeCompile, "no policy defines deny or warn"},
+		{"no decision rules", modules("package modelgate.other\n\nx := 1"), 0.5, policy.CodeCompile, "no policy defines deny or warn"},
 		{"builtin error at evaluation", modules("package modelgate.t\n\ndeny contains \"slow\" if { time.parse_duration_ns(input.evidence.accuracy) > 0 }"),
 			"not a duration", policy.CodeEvaluation, "policy evaluation failed"},
 		{"conflicting rule values", modules("package modelgate.t\n\nx := 1 if input.evidence.accuracy > 0\n\nx := 2 if input.evidence.accuracy > 0\n\ndeny contains \"x\" if x == 3"),

@@ -33,7 +33,14 @@ func Test(ctx context.Context, modules []Module, run func(path string) bool) ([]
 			parsed[m.Path] = p
 		}
 	}
+	caps, err := capabilities()
+	if err != nil {
+		return nil, err
+	}
 	ch, err := tester.NewRunner().
+		// The runner's own compiler would offer every builtin; print stays
+		// on, as it is in opa test.
+		SetCompiler(ast.NewCompiler().WithCapabilities(caps).WithDefaultRegoVersion(ast.RegoV1).WithEnablePrintStatements(true)).
 		SetDefaultRegoVersion(ast.RegoV1).
 		RaiseBuiltinErrors(true).
 		SetTimeout(Timeout).
