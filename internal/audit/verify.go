@@ -114,7 +114,10 @@ func (v *Verifier) grow(r Record) error {
 
 func (v *Verifier) rewritten(cp TreeHead) error {
 	known := "no earlier checkpoint narrows it down"
-	if v.matched > 0 {
+	switch {
+	case v.matched == 1:
+		known = "record 1 matches the checkpoint of size 1"
+	case v.matched > 1:
 		known = fmt.Sprintf("records 1 to %d match the checkpoint of size %d", v.matched, v.matched)
 	}
 	first := v.matched + 1

@@ -1,15 +1,13 @@
 package sqlstore
 
 import (
-	"encoding/hex"
 	"errors"
 	"reflect"
 	"strings"
 	"testing"
 
-	"golang.org/x/mod/sumdb/tlog"
-
 	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/sqlstoretest"
 )
 
 // checkpointsAt returns the tree head after each of appended's records, as
@@ -52,38 +50,11 @@ func chainOnly(t *testing.T, db *DB) error {
 	return v.Finish(head)
 }
 
-// forge replaces the whole log with records, as someone who can write the
-// database would: each chained to the one before, the head on the last and
-// the stored tree rebuilt over them.
-func forge(t *testing.T, db *DB, records []audit.Record) {
-	t.Helper()
-	execRaw(t, db, `DELETE FROM audit_records`)
-	execRaw(t, db, `DELETE FROM audit_tree`)
-	head := audit.Head{Digest: audit.GenesisDigest}
-	var tree audit.Tree
-	for _, r := range records {
-		r := head.Next(r.RecordedAt, r.Entry)
-		if _, err := db.x.NamedExecContext(t.Context(), insertRecordSQL, newRecordRow(r)); err != nil {
-			t.Fatal(err)
-		}
-		hashes, err := tree.Append(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		first := tlog.StoredHashIndex(0, r.Seq-1)
-		for i, h := range hashes {
-			execRaw(t, db, `INSERT INTO audit_tree (idx, hash) VALUES (?, ?)`, first+int64(i), hex.EncodeToString(h[:]))
-		}
-		head = r.Head()
-	}
-	execRaw(t, db, `UPDATE audit_head SET seq = ?, digest = ? WHERE id = 1`, head.Seq, head.Digest)
-}
-
 func TestCheckpointsDetectRewrittenHistory(t *testing.T) {
 	tests := []struct {
 		name string
 		// rewrite returns the forged log, given the genuine one.
-		rewrite     func(t *testing.T, db *DB, records []audit.Record)
+		rewrite     func(t *testing.T, db *DB, dsn string, records []audit.Record)
 		checkpoints func(all []audit.TreeHead) []audit.TreeHead
 		wantSeq     int64
 		wantThrough int64
@@ -91,9 +62,9 @@ func TestCheckpointsDetectRewrittenHistory(t *testing.T) {
 	}{
 		{
 			name: "record edited, chain and head recomputed forward, every checkpoint kept",
-			rewrite: func(t *testing.T, db *DB, records []audit.Record) {
+			rewrite: func(t *testing.T, db *DB, dsn string, records []audit.Record) {
 				records[2].Actor = "mallory"
-				forge(t, db, records)
+				sqlstoretest.Forge(t, dsn, records)
 			},
 			checkpoints: func(all []audit.TreeHead) []audit.TreeHead { return all },
 			wantSeq:     3,
@@ -101,9 +72,9 @@ func TestCheckpointsDetectRewrittenHistory(t *testing.T) {
 		},
 		{
 			name: "record edited, chain and head recomputed forward, only the last checkpoint kept",
-			rewrite: func(t *testing.T, db *DB, records []audit.Record) {
+			rewrite: func(t *testing.T, db *DB, dsn string, records []audit.Record) {
 				records[2].Actor = "mallory"
-				forge(t, db, records)
+				sqlstoretest.Forge(t, dsn, records)
 			},
 			checkpoints: func(all []audit.TreeHead) []audit.TreeHead { return all[5:] },
 			wantSeq:     1,
@@ -112,8 +83,8 @@ func TestCheckpointsDetectRewrittenHistory(t *testing.T) {
 		},
 		{
 			name: "tail deleted and the head moved back",
-			rewrite: func(t *testing.T, db *DB, records []audit.Record) {
-				forge(t, db, records[:4])
+			rewrite: func(t *testing.T, db *DB, dsn string, records []audit.Record) {
+				sqlstoretest.Forge(t, dsn, records[:4])
 			},
 			checkpoints: func(all []audit.TreeHead) []audit.TreeHead { return all[5:] },
 			wantSeq:     5,
@@ -122,8 +93,8 @@ func TestCheckpointsDetectRewrittenHistory(t *testing.T) {
 		},
 		{
 			name: "older copy restored and a different history appended",
-			rewrite: func(t *testing.T, db *DB, records []audit.Record) {
-				forge(t, db, records[:4])
+			rewrite: func(t *testing.T, db *DB, dsn string, records []audit.Record) {
+				sqlstoretest.Forge(t, dsn, records[:4])
 				appendAll(t, db, []audit.Entry{
 					{Kind: audit.KindDecision, Repository: "acme/models", Model: "churn", Version: "6.6.6", Stage: "production", Actor: "mallory"},
 					{Kind: audit.KindMerge, Repository: "acme/models", Model: "churn", Version: "6.6.6", Stage: "production", Actor: "mallory"},
@@ -146,7 +117,7 @@ func TestCheckpointsDetectRewrittenHistory(t *testing.T) {
 					t.Fatalf("VerifyTree before the rewrite: %v", err)
 				}
 
-				tt.rewrite(t, db, records)
+				tt.rewrite(t, db, dsn, records)
 
 				if err := chainOnly(t, db); err != nil {
 					t.Fatalf("the chain alone should not see this rewrite, but says %v", err)
