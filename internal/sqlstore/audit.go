@@ -168,7 +168,7 @@ func compareStoredTree(ctx context.Context, tx *sqlx.Tx, tree *audit.Tree) error
 			return fmt.Errorf("read audit tree: %w", err)
 		}
 		if row.Idx != idx || idx >= want {
-			return treeError(min(idx, want), "missing or beyond the log (tree hashes deleted or inserted)")
+			return treeError(min(idx, want), "is missing or beyond the log (tree hashes deleted or inserted)")
 		}
 		built, err := tree.ReadHashes([]int64{idx})
 		if err != nil {
@@ -182,7 +182,7 @@ func compareStoredTree(ctx context.Context, tx *sqlx.Tx, tree *audit.Tree) error
 		return fmt.Errorf("read audit tree: %w", err)
 	}
 	if idx != want {
-		return treeError(idx, "missing (tree hashes deleted)")
+		return treeError(idx, "is missing (tree hashes deleted)")
 	}
 	return nil
 }
@@ -191,10 +191,10 @@ func compareStoredTree(ctx context.Context, tx *sqlx.Tx, tree *audit.Tree) error
 func treeError(idx int64, what string) error {
 	level, n := tlog.SplitStoredHashIndex(idx)
 	first, last := n<<level+1, (n+1)<<level
-	if first == last {
-		return &audit.ChainError{Reason: fmt.Sprintf("stored tree hash %d, of record %d, %s", idx, first, what)}
+	if last == first {
+		last = 0
 	}
-	return &audit.ChainError{Reason: fmt.Sprintf("stored tree hash %d, over records %d to %d, %s", idx, first, last, what)}
+	return &audit.ChainError{Seq: first, Through: last, Reason: fmt.Sprintf("stored tree hash %d %s", idx, what)}
 }
 
 // auditTables are the tables whose loss is tampering, not a missing

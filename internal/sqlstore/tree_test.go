@@ -146,11 +146,11 @@ func TestVerifyCallsAMissingPartTampering(t *testing.T) {
 		{"records table dropped", `DROP TABLE audit_records`, "audit log: table audit_records is missing (dropped)"},
 		{"head table dropped", `DROP TABLE audit_head`, "audit log: table audit_head is missing (dropped)"},
 		{"tree table dropped", `DROP TABLE audit_tree`, "audit log: table audit_tree is missing (dropped)"},
-		{"tree hash deleted", `DELETE FROM audit_tree WHERE idx = 0`, "audit log: stored tree hash 0, of record 1, missing or beyond the log (tree hashes deleted or inserted)"},
-		{"tree hash edited", `UPDATE audit_tree SET hash = '` + strings.Repeat("ab", 32) + `' WHERE idx = 0`, "audit log: stored tree hash 0, of record 1, is not the records' (tree hash edited)"},
-		{"tree hash over several records edited", `UPDATE audit_tree SET hash = '` + strings.Repeat("ab", 32) + `' WHERE idx = 6`, "audit log: stored tree hash 6, over records 1 to 4, is not the records' (tree hash edited)"},
-		{"tree hash appended", `INSERT INTO audit_tree (idx, hash) VALUES (10, 'ab')`, "audit log: stored tree hash 10, of record 7, missing or beyond the log (tree hashes deleted or inserted)"},
-		{"last tree hash deleted", `DELETE FROM audit_tree WHERE idx = 9`, "audit log: stored tree hash 9, over records 5 to 6, missing (tree hashes deleted)"},
+		{"tree hash deleted", `DELETE FROM audit_tree WHERE idx = 0`, "audit record 1: stored tree hash 0 is missing or beyond the log (tree hashes deleted or inserted)"},
+		{"tree hash edited", `UPDATE audit_tree SET hash = '` + strings.Repeat("ab", 32) + `' WHERE idx = 0`, "audit record 1: stored tree hash 0 is not the records' (tree hash edited)"},
+		{"tree hash over several records edited", `UPDATE audit_tree SET hash = '` + strings.Repeat("ab", 32) + `' WHERE idx = 6`, "audit records 1 to 4: stored tree hash 6 is not the records' (tree hash edited)"},
+		{"tree hash appended", `INSERT INTO audit_tree (idx, hash) VALUES (10, 'ab')`, "audit record 7: stored tree hash 10 is missing or beyond the log (tree hashes deleted or inserted)"},
+		{"last tree hash deleted", `DELETE FROM audit_tree WHERE idx = 9`, "audit records 5 to 6: stored tree hash 9 is missing (tree hashes deleted)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
