@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // ChainError reports the first record at which a log stops being intact.
@@ -38,6 +40,7 @@ type Verifier struct {
 	// largest one the records matched.
 	checkpoints []TreeHead
 	matched     int64
+	mismatched  *TreeHead // the checkpoint the records did not match
 }
 
 // NewVerifier returns a Verifier that also checks that the records are a
@@ -107,6 +110,7 @@ func (v *Verifier) grow(r Record) error {
 			v.matched = cp.Size
 			continue
 		}
+		v.mismatched = &cp
 		return v.rewritten(cp)
 	}
 	return nil
@@ -125,6 +129,45 @@ func (v *Verifier) rewritten(cp TreeHead) error {
 		return &ChainError{Seq: first, Reason: fmt.Sprintf("differs from the checkpoint of size %d: history rewritten from this record on (%s)", cp.Size, known)}
 	}
 	return &ChainError{Seq: first, Through: cp.Size, Reason: fmt.Sprintf("do not match the checkpoint of size %d: history rewritten from one of these records on (%s)", cp.Size, known)}
+}
+
+// Narrow pinpoints the first rewritten record of a range that a checkpoint
+// mismatch left, with the tree stored beside the records, and otherwise
+// returns the error it has. A stored tree that still has the checkpoint's
+// hash holds the very leaves the checkpoint signed, however the records
+// were rewritten since, so the first record whose leaf differs from its
+// stored one is the first rewritten; a stored tree rewritten with the
+// records proves nothing, and the range stands.
+func (v *Verifier) Narrow(stored tlog.HashReader) error {
+	cp := v.mismatched
+	if cp == nil || cp.Size == v.matched+1 {
+		return v.err
+	}
+	if h, err := tlog.TreeHash(cp.Size, stored); err != nil || h != cp.Hash {
+		return v.err
+	}
+	const batch = 512
+	for from := v.matched; from < cp.Size; from += batch {
+		var indexes []int64
+		for i := from; i < min(from+batch, cp.Size); i++ {
+			indexes = append(indexes, tlog.StoredHashIndex(0, i))
+		}
+		signed, err := stored.ReadHashes(indexes)
+		if err != nil {
+			return v.err
+		}
+		built, err := v.tree.ReadHashes(indexes)
+		if err != nil {
+			return v.err
+		}
+		for i := range indexes {
+			if signed[i] != built[i] {
+				seq := from + int64(i) + 1
+				return &ChainError{Seq: seq, Reason: fmt.Sprintf("differs from the checkpoint of size %d: the tree stored beside the log still has the checkpoint's hash, and its leaf for this record is another record (history rewritten from this record on)", cp.Size)}
+			}
+		}
+	}
+	return v.err
 }
 
 // Finish checks that the stored chain head names the last record seen, and

@@ -105,14 +105,19 @@ func (db *DB) VerifyTree(ctx context.Context, checkpoints ...audit.TreeHead) (in
 			return err
 		}
 		v := audit.NewVerifier(checkpoints...)
+		var broken error
 		if err := streamRecords(ctx, tx, func(rec audit.Record) error {
-			if err := v.Next(rec); err != nil {
-				return err
+			if broken = v.Next(rec); broken != nil {
+				return broken
 			}
 			checked++
 			return nil
 		}); err != nil {
-			return err
+			if err != broken {
+				return err
+			}
+			// The rows are closed now, so the stored tree can be read.
+			return v.Narrow(storedHashes{ctx, tx})
 		}
 		if err := v.Finish(head); err != nil {
 			return err

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"errors"
 	"reflect"
 	"strings"
@@ -59,6 +60,9 @@ func TestCheckpointsDetectRewrittenHistory(t *testing.T) {
 		wantSeq     int64
 		wantThrough int64
 		wantReason  string
+		// withoutCheckpoints is what Verify says without checkpoints;
+		// empty for intact.
+		withoutCheckpoints string
 	}{
 		{
 			name: "record edited, chain and head recomputed forward, every checkpoint kept",
@@ -80,6 +84,28 @@ func TestCheckpointsDetectRewrittenHistory(t *testing.T) {
 			wantSeq:     1,
 			wantThrough: 6,
 			wantReason:  "do not match the checkpoint of size 6: history rewritten from one of these records on (no earlier checkpoint narrows it down)",
+		},
+		{
+			name: "record edited, chain and head recomputed forward, stored tree left as it was, only the last checkpoint kept",
+			rewrite: func(t *testing.T, db *DB, dsn string, records []audit.Record) {
+				var tree []struct {
+					Idx  int64  `db:"idx"`
+					Hash string `db:"hash"`
+				}
+				if err := db.x.SelectContext(t.Context(), &tree, `SELECT idx, hash FROM audit_tree`); err != nil {
+					t.Fatal(err)
+				}
+				records[2].Actor = "mallory"
+				sqlstoretest.Forge(t, dsn, records)
+				execRaw(t, db, `DELETE FROM audit_tree`)
+				for _, h := range tree {
+					execRaw(t, db, `INSERT INTO audit_tree (idx, hash) VALUES (?, ?)`, h.Idx, h.Hash)
+				}
+			},
+			checkpoints:        func(all []audit.TreeHead) []audit.TreeHead { return all[5:] },
+			wantSeq:            3,
+			wantReason:         "differs from the checkpoint of size 6: the tree stored beside the log still has the checkpoint's hash, and its leaf for this record is another record (history rewritten from this record on)",
+			withoutCheckpoints: "audit record 3: stored tree hash 3 is not the records' (tree hash edited)",
 		},
 		{
 			name: "tail deleted and the head moved back",
@@ -122,8 +148,9 @@ func TestCheckpointsDetectRewrittenHistory(t *testing.T) {
 				if err := chainOnly(t, db); err != nil {
 					t.Fatalf("the chain alone should not see this rewrite, but says %v", err)
 				}
-				if n, err := db.Verify(t.Context()); err != nil {
-					t.Fatalf("Verify without checkpoints = %d, %v; want intact", n, err)
+				if _, err := db.Verify(t.Context()); tt.withoutCheckpoints == "" && err != nil ||
+					tt.withoutCheckpoints != "" && (err == nil || !strings.HasSuffix(err.Error(), tt.withoutCheckpoints)) {
+					t.Fatalf("Verify without checkpoints = %v; want %q", err, cmp.Or(tt.withoutCheckpoints, "intact"))
 				}
 				_, _, err := db.VerifyTree(t.Context(), cps...)
 				var chainErr *audit.ChainError
