@@ -117,7 +117,8 @@ func extends(checkpoints []audit.TreeHead) string {
 	for i, cp := range checkpoints {
 		sizes[i] = strconv.FormatInt(cp.Size, 10)
 	}
-	return fmt.Sprintf(", consistent with %d %s (tree sizes %s)", len(checkpoints), plural(int64(len(checkpoints)), "checkpoint"), strings.Join(sizes, ", "))
+	n := int64(len(checkpoints))
+	return fmt.Sprintf(", consistent with %d %s (%s %s)", n, plural(n, "checkpoint"), plural(n, "tree size"), strings.Join(sizes, ", "))
 }
 
 // checkpointVerifier returns the verifier of checkpoints: the key given, or

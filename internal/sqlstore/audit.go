@@ -180,7 +180,7 @@ func compareStoredTree(ctx context.Context, tx *sqlx.Tx, tree *audit.Tree) error
 			return err
 		}
 		if row.Hash != hex.EncodeToString(built[0][:]) {
-			return treeError(idx, "is not the records' (tree hash edited)")
+			return treeError(idx, "does not match the records (the records or the stored tree were rewritten)")
 		}
 	}
 	if err := rows.Err(); err != nil {

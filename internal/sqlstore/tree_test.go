@@ -105,7 +105,7 @@ func TestCheckpointsDetectRewrittenHistory(t *testing.T) {
 			checkpoints:        func(all []audit.TreeHead) []audit.TreeHead { return all[5:] },
 			wantSeq:            3,
 			wantReason:         "differs from the checkpoint of size 6: the tree stored beside the log still has the checkpoint's hash, and its leaf for this record is another record (history rewritten from this record on)",
-			withoutCheckpoints: "audit record 3: stored tree hash 3 is not the records' (tree hash edited)",
+			withoutCheckpoints: "audit record 3: stored tree hash 3 does not match the records (the records or the stored tree were rewritten)",
 		},
 		{
 			name: "tail deleted and the head moved back",
@@ -174,8 +174,8 @@ func TestVerifyCallsAMissingPartTampering(t *testing.T) {
 		{"head table dropped", `DROP TABLE audit_head`, "audit log: table audit_head is missing (dropped)"},
 		{"tree table dropped", `DROP TABLE audit_tree`, "audit log: table audit_tree is missing (dropped)"},
 		{"tree hash deleted", `DELETE FROM audit_tree WHERE idx = 0`, "audit record 1: stored tree hash 0 is missing or beyond the log (tree hashes deleted or inserted)"},
-		{"tree hash edited", `UPDATE audit_tree SET hash = '` + strings.Repeat("ab", 32) + `' WHERE idx = 0`, "audit record 1: stored tree hash 0 is not the records' (tree hash edited)"},
-		{"tree hash over several records edited", `UPDATE audit_tree SET hash = '` + strings.Repeat("ab", 32) + `' WHERE idx = 6`, "audit records 1 to 4: stored tree hash 6 is not the records' (tree hash edited)"},
+		{"tree hash edited", `UPDATE audit_tree SET hash = '` + strings.Repeat("ab", 32) + `' WHERE idx = 0`, "audit record 1: stored tree hash 0 does not match the records (the records or the stored tree were rewritten)"},
+		{"tree hash over several records edited", `UPDATE audit_tree SET hash = '` + strings.Repeat("ab", 32) + `' WHERE idx = 6`, "audit records 1 to 4: stored tree hash 6 does not match the records (the records or the stored tree were rewritten)"},
 		{"tree hash appended", `INSERT INTO audit_tree (idx, hash) VALUES (10, 'ab')`, "audit record 7: stored tree hash 10 is missing or beyond the log (tree hashes deleted or inserted)"},
 		{"last tree hash deleted", `DELETE FROM audit_tree WHERE idx = 9`, "audit records 5 to 6: stored tree hash 9 is missing (tree hashes deleted)"},
 	}
