@@ -286,10 +286,19 @@ func (s storedHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
+// insertHashes stores hashes from stored-hash index first on, a few hundred
+// rows a statement, so that an append costs one round trip for them.
 func insertHashes(ctx context.Context, tx *sqlx.Tx, first int64, hashes []tlog.Hash) error {
-	for i, h := range hashes {
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`INSERT INTO audit_tree (idx, hash) VALUES (?, ?)`), first+int64(i), hex.EncodeToString(h[:])); err != nil {
-			return fmt.Errorf("insert audit tree hash %d: %w", first+int64(i), err)
+	const rows = 500
+	for from := 0; from < len(hashes); from += rows {
+		batch := hashes[from:min(from+rows, len(hashes))]
+		args := make([]any, 0, 2*len(batch))
+		for i, h := range batch {
+			args = append(args, first+int64(from+i), hex.EncodeToString(h[:]))
+		}
+		query := `INSERT INTO audit_tree (idx, hash) VALUES (?, ?)` + strings.Repeat(`, (?, ?)`, len(batch)-1)
+		if _, err := tx.ExecContext(ctx, tx.Rebind(query), args...); err != nil {
+			return fmt.Errorf("insert audit tree hashes %d to %d: %w", first+int64(from), first+int64(from+len(batch)-1), err)
 		}
 	}
 	return nil
