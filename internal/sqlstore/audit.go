@@ -231,14 +231,20 @@ func (db *DB) buildAuditTree(ctx context.Context, tx *sqlx.Tx) error {
 	}
 	var tree audit.Tree
 	var hashes []tlog.Hash
-	// A record whose time does not parse was edited; it still becomes a
-	// leaf, with the zero time, and verification names it as it did.
+	// A log that was tampered with before it had a tree still migrates, so
+	// that verification can name the record as it did: a record whose time
+	// does not parse becomes a leaf with the zero time, and the tree stops
+	// at a gap in the sequence, which verification reports first.
+	errGap := errors.New("gap in the sequence")
 	err := scanRecords(ctx, tx, func(rec audit.Record, _ error) error {
+		if rec.Seq != tree.Size()+1 {
+			return errGap
+		}
 		added, err := tree.Append(rec)
 		hashes = append(hashes, added...)
 		return err
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errGap) {
 		return fmt.Errorf("build audit tree: %w", err)
 	}
 	return insertHashes(ctx, tx, 0, hashes)

@@ -228,18 +228,29 @@ func TestMigrationBuildsTheTreeOverAnExistingChain(t *testing.T) {
 	})
 }
 
-func TestMigrationKeepsAnEditedRecordDetectable(t *testing.T) {
-	eachBackend(t, func(t *testing.T, dsn string) {
-		db := openDB(t, dsn)
-		appendAll(t, db, sampleEntries())
-		execRaw(t, db, `DROP TABLE audit_tree`)
-		execRaw(t, db, `DELETE FROM schema_migrations WHERE version = 3`)
-		execRaw(t, db, `UPDATE audit_records SET recorded_at = 'yesterday' WHERE seq = 2`)
+func TestMigrationKeepsAnEditedLogDetectable(t *testing.T) {
+	tests := []struct {
+		name, tamper, want string
+	}{
+		{"time edited", `UPDATE audit_records SET recorded_at = 'yesterday' WHERE seq = 2`, `audit record 2: recorded_at "yesterday" is not a valid time (record edited)`},
+		{"record deleted", `DELETE FROM audit_records WHERE seq = 2`, "audit record 2: missing (expected seq 2, found 3: record deleted)"},
+		{"first record deleted", `DELETE FROM audit_records WHERE seq = 1`, "audit record 1: missing (expected seq 1, found 2: record deleted)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			eachBackend(t, func(t *testing.T, dsn string) {
+				db := openDB(t, dsn)
+				appendAll(t, db, sampleEntries())
+				execRaw(t, db, `DROP TABLE audit_tree`)
+				execRaw(t, db, `DELETE FROM schema_migrations WHERE version = 3`)
+				execRaw(t, db, tt.tamper)
 
-		_, err := openDB(t, dsn).Verify(t.Context())
-		var chainErr *audit.ChainError
-		if !errors.As(err, &chainErr) || chainErr.Seq != 2 {
-			t.Errorf("Verify after migrating an edited log = %v; want record 2 named", err)
-		}
-	})
+				_, err := openDB(t, dsn).Verify(t.Context())
+				var chainErr *audit.ChainError
+				if !errors.As(err, &chainErr) || chainErr.Error() != tt.want {
+					t.Errorf("Verify after migrating an edited log = %v; want %q", err, tt.want)
+				}
+			})
+		})
+	}
 }
