@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/github"
@@ -22,6 +24,7 @@ import (
 // Store is what the App keeps: the audit log and its own job queue.
 type Store interface {
 	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
+	TreeHead(ctx context.Context) (audit.TreeHead, error)
 	HasRecord(ctx context.Context, f audit.Filter) (bool, error)
 	Records(ctx context.Context, f audit.Filter) ([]audit.Record, error)
 	Enqueue(ctx context.Context, jobs ...queue.Job) ([]bool, error)
@@ -31,6 +34,7 @@ type Store interface {
 type App struct {
 	github    *github.App
 	store     Store
+	signer    note.Signer // signs the checkpoints of the audit log it publishes
 	gate      *gate.Gate
 	validator *schema.Validator
 	metrics   *Metrics
@@ -38,10 +42,10 @@ type App struct {
 	now       func() time.Time
 }
 
-// New returns an App that judges with g, reads schemas with v, and reaches
-// GitHub through gh.
-func New(gh *github.App, store Store, g *gate.Gate, v *schema.Validator, m *Metrics, log *slog.Logger) *App {
-	return &App{github: gh, store: store, gate: g, validator: v, metrics: m, log: log, now: time.Now}
+// New returns an App that judges with g, reads schemas with v, reaches
+// GitHub through gh, and signs the audit log's checkpoints with signer.
+func New(gh *github.App, store Store, signer note.Signer, g *gate.Gate, v *schema.Validator, m *Metrics, log *slog.Logger) *App {
+	return &App{github: gh, store: store, signer: signer, gate: g, validator: v, metrics: m, log: log, now: time.Now}
 }
 
 // Handle does what a queued delivery asks. An error means the job should be

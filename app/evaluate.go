@@ -76,10 +76,11 @@ func (a *App) evaluate(ctx context.Context, log *slog.Logger, task Task, number 
 	}
 	a.metrics.evaluated(res.Allow, a.now().Sub(started))
 
-	if err := a.record(ctx, res, approvals); err != nil {
+	decisions, err := a.record(ctx, res, approvals)
+	if err != nil {
 		return err
 	}
-	if err := a.report(ctx, repo, pr, res, approvals, task.Action == Explain); err != nil {
+	if err := a.report(ctx, repo, pr, res, approvals, decisions, task.Action == Explain); err != nil {
 		return err
 	}
 	log.Info("judged", "allow", res.Allow, "denials", len(denials(res)))
@@ -102,7 +103,7 @@ func (a *App) merge(ctx context.Context, log *slog.Logger, task Task, repo *gith
 		a.metrics.merged("refused")
 		entry.Kind = audit.KindMergeRefused
 		entry.Payload = mustJSON(audit.MergeRefusedPayload{Method: method, Reason: err.Error()})
-		if err := a.appendAll(ctx, promotionEntries(res, entry)); err != nil {
+		if _, err := a.appendAll(ctx, promotionEntries(res, entry)); err != nil {
 			return err
 		}
 		log.Warn("merge refused; judging again", "err", err)
@@ -118,7 +119,8 @@ func (a *App) merge(ctx context.Context, log *slog.Logger, task Task, repo *gith
 	entry.Kind = audit.KindMerge
 	entry.Payload = mustJSON(audit.MergePayload{Method: method, CommitSHA: sha, BaseRef: pr.BaseRef})
 	log.Info("merged", "merge_commit", sha)
-	return a.appendAll(ctx, promotionEntries(res, entry))
+	_, err = a.appendAll(ctx, promotionEntries(res, entry))
+	return err
 }
 
 // recordPusher remembers who pushed to the pull request, once: GitHub's
@@ -153,17 +155,19 @@ func (a *App) pushers(ctx context.Context, repository string, number int) ([]str
 	return logins, nil
 }
 
-// record writes the decision and the approvals it counted.
-func (a *App) record(ctx context.Context, res *gate.Result, ap *approvalSet) error {
+// record writes the decision and the approvals it counted, and returns the
+// decision's records.
+func (a *App) record(ctx context.Context, res *gate.Result, ap *approvalSet) ([]audit.Record, error) {
 	entries, err := res.AuditEntries()
 	if err != nil {
-		return err
+		return nil, err
 	}
+	decided := len(entries)
 	for _, u := range ap.counted {
 		seen, err := a.store.HasRecord(ctx, audit.Filter{Kind: audit.KindApproval, Repository: res.Repository,
 			PullRequest: res.PullRequest.Number, HeadSHA: res.Head, Actor: u.User})
 		if err != nil {
-			return fmt.Errorf("read audit log: %w", err)
+			return nil, fmt.Errorf("read audit log: %w", err)
 		}
 		if seen {
 			continue
@@ -172,16 +176,23 @@ func (a *App) record(ctx context.Context, res *gate.Result, ap *approvalSet) err
 			PullRequest: res.PullRequest.Number, HeadSHA: res.Head, Actor: u.User,
 			Payload: mustJSON(audit.ApprovalPayload{ReviewID: u.ReviewID, Teams: u.Teams, SubmittedAt: u.SubmittedAt})})
 	}
-	return a.appendAll(ctx, entries)
+	records, err := a.appendAll(ctx, entries)
+	if err != nil {
+		return nil, err
+	}
+	return records[:decided], nil
 }
 
-func (a *App) appendAll(ctx context.Context, entries []audit.Entry) error {
+func (a *App) appendAll(ctx context.Context, entries []audit.Entry) ([]audit.Record, error) {
+	records := make([]audit.Record, 0, len(entries))
 	for _, e := range entries {
-		if _, err := a.store.Append(ctx, e); err != nil {
-			return fmt.Errorf("record %s: %w", e.Kind, err)
+		rec, err := a.store.Append(ctx, e)
+		if err != nil {
+			return nil, fmt.Errorf("record %s: %w", e.Kind, err)
 		}
+		records = append(records, rec)
 	}
-	return nil
+	return records, nil
 }
 
 // promotionEntries is one copy of e per promoted model version, so that each

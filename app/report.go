@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/github"
 	"github.com/modelgate/modelgate/internal/gitops"
@@ -45,8 +46,13 @@ func checksCode(code string) bool {
 }
 
 // report publishes the result on the pull request's head: three check runs
-// and the sticky comment (and, when asked, the full explanation).
-func (a *App) report(ctx context.Context, repo *github.Repo, pr github.PullRequest, res *gate.Result, ap *approvalSet, explain bool) error {
+// and the sticky comment (and, when asked, the full explanation). Each
+// carries the decision's audit records and a signed checkpoint of the log.
+func (a *App) report(ctx context.Context, repo *github.Repo, pr github.PullRequest, res *gate.Result, ap *approvalSet, decisions []audit.Record, explain bool) error {
+	published, err := a.checkpoint(ctx, decisions)
+	if err != nil {
+		return err
+	}
 	manifests := a.manifestLines(ctx, repo, res)
 	all := func(string) bool { return true }
 	runs := []github.CheckRun{
@@ -64,12 +70,13 @@ func (a *App) report(ctx context.Context, repo *github.Repo, pr github.PullReque
 		}),
 	}
 	for _, run := range runs {
+		run.Summary = published + run.Summary
 		if _, err := repo.CreateCheckRun(ctx, run); err != nil {
 			return fmt.Errorf("create check run %s: %w", run.Name, err)
 		}
 	}
 	var body bytes.Buffer
-	body.WriteString(reportMarker + "\n")
+	body.WriteString(reportMarker + "\n" + published)
 	if err := report.Markdown(&body, res); err != nil {
 		return err
 	}
@@ -90,6 +97,32 @@ func (a *App) report(ctx context.Context, repo *github.Repo, pr github.PullReque
 		return fmt.Errorf("explain: %w", err)
 	}
 	return nil
+}
+
+// checkpoint returns the Markdown that publishes, outside the database, the
+// records the decision was written as and a signed checkpoint of the log
+// after them: whoever keeps a copy can later hold the database to it with
+// audit verify --checkpoint, whatever was rewritten there since. It comes
+// first, so that a summary cut to GitHub's limit never loses it.
+func (a *App) checkpoint(ctx context.Context, decisions []audit.Record) (string, error) {
+	head, err := a.store.TreeHead(ctx)
+	if err != nil {
+		return "", fmt.Errorf("publish audit checkpoint: %w", err)
+	}
+	msg, err := audit.SignCheckpoint(head, a.signer)
+	if err != nil {
+		return "", fmt.Errorf("publish audit checkpoint: %w", err)
+	}
+	seqs := make([]string, len(decisions))
+	for i, r := range decisions {
+		seqs[i] = strconv.FormatInt(r.Seq, 10)
+	}
+	recorded := "record " + strings.Join(seqs, ", ")
+	if len(seqs) > 1 {
+		recorded = "records " + strings.Join(seqs, ", ")
+	}
+	return fmt.Sprintf("<details><summary>Audit log: decision recorded as %s; signed checkpoint of the log at %d records</summary>\n\n```\n%s```\n\nKeep a copy: <code>modelgate audit verify --checkpoint FILE</code> checks that the log still extends it.\n</details>\n\n",
+		recorded, head.Size, msg), nil
 }
 
 func checkRun(name, title string, res *gate.Result, keep func(string) bool, manifests map[string][]string, summary func(io.Writer) error) github.CheckRun {

@@ -39,7 +39,10 @@ for promotion in "$root"/examples/promotions/*/; do
 done
 
 echo "════ audit log"
-"$bin" audit verify --database "$db"
+verifier=$("$bin" audit key --new modelgate.demo/audit --out "$work/audit.key")
+"$bin" audit checkpoint --key-file "$work/audit.key" --database "$db" --out "$work/checkpoint"
+cat "$work/checkpoint"
+"$bin" audit verify --database "$db" --checkpoint "$work/checkpoint" --verifier-key "$verifier"
 echo
 echo "repository: $repo"
 echo "audit log:  $db"

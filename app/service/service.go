@@ -18,6 +18,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/modelgate/modelgate/app"
 	"github.com/modelgate/modelgate/app/server"
@@ -35,6 +36,7 @@ type Config struct {
 	AppID         int64
 	PrivateKey    []byte // PEM
 	WebhookSecret []byte
+	AuditKey      string // signs the audit log's checkpoints; see modelgate audit key
 	Database      string // SQLite path or postgres:// URL
 	GitHubURL     string // API base; empty for github.com
 	Transport     http.RoundTripper
@@ -59,6 +61,15 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	if len(cfg.WebhookSecret) == 0 {
 		return errors.New("webhook secret is empty (MODELGATE_WEBHOOK_SECRET): refusing to accept unsigned deliveries")
 	}
+	// Without a key no checkpoint leaves the database, and the log could be
+	// rewritten by whoever can write it without anyone being able to tell.
+	if cfg.AuditKey == "" {
+		return errors.New("audit key is empty (MODELGATE_AUDIT_KEY_FILE): refusing to record decisions without publishing signed checkpoints")
+	}
+	signer, err := note.NewSigner(cfg.AuditKey)
+	if err != nil {
+		return fmt.Errorf("audit key: %w", err)
+	}
 	db, err := sqlstore.Open(ctx, cfg.Database)
 	if err != nil {
 		return err
@@ -79,7 +90,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 		return err
 	}
 	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, time.Now)
-	a := app.New(gh, db, g, v, metrics, log)
+	a := app.New(gh, db, signer, g, v, metrics, log)
 
 	wake := make(chan struct{}, 1)
 	srv, err := server.New(server.Config{Secret: cfg.WebhookSecret, Queue: db, Ready: db.Ping, Metrics: metrics,

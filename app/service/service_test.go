@@ -45,6 +45,16 @@ const (
 	settleFor = 60 * time.Second
 )
 
+// auditKeys are the signer and verifier keys of the audit log's
+// checkpoints.
+var auditKeys = sync.OnceValues(func() (signer, verifier string) {
+	signer, verifier, err := audit.GenerateKey("modelgate.test/audit")
+	if err != nil {
+		panic(err)
+	}
+	return signer, verifier
+})
+
 var appKey = sync.OnceValue(func() *rsa.PrivateKey {
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -137,8 +147,9 @@ func (w *world) start(o options) {
 	if reconcile == 0 {
 		reconcile = -1
 	}
+	signer, _ := auditKeys()
 	cfg := service.Config{
-		AppID: appID, PrivateKey: keyPEM, WebhookSecret: []byte(w.gh.WebhookSecret()),
+		AppID: appID, PrivateKey: keyPEM, WebhookSecret: []byte(w.gh.WebhookSecret()), AuditKey: signer,
 		Database: w.dsn, GitHubURL: w.gh.URL(), Transport: o.transport,
 		Workers: 2, ReconcileInterval: reconcile, Lease: 5 * time.Second, Poll: 20 * time.Millisecond,
 		MaxAttempts: 4, Backoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,

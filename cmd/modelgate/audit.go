@@ -4,22 +4,35 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"time"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/compliance"
 	"github.com/modelgate/modelgate/internal/sqlstore"
 )
 
-const auditReportUsage = "audit report --model NAME [--version V] [--format html|md|json|pdf] [--database DSN] [--out FILE]"
+const (
+	auditVerifyUsage     = "audit verify [--checkpoint FILE]... [--verifier-key KEY] [--database DSN]"
+	auditCheckpointUsage = "audit checkpoint [--key-file FILE] [--out FILE] [--database DSN]"
+	auditKeyUsage        = "audit key [--key-file FILE] | audit key --new NAME --out FILE"
+	auditReportUsage     = "audit report --model NAME [--version V] [--format html|md|json|pdf] [--database DSN] [--out FILE]"
+)
 
 func runAudit(ctx context.Context, c *cli, args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(c.stdout, "Usage: modelgate audit verify [--database DSN]\n       modelgate "+auditReportUsage+
-			"\n\n  verify   check the audit log's hash chain: exit 0 intact, 1 tampered"+
-			"\n  report   write a model's compliance report: exit 0, 2 when there is nothing to report")
+		fmt.Fprintln(c.stdout, "Usage: modelgate "+auditVerifyUsage+"\n       modelgate "+auditCheckpointUsage+
+			"\n       modelgate "+auditKeyUsage+"\n       modelgate "+auditReportUsage+
+			"\n\n  verify       check the audit log's hash chain and Merkle tree, and that it extends each checkpoint: exit 0 intact, 1 tampered"+
+			"\n  checkpoint   write a signed checkpoint of the verified log (tree size and hash), to keep outside the database"+
+			"\n  key          print the verifier key of the checkpoint signing key, or make a new signing key"+
+			"\n  report       write a model's compliance report: exit 0, 2 when there is nothing to report")
 		if len(args) == 0 {
 			return exitCantRun
 		}
@@ -28,33 +41,228 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 	switch args[0] {
 	case "verify":
 		return auditVerify(ctx, c, args[1:])
+	case "checkpoint":
+		return auditCheckpoint(ctx, c, args[1:])
+	case "key":
+		return auditKey(c, args[1:])
 	case "report":
 		return auditReport(ctx, c, args[1:])
 	}
-	return c.fail(fmt.Errorf("audit: unknown subcommand %q (expected verify or report)", args[0]))
+	return c.fail(fmt.Errorf("audit: unknown subcommand %q (expected verify, checkpoint, key or report)", args[0]))
+}
+
+// files is a repeatable flag naming files.
+type files []string
+
+func (f *files) String() string { return strings.Join(*f, ",") }
+
+func (f *files) Set(s string) error {
+	*f = append(*f, s)
+	return nil
 }
 
 func auditVerify(ctx context.Context, c *cli, args []string) int {
-	fl := c.flags("audit verify", "audit verify [--database DSN]")
+	fl := c.flags("audit verify", auditVerifyUsage)
 	dsn := c.databaseFlag(fl)
+	var checkpointFiles files
+	fl.Var(&checkpointFiles, "checkpoint", "a signed checkpoint the log must extend (repeatable)")
+	verifierKey := fl.String("verifier-key", c.getenv("MODELGATE_AUDIT_VERIFIER_KEY"),
+		"the key that checks checkpoints, as audit key prints it (env MODELGATE_AUDIT_VERIFIER_KEY; default: that of MODELGATE_AUDIT_KEY_FILE)")
 	if code, ok := c.parse(fl, args); !ok {
 		return code
+	}
+	if fl.NArg() > 0 {
+		return c.fail(fmt.Errorf("audit verify: unexpected argument %q", fl.Arg(0)))
+	}
+	var checkpoints []audit.TreeHead
+	if len(checkpointFiles) > 0 {
+		v, err := c.checkpointVerifier(*verifierKey)
+		if err != nil {
+			return c.fail(err)
+		}
+		for _, file := range checkpointFiles {
+			msg, err := os.ReadFile(file)
+			if err != nil {
+				return c.fail(fmt.Errorf("audit verify: read checkpoint: %w", err))
+			}
+			cp, err := audit.OpenCheckpoint(msg, v)
+			if err != nil {
+				return c.fail(fmt.Errorf("audit verify: checkpoint %s: %w", file, err))
+			}
+			checkpoints = append(checkpoints, cp.TreeHead)
+		}
 	}
 	db, err := sqlstore.OpenExisting(ctx, *dsn)
 	if err != nil {
 		return c.fail(err)
 	}
 	defer db.Close()
-	n, err := db.Verify(ctx)
-	var broken *audit.ChainError
-	if errors.As(err, &broken) {
+	n, _, err := db.VerifyTree(ctx, checkpoints...)
+	if broken, ok := errors.AsType[*audit.ChainError](err); ok {
 		fmt.Fprintf(c.stdout, "audit log TAMPERED: %v\n", broken)
 		return exitFailed
 	}
 	if err != nil {
 		return c.fail(err)
 	}
-	fmt.Fprintf(c.stdout, "audit log intact: %d %s, hash chain verified\n", n, plural(n, "record"))
+	fmt.Fprintf(c.stdout, "audit log intact: %d %s, hash chain and Merkle tree verified%s\n", n, plural(n, "record"), extends(checkpoints))
+	return exitOK
+}
+
+func extends(checkpoints []audit.TreeHead) string {
+	if len(checkpoints) == 0 {
+		return ""
+	}
+	sizes := make([]string, len(checkpoints))
+	for i, cp := range checkpoints {
+		sizes[i] = strconv.FormatInt(cp.Size, 10)
+	}
+	n := int64(len(checkpoints))
+	return fmt.Sprintf(", consistent with %d %s (%s %s)", n, plural(n, "checkpoint"), plural(n, "tree size"), strings.Join(sizes, ", "))
+}
+
+// checkpointVerifier returns the verifier of checkpoints: the key given, or
+// else the one of the signing key, for whoever holds it.
+func (c *cli) checkpointVerifier(key string) (note.Verifier, error) {
+	if key == "" && c.getenv("MODELGATE_AUDIT_KEY_FILE") != "" {
+		skey, err := readSignerKey(c.getenv("MODELGATE_AUDIT_KEY_FILE"))
+		if err != nil {
+			return nil, err
+		}
+		if key, err = audit.VerifierKey(skey); err != nil {
+			return nil, err
+		}
+	}
+	if key == "" {
+		return nil, errors.New("audit verify: --checkpoint needs the verifier key (--verifier-key or MODELGATE_AUDIT_VERIFIER_KEY)")
+	}
+	v, err := note.NewVerifier(strings.TrimSpace(key))
+	if err != nil {
+		return nil, fmt.Errorf("audit verify: verifier key: %w", err)
+	}
+	return v, nil
+}
+
+// readSignerKey reads a checkpoint signing key as audit key --new writes it.
+func readSignerKey(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("read audit key: %w", err)
+	}
+	skey := strings.TrimSpace(string(b))
+	if _, err := note.NewSigner(skey); err != nil {
+		return "", fmt.Errorf("audit key %s: %w", file, err)
+	}
+	return skey, nil
+}
+
+// keyFileFlag registers --key-file with its environment default.
+func (c *cli) keyFileFlag(fs *flag.FlagSet) *string {
+	return fs.String("key-file", c.getenv("MODELGATE_AUDIT_KEY_FILE"), "the checkpoint signing key, as audit key --new writes it (env MODELGATE_AUDIT_KEY_FILE)")
+}
+
+// auditCheckpoint signs the tree head of the log, after verifying it: a
+// checkpoint vouches for the records, so a log that is already broken gets
+// none.
+func auditCheckpoint(ctx context.Context, c *cli, args []string) int {
+	fl := c.flags("audit checkpoint", auditCheckpointUsage)
+	dsn := c.databaseFlag(fl)
+	keyFile := c.keyFileFlag(fl)
+	out := fl.String("out", "", "write the checkpoint to this file instead of standard output")
+	if code, ok := c.parse(fl, args); !ok {
+		return code
+	}
+	if fl.NArg() > 0 {
+		return c.fail(fmt.Errorf("audit checkpoint: unexpected argument %q", fl.Arg(0)))
+	}
+	if *keyFile == "" {
+		return c.fail(errors.New("audit checkpoint: --key-file (or MODELGATE_AUDIT_KEY_FILE) is required"))
+	}
+	skey, err := readSignerKey(*keyFile)
+	if err != nil {
+		return c.fail(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return c.fail(err)
+	}
+	db, err := sqlstore.OpenExisting(ctx, *dsn)
+	if err != nil {
+		return c.fail(err)
+	}
+	defer db.Close()
+	_, head, err := db.VerifyTree(ctx)
+	if broken, ok := errors.AsType[*audit.ChainError](err); ok {
+		fmt.Fprintf(c.stdout, "audit log TAMPERED: %v\nno checkpoint signed\n", broken)
+		return exitFailed
+	}
+	if err != nil {
+		return c.fail(err)
+	}
+	msg, err := audit.SignCheckpoint(head, signer)
+	if err != nil {
+		return c.fail(err)
+	}
+	if *out == "" {
+		if _, err := c.stdout.Write(msg); err != nil {
+			return c.fail(fmt.Errorf("write checkpoint: %w", err))
+		}
+		return exitOK
+	}
+	if err := os.WriteFile(*out, msg, 0o644); err != nil {
+		return c.fail(fmt.Errorf("write checkpoint: %w", err))
+	}
+	return exitOK
+}
+
+// auditKey prints the verifier key of the signing key, which reviewers use
+// to check checkpoints, or makes a new signing key. The signing key is
+// written only to a new file, readable by its owner alone.
+func auditKey(c *cli, args []string) int {
+	fl := c.flags("audit key", auditKeyUsage)
+	keyFile := c.keyFileFlag(fl)
+	name := fl.String("new", "", "make a new signing key for the log called NAME (a host name or URL path, e.g. modelgate.example.com/audit)")
+	out := fl.String("out", "", "with --new: the file to write the new signing key to; it must not exist")
+	if code, ok := c.parse(fl, args); !ok {
+		return code
+	}
+	if fl.NArg() > 0 {
+		return c.fail(fmt.Errorf("audit key: unexpected argument %q", fl.Arg(0)))
+	}
+	if *name == "" {
+		if *keyFile == "" {
+			return c.fail(errors.New("audit key: --key-file (or MODELGATE_AUDIT_KEY_FILE) or --new is required"))
+		}
+		skey, err := readSignerKey(*keyFile)
+		if err != nil {
+			return c.fail(err)
+		}
+		vkey, err := audit.VerifierKey(skey)
+		if err != nil {
+			return c.fail(err)
+		}
+		fmt.Fprintln(c.stdout, vkey)
+		return exitOK
+	}
+	if *out == "" {
+		return c.fail(errors.New("audit key: --new needs --out FILE for the signing key"))
+	}
+	skey, vkey, err := audit.GenerateKey(*name)
+	if err != nil {
+		return c.fail(err)
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return c.fail(fmt.Errorf("audit key: %w", err))
+	}
+	if _, err := fmt.Fprintln(f, skey); err != nil {
+		_ = f.Close()
+		return c.fail(fmt.Errorf("audit key: write %s: %w", *out, err))
+	}
+	if err := f.Close(); err != nil {
+		return c.fail(fmt.Errorf("audit key: write %s: %w", *out, err))
+	}
+	fmt.Fprintln(c.stdout, vkey)
 	return exitOK
 }
 

@@ -110,6 +110,8 @@ func TestCannotRun(t *testing.T) {
 		{"serve without a key", []string{"serve", "--app-id", "7"}, "--private-key-file"},
 		{"serve with a missing key", []string{"serve", "--app-id", "7", "--private-key-file", "no/such.pem"}, "read private key"},
 		{"serve without a webhook secret", []string{"serve", "--app-id", "7", "--private-key-file", "main.go"}, "the webhook secret is required"},
+		{"serve without an audit key", []string{"serve", "--app-id", "7", "--private-key-file", "main.go", "--webhook-secret-file", "main.go"}, "the audit key is required"},
+		{"serve with a bad audit key", []string{"serve", "--app-id", "7", "--private-key-file", "main.go", "--webhook-secret-file", "main.go", "--audit-key-file", "main.go"}, "audit key main.go: malformed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,7 +15,7 @@ import (
 	"github.com/modelgate/modelgate/app/service"
 )
 
-const serveUsage = "serve [--addr HOST:PORT] [--app-id ID] [--private-key-file FILE] [--webhook-secret-file FILE] [--github-url URL] [--database DSN] [--workers N] [--reconcile-interval D]"
+const serveUsage = "serve [--addr HOST:PORT] [--app-id ID] [--private-key-file FILE] [--webhook-secret-file FILE] [--audit-key-file FILE] [--github-url URL] [--database DSN] [--workers N] [--reconcile-interval D]"
 
 func runServe(ctx context.Context, c *cli, args []string) int {
 	fl := c.flags("serve", serveUsage)
@@ -23,6 +23,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	appID := fl.String("app-id", c.getenv("MODELGATE_APP_ID"), "the GitHub App's ID (env MODELGATE_APP_ID)")
 	keyFile := fl.String("private-key-file", c.getenv("MODELGATE_PRIVATE_KEY_FILE"), "the App's private key, PEM (env MODELGATE_PRIVATE_KEY_FILE)")
 	secretFile := fl.String("webhook-secret-file", "", "a file holding the webhook secret (default: env MODELGATE_WEBHOOK_SECRET)")
+	auditKeyFile := fl.String("audit-key-file", c.getenv("MODELGATE_AUDIT_KEY_FILE"), "the key that signs the audit log's checkpoints, as audit key --new writes it (env MODELGATE_AUDIT_KEY_FILE)")
 	githubURL := fl.String("github-url", c.getenv("MODELGATE_GITHUB_URL"), "GitHub API base URL, for GitHub Enterprise Server (env MODELGATE_GITHUB_URL)")
 	dsn := c.databaseFlag(fl)
 	workers := fl.Int("workers", 2, "evaluations run at once")
@@ -54,6 +55,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return c.fail(errors.New("serve: the webhook secret is required (MODELGATE_WEBHOOK_SECRET or --webhook-secret-file): deliveries are never accepted unverified"))
 	}
 	cfg.WebhookSecret = []byte(secret)
+	if *auditKeyFile == "" {
+		return c.fail(errors.New("serve: the audit key is required (MODELGATE_AUDIT_KEY_FILE or --audit-key-file; make one with modelgate audit key --new): every decision is published with a signed checkpoint of the audit log"))
+	}
+	if cfg.AuditKey, err = readSignerKey(*auditKeyFile); err != nil {
+		return c.fail(fmt.Errorf("serve: %w", err))
+	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return c.fail(fmt.Errorf("serve: %w", err))

@@ -55,10 +55,24 @@ func (h Head) Next(at time.Time, e Entry) Record {
 }
 
 // ComputeDigest returns the hex SHA-256 of every field of r except Digest.
-// Each field is length-prefixed (or fixed width), so no two different
-// records share an encoding, and strings are hashed byte for byte rather than
-// through an encoder that might normalize them.
 func (r Record) ComputeDigest() string {
+	sum := sha256.Sum256(r.encode())
+	return hex.EncodeToString(sum[:])
+}
+
+// TreeLeaf returns the data r contributes as a leaf of the log's Merkle tree
+// (see tlog.RecordHash): the same encoding the chain digest is taken over,
+// so the tree commits to every field, the link to the previous record
+// included.
+func (r Record) TreeLeaf() []byte {
+	return r.encode()
+}
+
+// encode returns every field of r except Digest. Each field is
+// length-prefixed (or fixed width), so no two different records share an
+// encoding, and strings are taken byte for byte rather than through an
+// encoder that might normalize them.
+func (r Record) encode() []byte {
 	var b []byte
 	b = appendString(b, digestDomain)
 	b = appendInt(b, r.Seq)
@@ -72,9 +86,7 @@ func (r Record) ComputeDigest() string {
 	b = appendString(b, r.HeadSHA)
 	b = appendString(b, r.Actor)
 	b = appendString(b, string(r.Payload))
-	b = appendString(b, r.PrevDigest)
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return appendString(b, r.PrevDigest)
 }
 
 func appendString(b []byte, s string) []byte {

@@ -65,9 +65,12 @@ func (r *Report) outline() []block {
 	add := func(b block) { out = append(out, b) }
 	add(block{Kind: heading, Level: 1, Text: r.title()})
 	add(block{Kind: paragraph, Text: fmt.Sprintf("Generated %s from the audit log. Every line names the audit record it comes from.", stamp(r.GeneratedAt))})
-	if r.Chain.Intact {
+	switch {
+	case r.Chain.Intact:
 		add(block{Kind: paragraph, Text: fmt.Sprintf("Audit chain intact: %d %s verified.", r.Chain.Verified, plural(r.Chain.Verified, "record"))})
-	} else {
+	case r.Chain.FirstBad == 0:
+		add(block{Kind: alert, Text: fmt.Sprintf("AUDIT LOG BROKEN: %s. No record is verified; every line is marked UNVERIFIED.", r.Chain.Reason)})
+	default:
 		add(block{Kind: alert, Text: fmt.Sprintf("AUDIT CHAIN BROKEN at record #%d: %s. Only the records before it are verified; lines from record #%d on are marked UNVERIFIED.",
 			r.Chain.FirstBad, r.Chain.Reason, r.Chain.FirstBad)})
 	}

@@ -194,6 +194,25 @@ func TestBrokenChainIsReportedAndMarked(t *testing.T) {
 	}
 }
 
+func TestBrokenLogVouchesForNoRecord(t *testing.T) {
+	s := history(t, "x")
+	s.broken = &audit.ChainError{Reason: "the chain head row is missing (deleted)"}
+	rep := load(t, s, "")
+	var md bytes.Buffer
+	if err := rep.WriteMarkdown(&md); err != nil {
+		t.Fatal(err)
+	}
+	out := md.String()
+	for _, want := range []string{"AUDIT LOG BROKEN: the chain head row is missing (deleted). No record is verified", "(record #1, UNVERIFIED)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "record #0") {
+		t.Errorf("report names a record 0:\n%s", out)
+	}
+}
+
 func TestUnreadablePayloadStillReports(t *testing.T) {
 	s := history(t, "x")
 	s.records[4].Payload = json.RawMessage(`{"decision": tampered`)

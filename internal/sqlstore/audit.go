@@ -2,11 +2,15 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/modelgate/modelgate/internal/audit"
 )
@@ -27,6 +31,13 @@ func (db *DB) Append(ctx context.Context, e audit.Entry) (audit.Record, error) {
 		}
 		rec = head.Next(db.Now(), e)
 		if err := insertRecord(ctx, tx, rec); err != nil {
+			return err
+		}
+		hashes, err := tlog.StoredHashes(head.Seq, rec.TreeLeaf(), storedHashes{ctx, tx})
+		if err != nil {
+			return fmt.Errorf("audit tree: %w", err)
+		}
+		if err := insertHashes(ctx, tx, tlog.StoredHashIndex(0, head.Seq), hashes); err != nil {
 			return err
 		}
 		return writeHead(ctx, tx, rec.Head())
@@ -69,33 +80,248 @@ func (db *DB) HasRecord(ctx context.Context, f audit.Filter) (bool, error) {
 // intact. Tampering is reported as an *audit.ChainError naming the first bad
 // record; any other error means the check could not be completed.
 func (db *DB) Verify(ctx context.Context) (int64, error) {
+	checked, _, err := db.VerifyTree(ctx)
+	return checked, err
+}
+
+// VerifyTree is Verify that also checks that the log is a consistent
+// extension of each checkpoint and that the Merkle tree stored beside the
+// records is theirs. It returns the tree head the records make, rebuilt from
+// the records alone.
+func (db *DB) VerifyTree(ctx context.Context, checkpoints ...audit.TreeHead) (int64, audit.TreeHead, error) {
 	var checked int64
+	var tree audit.TreeHead
 	err := db.readTx(ctx, func(tx *sqlx.Tx) error {
-		// The head is read first, in the same snapshot as the records:
-		// the connection cannot run a second query while rows stream.
+		if err := db.requireAuditTables(ctx, tx); err != nil {
+			return err
+		}
+		// The head is read first, in the same snapshot as the records: the
+		// connection cannot run a second query while rows stream.
 		head, err := readHead(ctx, tx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return &audit.ChainError{Reason: "the chain head row is missing (deleted)"}
+		}
 		if err != nil {
 			return err
 		}
-		var v audit.Verifier
+		v := audit.NewVerifier(checkpoints...)
+		var broken error
 		if err := streamRecords(ctx, tx, func(rec audit.Record) error {
-			if err := v.Next(rec); err != nil {
-				return err
+			if broken = v.Next(rec); broken != nil {
+				return broken
 			}
 			checked++
 			return nil
 		}); err != nil {
+			if err != broken {
+				return err
+			}
+			// The rows are closed now, so the stored tree can be read.
+			return v.Narrow(storedHashes{ctx, tx})
+		}
+		if err := v.Finish(head); err != nil {
 			return err
 		}
-		return v.Finish(head)
+		if err := compareStoredTree(ctx, tx, v.Tree()); err != nil {
+			return err
+		}
+		tree, err = v.Tree().Head()
+		return err
 	})
 	if err != nil {
-		return checked, fmt.Errorf("verify audit chain: %w", err)
+		return checked, audit.TreeHead{}, fmt.Errorf("verify audit log: %w", err)
 	}
-	return checked, nil
+	return checked, tree, nil
+}
+
+// TreeHead returns the log's current tree head from the stored tree, for
+// a checkpoint. It costs a few reads however long the log is; VerifyTree is
+// what rebuilds the tree from the records.
+func (db *DB) TreeHead(ctx context.Context) (audit.TreeHead, error) {
+	var th audit.TreeHead
+	err := db.readTx(ctx, func(tx *sqlx.Tx) error {
+		head, err := readHead(ctx, tx)
+		if err != nil {
+			return err
+		}
+		th.Size = head.Seq
+		th.Hash, err = tlog.TreeHash(head.Seq, storedHashes{ctx, tx})
+		return err
+	})
+	if err != nil {
+		return audit.TreeHead{}, fmt.Errorf("read audit tree head: %w", err)
+	}
+	return th, nil
+}
+
+// compareStoredTree checks that the tree stored beside the records, which
+// checkpoints and proofs are made from, is the one the records make.
+func compareStoredTree(ctx context.Context, tx *sqlx.Tx, tree *audit.Tree) error {
+	rows, err := tx.QueryxContext(ctx, `SELECT idx, hash FROM audit_tree ORDER BY idx`)
+	if err != nil {
+		return fmt.Errorf("read audit tree: %w", err)
+	}
+	defer rows.Close()
+	want := tlog.StoredHashCount(tree.Size())
+	var idx int64
+	for ; rows.Next(); idx++ {
+		var row struct {
+			Idx  int64  `db:"idx"`
+			Hash string `db:"hash"`
+		}
+		if err := rows.StructScan(&row); err != nil {
+			return fmt.Errorf("read audit tree: %w", err)
+		}
+		if row.Idx != idx || idx >= want {
+			return treeError(min(idx, want), "is missing or beyond the log (tree hashes deleted or inserted)")
+		}
+		built, err := tree.ReadHashes([]int64{idx})
+		if err != nil {
+			return err
+		}
+		if row.Hash != hex.EncodeToString(built[0][:]) {
+			return treeError(idx, "does not match the records (the records or the stored tree were rewritten)")
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read audit tree: %w", err)
+	}
+	if idx != want {
+		return treeError(idx, "is missing (tree hashes deleted)")
+	}
+	return nil
+}
+
+// treeError names a stored tree hash and the records it covers.
+func treeError(idx int64, what string) error {
+	level, n := tlog.SplitStoredHashIndex(idx)
+	first, last := n<<level+1, (n+1)<<level
+	if last == first {
+		last = 0
+	}
+	return &audit.ChainError{Seq: first, Through: last, Reason: fmt.Sprintf("stored tree hash %d %s", idx, what)}
+}
+
+// auditTables are the tables whose loss is tampering, not a missing
+// database.
+var auditTables = []string{"audit_records", "audit_head", "audit_tree"}
+
+func (db *DB) requireAuditTables(ctx context.Context, tx *sqlx.Tx) error {
+	query := `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?`
+	if db.dialect == postgres {
+		query = `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?`
+	}
+	for _, table := range auditTables {
+		var n int
+		if err := tx.GetContext(ctx, &n, tx.Rebind(query), table); err != nil {
+			return fmt.Errorf("look up table %s: %w", table, err)
+		}
+		if n == 0 {
+			return &audit.ChainError{Reason: fmt.Sprintf("table %s is missing (dropped)", table)}
+		}
+	}
+	return nil
+}
+
+// buildAuditTree makes the records already in the log the first leaves of
+// the tree, under the audit lock so that no append interleaves.
+func (db *DB) buildAuditTree(ctx context.Context, tx *sqlx.Tx) error {
+	if err := db.dialect.serialize(ctx, tx, auditLock); err != nil {
+		return err
+	}
+	var tree audit.Tree
+	var hashes []tlog.Hash
+	// A log that was tampered with before it had a tree still migrates, so
+	// that verification can name the record as it did: a record whose time
+	// does not parse becomes a leaf with the zero time, and the tree stops
+	// at a gap in the sequence, which verification reports first.
+	errGap := errors.New("gap in the sequence")
+	err := scanRecords(ctx, tx, func(rec audit.Record, _ error) error {
+		if rec.Seq != tree.Size()+1 {
+			return errGap
+		}
+		added, err := tree.Append(rec)
+		hashes = append(hashes, added...)
+		return err
+	})
+	if err != nil && !errors.Is(err, errGap) {
+		return fmt.Errorf("build audit tree: %w", err)
+	}
+	return insertHashes(ctx, tx, 0, hashes)
+}
+
+// storedHashes reads the stored tree through a transaction.
+type storedHashes struct {
+	ctx context.Context
+	tx  *sqlx.Tx
+}
+
+func (s storedHashes) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	if len(indexes) == 0 {
+		return nil, nil
+	}
+	query, args, err := sqlx.In(`SELECT idx, hash FROM audit_tree WHERE idx IN (?)`, indexes)
+	if err != nil {
+		return nil, fmt.Errorf("read audit tree: %w", err)
+	}
+	var rows []struct {
+		Idx  int64  `db:"idx"`
+		Hash string `db:"hash"`
+	}
+	if err := s.tx.SelectContext(s.ctx, &rows, s.tx.Rebind(query), args...); err != nil {
+		return nil, fmt.Errorf("read audit tree: %w", err)
+	}
+	found := make(map[int64]tlog.Hash, len(rows))
+	for _, row := range rows {
+		var h tlog.Hash
+		b, err := hex.DecodeString(row.Hash)
+		if err != nil || len(b) != len(h) {
+			return nil, fmt.Errorf("audit tree hash %d is not %d bytes of hex: %q", row.Idx, len(h), row.Hash)
+		}
+		copy(h[:], b)
+		found[row.Idx] = h
+	}
+	out := make([]tlog.Hash, len(indexes))
+	for i, idx := range indexes {
+		h, ok := found[idx]
+		if !ok {
+			return nil, fmt.Errorf("audit tree hash %d is missing", idx)
+		}
+		out[i] = h
+	}
+	return out, nil
+}
+
+// insertHashes stores hashes from stored-hash index first on, a few hundred
+// rows a statement, so that an append costs one round trip for them.
+func insertHashes(ctx context.Context, tx *sqlx.Tx, first int64, hashes []tlog.Hash) error {
+	const rows = 500
+	for from := 0; from < len(hashes); from += rows {
+		batch := hashes[from:min(from+rows, len(hashes))]
+		args := make([]any, 0, 2*len(batch))
+		for i, h := range batch {
+			args = append(args, first+int64(from+i), hex.EncodeToString(h[:]))
+		}
+		query := `INSERT INTO audit_tree (idx, hash) VALUES (?, ?)` + strings.Repeat(`, (?, ?)`, len(batch)-1)
+		if _, err := tx.ExecContext(ctx, tx.Rebind(query), args...); err != nil {
+			return fmt.Errorf("insert audit tree hashes %d to %d: %w", first+int64(from), first+int64(from+len(batch)-1), err)
+		}
+	}
+	return nil
 }
 
 func streamRecords(ctx context.Context, tx *sqlx.Tx, fn func(audit.Record) error) error {
+	return scanRecords(ctx, tx, func(rec audit.Record, err error) error {
+		if err != nil {
+			return err
+		}
+		return fn(rec)
+	})
+}
+
+// scanRecords calls fn with every record in sequence order, and with the
+// error of a row that does not convert (and the record as far as it does).
+func scanRecords(ctx context.Context, tx *sqlx.Tx, fn func(audit.Record, error) error) error {
 	rows, err := tx.QueryxContext(ctx, selectRecords+` ORDER BY seq`)
 	if err != nil {
 		return fmt.Errorf("read audit records: %w", err)
@@ -106,11 +332,7 @@ func streamRecords(ctx context.Context, tx *sqlx.Tx, fn func(audit.Record) error
 		if err := rows.StructScan(&row); err != nil {
 			return fmt.Errorf("read audit record: %w", err)
 		}
-		rec, err := row.record()
-		if err != nil {
-			return err
-		}
-		if err := fn(rec); err != nil {
+		if err := fn(row.record()); err != nil {
 			return err
 		}
 	}
@@ -220,11 +442,12 @@ func newRecordRow(r audit.Record) recordRow {
 }
 
 // record converts a stored row back. A time that does not parse can only
-// come from editing the table, so it is reported as tampering.
+// come from editing the table, so it is reported as tampering, with the
+// record as it reads with the zero time.
 func (row recordRow) record() (audit.Record, error) {
 	at, err := time.Parse(audit.TimeFormat, row.RecordedAt)
 	if err != nil {
-		return audit.Record{}, &audit.ChainError{Seq: row.Seq, Reason: fmt.Sprintf("recorded_at %q is not a valid time (record edited)", row.RecordedAt)}
+		err = &audit.ChainError{Seq: row.Seq, Reason: fmt.Sprintf("recorded_at %q is not a valid time (record edited)", row.RecordedAt)}
 	}
 	return audit.Record{
 		Seq:        row.Seq,
@@ -242,5 +465,5 @@ func (row recordRow) record() (audit.Record, error) {
 		},
 		PrevDigest: row.PrevDigest,
 		Digest:     row.Digest,
-	}, nil
+	}, err
 }

@@ -65,6 +65,21 @@ var migrations = [][]string{
 		`CREATE INDEX queue_jobs_active_key ON queue_jobs (job_key, id) WHERE state IN ('pending', 'running')`,
 		`CREATE INDEX queue_jobs_state ON queue_jobs (state, id)`,
 	},
+	// The audit log's Merkle tree: tlog's stored hashes (hex), by stored-hash
+	// index, written with each record. The records already there become its
+	// first leaves (buildAuditTree); their chain digests stay as they are.
+	{
+		`CREATE TABLE audit_tree (
+			idx  BIGINT PRIMARY KEY,
+			hash TEXT NOT NULL
+		)`,
+	},
+}
+
+// migrationCode runs after the statements of the migration it is keyed by
+// (its version), in the same transaction.
+var migrationCode = map[int]func(*DB, context.Context, *sqlx.Tx) error{
+	3: (*DB).buildAuditTree,
 }
 
 const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -101,6 +116,11 @@ func (db *DB) applyMigration(ctx context.Context, tx *sqlx.Tx, version int, stat
 	}
 	for _, stmt := range statements {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return err
+		}
+	}
+	if code := migrationCode[version]; code != nil {
+		if err := code(db, ctx, tx); err != nil {
 			return err
 		}
 	}
