@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/modelgate/modelgate/app/service"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/compliance"
+	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/githubtest"
 	"github.com/modelgate/modelgate/internal/gittest"
 	"github.com/modelgate/modelgate/internal/queue"
@@ -301,6 +304,15 @@ func TestPromotionApprovedAndMerged(t *testing.T) {
 		if c.Edits == 0 || !strings.Contains(c.Body, "@bob (compliance)") || !strings.Contains(c.Body, "@carol") {
 			t.Errorf("the sticky comment was not edited in place with the approvals (%d edits):\n%s", c.Edits, c.Body)
 		}
+		// The merge's head is the head of an allowing decision.
+		decisions := w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, HeadSHA: pr.HeadSHA})
+		if len(decisions) == 0 {
+			t.Fatalf("merged head %s has no decision record", pr.HeadSHA)
+		}
+		var last gate.DecisionRecord
+		if err := json.Unmarshal(decisions[len(decisions)-1].Payload, &last); err != nil || !last.Decision.Allow {
+			t.Errorf("the last decision on the merged head %s: allow %v (%v)", pr.HeadSHA, last.Decision.Allow, err)
+		}
 		merges := w.records(audit.Filter{Kind: audit.KindMerge, PullRequest: n})
 		if len(merges) != 1 || merges[0].HeadSHA != head || merges[0].Model != "fraud-detector" || !strings.Contains(string(merges[0].Payload), pr.MergeCommitSHA) {
 			t.Errorf("merge records %+v; want one, of head %s, naming the merge commit", merges, head)
@@ -445,30 +457,47 @@ func TestPusherApprovalDoesNotCount(t *testing.T) {
 	})
 }
 
-// mergeRace pushes a new head to the pull request just before the App's first
-// merge request reaches GitHub: the head moves between decision and merge.
-type mergeRace struct {
-	once sync.Once
-	push func()
+// race pushes a new head to the pull request just before the first request
+// of the App that match selects reaches GitHub, once armed.
+type race struct {
+	match func(*http.Request) bool
+	armed atomic.Bool
+	once  sync.Once
+	push  func()
 }
 
-func (m *mergeRace) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodPut && strings.HasSuffix(req.URL.Path, "/merge") {
-		m.once.Do(m.push)
+func (r *race) RoundTrip(req *http.Request) (*http.Response, error) {
+	if r.armed.Load() && r.match(req) {
+		r.once.Do(r.push)
 	}
 	return http.DefaultTransport.RoundTrip(req)
 }
 
+func isMerge(req *http.Request) bool {
+	return req.Method == http.MethodPut && strings.HasSuffix(req.URL.Path, "/merge")
+}
+
+// isReport is the App writing its comment: after the decision, before the
+// merge.
+func isReport(req *http.Request) bool {
+	return req.Method != http.MethodGet && strings.Contains(req.URL.Path, "/issues/")
+}
+
+// pushUnreviewed is mallory pushing a change nobody approved to the
+// promotion branch.
+func (w *world) pushUnreviewed() {
+	w.work.Checkout("promote")
+	w.work.Write("models/fraud-detector/2.3.0/model.yaml", readFile(w.t, examples+"/models/fraud-detector/2.3.0/model.yaml")+"\n# unreviewed\n")
+	w.work.Commit("unreviewed change", time.Now())
+	w.gh.Push(repoName, "promote", "mallory")
+}
+
 func TestHeadMovesBeforeMerge(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
-		race := &mergeRace{}
+		race := &race{match: isMerge}
+		race.armed.Store(true)
 		w := newWorld(t, dsn, options{noApp: true})
-		race.push = func() {
-			w.work.Checkout("promote")
-			w.work.Write("models/fraud-detector/2.3.0/model.yaml", readFile(t, examples+"/models/fraud-detector/2.3.0/model.yaml")+"\n# unreviewed\n")
-			w.work.Commit("unreviewed change", time.Now())
-			w.gh.Push(repoName, "promote", "mallory")
-		}
+		race.push = w.pushUnreviewed
 		w.start(options{transport: race})
 		n := w.open("alice")
 		judged := w.gh.PullRequest(repoName, n).HeadSHA
@@ -495,7 +524,66 @@ func TestHeadMovesBeforeMerge(t *testing.T) {
 	})
 }
 
-func readFile(t *testing.T, p string) string {
+// A push that lands after the decision and before the merge request: merging
+// what the pull request holds by then would merge a head nobody judged.
+func TestHeadMovesAfterDecision(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		race := &race{match: isReport}
+		w := newWorld(t, dsn, options{noApp: true})
+		race.push = w.pushUnreviewed
+		w.start(options{transport: race})
+		n := w.open("alice")
+		judged := w.gh.PullRequest(repoName, n).HeadSHA
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.settle()
+		race.armed.Store(true)
+		w.approve(n, "carol")
+		w.settle()
+
+		pr := w.gh.PullRequest(repoName, n)
+		if pr.HeadSHA == judged {
+			t.Fatal("the race never pushed")
+		}
+		if pr.Merged {
+			t.Fatalf("merged %s, pushed after the decision on %s", pr.HeadSHA, judged)
+		}
+		if got := w.records(audit.Filter{Kind: audit.KindMerge, PullRequest: n}); len(got) != 0 {
+			t.Errorf("merge records %+v; want none", got)
+		}
+		refused := w.records(audit.Filter{Kind: audit.KindMergeRefused, PullRequest: n})
+		if len(refused) != 1 || refused[0].HeadSHA != judged {
+			t.Fatalf("merge refusals %+v; want one, of the judged head %s", refused, judged)
+		}
+	})
+}
+
+// GitHub refusing every merge of a head that the gate allows: the App judges
+// it again once, records each refusal, and the queue settles instead of
+// judging and refusing for ever.
+func TestMergeRefusedRepeatedly(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		n := w.open("alice")
+		head := w.gh.PullRequest(repoName, n).HeadSHA
+		w.gh.FailNext("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", http.StatusMethodNotAllowed, nil, 1000)
+		w.gh.SubmitReview(repoName, n, "bob", "APPROVED")
+		id := w.gh.SubmitReview(repoName, n, "carol", "APPROVED")
+		w.deliver(w.gh.ReviewEvent(repoName, n, id, "submitted"), http.StatusAccepted)
+		if s := w.settle(); s.Dead != 0 {
+			t.Errorf("queue %+v; want no dead jobs", s)
+		}
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged although GitHub refused")
+		}
+		refused := w.records(audit.Filter{Kind: audit.KindMergeRefused, PullRequest: n, HeadSHA: head})
+		if len(refused) != 2 {
+			t.Errorf("%d merge refusals of head %s; want 2: the allowed evaluation's and that of judging it again", len(refused), head)
+		}
+	})
+}
+
+func readFile(t testing.TB, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
