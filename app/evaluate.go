@@ -138,13 +138,20 @@ func (a *App) recordPusher(ctx context.Context, task Task, pr github.PullRequest
 	return err
 }
 
-// pushers lists who pushed to the pull request, as recordPusher saw them.
-func (a *App) pushers(ctx context.Context, repository string, number int) ([]string, error) {
-	recs, err := a.store.Records(ctx, audit.Filter{Kind: audit.KindPush, Repository: repository, PullRequest: number})
+// pushers lists who pushed to the pull request's head branch: everyone
+// GitHub's activity log names for the branch, before the pull request was
+// opened as well as after, and whoever synchronize events named. The log is
+// read on every evaluation, so a lost synchronize event or a judgement the
+// reconciler started reaches the same answer.
+func (a *App) pushers(ctx context.Context, repo *github.Repo, repository string, pr github.PullRequest) ([]string, error) {
+	logins, err := repo.Pushers(ctx, pr.HeadRef)
 	if err != nil {
 		return nil, fmt.Errorf("read pushers: %w", err)
 	}
-	var logins []string
+	recs, err := a.store.Records(ctx, audit.Filter{Kind: audit.KindPush, Repository: repository, PullRequest: pr.Number})
+	if err != nil {
+		return nil, fmt.Errorf("read pushers: %w", err)
+	}
 	for _, r := range recs {
 		if !slices.Contains(logins, r.Actor) {
 			logins = append(logins, r.Actor)

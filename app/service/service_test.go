@@ -82,6 +82,7 @@ func newWorld(t testing.TB, dsn string, o options) *world {
 	inst := gh.AddInstallation(appID, "acme")
 	gh.AddTeamMember("acme", "compliance", "bob")
 	gh.AddTeamMember("acme", "risk", "carol")
+	gh.AddTeamMember("acme", "risk", "dave")
 
 	now := time.Now()
 	r := gittest.New(t)
@@ -384,6 +385,29 @@ func TestDeniedWithAnnotations(t *testing.T) {
 	})
 }
 
+// pushNotes is pusher pushing a change to the promotion branch that the gate
+// has nothing against: whatever then stops a merge is who approved.
+func (w *world) pushNotes(pusher string) string {
+	w.t.Helper()
+	w.work.Checkout("promote")
+	w.work.Write("README.md", "Release notes by "+pusher+"\n")
+	w.work.Commit("notes", time.Now())
+	return w.gh.Push(repoName, "promote", pusher)
+}
+
+// mergeable says why a head is allowed: the same approvals on it, given by
+// reviewers who did not push, merge it.
+func (w *world) mergeable(n int) {
+	w.t.Helper()
+	w.approve(n, "bob")
+	w.approve(n, "dave")
+	w.settle()
+	if !w.gh.PullRequest(repoName, n).Merged {
+		w.t.Fatalf("not merged with the approvals of bob (compliance) and dave: the head is denied for another reason\n%s",
+			w.runs(w.gh.PullRequest(repoName, n).HeadSHA)[app.CheckPolicy].Summary)
+	}
+}
+
 func TestStaleApprovalAfterPush(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		w := newWorld(t, dsn, options{})
@@ -393,10 +417,7 @@ func TestStaleApprovalAfterPush(t *testing.T) {
 		w.settle()
 
 		// The author pushes after bob's approval: bob approved another head.
-		w.work.Checkout("promote")
-		w.work.Write("models/fraud-detector/2.3.0/NOTES.md", "late change\n")
-		w.work.Commit("late change", time.Now())
-		newHead := w.gh.Push(repoName, "promote", "alice")
+		newHead := w.pushNotes("alice")
 		w.deliver(w.gh.PullRequestEvent(repoName, n, "synchronize"), http.StatusAccepted)
 		w.approve(n, "carol")
 		w.settle()
@@ -411,6 +432,7 @@ func TestStaleApprovalAfterPush(t *testing.T) {
 		if !strings.Contains(body, "@bob: approved") || !strings.Contains(body, "need a new approval") {
 			t.Errorf("the comment does not say why bob's approval no longer counts:\n%s", body)
 		}
+		w.mergeable(n)
 	})
 }
 
@@ -436,11 +458,8 @@ func TestPusherApprovalDoesNotCount(t *testing.T) {
 		w := newWorld(t, dsn, options{})
 		n := w.open("alice")
 		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
-		// carol pushes a commit whose author is someone else, then approves.
-		w.work.Checkout("promote")
-		w.work.Write("models/fraud-detector/2.3.0/NOTES.md", "tuned\n")
-		w.work.Commit("tuned", time.Now())
-		w.gh.Push(repoName, "promote", "carol")
+		// carol pushes a commit whose address is no account's, then approves.
+		w.pushNotes("carol")
 		w.deliver(w.gh.PullRequestEvent(repoName, n, "synchronize"), http.StatusAccepted)
 		w.approve(n, "bob")
 		w.approve(n, "carol")
@@ -453,6 +472,56 @@ func TestPusherApprovalDoesNotCount(t *testing.T) {
 		}
 		if got := w.records(audit.Filter{Kind: audit.KindPush, PullRequest: n, Actor: "carol"}); len(got) != 1 {
 			t.Errorf("%d push records for carol; want 1", len(got))
+		}
+		w.mergeable(n)
+	})
+}
+
+// carol pushes the promotion branch before anyone opens a pull request from
+// it, so no synchronize event ever names her.
+func TestPushedBeforeOpenedApprovalDoesNotCount(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		w.pushNotes("carol")
+		n := w.open("alice")
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.approve(n, "carol")
+		w.settle()
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged on the approval of someone who pushed the branch before the pull request was opened")
+		}
+		if body := w.comment(n).Body; !strings.Contains(body, "@carol: pushed a commit to the pull request") {
+			t.Errorf("the comment does not say why carol's approval does not count:\n%s", body)
+		}
+		w.mergeable(n)
+	})
+}
+
+// carol pushes to an open pull request and approves it, and none of it is
+// delivered: the reconciler's judgement must exclude her as a synchronize
+// event would have.
+func TestSynchronizeLostPusherStillExcluded(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{noApp: true})
+		n := w.open("alice")
+		head := w.pushNotes("carol")
+		w.gh.SubmitReview(repoName, n, "bob", "APPROVED")
+		w.gh.SubmitReview(repoName, n, "carol", "APPROVED")
+		w.start(options{reconcile: time.Hour})
+		deadline := time.Now().Add(settleFor)
+		for len(w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, HeadSHA: head})) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the reconciler never judged the pull request")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		w.settle()
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged on the approval of a pusher whose synchronize event was lost")
+		}
+		if body := w.comment(n).Body; !strings.Contains(body, "@carol: pushed a commit to the pull request") {
+			t.Errorf("the comment does not say why carol's approval does not count:\n%s", body)
 		}
 	})
 }

@@ -478,10 +478,15 @@ func (s *Server) mergePull(req *request) *response {
 	message := title + "\n\n" + cmp.Or(body.CommitMessage, p.Title)
 	bot := s.user(req.caller.app.bot())
 	author := signature{name: bot.login, email: fmt.Sprintf("%d+%s@users.noreply.github.com", bot.id, bot.login)}
+	before, err := r.git.branch(p.Base)
+	if err != nil {
+		return s.notFoundOr(req, err)
+	}
 	sha, err := r.git.merge(method, p.Base, p.HeadSHA, message, author)
 	if err != nil {
 		return s.notFoundOr(req, err)
 	}
+	s.recordRefUpdate(r, p.Base, before, sha, "pr_merge", bot.login)
 	now := s.now()
 	p.State, p.Merged, p.MergeCommitSHA, p.MergedBy = "closed", true, sha, bot.login
 	p.merged, p.closed, p.updated = now, now, now
