@@ -51,8 +51,9 @@ func (s *approvalSet) policyInput() []policy.Approval {
 // when it was given on the current head and the reviewer neither opened the
 // pull request, nor ever pushed to its head branch, nor authored or committed
 // one of its commits. Team membership is asked of GitHub
-// only for approvals that count, and only for teams the base config names.
-func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string, pr github.PullRequest) (*approvalSet, error) {
+// only for approvals that count, and only for teams the rules commit's config
+// names.
+func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string, pr github.PullRequest, rules string) (*approvalSet, error) {
 	reviews, err := repo.Reviews(ctx, pr.Number)
 	if err != nil {
 		return nil, fmt.Errorf("read reviews: %w", err)
@@ -110,7 +111,7 @@ func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string,
 				fmt.Sprintf("approved %s; commits pushed since (head is now %s) need a new approval", shortSHA(r.CommitID), shortSHA(pr.HeadSHA))})
 		default:
 			if teams == nil {
-				if teams, err = a.approverTeams(ctx, repo, pr.BaseSHA); err != nil {
+				if teams, err = a.approverTeams(ctx, repo, rules); err != nil {
 					return nil, err
 				}
 			}
@@ -131,12 +132,12 @@ func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string,
 	return set, nil
 }
 
-// approverTeams lists the teams the base branch's config names in its
-// approval rules. A config that cannot be read names none: the gate denies
+// approverTeams lists the teams that the config of the rules commit names in
+// its approval rules. A config that cannot be read names none: the gate denies
 // the change for it anyway.
-func (a *App) approverTeams(ctx context.Context, repo *github.Repo, baseSHA string) ([]string, error) {
+func (a *App) approverTeams(ctx context.Context, repo *github.Repo, rules string) ([]string, error) {
 	reads := &readRecorder{Repository: repo}
-	cfg, err := gitops.LoadConfig(ctx, reads.Snapshot(baseSHA), a.validator)
+	cfg, err := gitops.LoadConfig(ctx, reads.Snapshot(rules), a.validator)
 	if failed := reads.failure(); failed != nil {
 		return nil, fmt.Errorf("read config: %w", failed)
 	}

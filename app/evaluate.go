@@ -39,25 +39,23 @@ func (a *App) evaluate(ctx context.Context, log *slog.Logger, task Task, number 
 		return fmt.Errorf("resolve base branch %s: %w", pr.BaseRef, err)
 	}
 
-	// The base's .modelgate/ makes a repository one modelgate watches; a pull
-	// request cannot opt its repository in by adding one.
-	base := repo.Snapshot(pr.BaseSHA)
-	if _, err := base.ReadDir(ctx, gitops.ConfigDir); errors.Is(err, fs.ErrNotExist) {
-		log.Info("repository has no .modelgate/ on the base branch; ignored")
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("read %s at base %s: %w", gitops.ConfigDir, pr.BaseSHA, err)
+	rules, gated, err := a.rulesCommit(ctx, log, repo, pr)
+	if err != nil || !gated {
+		return err
+	}
+	if rules != pr.BaseSHA {
+		log = log.With("rules", rules)
 	}
 
 	if err := a.recordPusher(ctx, task, pr); err != nil {
 		return err
 	}
-	approvals, err := a.approvals(ctx, repo, task.Repository, pr)
+	approvals, err := a.approvals(ctx, repo, task.Repository, pr, rules)
 	if err != nil {
 		return err
 	}
 
-	reads := &readRecorder{Repository: repo}
+	reads := &readRecorder{Repository: rulesRepository{Repository: repo, base: pr.BaseSHA, rules: rules}}
 	res, err := a.gate.Judge(ctx, gate.Request{
 		Repo: reads, Repository: task.Repository, Base: pr.BaseSHA, Head: pr.HeadSHA,
 		PullRequest: policy.PullRequest{

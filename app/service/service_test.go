@@ -72,7 +72,8 @@ type options struct {
 	noApp      bool
 	promotion  string
 	extraEdits func(r *gittest.Repo)
-	noConfig   bool // the base branch has no .modelgate/: not a repository modelgate watches
+	mainEdits  func(r *gittest.Repo) // of the default branch, before the promotion branches off
+	noConfig   bool                  // the base branch has no .modelgate/: not a repository modelgate watches
 }
 
 func newWorld(t testing.TB, dsn string, o options) *world {
@@ -89,6 +90,9 @@ func newWorld(t testing.TB, dsn string, o options) *world {
 	r.CopyDir(examples)
 	if o.noConfig {
 		r.Remove(".modelgate")
+	}
+	if o.mainEdits != nil {
+		o.mainEdits(r)
 	}
 	r.Commit("example repository", now.Add(-96*time.Hour))
 	r.Branch("promote")
@@ -865,9 +869,80 @@ func TestExplainCommand(t *testing.T) {
 	})
 }
 
-func TestBaseChangeJudgedAgain(t *testing.T) {
+// listBranches makes the default branch's config gate pull requests into
+// the branches patterns match.
+func listBranches(t testing.TB, patterns string) func(r *gittest.Repo) {
+	return func(r *gittest.Repo) {
+		r.Write(".modelgate/config.yaml", readFile(t, examples+"/.modelgate/config.yaml")+"\nbranches: "+patterns+"\n")
+	}
+}
+
+// relaxedBranch is mallory pushing, straight to a new branch off main, a
+// .modelgate/ under which a promotion into production needs no approval.
+func (w *world) relaxedBranch(branch string) {
+	w.t.Helper()
+	w.work.Checkout("main")
+	w.work.Git("checkout", "-q", "-b", branch)
+	w.work.Write(".modelgate/config.yaml", "approvals:\n  production: {count: 0, teams: []}\n")
+	w.work.Commit("relax the rules", time.Now().Add(-30*time.Minute))
+	w.gh.Push(repoName, branch, "mallory")
+	w.work.Checkout("main")
+}
+
+// A pull request into a branch that the default branch's config does not
+// list is left alone, however that branch's own .modelgate/ reads.
+func TestUnlistedBranchLeftAlone(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		w := newWorld(t, dsn, options{noApp: true})
+		w.relaxedBranch("relaxed")
+		w.start(options{})
+		n := w.gh.OpenPullRequest(repoName, githubtest.PullRequestOptions{Head: "promote", Base: "relaxed", Author: "alice", Title: "Promote"})
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		if s := w.settle(); s.Dead != 0 {
+			t.Fatalf("queue %+v", s)
+		}
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged into a branch whose own .modelgate/ was relaxed by a direct push")
+		}
+		if len(w.gh.CheckRuns(repoName)) != 0 || len(w.gh.Comments(repoName, n)) != 0 || len(w.records(audit.Filter{})) != 0 {
+			t.Fatal("the App acted on a pull request into a branch the default branch's config does not list")
+		}
+	})
+}
+
+// A pull request into a listed branch is judged by the default branch's
+// .modelgate/, not by the branch's own, and merged into that branch.
+func TestListedBranchJudgedByDefaultBranchRules(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{noApp: true, mainEdits: listBranches(t, "[release/*]")})
+		w.relaxedBranch("release/1")
+		w.start(options{})
+		n := w.gh.OpenPullRequest(repoName, githubtest.PullRequestOptions{Head: "promote", Base: "release/1", Author: "alice", Title: "Promote"})
+		head := w.gh.PullRequest(repoName, n).HeadSHA
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.settle()
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged without approvals: judged by the branch's own relaxed .modelgate/")
+		}
+		if cr := w.runs(head)[app.CheckPolicy]; cr.Conclusion != "failure" || !strings.Contains(cr.Summary, "approvals.") {
+			t.Fatalf("policy check %s; want the default branch's approval rules to deny:\n%s", cr.Conclusion, cr.Summary)
+		}
+		w.approve(n, "bob")
+		w.approve(n, "carol")
+		w.settle()
+		pr := w.gh.PullRequest(repoName, n)
+		if !pr.Merged {
+			t.Fatalf("not merged with the approvals the default branch's config asks:\n%s", w.runs(head)[app.CheckPolicy].Summary)
+		}
+		if got := w.gh.Branch(repoName, "release/1"); got != pr.MergeCommitSHA {
+			t.Errorf("release/1 is at %s, the merge commit is %s", got, pr.MergeCommitSHA)
+		}
+	})
+}
+
+func TestBaseChangeJudgedAgain(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{noApp: true, mainEdits: listBranches(t, "[release]")})
 		w.work.Git("branch", "release", "main")
 		w.gh.Push(repoName, "release", "alice")
 		w.start(options{})

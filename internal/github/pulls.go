@@ -27,6 +27,9 @@ type PullRequest struct {
 	BaseRef  string
 	BaseSHA  string
 	Labels   []string
+	// DefaultBranch is the repository's default branch, as GitHub names it
+	// in the pull request's base.
+	DefaultBranch string
 }
 
 func pullRequest(p *gh.PullRequest) PullRequest {
@@ -35,7 +38,7 @@ func pullRequest(p *gh.PullRequest) PullRequest {
 		State: p.GetState(), Draft: p.GetDraft(), Merged: p.GetMerged(),
 		HeadSHA: p.GetHead().GetSHA(), HeadRef: p.GetHead().GetRef(), HeadRepo: p.GetHead().GetRepo().GetFullName(),
 		BaseRef: p.GetBase().GetRef(), BaseSHA: p.GetBase().GetSHA(),
-		Labels: []string{},
+		Labels: []string{}, DefaultBranch: p.GetBase().GetRepo().GetDefaultBranch(),
 	}
 	for _, l := range p.Labels {
 		pr.Labels = append(pr.Labels, l.GetName())
