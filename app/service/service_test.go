@@ -530,6 +530,26 @@ func TestSynchronizeLostPusherStillExcluded(t *testing.T) {
 	})
 }
 
+// The head branch of a pull request from a fork is in the fork, whose
+// activity log the installation does not see: nobody can be shown not to
+// have pushed to it, so no approval counts.
+func TestForkApprovalsDoNotCount(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		n := w.gh.OpenPullRequest(repoName, githubtest.PullRequestOptions{Head: "promote", Fork: "carol/models", Author: "alice", Title: "Promote"})
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.approve(n, "dave")
+		w.settle()
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged a pull request from a fork on approvals whose reviewers may have pushed to it")
+		}
+		if body := w.comment(n).Body; !strings.Contains(body, "@bob: the head branch is in carol/models, whose pushers modelgate cannot see") {
+			t.Errorf("the comment does not say why bob's approval does not count:\n%s", body)
+		}
+	})
+}
+
 // race pushes a new head to the pull request just before the first request
 // of the App that match selects reaches GitHub, once armed.
 type race struct {

@@ -33,6 +33,7 @@ type repo struct {
 	suites        map[string]int64 // check suite ID by app and head SHA
 	deployments   []*deployment
 	activities    []*activity
+	parent        *repo // of a fork
 }
 
 func (r *repo) fullName() string { return r.owner + "/" + r.name }
@@ -162,7 +163,7 @@ func (s *Server) repoObject(r *repo, full bool) object {
 		"visibility":                  "private",
 		"html_url":                    web,
 		"description":                 nil,
-		"fork":                        false,
+		"fork":                        r.parent != nil,
 		"url":                         api,
 		"archive_url":                 api + "/{archive_format}{/ref}",
 		"assignees_url":               api + "/assignees{/user}",
