@@ -16,7 +16,7 @@ type activity struct {
 	before, after string
 	ref           string // refs/heads/<branch>
 	at            time.Time
-	kind          string // push, force_push, branch_creation, branch_deletion, pr_merge
+	kind          string // push, force_push, branch_creation or pr_merge
 	actor         string
 }
 
@@ -52,9 +52,8 @@ func orZero(sha string) string {
 	return sha
 }
 
-// GET /repos/{owner}/{repo}/activity, newest first (or oldest with
-// direction=asc), filtered by ref, actor and activity_type, paged by the
-// after cursor as GitHub pages it.
+// GET /repos/{owner}/{repo}/activity, newest first, filtered by ref, paged
+// by the after cursor as GitHub pages it.
 func (s *Server) listActivities(req *request) *response {
 	q := req.URL.Query()
 	ref := q.Get("ref")
@@ -62,14 +61,10 @@ func (s *Server) listActivities(req *request) *response {
 		ref = "refs/heads/" + ref
 	}
 	var list []*activity
-	for _, a := range req.repo.activities {
-		if (ref == "" || a.ref == ref) && (!q.Has("actor") || strings.EqualFold(a.actor, q.Get("actor"))) &&
-			(!q.Has("activity_type") || a.kind == q.Get("activity_type")) {
+	for _, a := range slices.Backward(req.repo.activities) {
+		if ref == "" || a.ref == ref {
 			list = append(list, a)
 		}
-	}
-	if q.Get("direction") != "asc" {
-		slices.Reverse(list)
 	}
 	if after := q.Get("after"); after != "" {
 		i := slices.IndexFunc(list, func(a *activity) bool { return activityCursor(a) == after })
