@@ -50,9 +50,8 @@ func (s *approvalSet) policyInput() []policy.Approval {
 // review (approve, request changes, dismissal) stands; an approval counts only
 // when it was given on the current head and the reviewer neither opened the
 // pull request, nor ever pushed to its head branch, nor authored or committed
-// one of its commits. Team membership is asked of GitHub
-// only for approvals that count, and only for teams the rules commit's config
-// names.
+// one of its commits. Team membership is asked of GitHub only for approvals
+// that count, and only for teams the rules commit's config names.
 func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string, pr github.PullRequest, rules string) (*approvalSet, error) {
 	reviews, err := repo.Reviews(ctx, pr.Number)
 	if err != nil {
