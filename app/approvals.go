@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -48,9 +49,10 @@ func (s *approvalSet) policyInput() []policy.Approval {
 // approvals reads the pull request's reviews. A reviewer's latest decisive
 // review (approve, request changes, dismissal) stands; an approval counts only
 // when it was given on the current head and the reviewer neither opened the
-// pull request nor pushed a commit to it. Team membership is asked of GitHub
-// only for approvals that count, and only for teams the base config names.
-func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string, pr github.PullRequest) (*approvalSet, error) {
+// pull request, nor ever pushed to its head branch, nor authored or committed
+// one of its commits. Team membership is asked of GitHub only for approvals
+// that count, and only for teams the rules commit's config names.
+func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string, pr github.PullRequest, rules string) (*approvalSet, error) {
 	reviews, err := repo.Reviews(ctx, pr.Number)
 	if err != nil {
 		return nil, fmt.Errorf("read reviews: %w", err)
@@ -59,13 +61,20 @@ func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string,
 	if err != nil {
 		return nil, fmt.Errorf("read commits: %w", err)
 	}
-	pushers, err := a.pushers(ctx, fullName, pr.Number)
-	if err != nil {
-		return nil, err
-	}
-	for _, p := range pushers {
-		if !slices.Contains(committers, p) {
-			committers = append(committers, p)
+	// The head branch of a fork is the fork's: who pushed to it is in the
+	// fork's activity log, which the installation cannot be relied on to
+	// see, so no approval of such a pull request can be shown to come from
+	// someone who did not push to it. A deleted fork names no repository.
+	fork := !strings.EqualFold(pr.HeadRepo, fullName)
+	if !fork {
+		pushers, err := a.pushers(ctx, repo, fullName, pr)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range pushers {
+			if !slices.Contains(committers, p) {
+				committers = append(committers, p)
+			}
 		}
 	}
 	set := &approvalSet{committers: committers}
@@ -89,6 +98,9 @@ func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string,
 			continue
 		}
 		switch {
+		case fork:
+			set.dropped = append(set.dropped, droppedApproval{user,
+				fmt.Sprintf("the head branch is in %s, whose pushers modelgate cannot see", cmp.Or(pr.HeadRepo, "a deleted fork"))})
 		case strings.EqualFold(user, pr.Author):
 			set.dropped = append(set.dropped, droppedApproval{user, "opened the pull request"})
 		case slices.ContainsFunc(committers, func(c string) bool { return strings.EqualFold(c, user) }):
@@ -98,7 +110,7 @@ func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string,
 				fmt.Sprintf("approved %s; commits pushed since (head is now %s) need a new approval", shortSHA(r.CommitID), shortSHA(pr.HeadSHA))})
 		default:
 			if teams == nil {
-				if teams, err = a.approverTeams(ctx, repo, pr.BaseSHA); err != nil {
+				if teams, err = a.approverTeams(ctx, repo, rules); err != nil {
 					return nil, err
 				}
 			}
@@ -119,12 +131,12 @@ func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string,
 	return set, nil
 }
 
-// approverTeams lists the teams the base branch's config names in its
-// approval rules. A config that cannot be read names none: the gate denies
+// approverTeams lists the teams that the config of the rules commit names in
+// its approval rules. A config that cannot be read names none: the gate denies
 // the change for it anyway.
-func (a *App) approverTeams(ctx context.Context, repo *github.Repo, baseSHA string) ([]string, error) {
+func (a *App) approverTeams(ctx context.Context, repo *github.Repo, rules string) ([]string, error) {
 	reads := &readRecorder{Repository: repo}
-	cfg, err := gitops.LoadConfig(ctx, reads.Snapshot(baseSHA), a.validator)
+	cfg, err := gitops.LoadConfig(ctx, reads.Snapshot(rules), a.validator)
 	if failed := reads.failure(); failed != nil {
 		return nil, fmt.Errorf("read config: %w", failed)
 	}

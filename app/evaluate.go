@@ -39,25 +39,23 @@ func (a *App) evaluate(ctx context.Context, log *slog.Logger, task Task, number 
 		return fmt.Errorf("resolve base branch %s: %w", pr.BaseRef, err)
 	}
 
-	// The base's .modelgate/ makes a repository one modelgate watches; a pull
-	// request cannot opt its repository in by adding one.
-	base := repo.Snapshot(pr.BaseSHA)
-	if _, err := base.ReadDir(ctx, gitops.ConfigDir); errors.Is(err, fs.ErrNotExist) {
-		log.Info("repository has no .modelgate/ on the base branch; ignored")
-		return nil
-	} else if err != nil {
-		return fmt.Errorf("read %s at base %s: %w", gitops.ConfigDir, pr.BaseSHA, err)
+	rules, gated, err := a.rulesCommit(ctx, log, repo, pr)
+	if err != nil || !gated {
+		return err
+	}
+	if rules != pr.BaseSHA {
+		log = log.With("rules", rules)
 	}
 
 	if err := a.recordPusher(ctx, task, pr); err != nil {
 		return err
 	}
-	approvals, err := a.approvals(ctx, repo, task.Repository, pr)
+	approvals, err := a.approvals(ctx, repo, task.Repository, pr, rules)
 	if err != nil {
 		return err
 	}
 
-	reads := &readRecorder{Repository: repo}
+	reads := &readRecorder{Repository: rulesRepository{Repository: repo, base: pr.BaseSHA, rules: rules}}
 	res, err := a.gate.Judge(ctx, gate.Request{
 		Repo: reads, Repository: task.Repository, Base: pr.BaseSHA, Head: pr.HeadSHA,
 		PullRequest: policy.PullRequest{
@@ -140,13 +138,20 @@ func (a *App) recordPusher(ctx context.Context, task Task, pr github.PullRequest
 	return err
 }
 
-// pushers lists who pushed to the pull request, as recordPusher saw them.
-func (a *App) pushers(ctx context.Context, repository string, number int) ([]string, error) {
-	recs, err := a.store.Records(ctx, audit.Filter{Kind: audit.KindPush, Repository: repository, PullRequest: number})
+// pushers lists who pushed to the pull request's head branch: everyone
+// GitHub's activity log names for the branch, before the pull request was
+// opened as well as after, and whoever synchronize events named. The log is
+// read on every evaluation, so a lost synchronize event or a judgement the
+// reconciler started reaches the same answer.
+func (a *App) pushers(ctx context.Context, repo *github.Repo, repository string, pr github.PullRequest) ([]string, error) {
+	logins, err := repo.Pushers(ctx, pr.HeadRef)
 	if err != nil {
 		return nil, fmt.Errorf("read pushers: %w", err)
 	}
-	var logins []string
+	recs, err := a.store.Records(ctx, audit.Filter{Kind: audit.KindPush, Repository: repository, PullRequest: pr.Number})
+	if err != nil {
+		return nil, fmt.Errorf("read pushers: %w", err)
+	}
 	for _, r := range recs {
 		if !slices.Contains(logins, r.Actor) {
 			logins = append(logins, r.Actor)

@@ -106,6 +106,14 @@ func TestWebhookIntake(t *testing.T) {
 		noDelivery := gh.NewDelivery("pull_request", body)
 		noDelivery.Header.Del("X-GitHub-Delivery")
 		ownEvent := gh.NewDelivery(app.EventEvaluate, []byte(`{"installation":1,"repository":"a/b","pull_request":1}`))
+		// Truncations of the right signature: a check that compares only as
+		// many bytes as the header carries would take every one of them.
+		sig := header.Get("X-Hub-Signature-256")
+		truncated := func(hexDigits int) http.Header {
+			h := header.Clone()
+			h.Set("X-Hub-Signature-256", sig[:len("sha256=")+hexDigits])
+			return h
+		}
 		cases := []struct {
 			name   string
 			body   []byte
@@ -115,6 +123,10 @@ func TestWebhookIntake(t *testing.T) {
 			{"tampered body", tampered, header, http.StatusUnauthorized},
 			{"no signature", body, noSig, http.StatusUnauthorized},
 			{"SHA-1 signature only", body, sha1Only, http.StatusUnauthorized},
+			{"empty signature", body, truncated(0), http.StatusUnauthorized},
+			{"one-byte signature", body, truncated(2), http.StatusUnauthorized},
+			{"half the signature", body, truncated(32), http.StatusUnauthorized},
+			{"all but the last byte", body, truncated(62), http.StatusUnauthorized},
 			{"signed with another secret", wrongKey.Body, wrongKey.Header, http.StatusUnauthorized},
 			{"signed, not JSON", notJSON.Body, notJSON.Header, http.StatusBadRequest},
 			{"no delivery id", noDelivery.Body, noDelivery.Header, http.StatusBadRequest},

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/modelgate/modelgate/app/service"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/compliance"
+	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/githubtest"
 	"github.com/modelgate/modelgate/internal/gittest"
 	"github.com/modelgate/modelgate/internal/queue"
@@ -82,9 +84,8 @@ type options struct {
 	noApp      bool
 	promotion  string
 	extraEdits func(r *gittest.Repo)
-	noConfig   bool // the base branch has no .modelgate/: not a repository modelgate watches
-	// baseEdits edit the base branch, before the promotion branches off.
-	baseEdits func(r *gittest.Repo)
+	mainEdits  func(r *gittest.Repo) // of the default branch, before the promotion branches off
+	noConfig   bool                  // the base branch has no .modelgate/: not a repository modelgate watches
 }
 
 func newWorld(t testing.TB, dsn string, o options) *world {
@@ -94,6 +95,7 @@ func newWorld(t testing.TB, dsn string, o options) *world {
 	inst := gh.AddInstallation(appID, "acme")
 	gh.AddTeamMember("acme", "compliance", "bob")
 	gh.AddTeamMember("acme", "risk", "carol")
+	gh.AddTeamMember("acme", "risk", "dave")
 
 	now := time.Now()
 	r := gittest.New(t)
@@ -101,8 +103,8 @@ func newWorld(t testing.TB, dsn string, o options) *world {
 	if o.noConfig {
 		r.Remove(".modelgate")
 	}
-	if o.baseEdits != nil {
-		o.baseEdits(r)
+	if o.mainEdits != nil {
+		o.mainEdits(r)
 	}
 	r.Commit("example repository", now.Add(-96*time.Hour))
 	r.Branch("promote")
@@ -320,6 +322,15 @@ func TestPromotionApprovedAndMerged(t *testing.T) {
 		if c.Edits == 0 || !strings.Contains(c.Body, "@bob (compliance)") || !strings.Contains(c.Body, "@carol") {
 			t.Errorf("the sticky comment was not edited in place with the approvals (%d edits):\n%s", c.Edits, c.Body)
 		}
+		// The merge's head is the head of an allowing decision.
+		decisions := w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, HeadSHA: pr.HeadSHA})
+		if len(decisions) == 0 {
+			t.Fatalf("merged head %s has no decision record", pr.HeadSHA)
+		}
+		var last gate.DecisionRecord
+		if err := json.Unmarshal(decisions[len(decisions)-1].Payload, &last); err != nil || !last.Decision.Allow {
+			t.Errorf("the last decision on the merged head %s: allow %v (%v)", pr.HeadSHA, last.Decision.Allow, err)
+		}
 		merges := w.records(audit.Filter{Kind: audit.KindMerge, PullRequest: n})
 		if len(merges) != 1 || merges[0].HeadSHA != head || merges[0].Model != "fraud-detector" || !strings.Contains(string(merges[0].Payload), pr.MergeCommitSHA) {
 			t.Errorf("merge records %+v; want one, of head %s, naming the merge commit", merges, head)
@@ -391,6 +402,29 @@ func TestDeniedWithAnnotations(t *testing.T) {
 	})
 }
 
+// pushNotes is pusher pushing a change to the promotion branch that the gate
+// has nothing against: whatever then stops a merge is who approved.
+func (w *world) pushNotes(pusher string) string {
+	w.t.Helper()
+	w.work.Checkout("promote")
+	w.work.Write("README.md", "Release notes by "+pusher+"\n")
+	w.work.Commit("notes", time.Now())
+	return w.gh.Push(repoName, "promote", pusher)
+}
+
+// mergeable says why a head is allowed: the same approvals on it, given by
+// reviewers who did not push, merge it.
+func (w *world) mergeable(n int) {
+	w.t.Helper()
+	w.approve(n, "bob")
+	w.approve(n, "dave")
+	w.settle()
+	if !w.gh.PullRequest(repoName, n).Merged {
+		w.t.Fatalf("not merged with the approvals of bob (compliance) and dave: the head is denied for another reason\n%s",
+			w.runs(w.gh.PullRequest(repoName, n).HeadSHA)[app.CheckPolicy].Summary)
+	}
+}
+
 func TestStaleApprovalAfterPush(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		w := newWorld(t, dsn, options{})
@@ -400,10 +434,7 @@ func TestStaleApprovalAfterPush(t *testing.T) {
 		w.settle()
 
 		// The author pushes after bob's approval: bob approved another head.
-		w.work.Checkout("promote")
-		w.work.Write("models/fraud-detector/2.3.0/NOTES.md", "late change\n")
-		w.work.Commit("late change", time.Now())
-		newHead := w.gh.Push(repoName, "promote", "alice")
+		newHead := w.pushNotes("alice")
 		w.deliver(w.gh.PullRequestEvent(repoName, n, "synchronize"), http.StatusAccepted)
 		w.approve(n, "carol")
 		w.settle()
@@ -418,6 +449,7 @@ func TestStaleApprovalAfterPush(t *testing.T) {
 		if !strings.Contains(body, "@bob: approved") || !strings.Contains(body, "need a new approval") {
 			t.Errorf("the comment does not say why bob's approval no longer counts:\n%s", body)
 		}
+		w.mergeable(n)
 	})
 }
 
@@ -443,11 +475,8 @@ func TestPusherApprovalDoesNotCount(t *testing.T) {
 		w := newWorld(t, dsn, options{})
 		n := w.open("alice")
 		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
-		// carol pushes a commit whose author is someone else, then approves.
-		w.work.Checkout("promote")
-		w.work.Write("models/fraud-detector/2.3.0/NOTES.md", "tuned\n")
-		w.work.Commit("tuned", time.Now())
-		w.gh.Push(repoName, "promote", "carol")
+		// carol pushes a commit whose address is no account's, then approves.
+		w.pushNotes("carol")
 		w.deliver(w.gh.PullRequestEvent(repoName, n, "synchronize"), http.StatusAccepted)
 		w.approve(n, "bob")
 		w.approve(n, "carol")
@@ -461,33 +490,120 @@ func TestPusherApprovalDoesNotCount(t *testing.T) {
 		if got := w.records(audit.Filter{Kind: audit.KindPush, PullRequest: n, Actor: "carol"}); len(got) != 1 {
 			t.Errorf("%d push records for carol; want 1", len(got))
 		}
+		w.mergeable(n)
 	})
 }
 
-// mergeRace pushes a new head to the pull request just before the App's first
-// merge request reaches GitHub: the head moves between decision and merge.
-type mergeRace struct {
-	once sync.Once
-	push func()
+// carol pushes the promotion branch before anyone opens a pull request from
+// it, so no synchronize event ever names her.
+func TestPushedBeforeOpenedApprovalDoesNotCount(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		w.pushNotes("carol")
+		n := w.open("alice")
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.approve(n, "carol")
+		w.settle()
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged on the approval of someone who pushed the branch before the pull request was opened")
+		}
+		if body := w.comment(n).Body; !strings.Contains(body, "@carol: pushed a commit to the pull request") {
+			t.Errorf("the comment does not say why carol's approval does not count:\n%s", body)
+		}
+		w.mergeable(n)
+	})
 }
 
-func (m *mergeRace) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.Method == http.MethodPut && strings.HasSuffix(req.URL.Path, "/merge") {
-		m.once.Do(m.push)
+// carol pushes to an open pull request and approves it, and none of it is
+// delivered: the reconciler's judgement must exclude her as a synchronize
+// event would have.
+func TestSynchronizeLostPusherStillExcluded(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{noApp: true})
+		n := w.open("alice")
+		head := w.pushNotes("carol")
+		w.gh.SubmitReview(repoName, n, "bob", "APPROVED")
+		w.gh.SubmitReview(repoName, n, "carol", "APPROVED")
+		w.start(options{reconcile: time.Hour})
+		deadline := time.Now().Add(settleFor)
+		for len(w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, HeadSHA: head})) == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the reconciler never judged the pull request")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		w.settle()
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged on the approval of a pusher whose synchronize event was lost")
+		}
+		if body := w.comment(n).Body; !strings.Contains(body, "@carol: pushed a commit to the pull request") {
+			t.Errorf("the comment does not say why carol's approval does not count:\n%s", body)
+		}
+	})
+}
+
+// The head branch of a pull request from a fork is in the fork, whose
+// activity log the installation does not see: nobody can be shown not to
+// have pushed to it, so no approval counts.
+func TestForkApprovalsDoNotCount(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		n := w.gh.OpenPullRequest(repoName, githubtest.PullRequestOptions{Head: "promote", Fork: "carol/models", Author: "alice", Title: "Promote"})
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.approve(n, "dave")
+		w.settle()
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged a pull request from a fork on approvals whose reviewers may have pushed to it")
+		}
+		if body := w.comment(n).Body; !strings.Contains(body, "@bob: the head branch is in carol/models, whose pushers modelgate cannot see") {
+			t.Errorf("the comment does not say why bob's approval does not count:\n%s", body)
+		}
+	})
+}
+
+// race pushes a new head to the pull request just before the first request
+// of the App that match selects reaches GitHub, once armed.
+type race struct {
+	match func(*http.Request) bool
+	armed atomic.Bool
+	once  sync.Once
+	push  func()
+}
+
+func (r *race) RoundTrip(req *http.Request) (*http.Response, error) {
+	if r.armed.Load() && r.match(req) {
+		r.once.Do(r.push)
 	}
 	return http.DefaultTransport.RoundTrip(req)
 }
 
+func isMerge(req *http.Request) bool {
+	return req.Method == http.MethodPut && strings.HasSuffix(req.URL.Path, "/merge")
+}
+
+// isReport is the App writing its comment: after the decision, before the
+// merge.
+func isReport(req *http.Request) bool {
+	return req.Method != http.MethodGet && strings.Contains(req.URL.Path, "/issues/")
+}
+
+// pushUnreviewed is mallory pushing a change nobody approved to the
+// promotion branch.
+func (w *world) pushUnreviewed() {
+	w.work.Checkout("promote")
+	w.work.Write("models/fraud-detector/2.3.0/model.yaml", readFile(w.t, examples+"/models/fraud-detector/2.3.0/model.yaml")+"\n# unreviewed\n")
+	w.work.Commit("unreviewed change", time.Now())
+	w.gh.Push(repoName, "promote", "mallory")
+}
+
 func TestHeadMovesBeforeMerge(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
-		race := &mergeRace{}
+		race := &race{match: isMerge}
+		race.armed.Store(true)
 		w := newWorld(t, dsn, options{noApp: true})
-		race.push = func() {
-			w.work.Checkout("promote")
-			w.work.Write("models/fraud-detector/2.3.0/model.yaml", readFile(t, examples+"/models/fraud-detector/2.3.0/model.yaml")+"\n# unreviewed\n")
-			w.work.Commit("unreviewed change", time.Now())
-			w.gh.Push(repoName, "promote", "mallory")
-		}
+		race.push = w.pushUnreviewed
 		w.start(options{transport: race})
 		n := w.open("alice")
 		judged := w.gh.PullRequest(repoName, n).HeadSHA
@@ -514,7 +630,66 @@ func TestHeadMovesBeforeMerge(t *testing.T) {
 	})
 }
 
-func readFile(t *testing.T, p string) string {
+// A push that lands after the decision and before the merge request: merging
+// what the pull request holds by then would merge a head nobody judged.
+func TestHeadMovesAfterDecision(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		race := &race{match: isReport}
+		w := newWorld(t, dsn, options{noApp: true})
+		race.push = w.pushUnreviewed
+		w.start(options{transport: race})
+		n := w.open("alice")
+		judged := w.gh.PullRequest(repoName, n).HeadSHA
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.settle()
+		race.armed.Store(true)
+		w.approve(n, "carol")
+		w.settle()
+
+		pr := w.gh.PullRequest(repoName, n)
+		if pr.HeadSHA == judged {
+			t.Fatal("the race never pushed")
+		}
+		if pr.Merged {
+			t.Fatalf("merged %s, pushed after the decision on %s", pr.HeadSHA, judged)
+		}
+		if got := w.records(audit.Filter{Kind: audit.KindMerge, PullRequest: n}); len(got) != 0 {
+			t.Errorf("merge records %+v; want none", got)
+		}
+		refused := w.records(audit.Filter{Kind: audit.KindMergeRefused, PullRequest: n})
+		if len(refused) != 1 || refused[0].HeadSHA != judged {
+			t.Fatalf("merge refusals %+v; want one, of the judged head %s", refused, judged)
+		}
+	})
+}
+
+// GitHub refusing every merge of a head that the gate allows: the App judges
+// it again once, records each refusal, and the queue settles instead of
+// judging and refusing for ever.
+func TestMergeRefusedRepeatedly(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{})
+		n := w.open("alice")
+		head := w.gh.PullRequest(repoName, n).HeadSHA
+		w.gh.FailNext("PUT", "/repos/{owner}/{repo}/pulls/{pull_number}/merge", http.StatusMethodNotAllowed, nil, 1000)
+		w.gh.SubmitReview(repoName, n, "bob", "APPROVED")
+		id := w.gh.SubmitReview(repoName, n, "carol", "APPROVED")
+		w.deliver(w.gh.ReviewEvent(repoName, n, id, "submitted"), http.StatusAccepted)
+		if s := w.settle(); s.Dead != 0 {
+			t.Errorf("queue %+v; want no dead jobs", s)
+		}
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged although GitHub refused")
+		}
+		refused := w.records(audit.Filter{Kind: audit.KindMergeRefused, PullRequest: n, HeadSHA: head})
+		if len(refused) != 2 {
+			t.Errorf("%d merge refusals of head %s; want 2: the allowed evaluation's and that of judging it again", len(refused), head)
+		}
+	})
+}
+
+func readFile(t testing.TB, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
 	if err != nil {
@@ -571,7 +746,7 @@ func TestOrganisationPoliciesCannotWeakenTheGate(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
 			sqlstoretest.Each(t, func(t *testing.T, dsn string) {
-				w := newWorld(t, dsn, options{baseEdits: func(r *gittest.Repo) { r.Write(".modelgate/policies/"+tt.file, tt.src) }})
+				w := newWorld(t, dsn, options{mainEdits: func(r *gittest.Repo) { r.Write(".modelgate/policies/"+tt.file, tt.src) }})
 				gh := w.gh
 				gh.AddTeamMember("acme", "risk", "dave")
 				n := w.open("alice")
@@ -771,9 +946,80 @@ func TestExplainCommand(t *testing.T) {
 	})
 }
 
-func TestBaseChangeJudgedAgain(t *testing.T) {
+// listBranches makes the default branch's config gate pull requests into
+// the branches patterns match.
+func listBranches(t testing.TB, patterns string) func(r *gittest.Repo) {
+	return func(r *gittest.Repo) {
+		r.Write(".modelgate/config.yaml", readFile(t, examples+"/.modelgate/config.yaml")+"\nbranches: "+patterns+"\n")
+	}
+}
+
+// relaxedBranch is mallory pushing, straight to a new branch off main, a
+// .modelgate/ under which a promotion into production needs no approval.
+func (w *world) relaxedBranch(branch string) {
+	w.t.Helper()
+	w.work.Checkout("main")
+	w.work.Git("checkout", "-q", "-b", branch)
+	w.work.Write(".modelgate/config.yaml", "approvals:\n  production: {count: 0, teams: []}\n")
+	w.work.Commit("relax the rules", time.Now().Add(-30*time.Minute))
+	w.gh.Push(repoName, branch, "mallory")
+	w.work.Checkout("main")
+}
+
+// A pull request into a branch that the default branch's config does not
+// list is left alone, however that branch's own .modelgate/ reads.
+func TestUnlistedBranchLeftAlone(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		w := newWorld(t, dsn, options{noApp: true})
+		w.relaxedBranch("relaxed")
+		w.start(options{})
+		n := w.gh.OpenPullRequest(repoName, githubtest.PullRequestOptions{Head: "promote", Base: "relaxed", Author: "alice", Title: "Promote"})
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		if s := w.settle(); s.Dead != 0 {
+			t.Fatalf("queue %+v", s)
+		}
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged into a branch whose own .modelgate/ was relaxed by a direct push")
+		}
+		if len(w.gh.CheckRuns(repoName)) != 0 || len(w.gh.Comments(repoName, n)) != 0 || len(w.records(audit.Filter{})) != 0 {
+			t.Fatal("the App acted on a pull request into a branch the default branch's config does not list")
+		}
+	})
+}
+
+// A pull request into a listed branch is judged by the default branch's
+// .modelgate/, not by the branch's own, and merged into that branch.
+func TestListedBranchJudgedByDefaultBranchRules(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{noApp: true, mainEdits: listBranches(t, "[release/*]")})
+		w.relaxedBranch("release/1")
+		w.start(options{})
+		n := w.gh.OpenPullRequest(repoName, githubtest.PullRequestOptions{Head: "promote", Base: "release/1", Author: "alice", Title: "Promote"})
+		head := w.gh.PullRequest(repoName, n).HeadSHA
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.settle()
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("merged without approvals: judged by the branch's own relaxed .modelgate/")
+		}
+		if cr := w.runs(head)[app.CheckPolicy]; cr.Conclusion != "failure" || !strings.Contains(cr.Summary, "approvals.") {
+			t.Fatalf("policy check %s; want the default branch's approval rules to deny:\n%s", cr.Conclusion, cr.Summary)
+		}
+		w.approve(n, "bob")
+		w.approve(n, "carol")
+		w.settle()
+		pr := w.gh.PullRequest(repoName, n)
+		if !pr.Merged {
+			t.Fatalf("not merged with the approvals the default branch's config asks:\n%s", w.runs(head)[app.CheckPolicy].Summary)
+		}
+		if got := w.gh.Branch(repoName, "release/1"); got != pr.MergeCommitSHA {
+			t.Errorf("release/1 is at %s, the merge commit is %s", got, pr.MergeCommitSHA)
+		}
+	})
+}
+
+func TestBaseChangeJudgedAgain(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{noApp: true, mainEdits: listBranches(t, "[release]")})
 		w.work.Git("branch", "release", "main")
 		w.gh.Push(repoName, "release", "alice")
 		w.start(options{})

@@ -202,7 +202,8 @@ func TestPullRequest(t *testing.T) {
 	pr, err := s.repo.PullRequest(ctx, s.number)
 	want := PullRequest{
 		Number: s.number, Title: "Promote a", Author: "alice", State: "open",
-		HeadSHA: s.head, HeadRef: "promote", BaseRef: "main", BaseSHA: s.base, Labels: []string{"promotion", "dev"},
+		HeadSHA: s.head, HeadRef: "promote", HeadRepo: testRepo, BaseRef: "main", BaseSHA: s.base, Labels: []string{"promotion", "dev"},
+		DefaultBranch: "main",
 	}
 	if err != nil || fmt.Sprint(pr) != fmt.Sprint(want) {
 		t.Errorf("PullRequest = %+v, %v\nwant %+v", pr, err, want)
@@ -257,6 +258,28 @@ func TestReviewsCommittersAndTeams(t *testing.T) {
 		if got, err := s.repo.TeamMember(ctx, testOrg, tt.team, tt.user); err != nil || got != tt.want {
 			t.Errorf("TeamMember(%s, %s) = %v, %v; want %v", tt.team, tt.user, got, err, tt.want)
 		}
+	}
+}
+
+func TestPushers(t *testing.T) {
+	ctx := context.Background()
+	s := newPullScenario(t)
+	// erin pushes first; then dave force-pushes the branch back and forth a
+	// hundred times, so that erin is on the activity log's second page.
+	s.work.Checkout("promote")
+	s.work.Write("README.md", "models\nby erin\n")
+	erin := s.work.Commit("erin's change", t0.Add(2*time.Hour))
+	s.gh.Push(testRepo, "promote", "erin")
+	for i := range 100 {
+		s.work.Git("reset", "-q", "--hard", []string{s.head, erin}[i%2])
+		s.gh.Push(testRepo, "promote", "dave")
+	}
+	pushers, err := s.repo.Pushers(ctx, "promote")
+	if err != nil || !slices.Equal(pushers, []string{"dave", "erin"}) {
+		t.Errorf("Pushers(promote) = %v, %v; want dave and erin", pushers, err)
+	}
+	if pushers, err := s.repo.Pushers(ctx, "main"); err != nil || len(pushers) != 0 {
+		t.Errorf("Pushers(main) = %v, %v; want nobody", pushers, err)
 	}
 }
 

@@ -21,18 +21,24 @@ type PullRequest struct {
 	Merged  bool // always false in OpenPullRequests, which GitHub lists without it
 	HeadSHA string
 	HeadRef string
-	BaseRef string
-	BaseSHA string
-	Labels  []string
+	// HeadRepo is the repository the head branch lives in, "owner/name":
+	// another one than the pull request's for a pull request from a fork.
+	HeadRepo string
+	BaseRef  string
+	BaseSHA  string
+	Labels   []string
+	// DefaultBranch is the repository's default branch, as GitHub names it
+	// in the pull request's base.
+	DefaultBranch string
 }
 
 func pullRequest(p *gh.PullRequest) PullRequest {
 	pr := PullRequest{
 		Number: p.GetNumber(), Title: p.GetTitle(), Author: p.GetUser().GetLogin(),
 		State: p.GetState(), Draft: p.GetDraft(), Merged: p.GetMerged(),
-		HeadSHA: p.GetHead().GetSHA(), HeadRef: p.GetHead().GetRef(),
+		HeadSHA: p.GetHead().GetSHA(), HeadRef: p.GetHead().GetRef(), HeadRepo: p.GetHead().GetRepo().GetFullName(),
 		BaseRef: p.GetBase().GetRef(), BaseSHA: p.GetBase().GetSHA(),
-		Labels: []string{},
+		Labels: []string{}, DefaultBranch: p.GetBase().GetRepo().GetDefaultBranch(),
 	}
 	for _, l := range p.Labels {
 		pr.Labels = append(pr.Labels, l.GetName())
@@ -119,6 +125,47 @@ func (r *Repo) Committers(ctx context.Context, number int) ([]string, error) {
 		}
 	}
 	return logins, nil
+}
+
+// activity is what modelgate reads of an entry of a repository's activity
+// log (GET /repos/{owner}/{repo}/activity), which go-github does not cover.
+type activity struct {
+	Actor *gh.User `json:"actor"`
+}
+
+// Pushers lists the logins of everyone GitHub's activity log names as having
+// changed branch — pushed, force-pushed, created, deleted or merged into it —
+// each once. Unlike the authors and committers of commits, which whoever
+// writes a commit chooses, these are the accounts that did it. Entries whose
+// account was deleted name nobody.
+func (r *Repo) Pushers(ctx context.Context, branch string) ([]string, error) {
+	if branch == "" {
+		return nil, fmt.Errorf("pushers of %s: no branch", r)
+	}
+	q := url.Values{"ref": {"refs/heads/" + branch}, "per_page": {"100"}}
+	seen := map[string]bool{}
+	var logins []string
+	for {
+		req, err := r.c.gh.NewRequest(http.MethodGet, "repos/"+url.PathEscape(r.owner)+"/"+url.PathEscape(r.name)+"/activity?"+q.Encode(), nil)
+		if err != nil {
+			return nil, fmt.Errorf("pushers of %s %s: %w", r, branch, err)
+		}
+		var page []activity
+		resp, err := r.c.gh.Do(ctx, req, &page)
+		if err != nil {
+			return nil, fmt.Errorf("pushers of %s %s: %w", r, branch, err)
+		}
+		for _, a := range page {
+			if login := a.Actor.GetLogin(); login != "" && !seen[login] {
+				seen[login] = true
+				logins = append(logins, login)
+			}
+		}
+		if resp.After == "" {
+			return logins, nil
+		}
+		q.Set("after", resp.After)
+	}
 }
 
 // TeamMember tells whether user is an active member of the organization's

@@ -44,10 +44,15 @@ type PullRequestOptions struct {
 	Title, Body string
 	Labels      []string
 	Draft       bool
+	// Fork is the fork ("owner/name") whose branch Head the pull request
+	// comes from; empty for a branch of the repository itself. The server
+	// keeps the head's commits, as GitHub keeps refs/pull/<n>/head.
+	Fork string
 }
 
 type pull struct {
 	PullRequest
+	headRepo                      *repo // the repository the head branch lives in
 	id                            int64
 	created, updated, closed      time.Time
 	merged                        time.Time
@@ -72,6 +77,16 @@ func (s *Server) OpenPullRequest(fullName string, o PullRequestOptions) int {
 		s.t.Fatalf("githubtest: OpenPullRequest: base: %v", err)
 	}
 	s.user(o.Author)
+	headRepo := r
+	if o.Fork != "" {
+		owner, name, ok := strings.Cut(o.Fork, "/")
+		if !ok || strings.EqualFold(o.Fork, r.fullName()) {
+			s.t.Fatalf("githubtest: OpenPullRequest: fork %q is not another repository's owner/name", o.Fork)
+		}
+		s.user(owner)
+		headRepo = &repo{id: s.newID(), owner: owner, name: name, defaultBranch: r.defaultBranch,
+			created: s.now(), pushed: s.now(), parent: r, suites: map[string]int64{}}
+	}
 	r.lastNumber++
 	now := s.now()
 	p := &pull{
@@ -80,7 +95,7 @@ func (s *Server) OpenPullRequest(fullName string, o PullRequestOptions) int {
 			Head: o.Head, Base: base, HeadSHA: headSHA, BaseSHA: baseSHA,
 			State: "open", Draft: o.Draft, Labels: slices.Clone(o.Labels),
 		},
-		id: s.newID(), created: now, updated: now,
+		headRepo: headRepo, id: s.newID(), created: now, updated: now,
 	}
 	r.pulls = append(r.pulls, p)
 	return p.Number
@@ -225,8 +240,8 @@ func (s *Server) pullObject(r *repo, p *pull, full bool) (object, error) {
 	for _, l := range p.Labels {
 		labels = append(labels, s.labelObject(r, l))
 	}
-	branch := func(ref, sha string) object {
-		return object{"label": r.owner + ":" + ref, "ref": ref, "sha": sha, "user": s.userObject(r.owner), "repo": s.repoObject(r, false)}
+	branch := func(in *repo, ref, sha string) object {
+		return object{"label": in.owner + ":" + ref, "ref": ref, "sha": sha, "user": s.userObject(in.owner), "repo": s.repoObject(in, false)}
 	}
 	var body any
 	if p.Body != "" {
@@ -267,8 +282,8 @@ func (s *Server) pullObject(r *repo, p *pull, full bool) (object, error) {
 		"assignees":           []object{},
 		"requested_reviewers": []object{},
 		"requested_teams":     []object{},
-		"head":                branch(p.Head, p.HeadSHA),
-		"base":                branch(p.Base, p.BaseSHA),
+		"head":                branch(p.headRepo, p.Head, p.HeadSHA),
+		"base":                branch(r, p.Base, p.BaseSHA),
 		"_links": object{
 			"self":            object{"href": self},
 			"html":            object{"href": html},
@@ -478,10 +493,15 @@ func (s *Server) mergePull(req *request) *response {
 	message := title + "\n\n" + cmp.Or(body.CommitMessage, p.Title)
 	bot := s.user(req.caller.app.bot())
 	author := signature{name: bot.login, email: fmt.Sprintf("%d+%s@users.noreply.github.com", bot.id, bot.login)}
+	before, err := r.git.branch(p.Base)
+	if err != nil {
+		return s.notFoundOr(req, err)
+	}
 	sha, err := r.git.merge(method, p.Base, p.HeadSHA, message, author)
 	if err != nil {
 		return s.notFoundOr(req, err)
 	}
+	s.recordRefUpdate(r, p.Base, before, sha, "pr_merge", bot.login)
 	now := s.now()
 	p.State, p.Merged, p.MergeCommitSHA, p.MergedBy = "closed", true, sha, bot.login
 	p.merged, p.closed, p.updated = now, now, now

@@ -32,6 +32,8 @@ type repo struct {
 	checkRuns     []*checkRun
 	suites        map[string]int64 // check suite ID by app and head SHA
 	deployments   []*deployment
+	activities    []*activity
+	parent        *repo // of a fork
 }
 
 func (r *repo) fullName() string { return r.owner + "/" + r.name }
@@ -80,14 +82,16 @@ func (s *Server) mustRepo(fullName string) *repo {
 }
 
 // Push force-pushes branch from the repository's source work tree to the
-// server, as pusher, and returns its new head. Open pull requests from the
-// branch get the new head (a synchronize event); those into it, the new base.
+// server, as pusher, and returns its new head. The repository's activity log
+// records the push; open pull requests from the branch get the new head (a
+// synchronize event); those into it, the new base.
 func (s *Server) Push(fullName, branch, pusher string) string {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.mustRepo(fullName)
 	ref := "refs/heads/" + branch
+	before, _ := r.git.branch(branch) // "" for a new branch
 	if _, err := runGit(r.src, nil, "push", "-q", "--force", r.git.dir, ref+":"+ref); err != nil {
 		s.t.Fatalf("githubtest: Push: %v", err)
 	}
@@ -98,6 +102,7 @@ func (s *Server) Push(fullName, branch, pusher string) string {
 	now := s.now()
 	r.pushed = now
 	s.user(pusher)
+	s.recordRefUpdate(r, branch, before, sha, "", pusher)
 	for _, p := range r.pulls {
 		if p.State != "open" {
 			continue
@@ -158,7 +163,7 @@ func (s *Server) repoObject(r *repo, full bool) object {
 		"visibility":                  "private",
 		"html_url":                    web,
 		"description":                 nil,
-		"fork":                        false,
+		"fork":                        r.parent != nil,
 		"url":                         api,
 		"archive_url":                 api + "/{archive_format}{/ref}",
 		"assignees_url":               api + "/assignees{/user}",

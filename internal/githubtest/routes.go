@@ -39,6 +39,7 @@ var routes = []*route{
 	{method: "GET", template: "/repos/{owner}/{repo}/pulls/{pull_number}/reviews", query: pageQuery, handle: (*Server).listReviews},
 	{method: "PUT", template: "/repos/{owner}/{repo}/pulls/{pull_number}/merge", handle: (*Server).mergePull},
 	{method: "GET", template: "/repos/{owner}/{repo}/compare/{basehead}", query: pageQuery, handle: (*Server).compare},
+	{method: "GET", template: "/repos/{owner}/{repo}/activity", query: []string{"ref", "per_page", "after"}, handle: (*Server).listActivities},
 	{method: "GET", template: "/repos/{owner}/{repo}/commits", query: append([]string{"sha", "path"}, pageQuery...), handle: (*Server).listCommits},
 	{method: "GET", template: "/repos/{owner}/{repo}/contents/{path}", query: []string{"ref"}, handle: (*Server).getContents},
 	{method: "GET", template: "/repos/{owner}/{repo}/git/trees/{tree_sha}", query: []string{"recursive"}, handle: (*Server).getTree},

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"slices"
 	"time"
 
@@ -18,6 +19,7 @@ type Config struct {
 	Stages     []Stage                 `json:"stages"`
 	Approvals  map[string]ApprovalRule `json:"approvals"`
 	Merge      Merge                   `json:"merge"`
+	Branches   []string                `json:"branches"`
 	Rollback   RollbackRule            `json:"rollback"`
 	Thresholds Thresholds              `json:"thresholds"`
 	Data       map[string]any          `json:"data"`
@@ -25,6 +27,15 @@ type Config struct {
 
 // PolicyChange is the approvals key for pull requests that touch .modelgate/.
 const PolicyChange = "policyChange"
+
+// Gates tells whether pull requests into branch, which is not the default
+// branch, are gated and merged: whether a pattern of Branches matches it.
+func (c *Config) Gates(branch string) bool {
+	return slices.ContainsFunc(c.Branches, func(pattern string) bool {
+		ok, err := path.Match(pattern, branch)
+		return err == nil && ok
+	})
+}
 
 type Stage struct {
 	Name string   `json:"name"`
