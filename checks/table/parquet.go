@@ -19,10 +19,12 @@ import (
 // readParquet reads the columns of a Parquet file, each by its own goroutine.
 // Values are converted to the column's type as CSV fields are: a number read as
 // a string is its shortest decimal form, a string read as a number is parsed.
-func readParquet(ctx context.Context, path string, r io.Reader, size int64, specs []Spec) (*Table, error) {
+// The footer's counts are claims: they are checked against limits before any
+// value is read, and memory grows with the values actually read.
+func readParquet(ctx context.Context, path string, r io.Reader, size int64, specs []Spec, limits Limits) (*Table, error) {
 	var t *Table
 	err := safely(func() (err error) {
-		t, err = parquetTable(ctx, path, r, size, specs)
+		t, err = parquetTable(ctx, path, r, size, specs, limits)
 		return err
 	})
 	if err != nil {
@@ -43,7 +45,7 @@ func safely(f func() error) (err error) {
 	return f()
 }
 
-func parquetTable(ctx context.Context, path string, r io.Reader, size int64, specs []Spec) (*Table, error) {
+func parquetTable(ctx context.Context, path string, r io.Reader, size int64, specs []Spec, limits Limits) (*Table, error) {
 	ra, ok := r.(io.ReaderAt)
 	if !ok {
 		data, err := io.ReadAll(r)
@@ -59,6 +61,15 @@ func parquetTable(ctx context.Context, path string, r io.Reader, size int64, spe
 	f, err := parquet.OpenFile(ra, size)
 	if err != nil {
 		return nil, fmt.Errorf("not a Parquet file: %w", err)
+	}
+	if n := f.NumRows(); n < 0 || n > int64(limits.Rows) {
+		if n < 0 {
+			return nil, fmt.Errorf("the footer claims %d rows", n)
+		}
+		return nil, &LimitError{Path: path, What: "rows", Limit: limits.Rows}
+	}
+	if len(f.Schema().Columns()) > limits.Columns {
+		return nil, &LimitError{Path: path, What: "columns", Limit: limits.Columns}
 	}
 	t := &Table{Path: path, Rows: int(f.NumRows()), SHA256: hex.EncodeToString(sum.Sum(nil)), columns: make(map[string]*Column)}
 	for _, p := range f.Schema().Columns() {
@@ -102,10 +113,12 @@ func parquetTable(ctx context.Context, path string, r io.Reader, size int64, spe
 	return t, nil
 }
 
-// readParquetColumn reads one leaf column, row group by row group.
+// readParquetColumn reads one leaf column, row group by row group, into memory
+// that grows as values are read: rows, from the footer, is only what the column
+// must hold in the end.
 func readParquetColumn(ctx context.Context, f *parquet.File, s *Spec, leaf, rows int) (*Column, error) {
-	p := newPart(s, rows)
 	buf := make([]parquet.Value, 4096)
+	p := newPart(s, min(rows, len(buf)))
 	var text []byte
 	row := 0
 	for _, rg := range f.RowGroups() {
@@ -125,6 +138,11 @@ func readParquetColumn(ctx context.Context, f *parquet.File, s *Spec, leaf, rows
 			values := page.Values()
 			for {
 				n, err := values.ReadValues(buf)
+				if row+n > rows {
+					parquet.Release(page)
+					pages.Close()
+					return nil, fmt.Errorf("more values than the %d rows the footer claims", rows)
+				}
 				for _, v := range buf[:n] {
 					text = p.addValue(row, v, text)
 					row++

@@ -19,6 +19,7 @@ type Config struct {
 	Approvals  map[string]ApprovalRule `json:"approvals"`
 	Merge      Merge                   `json:"merge"`
 	Thresholds Thresholds              `json:"thresholds"`
+	Limits     Limits                  `json:"limits"`
 	Data       map[string]any          `json:"data"`
 }
 
@@ -64,6 +65,13 @@ type FairnessThresholds struct {
 	DisparateImpactMin float64 `json:"disparateImpactMin"`
 	EqualizedOddsMax   float64 `json:"equalizedOddsMax"`
 	MinGroupSize       int     `json:"minGroupSize"`
+}
+
+// Limits bound what the checks read of one data file.
+type Limits struct {
+	FileBytes int64 `json:"fileBytes"`
+	Rows      int   `json:"rows"`
+	Columns   int   `json:"columns"`
 }
 
 // Duration is a Go duration written as a string ("24h").
