@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"time"
 )
 
@@ -73,7 +74,8 @@ func (s snapshotFS) Open(name string) (fs.File, error) {
 	}
 	data, err := s.snap.ReadData(s.ctx, path.Join(s.dir, name), s.limit)
 	if err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: raiseHint(err)}
+		// Not an fs.PathError: the snapshot's errors name the file already.
+		return nil, raiseHint(err)
 	}
 	return &file{Reader: bytes.NewReader(data), name: path.Base(name), size: int64(len(data))}, nil
 }
@@ -93,6 +95,7 @@ func raiseHint(err error) error {
 // it.
 type Dir struct {
 	root  *os.Root
+	dir   string
 	limit int64
 }
 
@@ -102,7 +105,7 @@ func OpenDir(dir string, limit int64) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Dir{root: root, limit: limit}, nil
+	return &Dir{root: root, dir: dir, limit: limit}, nil
 }
 
 func (d *Dir) Close() error { return d.root.Close() }
@@ -116,8 +119,8 @@ func (d *Dir) Open(name string) (fs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := CheckFile(name, info.Mode(), info.Size(), d.limit); err != nil {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: raiseHint(err)}
+	if err := CheckFile(filepath.Join(d.dir, name), info.Mode(), info.Size(), d.limit); err != nil {
+		return nil, raiseHint(err)
 	}
 	return d.root.Open(name)
 }
