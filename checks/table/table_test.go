@@ -391,3 +391,26 @@ func BenchmarkReadCSV(b *testing.B) {
 		}
 	}
 }
+
+// TestCSVLimits: rows are counted as they are read and refused past the limit;
+// a header wider than the limit is refused before any row is read.
+func TestCSVLimits(t *testing.T) {
+	fsys := fstest.MapFS{"current.csv": {Data: []byte("a,b,c\n" + strings.Repeat("1,2,3\n", 50))}}
+	specs := []Spec{{Name: "a", Type: Int, Keep: Values}}
+	for _, c := range []struct {
+		limits Limits
+		want   string
+	}{
+		{Limits{Rows: 49, Columns: 3}, "current.csv: more than 49 rows, the limit; raise limits.rows in .modelgate/config.yaml"},
+		{Limits{Rows: 50, Columns: 2}, "current.csv: more than 2 columns, the limit; raise limits.columns in .modelgate/config.yaml"},
+	} {
+		_, err := Read(context.Background(), fsys, "current.csv", specs, c.limits)
+		var le *LimitError
+		if !errors.As(err, &le) || err.Error() != c.want {
+			t.Errorf("limits %+v: error %v, want %q", c.limits, err, c.want)
+		}
+	}
+	if tb, err := Read(context.Background(), fsys, "current.csv", specs, Limits{Rows: 50, Columns: 3}); err != nil || tb.Rows != 50 {
+		t.Errorf("at the limits: %v", err)
+	}
+}
