@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +15,8 @@ import (
 	"sync"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // readParquet reads the columns of a Parquet file, each by its own goroutine.
@@ -58,6 +61,9 @@ func parquetTable(ctx context.Context, path string, r io.Reader, size int64, spe
 	if _, err := io.Copy(sum, io.NewSectionReader(ra, 0, size)); err != nil {
 		return nil, err
 	}
+	if err := checkFooter(ra, size); err != nil {
+		return nil, err
+	}
 	f, err := parquet.OpenFile(ra, size)
 	if err != nil {
 		return nil, fmt.Errorf("not a Parquet file: %w", err)
@@ -87,6 +93,13 @@ func parquetTable(ctx context.Context, path string, r io.Reader, size int64, spe
 			leaves[i] = leaf.ColumnIndex
 		}
 	}
+	for i, s := range specs {
+		if leaves[i] >= 0 {
+			if err := checkPages(ra, size, f.Metadata(), leaves[i], f.NumRows()); err != nil {
+				return nil, fmt.Errorf("column %q: %w", s.Name, err)
+			}
+		}
+	}
 	cols := make([]*Column, len(specs))
 	errs := make([]error, len(specs))
 	var wg sync.WaitGroup
@@ -111,6 +124,91 @@ func parquetTable(ctx context.Context, path string, r io.Reader, size int64, spe
 		}
 	}
 	return t, nil
+}
+
+// checkFooter checks the footer's metadata with checkThrift before the decoder
+// reads it.
+func checkFooter(ra io.ReaderAt, size int64) error {
+	var tail [8]byte
+	if size < 12 {
+		return fmt.Errorf("not a Parquet file: %d bytes", size)
+	}
+	if _, err := ra.ReadAt(tail[:], size-8); err != nil {
+		return err
+	}
+	n := int64(binary.LittleEndian.Uint32(tail[:4]))
+	if string(tail[4:]) != "PAR1" || n > size-12 {
+		return errors.New("not a Parquet file: no footer")
+	}
+	footer := make([]byte, n)
+	if _, err := ra.ReadAt(footer, size-8-n); err != nil {
+		return err
+	}
+	if _, err := checkThrift(footer); err != nil {
+		return fmt.Errorf("the footer: %w", err)
+	}
+	return nil
+}
+
+// maxPageBytes is the most a page may hold uncompressed. Writers cut pages at
+// about a megabyte; the decoder allocates what a page header claims.
+const maxPageBytes = 64 << 20
+
+// checkPages reads the page headers of a column's chunks before the decoder
+// does: it sizes its buffers from them, and a header can claim gigabytes in a
+// file of kilobytes. Each page must lie within its chunk, within the file, hold
+// at most maxPageBytes, and the pages no more values than the rows the footer
+// claims, which the limits bound.
+func checkPages(ra io.ReaderAt, size int64, md *format.FileMetaData, leaf int, rows int64) error {
+	values := int64(0)
+	for g, rg := range md.RowGroups {
+		if leaf >= len(rg.Columns) {
+			return fmt.Errorf("row group %d has no column %d", g, leaf)
+		}
+		cm := &rg.Columns[leaf].MetaData
+		start := cm.DataPageOffset
+		if cm.DictionaryPageOffset > 0 && cm.DictionaryPageOffset < start {
+			start = cm.DictionaryPageOffset
+		}
+		if start < 4 || cm.TotalCompressedSize < 0 || cm.TotalCompressedSize > size-8-start {
+			return fmt.Errorf("row group %d: the column chunk at %d, of %d bytes, is not within the file", g, start, cm.TotalCompressedSize)
+		}
+		chunk := make([]byte, cm.TotalCompressedSize)
+		if _, err := ra.ReadAt(chunk, start); err != nil {
+			return err
+		}
+		for off := 0; off < len(chunk); {
+			n, err := checkThrift(chunk[off:])
+			if err != nil {
+				return fmt.Errorf("row group %d: page header at %d: %w", g, start+int64(off), err)
+			}
+			var h format.PageHeader
+			if err := thrift.Unmarshal(new(thrift.CompactProtocol), chunk[off:off+n], &h); err != nil {
+				return fmt.Errorf("row group %d: page header at %d: %w", g, start+int64(off), err)
+			}
+			off += n
+			switch {
+			case h.CompressedPageSize < 0 || int(h.CompressedPageSize) > len(chunk)-off:
+				return fmt.Errorf("row group %d: a page claims %d bytes, more than its column chunk holds", g, h.CompressedPageSize)
+			case h.UncompressedPageSize < 0 || h.UncompressedPageSize > maxPageBytes:
+				return fmt.Errorf("row group %d: a page claims %d bytes uncompressed, over the %d a page may hold", g, h.UncompressedPageSize, maxPageBytes)
+			}
+			off += int(h.CompressedPageSize)
+			var count int64
+			switch {
+			case h.DataPageHeader.Valid:
+				count = int64(h.DataPageHeader.V.NumValues)
+			case h.DataPageHeaderV2.Valid:
+				count = int64(h.DataPageHeaderV2.V.NumValues)
+			case h.DictionaryPageHeader.Valid && (h.DictionaryPageHeader.V.NumValues < 0 || int64(h.DictionaryPageHeader.V.NumValues) > rows):
+				return fmt.Errorf("row group %d: a dictionary of %d values for %d rows", g, h.DictionaryPageHeader.V.NumValues, rows)
+			}
+			if values += count; count < 0 || values > rows {
+				return fmt.Errorf("row group %d: pages of more values than the %d rows the footer claims", g, rows)
+			}
+		}
+	}
+	return nil
 }
 
 // readParquetColumn reads one leaf column, row group by row group, into memory

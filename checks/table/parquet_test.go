@@ -25,21 +25,21 @@ var generous = Limits{Rows: 1 << 40, Columns: 1 << 20}
 func claimRows(t testing.TB, data []byte, n int64) []byte {
 	t.Helper()
 	size := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
-	footer := data[len(data)-8-size : len(data)-8]
+	start := len(data) - 8 - size
 	var md format.FileMetaData
-	if err := thrift.Unmarshal(new(thrift.CompactProtocol), footer, &md); err != nil {
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), data[start:len(data)-8], &md); err != nil {
 		t.Fatal(err)
 	}
 	md.NumRows = n
 	for i := range md.RowGroups {
 		md.RowGroups[i].NumRows = n
 	}
-	rewritten, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
+	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := append(bytes.Clone(data[:len(data)-8-size]), rewritten...)
-	out = binary.LittleEndian.AppendUint32(out, uint32(len(rewritten)))
+	out := append(bytes.Clone(data[:start]), footer...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(footer)))
 	return append(out, "PAR1"...)
 }
 
@@ -183,5 +183,75 @@ func TestReadBrokenParquet(t *testing.T) {
 		if tb, err := Read(context.Background(), fsys, "t.parquet", []Spec{{Name: "count", Type: Int, Keep: Values}}, generous); err == nil && tb.Rows > 2 {
 			t.Errorf("byte %d flipped: %d rows from a file of 2", i, tb.Rows)
 		}
+	}
+}
+
+// FuzzReadParquet feeds the reader files written by parquet-go, some with a
+// footer that claims more rows than they hold, mutated: an error or a table
+// within the limits, never a crash or memory sized from the footer.
+func FuzzReadParquet(f *testing.F) {
+	s := func(v string) *string { return &v }
+	x := func(v float64) *float64 { return &v }
+	seeds := [][]byte{
+		parquetFile(f, []parquetRow{{Name: s("a"), Score: x(0.5), Count: 3, OK: true}, {Count: 4}, {Name: s("b"), Count: 5}}),
+		parquetFile(f, counts(1000)),
+		parquetFile(f, make([]parquetRow, 5000)), // one value repeated: run-length encoded
+	}
+	var zstd bytes.Buffer
+	w := parquet.NewGenericWriter[parquetRow](&zstd, parquet.Compression(&parquet.Zstd), parquet.PageBufferSize(512))
+	if _, err := w.Write(counts(2000)); err != nil {
+		f.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		f.Fatal(err)
+	}
+	seeds = append(seeds, zstd.Bytes())
+	for _, seed := range seeds {
+		f.Add(seed)
+		for _, claim := range []int64{-1, 1 << 19, 1e11} {
+			f.Add(claimRows(f, seed, claim))
+		}
+	}
+	limits := Limits{Rows: 1 << 20, Columns: 64}
+	specs := []Spec{
+		{Name: "name", Type: String, Keep: Values | Hashes | Distinct},
+		{Name: "score", Type: Float, Keep: Values},
+		{Name: "count", Type: Int, Keep: Values},
+		{Name: "ok", Type: Bool, Keep: Values},
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tb, err := Read(context.Background(), fstest.MapFS{"f.parquet": {Data: data}}, "f.parquet", specs, limits)
+		if err != nil {
+			if !strings.Contains(err.Error(), "f.parquet") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		if tb.Rows < 0 || tb.Rows > limits.Rows || len(tb.Header) > limits.Columns {
+			t.Fatalf("%d rows and %d columns, over the limits %+v", tb.Rows, len(tb.Header), limits)
+		}
+		for _, s := range specs {
+			c := tb.Column(s.Name)
+			if c == nil {
+				continue
+			}
+			if n := len(c.Floats) + len(c.Codes); n != tb.Rows {
+				t.Fatalf("column %q holds %d values for %d rows", s.Name, n, tb.Rows)
+			}
+		}
+	})
+}
+
+// TestParquetFooterListClaim: a footer whose schema list claims 2^31-1
+// elements in a few bytes is refused before the decoder allocates them all.
+func TestParquetFooterListClaim(t *testing.T) {
+	// Field 2 of FileMetaData (the schema): a list of structs, of 2^31-1.
+	footer := append([]byte{0x15, 0x02, 0x19, 0xfc, 0xff, 0xff, 0xff, 0xff, 0x07}, make([]byte, 64)...)
+	data := append([]byte("PAR1"), footer...)
+	data = binary.LittleEndian.AppendUint32(data, uint32(len(footer)))
+	data = append(data, "PAR1"...)
+	_, err := Read(context.Background(), fstest.MapFS{"t.parquet": {Data: data}}, "t.parquet", []Spec{{Name: "count", Type: Int}}, generous)
+	if err == nil || !strings.Contains(err.Error(), "read t.parquet: the footer: metadata at byte 9: 2147483647 elements or bytes claimed, 64 bytes left") {
+		t.Errorf("error %v", err)
 	}
 }

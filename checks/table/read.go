@@ -6,8 +6,6 @@ import (
 	"io/fs"
 	"path"
 	"strings"
-
-	"github.com/modelgate/modelgate/internal/gitops"
 )
 
 // Read reads the columns that specs ask for from the file at name in fsys: a
@@ -53,7 +51,7 @@ type LimitError struct {
 }
 
 func (e *LimitError) Error() string {
-	return fmt.Sprintf("%s: more than %d %s, the limit; raise limits.%s in %s", e.Path, e.Limit, e.What, e.What, gitops.ConfigPath)
+	return fmt.Sprintf("%s: more than %d %s, the limit; raise limits.%s in .modelgate/config.yaml", e.Path, e.Limit, e.What, e.What)
 }
 
 // check refuses specs that cannot be read.
