@@ -30,6 +30,10 @@ func readParquet(ctx context.Context, path string, r io.Reader, size int64, spec
 		t, err = parquetTable(ctx, path, r, size, specs, limits)
 		return err
 	})
+	var limit *LimitError
+	if errors.As(err, &limit) {
+		return nil, err // it names the file
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
