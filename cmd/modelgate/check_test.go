@@ -186,3 +186,23 @@ func TestCheckStaysInTheModelFolder(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckConfigLimits: the config's limits bound what check reads, and a
+// limit that is not one is an error at its place.
+func TestCheckConfigLimits(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ config, want string }{
+		{"limits: {rows: 10}\n", ".csv: more than 10 rows, the limit; raise limits.rows in .modelgate/config.yaml"},
+		{"limits: {fileBytes: 1000}\n", "bytes, over the limit of 1000; raise limits.fileBytes in .modelgate/config.yaml"},
+		{"limits:\n  columns: 0\n", "config.yaml:2:12: limits.columns"},
+	} {
+		config := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(config, []byte(c.config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := runCLI(t, "check", fraudManifest, "--config", config)
+		if code != exitCantRun || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want %q", c.config, code, stderr, c.want)
+		}
+	}
+}
