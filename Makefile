@@ -27,6 +27,7 @@ FUZZTIME ?= 2000x
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/schema/
 	$(GO) test -run '^$$' -fuzz FuzzReadCSV -fuzztime $(FUZZTIME) ./checks/table/
+	$(GO) test -run '^$$' -fuzz FuzzReadParquet -fuzztime $(FUZZTIME) ./checks/table/
 	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime $(FUZZTIME) ./app/
 	$(GO) test -run '^$$' -fuzz FuzzParseValue -fuzztime $(FUZZTIME) ./internal/policy/
 

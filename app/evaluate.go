@@ -270,6 +270,11 @@ func (s recordedSnapshot) ReadFile(ctx context.Context, path string) ([]byte, er
 	return data, s.r.note(err)
 }
 
+func (s recordedSnapshot) ReadData(ctx context.Context, path string, limit int64) ([]byte, error) {
+	data, err := s.Snapshot.ReadData(ctx, path, limit)
+	return data, s.r.note(err)
+}
+
 func (s recordedSnapshot) ReadDir(ctx context.Context, dir string) ([]string, error) {
 	names, err := s.Snapshot.ReadDir(ctx, dir)
 	return names, s.r.note(err)

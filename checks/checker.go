@@ -11,12 +11,13 @@ import (
 	"github.com/modelgate/modelgate/internal/manifest"
 )
 
-// Checker runs the checks for the gate, with the base branch's thresholds.
+// Checker runs the checks for the gate, with the base branch's thresholds and
+// limits.
 type Checker struct{}
 
 // Check runs every check m declares and returns the evidence document.
-func (Checker) Check(ctx context.Context, m *manifest.Manifest, files fs.FS, t gitops.Thresholds) (json.RawMessage, error) {
-	ev, err := Run(ctx, m, files, drift.Thresholds(t.Drift))
+func (Checker) Check(ctx context.Context, m *manifest.Manifest, files fs.FS, cfg *gitops.Config) (json.RawMessage, error) {
+	ev, err := Run(ctx, m, files, drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
 	if err != nil {
 		return nil, err
 	}

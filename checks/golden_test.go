@@ -18,14 +18,14 @@ import (
 	"github.com/modelgate/modelgate/internal/schema"
 )
 
-// defaultThresholds are the drift thresholds of an empty config.
-func defaultThresholds(t testing.TB, v *schema.Validator) drift.Thresholds {
+// defaultConfig is an empty config with its defaults.
+func defaultConfig(t testing.TB, v *schema.Validator) *gitops.Config {
 	t.Helper()
 	var cfg gitops.Config
 	if err := v.Decode(schema.Config, "config.yaml", nil, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	return drift.Thresholds(cfg.Thresholds.Drift)
+	return &cfg
 }
 
 // check runs the checks of a manifest and returns the evidence as the JSON
@@ -40,7 +40,8 @@ func check(t *testing.T, v *schema.Validator, manifestPath string) map[string]an
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := Run(context.Background(), m, os.DirFS(filepath.Dir(manifestPath)), defaultThresholds(t, v))
+	cfg := defaultConfig(t, v)
+	ev, err := Run(context.Background(), m, os.DirFS(filepath.Dir(manifestPath)), drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,15 +18,17 @@ import (
 	"github.com/modelgate/modelgate/checks/drift"
 	"github.com/modelgate/modelgate/checks/internal/floats"
 	"github.com/modelgate/modelgate/checks/table"
+	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/manifest"
 )
 
 // Run runs every check that m declares. fsys holds the files the manifest names,
-// rooted at the manifest's folder; thresholds judge drift. Data that breaks the
+// rooted at the manifest's folder; thresholds judge drift; limits bound each
+// file. Data that breaks the
 // contract is evidence, not an error; Run fails when a declared check cannot run
 // at all: a file is missing or unreadable, a column it needs is absent, or a
 // value it needs is not there or not what it must be.
-func Run(ctx context.Context, m *manifest.Manifest, fsys fs.FS, thresholds drift.Thresholds) (*Evidence, error) {
+func Run(ctx context.Context, m *manifest.Manifest, fsys fs.FS, thresholds drift.Thresholds, limits gitops.Limits) (*Evidence, error) {
 	if err := thresholds.Validate(); err != nil {
 		return nil, err
 	}
@@ -35,7 +37,7 @@ func Run(ctx context.Context, m *manifest.Manifest, fsys fs.FS, thresholds drift
 		Model:  Model{Name: m.Metadata.Name, Version: m.Metadata.Version},
 		Inputs: []Input{},
 	}
-	r := &runner{fsys: fsys, thresholds: thresholds, ev: ev}
+	r := &runner{fsys: fsys, thresholds: thresholds, limits: table.Limits{Rows: limits.Rows, Columns: limits.Columns}, ev: ev}
 	if d := m.Spec.Data; d != nil {
 		if err := r.data(ctx, d); err != nil {
 			return nil, err
@@ -54,6 +56,7 @@ func Run(ctx context.Context, m *manifest.Manifest, fsys fs.FS, thresholds drift
 type runner struct {
 	fsys       fs.FS
 	thresholds drift.Thresholds
+	limits     table.Limits
 	ev         *Evidence
 	mu         sync.Mutex // guards ev.Inputs
 }
@@ -64,7 +67,7 @@ func (r *runner) read(ctx context.Context, role, name string, specs []table.Spec
 	if !fs.ValidPath(clean) {
 		return nil, fmt.Errorf("%s file %q: must be a path inside the manifest's folder", role, name)
 	}
-	t, err := table.Read(ctx, r.fsys, clean, specs)
+	t, err := table.Read(ctx, r.fsys, clean, specs, r.limits)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +165,7 @@ func (r *runner) data(ctx context.Context, d *manifest.Data) error {
 	results := make([]*DriftColumn, len(columns))
 	tasks := []func() error{func() error {
 		reread := func(ctx context.Context, specs []table.Spec) (*table.Table, error) {
-			return table.Read(ctx, r.fsys, path.Clean(d.Current), specs)
+			return table.Read(ctx, r.fsys, path.Clean(d.Current), specs, r.limits)
 		}
 		var err error
 		violations, err = con.Check(ctx, cur, reread)
@@ -227,7 +230,7 @@ func (r *runner) settleTypes(ctx context.Context, d *manifest.Data, columns []dr
 		name string
 		t    *table.Table
 	}{{d.Reference, ref}, {d.Current, cur}} {
-		again, err := table.Read(ctx, r.fsys, path.Clean(f.name), text)
+		again, err := table.Read(ctx, r.fsys, path.Clean(f.name), text, r.limits)
 		if err != nil {
 			return nil, err
 		}

@@ -106,7 +106,17 @@ contract_failed if count(violations) > 0
 
 violations_text(summary) := "no violations listed" if {
 	count(summary) == 0
-} else := concat("; ", [sprintf("%v %v: %s %s", [v.column, v.rule, lib.num(v.count), rows(v.count)]) | some v in summary])
+} else := concat("; ", [violation_text(v) | some v in violations; is_object(v)])
+
+# A row count's count is how far the file is from the bound, which would read as
+# its number of rows: its message says both.
+violation_text(v) := sprintf("row_count: %s", [v.message]) if {
+	v.rule == "row_count"
+	is_string(v.message)
+} else := sprintf("%s: %s %s", [
+	trim_space(sprintf("%v %v", [object.get(v, "column", ""), object.get(v, "rule", "")])),
+	lib.num(object.get(v, "count", null)), rows(object.get(v, "count", null)),
+])
 
 rows(n) := "row" if {
 	n == 1

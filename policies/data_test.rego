@@ -111,6 +111,15 @@ test_violations_under_a_passing_verdict_denied if {
 	"data.contract" in codes(inp)
 }
 
+test_row_count_says_rows_and_bound if {
+	inp := td.put(td.base, "/evidence/data/contract", {"passed": false, "violations": [
+		{"column": "", "rule": "row_count", "count": 980, "message": "20 rows, fewer than the minimum 1,000"},
+		{"column": "amount", "rule": "min", "count": 12, "message": "12 values below 0"},
+	]})
+	m := td.one(denies(inp), "data.contract")
+	m.msg == "fraud-detector 2.3.0: the data contract failed: row_count: 20 rows, fewer than the minimum 1,000; amount min: 12 rows"
+}
+
 test_row_count_violation if {
 	inp := td.put(td.base, "/evidence/data/contract", {"passed": false, "violations": [{"column": "", "rule": "rowCount.min", "count": 1, "message": "812 rows, fewer than 1000"}]})
 	m := td.one(denies(inp), "data.contract")

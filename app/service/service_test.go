@@ -1256,3 +1256,49 @@ func TestRemovalNeedsApprovals(t *testing.T) {
 		}
 	})
 }
+
+// TestParquetFooterClaimDenied: a pull request whose Parquet data file claims
+// 10^11 rows in its footer is denied with the limit it breaks; sizing the
+// column from the claim used to abort the process, and every replica that
+// took the job after it.
+func TestParquetFooterClaimDenied(t *testing.T) {
+	attack, err := os.ReadFile("testdata/footer-claims-1e11-rows.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, options{extraEdits: func(r *gittest.Repo) {
+			from, to := "models/fraud-detector/2.3.0/", "models/fraud-detector/2.4.0/"
+			for _, f := range []string{"data/reference.csv", "eval/predictions.csv", "eval/baseline_predictions.csv"} {
+				data, err := os.ReadFile(examples + "/" + from + f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.Write(to+f, string(data))
+			}
+			manifest, err := os.ReadFile(examples + "/" + from + "model.yaml")
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := strings.Replace(string(manifest), `version: "2.3.0"`, `version: "2.4.0"`, 1)
+			r.Write(to+"model.yaml", strings.Replace(m, "current: data/current.csv", "current: data/current.parquet", 1))
+			r.Write(to+"data/current.parquet", string(attack))
+			r.Write("environments/dev.yaml", "stage: dev\nmodels: {fraud-detector: \"2.4.0\", demand-forecast: \"1.5.0\"}\n")
+		}})
+		n := w.open("alice")
+		head := w.gh.PullRequest(repoName, n).HeadSHA
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.approve(n, "carol")
+		w.settle()
+
+		cr := w.runs(head)[app.CheckPolicy]
+		want := "could not run: data/current.parquet: more than 100000000 rows, the limit; raise limits.rows in .modelgate/config.yaml"
+		if cr.Conclusion != "failure" || !strings.Contains(cr.Summary+cr.Text, want) {
+			t.Errorf("policy check %q:\n%s\n%s\nwant a denial that says %q", cr.Conclusion, cr.Summary, cr.Text, want)
+		}
+		if w.gh.PullRequest(repoName, n).Merged {
+			t.Fatal("a denied promotion was merged")
+		}
+	})
+}

@@ -253,11 +253,11 @@ func (c *Contract) Check(ctx context.Context, t *table.Table, reread Reader) ([]
 	if rc := c.rowCount; rc != nil {
 		if rc.Min != nil && int64(t.Rows) < *rc.Min {
 			out = append(out, Violation{Rule: RuleRowCount, Count: int(*rc.Min - int64(t.Rows)),
-				Message: fmt.Sprintf("%d rows, fewer than the minimum %d", t.Rows, *rc.Min)})
+				Message: fmt.Sprintf("%s rows, fewer than the minimum %s", grouped(int64(t.Rows)), grouped(*rc.Min))})
 		}
 		if rc.Max != nil && int64(t.Rows) > *rc.Max {
 			out = append(out, Violation{Rule: RuleRowCount, Count: int(int64(t.Rows) - *rc.Max),
-				Message: fmt.Sprintf("%d rows, more than the maximum %d", t.Rows, *rc.Max)})
+				Message: fmt.Sprintf("%s rows, more than the maximum %s", grouped(int64(t.Rows)), grouped(*rc.Max))})
 		}
 	}
 	if r := t.Ragged; r.Count > 0 {
@@ -368,6 +368,19 @@ func values(n int) string {
 		return "1 value is"
 	}
 	return strconv.Itoa(n) + " values are"
+}
+
+// grouped writes n with its thousands grouped, as a reader counts rows: 1,000.
+func grouped(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	sign := ""
+	if n < 0 {
+		sign, s = "-", s[1:]
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return sign + s
 }
 
 func rowsHave(n int) string {

@@ -1,9 +1,13 @@
 package contract
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"testing"
+	"testing/fstest"
 
+	"github.com/modelgate/modelgate/checks/table"
 	"github.com/modelgate/modelgate/internal/manifest"
 )
 
@@ -28,5 +32,32 @@ func TestCompileRefuses(t *testing.T) {
 	_, err := Compile(&manifest.Contract{Columns: []manifest.ColumnRule{{Name: "c", Type: "int"}, {Name: "c", Type: "int"}}})
 	if err == nil {
 		t.Error("two rules for a column are accepted")
+	}
+}
+
+// TestRowCountSaysRowsAndBound: a row count violation says how many rows the
+// file has and the bound it misses, never only how far off it is.
+func TestRowCountSaysRowsAndBound(t *testing.T) {
+	lo, hi := int64(1000), int64(10)
+	c, err := Compile(&manifest.Contract{RowCount: &manifest.RowCount{Min: &lo, Max: &hi}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := "id\n" + strings.Repeat("1\n", 20)
+	tb, err := table.Read(context.Background(), fstest.MapFS{"current.csv": {Data: []byte(data)}}, "current.csv", nil, table.Limits{Rows: 100, Columns: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := c.Check(context.Background(), tb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, v := range vs {
+		got = append(got, v.Message)
+	}
+	want := []string{"20 rows, fewer than the minimum 1,000", "20 rows, more than the maximum 10"}
+	if !slices.Equal(got, want) {
+		t.Errorf("messages %q, want %q", got, want)
 	}
 }

@@ -243,6 +243,7 @@ type csvReader struct {
 	firstLine int   // line number of the first row after the header
 	hash      hash.Hash
 	size      int64
+	limits    Limits
 	// spare holds the parts of merged blocks for reuse: allocating them anew for
 	// every block costs more than parsing it.
 	spare chan []*part
@@ -250,8 +251,8 @@ type csvReader struct {
 
 // readCSV reads a CSV file: the header, then blocks of records parsed
 // concurrently, one worker per core, and merged in file order.
-func readCSV(ctx context.Context, path string, r io.Reader, size int64, specs []Spec) (*Table, error) {
-	c := &csvReader{path: path, specs: specs, hash: sha256.New(), size: size}
+func readCSV(ctx context.Context, path string, r io.Reader, size int64, specs []Spec, limits Limits) (*Table, error) {
+	c := &csvReader{path: path, specs: specs, hash: sha256.New(), size: size, limits: limits}
 	rest, err := c.readHeader(r)
 	if err != nil {
 		return nil, err
@@ -390,6 +391,9 @@ func (c *csvReader) readHeader(r io.Reader) ([]byte, error) {
 			var re *recordError
 			errors.As(err, &re)
 			return nil, &SyntaxError{Path: c.path, Line: line + re.newlines, Msg: "header: " + re.msg}
+		}
+		if len(rp.fields) > c.limits.Columns {
+			return nil, &LimitError{Path: c.path, What: "columns", Limit: c.limits.Columns}
 		}
 		c.header = make([]string, len(rp.fields))
 		for i, f := range rp.fields {
@@ -541,6 +545,9 @@ func (c *csvReader) merge(ctx context.Context, results <-chan *blockResult) (*Ta
 			if r.err != nil {
 				r.err.Row += t.Rows + 1
 				return nil, r.err
+			}
+			if t.Rows+r.rows > c.limits.Rows {
+				return nil, &LimitError{Path: c.path, What: "rows", Limit: c.limits.Rows}
 			}
 			if cols == nil {
 				cols = c.columns(r)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,17 +15,25 @@ import (
 	"sync"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // readParquet reads the columns of a Parquet file, each by its own goroutine.
 // Values are converted to the column's type as CSV fields are: a number read as
 // a string is its shortest decimal form, a string read as a number is parsed.
-func readParquet(ctx context.Context, path string, r io.Reader, size int64, specs []Spec) (*Table, error) {
+// The footer's counts are claims: they are checked against limits before any
+// value is read, and memory grows with the values actually read.
+func readParquet(ctx context.Context, path string, r io.Reader, size int64, specs []Spec, limits Limits) (*Table, error) {
 	var t *Table
 	err := safely(func() (err error) {
-		t, err = parquetTable(ctx, path, r, size, specs)
+		t, err = parquetTable(ctx, path, r, size, specs, limits)
 		return err
 	})
+	var limit *LimitError
+	if errors.As(err, &limit) {
+		return nil, err // it names the file
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
@@ -43,7 +52,7 @@ func safely(f func() error) (err error) {
 	return f()
 }
 
-func parquetTable(ctx context.Context, path string, r io.Reader, size int64, specs []Spec) (*Table, error) {
+func parquetTable(ctx context.Context, path string, r io.Reader, size int64, specs []Spec, limits Limits) (*Table, error) {
 	ra, ok := r.(io.ReaderAt)
 	if !ok {
 		data, err := io.ReadAll(r)
@@ -56,9 +65,21 @@ func parquetTable(ctx context.Context, path string, r io.Reader, size int64, spe
 	if _, err := io.Copy(sum, io.NewSectionReader(ra, 0, size)); err != nil {
 		return nil, err
 	}
+	if err := checkFooter(ra, size); err != nil {
+		return nil, err
+	}
 	f, err := parquet.OpenFile(ra, size)
 	if err != nil {
 		return nil, fmt.Errorf("not a Parquet file: %w", err)
+	}
+	if n := f.NumRows(); n < 0 || n > int64(limits.Rows) {
+		if n < 0 {
+			return nil, fmt.Errorf("the footer claims %d rows", n)
+		}
+		return nil, &LimitError{Path: path, What: "rows", Limit: limits.Rows}
+	}
+	if len(f.Schema().Columns()) > limits.Columns {
+		return nil, &LimitError{Path: path, What: "columns", Limit: limits.Columns}
 	}
 	t := &Table{Path: path, Rows: int(f.NumRows()), SHA256: hex.EncodeToString(sum.Sum(nil)), columns: make(map[string]*Column)}
 	for _, p := range f.Schema().Columns() {
@@ -74,6 +95,13 @@ func parquetTable(ctx context.Context, path string, r io.Reader, size int64, spe
 			return nil, fmt.Errorf("column %q holds lists; checks read flat columns", s.Name)
 		default:
 			leaves[i] = leaf.ColumnIndex
+		}
+	}
+	for i, s := range specs {
+		if leaves[i] >= 0 {
+			if err := checkPages(ra, size, f.Metadata(), leaves[i], f.NumRows()); err != nil {
+				return nil, fmt.Errorf("column %q: %w", s.Name, err)
+			}
 		}
 	}
 	cols := make([]*Column, len(specs))
@@ -102,10 +130,97 @@ func parquetTable(ctx context.Context, path string, r io.Reader, size int64, spe
 	return t, nil
 }
 
-// readParquetColumn reads one leaf column, row group by row group.
+// checkFooter checks the footer's metadata with checkThrift before the decoder
+// reads it.
+func checkFooter(ra io.ReaderAt, size int64) error {
+	var tail [8]byte
+	if size < 12 {
+		return fmt.Errorf("not a Parquet file: %d bytes", size)
+	}
+	if _, err := ra.ReadAt(tail[:], size-8); err != nil {
+		return err
+	}
+	n := int64(binary.LittleEndian.Uint32(tail[:4]))
+	if string(tail[4:]) != "PAR1" || n > size-12 {
+		return errors.New("not a Parquet file: no footer")
+	}
+	footer := make([]byte, n)
+	if _, err := ra.ReadAt(footer, size-8-n); err != nil {
+		return err
+	}
+	if _, err := checkThrift(footer); err != nil {
+		return fmt.Errorf("the footer: %w", err)
+	}
+	return nil
+}
+
+// maxPageBytes is the most a page may hold uncompressed. Writers cut pages at
+// about a megabyte; the decoder allocates what a page header claims.
+const maxPageBytes = 64 << 20
+
+// checkPages reads the page headers of a column's chunks before the decoder
+// does: it sizes its buffers from them, and a header can claim gigabytes in a
+// file of kilobytes. Each page must lie within its chunk, within the file, hold
+// at most maxPageBytes, and the pages no more values than the rows the footer
+// claims, which the limits bound.
+func checkPages(ra io.ReaderAt, size int64, md *format.FileMetaData, leaf int, rows int64) error {
+	values := int64(0)
+	for g, rg := range md.RowGroups {
+		if leaf >= len(rg.Columns) {
+			return fmt.Errorf("row group %d has no column %d", g, leaf)
+		}
+		cm := &rg.Columns[leaf].MetaData
+		start := cm.DataPageOffset
+		if cm.DictionaryPageOffset > 0 && cm.DictionaryPageOffset < start {
+			start = cm.DictionaryPageOffset
+		}
+		if start < 4 || cm.TotalCompressedSize < 0 || cm.TotalCompressedSize > size-8-start {
+			return fmt.Errorf("row group %d: the column chunk at %d, of %d bytes, is not within the file", g, start, cm.TotalCompressedSize)
+		}
+		chunk := make([]byte, cm.TotalCompressedSize)
+		if _, err := ra.ReadAt(chunk, start); err != nil {
+			return err
+		}
+		for off := 0; off < len(chunk); {
+			n, err := checkThrift(chunk[off:])
+			if err != nil {
+				return fmt.Errorf("row group %d: page header at %d: %w", g, start+int64(off), err)
+			}
+			var h format.PageHeader
+			if err := thrift.Unmarshal(new(thrift.CompactProtocol), chunk[off:off+n], &h); err != nil {
+				return fmt.Errorf("row group %d: page header at %d: %w", g, start+int64(off), err)
+			}
+			off += n
+			switch {
+			case h.CompressedPageSize < 0 || int(h.CompressedPageSize) > len(chunk)-off:
+				return fmt.Errorf("row group %d: a page claims %d bytes, more than its column chunk holds", g, h.CompressedPageSize)
+			case h.UncompressedPageSize < 0 || h.UncompressedPageSize > maxPageBytes:
+				return fmt.Errorf("row group %d: a page claims %d bytes uncompressed, over the %d a page may hold", g, h.UncompressedPageSize, maxPageBytes)
+			}
+			off += int(h.CompressedPageSize)
+			var count int64
+			switch {
+			case h.DataPageHeader.Valid:
+				count = int64(h.DataPageHeader.V.NumValues)
+			case h.DataPageHeaderV2.Valid:
+				count = int64(h.DataPageHeaderV2.V.NumValues)
+			case h.DictionaryPageHeader.Valid && (h.DictionaryPageHeader.V.NumValues < 0 || int64(h.DictionaryPageHeader.V.NumValues) > rows):
+				return fmt.Errorf("row group %d: a dictionary of %d values for %d rows", g, h.DictionaryPageHeader.V.NumValues, rows)
+			}
+			if values += count; count < 0 || values > rows {
+				return fmt.Errorf("row group %d: pages of more values than the %d rows the footer claims", g, rows)
+			}
+		}
+	}
+	return nil
+}
+
+// readParquetColumn reads one leaf column, row group by row group, into memory
+// that grows as values are read: rows, from the footer, is only what the column
+// must hold in the end.
 func readParquetColumn(ctx context.Context, f *parquet.File, s *Spec, leaf, rows int) (*Column, error) {
-	p := newPart(s, rows)
 	buf := make([]parquet.Value, 4096)
+	p := newPart(s, min(rows, len(buf)))
 	var text []byte
 	row := 0
 	for _, rg := range f.RowGroups() {
@@ -125,6 +240,11 @@ func readParquetColumn(ctx context.Context, f *parquet.File, s *Spec, leaf, rows
 			values := page.Values()
 			for {
 				n, err := values.ReadValues(buf)
+				if row+n > rows {
+					parquet.Release(page)
+					pages.Close()
+					return nil, fmt.Errorf("more values than the %d rows the footer claims", rows)
+				}
 				for _, v := range buf[:n] {
 					text = p.addValue(row, v, text)
 					row++

@@ -3,14 +3,103 @@ package table
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 )
+
+// generous limits read any file a test writes.
+var generous = Limits{Rows: 1 << 40, Columns: 1 << 20}
+
+// claimRows rewrites a Parquet file's footer to claim n rows, in the file and in
+// each row group, as an attacker would.
+func claimRows(t testing.TB, data []byte, n int64) []byte {
+	t.Helper()
+	size := int(binary.LittleEndian.Uint32(data[len(data)-8:]))
+	start := len(data) - 8 - size
+	var md format.FileMetaData
+	if err := thrift.Unmarshal(new(thrift.CompactProtocol), data[start:len(data)-8], &md); err != nil {
+		t.Fatal(err)
+	}
+	md.NumRows = n
+	for i := range md.RowGroups {
+		md.RowGroups[i].NumRows = n
+	}
+	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := append(bytes.Clone(data[:start]), footer...)
+	out = binary.LittleEndian.AppendUint32(out, uint32(len(footer)))
+	return append(out, "PAR1"...)
+}
+
+// counts are rows of distinct counts, about 8 bytes each in the file.
+func counts(n int) []parquetRow {
+	rows := make([]parquetRow, n)
+	for i := range rows {
+		rows[i].Count = int64(i) * 7919
+	}
+	return rows
+}
+
+// TestParquetFooterClaimsTooManyRows: a 48 KB file whose footer claims 10^11
+// rows is refused with the limit it breaks; it used to size the column from the
+// claim and abort the process, out of memory.
+func TestParquetFooterClaimsTooManyRows(t *testing.T) {
+	data := claimRows(t, parquetFile(t, counts(6000)), 1e11)
+	if len(data) < 40<<10 || len(data) > 56<<10 {
+		t.Fatalf("the file is %d bytes, want about 48 KB", len(data))
+	}
+	fsys := fstest.MapFS{"current.parquet": {Data: data}}
+	_, err := Read(context.Background(), fsys, "current.parquet", []Spec{{Name: "count", Type: Float, Keep: Values}}, Limits{Rows: 1e8, Columns: 1e4})
+	var le *LimitError
+	if !errors.As(err, &le) || le.What != "rows" {
+		t.Fatalf("error %v, want the rows limit", err)
+	}
+	want := "current.parquet: more than 100000000 rows, the limit; raise limits.rows in .modelgate/config.yaml"
+	if !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q, want it to say %q", err, want)
+	}
+}
+
+// TestParquetFooterClaimWithinLimits: a claim the limits allow but the file does
+// not hold is an error, and memory follows the values read, not the claim.
+func TestParquetFooterClaimWithinLimits(t *testing.T) {
+	data := claimRows(t, parquetFile(t, counts(6000)), 1<<30)
+	fsys := fstest.MapFS{"current.parquet": {Data: data}}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Read(context.Background(), fsys, "current.parquet", []Spec{{Name: "count", Type: Float, Keep: Values}}, generous)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "current.parquet") {
+		t.Fatalf("error %v, want one naming the file", err)
+	}
+	// A column sized from the claim is 8 GiB.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 256<<20 {
+		t.Errorf("reading it allocated %d MiB", alloc>>20)
+	}
+}
+
+// TestParquetColumnsLimit: a schema wider than the limit is refused before any
+// column is read.
+func TestParquetColumnsLimit(t *testing.T) {
+	fsys := fstest.MapFS{"t.parquet": {Data: parquetFile(t, counts(3))}}
+	_, err := Read(context.Background(), fsys, "t.parquet", []Spec{{Name: "count", Type: Int}}, Limits{Rows: 10, Columns: 3})
+	var le *LimitError
+	if !errors.As(err, &le) || le.What != "columns" {
+		t.Fatalf("error %v, want the columns limit", err)
+	}
+}
 
 type parquetRow struct {
 	Name  *string  `parquet:"name,optional"`
@@ -19,7 +108,7 @@ type parquetRow struct {
 	OK    bool     `parquet:"ok"`
 }
 
-func parquetFile(t *testing.T, rows []parquetRow) []byte {
+func parquetFile(t testing.TB, rows []parquetRow) []byte {
 	t.Helper()
 	var buf bytes.Buffer
 	w := parquet.NewGenericWriter[parquetRow](&buf)
@@ -47,7 +136,7 @@ func TestReadParquet(t *testing.T) {
 		{Name: "count", Type: String, Keep: Values},
 		{Name: "ok", Type: Bool, Keep: Values},
 		{Name: "absent", Type: Int},
-	})
+	}, generous)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +170,7 @@ func TestReadBrokenParquet(t *testing.T) {
 		"empty":       nil,
 	} {
 		fsys := fstest.MapFS{"t.parquet": {Data: data}}
-		_, err := Read(context.Background(), fsys, "t.parquet", []Spec{{Name: "count", Type: Int, Keep: Values}})
+		_, err := Read(context.Background(), fsys, "t.parquet", []Spec{{Name: "count", Type: Int, Keep: Values}}, generous)
 		if err == nil || !strings.Contains(err.Error(), "t.parquet") {
 			t.Errorf("%s: error %v", name, err)
 		}
@@ -91,8 +180,78 @@ func TestReadBrokenParquet(t *testing.T) {
 		broken := bytes.Clone(valid)
 		broken[i] ^= 0xff
 		fsys := fstest.MapFS{"t.parquet": {Data: broken}}
-		if tb, err := Read(context.Background(), fsys, "t.parquet", []Spec{{Name: "count", Type: Int, Keep: Values}}); err == nil && tb.Rows > 2 {
+		if tb, err := Read(context.Background(), fsys, "t.parquet", []Spec{{Name: "count", Type: Int, Keep: Values}}, generous); err == nil && tb.Rows > 2 {
 			t.Errorf("byte %d flipped: %d rows from a file of 2", i, tb.Rows)
 		}
+	}
+}
+
+// FuzzReadParquet feeds the reader files written by parquet-go, some with a
+// footer that claims more rows than they hold, mutated: an error or a table
+// within the limits, never a crash or memory sized from the footer.
+func FuzzReadParquet(f *testing.F) {
+	s := func(v string) *string { return &v }
+	x := func(v float64) *float64 { return &v }
+	seeds := [][]byte{
+		parquetFile(f, []parquetRow{{Name: s("a"), Score: x(0.5), Count: 3, OK: true}, {Count: 4}, {Name: s("b"), Count: 5}}),
+		parquetFile(f, counts(1000)),
+		parquetFile(f, make([]parquetRow, 5000)), // one value repeated: run-length encoded
+	}
+	var zstd bytes.Buffer
+	w := parquet.NewGenericWriter[parquetRow](&zstd, parquet.Compression(&parquet.Zstd), parquet.PageBufferSize(512))
+	if _, err := w.Write(counts(2000)); err != nil {
+		f.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		f.Fatal(err)
+	}
+	seeds = append(seeds, zstd.Bytes())
+	for _, seed := range seeds {
+		f.Add(seed)
+		for _, claim := range []int64{-1, 1 << 19, 1e11} {
+			f.Add(claimRows(f, seed, claim))
+		}
+	}
+	limits := Limits{Rows: 1 << 20, Columns: 64}
+	specs := []Spec{
+		{Name: "name", Type: String, Keep: Values | Hashes | Distinct},
+		{Name: "score", Type: Float, Keep: Values},
+		{Name: "count", Type: Int, Keep: Values},
+		{Name: "ok", Type: Bool, Keep: Values},
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tb, err := Read(context.Background(), fstest.MapFS{"f.parquet": {Data: data}}, "f.parquet", specs, limits)
+		if err != nil {
+			if !strings.Contains(err.Error(), "f.parquet") {
+				t.Fatalf("error %q does not name the file", err)
+			}
+			return
+		}
+		if tb.Rows < 0 || tb.Rows > limits.Rows || len(tb.Header) > limits.Columns {
+			t.Fatalf("%d rows and %d columns, over the limits %+v", tb.Rows, len(tb.Header), limits)
+		}
+		for _, s := range specs {
+			c := tb.Column(s.Name)
+			if c == nil {
+				continue
+			}
+			if n := len(c.Floats) + len(c.Codes); n != tb.Rows {
+				t.Fatalf("column %q holds %d values for %d rows", s.Name, n, tb.Rows)
+			}
+		}
+	})
+}
+
+// TestParquetFooterListClaim: a footer whose schema list claims 2^31-1
+// elements in a few bytes is refused before the decoder allocates them all.
+func TestParquetFooterListClaim(t *testing.T) {
+	// Field 2 of FileMetaData (the schema): a list of structs, of 2^31-1.
+	footer := append([]byte{0x15, 0x02, 0x19, 0xfc, 0xff, 0xff, 0xff, 0xff, 0x07}, make([]byte, 64)...)
+	data := append([]byte("PAR1"), footer...)
+	data = binary.LittleEndian.AppendUint32(data, uint32(len(footer)))
+	data = append(data, "PAR1"...)
+	_, err := Read(context.Background(), fstest.MapFS{"t.parquet": {Data: data}}, "t.parquet", []Spec{{Name: "count", Type: Int}}, generous)
+	if err == nil || !strings.Contains(err.Error(), "read t.parquet: the footer: metadata at byte 9: 2147483647 elements or bytes claimed, 64 bytes left") {
+		t.Errorf("error %v", err)
 	}
 }

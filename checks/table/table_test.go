@@ -19,7 +19,7 @@ import (
 func readString(t testing.TB, data string, specs ...Spec) (*Table, error) {
 	t.Helper()
 	fsys := fstest.MapFS{"data.csv": {Data: []byte(data)}}
-	return Read(context.Background(), fsys, "data.csv", specs)
+	return Read(context.Background(), fsys, "data.csv", specs, generous)
 }
 
 func mustRead(t *testing.T, data string, specs ...Spec) *Table {
@@ -172,7 +172,7 @@ func TestReadSpecErrors(t *testing.T) {
 	if _, err := readString(t, "a\n1\n", Spec{Name: "a"}); err == nil {
 		t.Error("a spec without a type is accepted")
 	}
-	if _, err := Read(context.Background(), fstest.MapFS{}, "missing.csv", nil); err == nil || !strings.Contains(err.Error(), "missing.csv") {
+	if _, err := Read(context.Background(), fstest.MapFS{}, "missing.csv", nil, generous); err == nil || !strings.Contains(err.Error(), "missing.csv") {
 		t.Errorf("error = %v", err)
 	}
 }
@@ -299,7 +299,7 @@ func FuzzReadCSV(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		specs := []Spec{{Name: "a", Type: String, Keep: Values}, {Name: "b", Type: Float, Keep: Values | Hashes}}
-		tb, err := Read(context.Background(), fstest.MapFS{"f.csv": {Data: data}}, "f.csv", specs)
+		tb, err := Read(context.Background(), fstest.MapFS{"f.csv": {Data: data}}, "f.csv", specs, generous)
 		r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))))
 		r.FieldsPerRecord = -1
 		records, oracleErr := r.ReadAll()
@@ -386,8 +386,31 @@ func BenchmarkReadCSV(b *testing.B) {
 	}
 	b.SetBytes(int64(buf.Len()))
 	for b.Loop() {
-		if _, err := Read(context.Background(), fsys, "t.csv", specs); err != nil {
+		if _, err := Read(context.Background(), fsys, "t.csv", specs, generous); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCSVLimits: rows are counted as they are read and refused past the limit;
+// a header wider than the limit is refused before any row is read.
+func TestCSVLimits(t *testing.T) {
+	fsys := fstest.MapFS{"current.csv": {Data: []byte("a,b,c\n" + strings.Repeat("1,2,3\n", 50))}}
+	specs := []Spec{{Name: "a", Type: Int, Keep: Values}}
+	for _, c := range []struct {
+		limits Limits
+		want   string
+	}{
+		{Limits{Rows: 49, Columns: 3}, "current.csv: more than 49 rows, the limit; raise limits.rows in .modelgate/config.yaml"},
+		{Limits{Rows: 50, Columns: 2}, "current.csv: more than 2 columns, the limit; raise limits.columns in .modelgate/config.yaml"},
+	} {
+		_, err := Read(context.Background(), fsys, "current.csv", specs, c.limits)
+		var le *LimitError
+		if !errors.As(err, &le) || err.Error() != c.want {
+			t.Errorf("limits %+v: error %v, want %q", c.limits, err, c.want)
+		}
+	}
+	if tb, err := Read(context.Background(), fsys, "current.csv", specs, Limits{Rows: 50, Columns: 3}); err != nil || tb.Rows != 50 {
+		t.Errorf("at the limits: %v", err)
 	}
 }

@@ -58,8 +58,12 @@ func runCheck(ctx context.Context, c *cli, args []string) int {
 		// peak memory of large files down at no cost in time.
 		debug.SetGCPercent(50)
 	}
-	dir := filepath.Dir(manifestPath)
-	ev, err := checks.Run(ctx, m, os.DirFS(dir), drift.Thresholds(cfg.Thresholds.Drift))
+	dir, err := gitops.OpenDir(filepath.Dir(manifestPath), cfg.Limits.FileBytes)
+	if err != nil {
+		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
+	}
+	defer dir.Close()
+	ev, err := checks.Run(ctx, m, dir, drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
 	if err != nil {
 		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
 	}

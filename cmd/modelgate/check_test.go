@@ -127,3 +127,82 @@ spec:
 		})
 	}
 }
+
+// copyModel copies the example manifest's folder and returns where its copy is.
+func copyModel(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "fraud-detector", "2.3.0")
+	if err := os.CopyFS(dir, os.DirFS(filepath.Dir(fraudManifest))); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestCheckStaysInTheModelFolder: a link committed in place of a data file, to
+// a file outside the manifest's folder or to one inside it, or a folder linked
+// out of it, is refused with the file's name, and what it leads to is never
+// read into the evidence.
+func TestCheckStaysInTheModelFolder(t *testing.T) {
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "passwd")
+	// A file the checks would read well: only the link keeps it out.
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(fraudManifest), "data", "current.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secret, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, link, target, want string
+	}{
+		{"file out of the folder", "data/current.csv", secret, "data/current.csv: is a symbolic link"},
+		{"file in the folder", "data/current.csv", "reference.csv", "data/current.csv: is a symbolic link"},
+		{"folder out of the folder", "data", outside, "data/current.csv: path escapes from parent"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := copyModel(t)
+			link := filepath.Join(dir, filepath.FromSlash(c.link))
+			if err := os.RemoveAll(link); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(c.target, link); err != nil {
+				t.Fatal(err)
+			}
+			if c.link == "data" {
+				if err := os.Rename(filepath.Join(outside, "passwd"), filepath.Join(outside, "current.csv")); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { os.Rename(filepath.Join(outside, "current.csv"), secret) })
+			}
+			out := filepath.Join(t.TempDir(), "evidence.json")
+			code, stdout, stderr := runCLI(t, "check", filepath.Join(dir, "model.yaml"), "--out", out)
+			if code != exitCantRun || !strings.Contains(stderr, c.want) {
+				t.Errorf("exit %d, stderr %q; want %d and %q", code, stderr, exitCantRun, c.want)
+			}
+			if _, err := os.Stat(out); err == nil || strings.Contains(stdout, "current") {
+				t.Errorf("evidence written:\n%s", stdout)
+			}
+		})
+	}
+}
+
+// TestCheckConfigLimits: the config's limits bound what check reads, and a
+// limit that is not one is an error at its place.
+func TestCheckConfigLimits(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ config, want string }{
+		{"limits: {rows: 10}\n", ".csv: more than 10 rows, the limit; raise limits.rows in .modelgate/config.yaml"},
+		{"limits: {fileBytes: 1000}\n", "bytes, over the limit of 1000; raise limits.fileBytes in .modelgate/config.yaml"},
+		{"limits:\n  columns: 0\n", "config.yaml:2:12: limits.columns"},
+	} {
+		config := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(config, []byte(c.config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, _, stderr := runCLI(t, "check", fraudManifest, "--config", config)
+		if code != exitCantRun || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: exit %d, stderr %q; want %q", c.config, code, stderr, c.want)
+		}
+	}
+}

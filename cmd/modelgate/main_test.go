@@ -276,3 +276,28 @@ func TestGateFakeRollbackAndRemoval(t *testing.T) {
 		t.Errorf("removal with production's approvals: exit %d, output\n%s%s", code, stdout, stderr)
 	}
 }
+
+// TestGateRefusesAHugeDataFile: a 2 GiB data file (2 MB in git: zeros compress)
+// is refused by its size, which git tells before its content is read, and the
+// promotion denied with the file, the limit and the key that raises it. The
+// gate used to buffer the whole blob, gigabytes of memory for one file.
+func TestGateRefusesAHugeDataFile(t *testing.T) {
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Commit("example repository", time.Now().Add(-96*time.Hour))
+	r.Branch("promote")
+	for _, f := range []string{"data/reference.csv", "eval/predictions.csv", "eval/baseline_predictions.csv"} {
+		r.Write("models/fraud-detector/2.4.0/"+f, readExample(t, "models/fraud-detector/2.3.0/"+f))
+	}
+	manifest := strings.Replace(readExample(t, "models/fraud-detector/2.3.0/model.yaml"), `version: "2.3.0"`, `version: "2.4.0"`, 1)
+	r.Write("models/fraud-detector/2.4.0/model.yaml", manifest)
+	r.Write("environments/dev.yaml", "stage: dev\nmodels: {fraud-detector: \"2.4.0\", demand-forecast: \"1.5.0\"}\n")
+	r.AddZeros("models/fraud-detector/2.4.0/data/current.csv", 2<<30)
+	r.Commit("fraud-detector 2.4.0 to dev, with a sparse data file", time.Now())
+	code, stdout, stderr := runCLI(t, "gate", "--repo", r.Dir, "--base", "main", "--head", "promote",
+		"--author", "alice", "--approved-by", "bob:compliance", "--approved-by", "carol", "--database", filepath.Join(t.TempDir(), "audit.db"))
+	want := "models/fraud-detector/2.4.0/data/current.csv: 2147483648 bytes, over the limit of 1073741824; raise limits.fileBytes in .modelgate/config.yaml"
+	if code != exitFailed || !strings.Contains(stdout, want) {
+		t.Errorf("exit %d, output\n%s%s\nwant a denial that says %q", code, stdout, stderr, want)
+	}
+}

@@ -21,10 +21,11 @@ import (
 	"github.com/modelgate/modelgate/internal/schema"
 )
 
-// Checker runs the checks a manifest declares on the files of its version folder
-// and returns the evidence document.
+// Checker runs the checks a manifest declares on the files of its version folder,
+// with the base branch's thresholds and limits, and returns the evidence
+// document.
 type Checker interface {
-	Check(ctx context.Context, m *manifest.Manifest, files fs.FS, t gitops.Thresholds) (json.RawMessage, error)
+	Check(ctx context.Context, m *manifest.Manifest, files fs.FS, cfg *gitops.Config) (json.RawMessage, error)
 }
 
 // Codes of the denials the gate itself makes.
@@ -174,7 +175,7 @@ func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 		in := input
 		in.Promotion, in.Manifest = p, p.Manifest
 		in.History = policy.NewHistory(now, histories, p.Model)
-		evidence, checkErr := g.checker.Check(ctx, p.Manifest, gitops.FS(ctx, head, path.Dir(p.ManifestPath)), change.Config.Thresholds)
+		evidence, checkErr := g.checker.Check(ctx, p.Manifest, gitops.FS(ctx, head, path.Dir(p.ManifestPath), change.Config.Limits.FileBytes), change.Config)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}

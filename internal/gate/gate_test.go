@@ -41,7 +41,7 @@ warn contains "policy change" if {
 // that it fails where the data is missing as a real checker would.
 type checker struct{ accuracy float64 }
 
-func (c checker) Check(ctx context.Context, m *manifest.Manifest, files fs.FS, _ gitops.Thresholds) (json.RawMessage, error) {
+func (c checker) Check(ctx context.Context, m *manifest.Manifest, files fs.FS, _ *gitops.Config) (json.RawMessage, error) {
 	if m.Spec.Data != nil {
 		if _, err := fs.ReadFile(files, m.Spec.Data.Current); err != nil {
 			return nil, err
@@ -185,7 +185,7 @@ func TestInvalidChangeDenies(t *testing.T) {
 
 type failingChecker struct{}
 
-func (failingChecker) Check(context.Context, *manifest.Manifest, fs.FS, gitops.Thresholds) (json.RawMessage, error) {
+func (failingChecker) Check(context.Context, *manifest.Manifest, fs.FS, *gitops.Config) (json.RawMessage, error) {
 	return nil, errors.New("data/current.csv: row 12, column amount: \"abc\" is not a number")
 }
 

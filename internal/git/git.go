@@ -32,7 +32,7 @@ func Open(ctx context.Context, dir string) (*Repo, error) {
 		return nil, fmt.Errorf("open repository: %w", err)
 	}
 	r := &Repo{dir: dir}
-	if _, err := r.run(ctx, "rev-parse", "--git-dir"); err != nil {
+	if _, err := r.run(ctx, nil, "rev-parse", "--git-dir"); err != nil {
 		return nil, fmt.Errorf("open repository %s: %w", dir, err)
 	}
 	return r, nil
@@ -40,7 +40,7 @@ func Open(ctx context.Context, dir string) (*Repo, error) {
 
 // Resolve returns the commit SHA that ref names.
 func (r *Repo) Resolve(ctx context.Context, ref string) (string, error) {
-	out, err := r.run(ctx, "rev-parse", "--verify", "--quiet", "--end-of-options", ref+"^{commit}")
+	out, err := r.run(ctx, nil, "rev-parse", "--verify", "--quiet", "--end-of-options", ref+"^{commit}")
 	if err != nil {
 		return "", fmt.Errorf("resolve %q: no such commit", ref)
 	}
@@ -48,7 +48,7 @@ func (r *Repo) Resolve(ctx context.Context, ref string) (string, error) {
 }
 
 func (r *Repo) MergeBase(ctx context.Context, a, b string) (string, error) {
-	out, err := r.run(ctx, "merge-base", "--end-of-options", a, b)
+	out, err := r.run(ctx, nil, "merge-base", "--end-of-options", a, b)
 	if err != nil {
 		return "", fmt.Errorf("merge base of %s and %s: %w", a, b, err)
 	}
@@ -56,7 +56,7 @@ func (r *Repo) MergeBase(ctx context.Context, a, b string) (string, error) {
 }
 
 func (r *Repo) ChangedFiles(ctx context.Context, from, to string) ([]string, error) {
-	out, err := r.run(ctx, "diff", "--name-only", "-z", "--no-renames", "--end-of-options", from, to)
+	out, err := r.run(ctx, nil, "diff", "--name-only", "-z", "--no-renames", "--end-of-options", from, to)
 	if err != nil {
 		return nil, fmt.Errorf("changed files %s..%s: %w", from, to, err)
 	}
@@ -64,7 +64,7 @@ func (r *Repo) ChangedFiles(ctx context.Context, from, to string) ([]string, err
 }
 
 func (r *Repo) History(ctx context.Context, sha, file string) ([]gitops.Commit, error) {
-	out, err := r.run(ctx, "log", "--first-parent", "--format=%H %ct", "--end-of-options", sha, "--", file)
+	out, err := r.run(ctx, nil, "log", "--first-parent", "--format=%H %ct", "--end-of-options", sha, "--", file)
 	if err != nil {
 		return nil, fmt.Errorf("history of %s at %s: %w", file, sha, err)
 	}
@@ -90,24 +90,76 @@ type snapshot struct {
 }
 
 func (s snapshot) ReadFile(ctx context.Context, file string) ([]byte, error) {
+	return s.ReadData(ctx, file, gitops.MaxDocumentBytes)
+}
+
+// ReadData looks at the tree entry first, and reads the blob only if
+// gitops.CheckFile allows its mode and size: git cat-file would buffer a blob
+// of any size, and give a link's target as its content.
+func (s snapshot) ReadData(ctx context.Context, file string, limit int64) ([]byte, error) {
 	if err := checkPath(file); err != nil {
 		return nil, err
 	}
-	out, err := s.repo.run(ctx, "cat-file", "blob", s.sha+":"+file)
+	out, err := s.repo.run(ctx, nil, "ls-tree", "-z", "-l", "--full-tree", s.sha, "--", file)
 	if err != nil {
-		if s.missing(ctx, file) {
-			return nil, fmt.Errorf("%s at %s: %w", file, s.sha, fs.ErrNotExist)
-		}
 		return nil, fmt.Errorf("read %s at %s: %w", file, s.sha, err)
 	}
-	return out, nil
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s at %s: %w", file, s.sha, fs.ErrNotExist)
+	}
+	e, err := parseEntry(out, file)
+	if err != nil {
+		return nil, fmt.Errorf("read %s at %s: %w", file, s.sha, err)
+	}
+	if err := gitops.CheckFile(file, e.mode, e.size, limit); err != nil {
+		return nil, err
+	}
+	var blob bytes.Buffer
+	blob.Grow(int(e.size))
+	if _, err := s.repo.run(ctx, &blob, "cat-file", "blob", e.object); err != nil {
+		return nil, fmt.Errorf("read %s at %s: %w", file, s.sha, err)
+	}
+	return blob.Bytes(), nil
+}
+
+// entry is a tree entry as git ls-tree -l shows it.
+type entry struct {
+	mode   fs.FileMode
+	object string
+	size   int64
+}
+
+// parseEntry reads "<mode> <type> <object> <size>\t<path>\x00", the entry of
+// file.
+func parseEntry(out []byte, file string) (entry, error) {
+	meta, name, ok := bytes.Cut(out, []byte{'\t'})
+	f := strings.Fields(string(meta))
+	if !ok || len(f) != 4 || string(name) != file+"\x00" {
+		return entry{}, fmt.Errorf("unexpected git ls-tree output %q", out)
+	}
+	e := entry{object: f[2]}
+	switch f[0] {
+	case "100644", "100755":
+		size, err := strconv.ParseInt(f[3], 10, 64)
+		if err != nil {
+			return entry{}, fmt.Errorf("unexpected git ls-tree output %q", out)
+		}
+		e.size = size
+	case "120000":
+		e.mode = fs.ModeSymlink
+	case "040000":
+		e.mode = fs.ModeDir
+	default:
+		e.mode = fs.ModeIrregular // a submodule
+	}
+	return e, nil
 }
 
 func (s snapshot) ReadDir(ctx context.Context, dir string) ([]string, error) {
 	if err := checkPath(dir); err != nil {
 		return nil, err
 	}
-	out, err := s.repo.run(ctx, "ls-tree", "-z", "--name-only", s.sha+":"+dir)
+	out, err := s.repo.run(ctx, nil, "ls-tree", "-z", "--name-only", s.sha+":"+dir)
 	if err != nil {
 		if s.missing(ctx, dir) {
 			return nil, fmt.Errorf("%s/ at %s: %w", dir, s.sha, fs.ErrNotExist)
@@ -122,10 +174,10 @@ func (s snapshot) ReadDir(ctx context.Context, dir string) ([]string, error) {
 // missing tells a path that is not in the commit from a commit that is not there
 // or a git that failed: only the first is fs.ErrNotExist.
 func (s snapshot) missing(ctx context.Context, p string) bool {
-	if _, err := s.repo.run(ctx, "cat-file", "-e", s.sha+"^{commit}"); err != nil {
+	if _, err := s.repo.run(ctx, nil, "cat-file", "-e", s.sha+"^{commit}"); err != nil {
 		return false
 	}
-	_, err := s.repo.run(ctx, "cat-file", "-e", s.sha+":"+p)
+	_, err := s.repo.run(ctx, nil, "cat-file", "-e", s.sha+":"+p)
 	return err != nil
 }
 
@@ -137,14 +189,19 @@ func checkPath(p string) error {
 	return nil
 }
 
-func (r *Repo) run(ctx context.Context, args ...string) ([]byte, error) {
+// run runs git and returns its output, written to out if it is not nil.
+func (r *Repo) run(ctx context.Context, out *bytes.Buffer, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "git", args...)
 	cmd.Dir = r.dir
 	// The user's and system git config must not change what a revision contains
-	// (textconv, replace refs) or make git ask for input.
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_NO_REPLACE_OBJECTS=1", "GIT_TERMINAL_PROMPT=0", "LC_ALL=C")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// (textconv, replace refs) or make git ask for input; paths are paths, never
+	// pathspec magic.
+	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_NO_REPLACE_OBJECTS=1", "GIT_TERMINAL_PROMPT=0", "GIT_LITERAL_PATHSPECS=1", "LC_ALL=C")
+	if out == nil {
+		out = new(bytes.Buffer)
+	}
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = out, &stderr
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		var exit *exec.ExitError
@@ -153,7 +210,7 @@ func (r *Repo) run(ctx context.Context, args ...string) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("git %s: %w", args[0], err)
 	}
-	return stdout.Bytes(), nil
+	return out.Bytes(), nil
 }
 
 func splitNUL(b []byte) []string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/internal/git"
+	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/gittest"
 )
 
@@ -102,5 +103,36 @@ func TestResolveAndHistory(t *testing.T) {
 func TestOpenRejectsNonRepositories(t *testing.T) {
 	if _, err := git.Open(context.Background(), t.TempDir()); err == nil {
 		t.Error("Open accepted a folder that is not a repository")
+	}
+}
+
+// TestReadRefusesLinksAndLargeFiles: a committed link is refused, not read as
+// the name it points at, and a blob over the limit is refused by its size
+// before git is asked for its content.
+func TestReadRefusesLinksAndLargeFiles(t *testing.T) {
+	ctx := context.Background()
+	r := gittest.New(t)
+	r.Symlink("models/a/1.0.0/data/current.csv", "/etc/passwd")
+	r.Write("models/a/1.0.0/data/reference.csv", strings.Repeat("x", 2048))
+	r.AddZeros(".modelgate/config.yaml", gitops.MaxDocumentBytes+1)
+	snap := open(t, r).Snapshot(r.Commit("attack", time.Now()))
+
+	data, err := snap.ReadData(ctx, "models/a/1.0.0/data/current.csv", 1<<20)
+	if err == nil || !strings.Contains(err.Error(), "models/a/1.0.0/data/current.csv: is a symbolic link") {
+		t.Errorf("a link: %q, %v; want it refused", data, err)
+	}
+	_, err = snap.ReadData(ctx, "models/a/1.0.0/data/reference.csv", 1024)
+	var tl *gitops.TooLargeError
+	if !errors.As(err, &tl) || tl.Size != 2048 || tl.Limit != 1024 {
+		t.Errorf("a file over the limit: %v", err)
+	}
+	if data, err := snap.ReadData(ctx, "models/a/1.0.0/data/reference.csv", 2048); err != nil || len(data) != 2048 {
+		t.Errorf("a file at the limit: %d bytes, %v", len(data), err)
+	}
+	if _, err := snap.ReadFile(ctx, ".modelgate/config.yaml"); !errors.As(err, &tl) || tl.Limit != gitops.MaxDocumentBytes {
+		t.Errorf("a document over the fixed limit: %v", err)
+	}
+	if _, err := snap.ReadFile(ctx, "models/a/1.0.0/data"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("a folder: %v", err)
 	}
 }

@@ -70,6 +70,12 @@ type snapshot struct {
 }
 
 func (s snapshot) ReadFile(ctx context.Context, file string) ([]byte, error) {
+	return s.ReadData(ctx, file, gitops.MaxDocumentBytes)
+}
+
+// ReadData fetches the blob only if gitops.CheckFile allows the mode and size
+// its tree entry gives.
+func (s snapshot) ReadData(ctx context.Context, file string, limit int64) ([]byte, error) {
 	if err := checkPath(file); err != nil {
 		return nil, err
 	}
@@ -81,10 +87,10 @@ func (s snapshot) ReadFile(ctx context.Context, file string) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s at %s: %w", file, s.sha, fs.ErrNotExist)
 	}
-	if e.kind != "blob" {
-		return nil, fmt.Errorf("read %s at %s: not a file", file, s.sha)
+	if err := gitops.CheckFile(file, e.fileMode(), e.size, limit); err != nil {
+		return nil, err
 	}
-	data, err := s.r.blob(ctx, e.sha)
+	data, err := s.r.blob(ctx, e.sha, e.size)
 	if err != nil {
 		return nil, fmt.Errorf("read %s at %s: %w", file, s.sha, err)
 	}
@@ -119,6 +125,20 @@ type treeEntry struct {
 	kind string // "blob", "tree" or "commit" (a submodule)
 	mode string
 	sha  string
+	size int64 // of a blob
+}
+
+// fileMode is the entry's git mode as gitops.CheckFile reads it.
+func (e treeEntry) fileMode() fs.FileMode {
+	switch {
+	case e.kind == "tree":
+		return fs.ModeDir
+	case e.kind != "blob":
+		return fs.ModeIrregular
+	case e.mode == "120000":
+		return fs.ModeSymlink
+	}
+	return 0
 }
 
 func (r *Repo) tree(ctx context.Context, sha string) (*tree, error) {
@@ -140,7 +160,7 @@ func (r *Repo) tree(ctx context.Context, sha string) (*tree, error) {
 	size := len(key)
 	for _, e := range res.Entries {
 		p := e.GetPath()
-		t.entries[p] = treeEntry{kind: e.GetType(), mode: e.GetMode(), sha: e.GetSHA()}
+		t.entries[p] = treeEntry{kind: e.GetType(), mode: e.GetMode(), sha: e.GetSHA(), size: int64(e.GetSize())}
 		dir, name := path.Split(p)
 		dir = strings.TrimSuffix(dir, "/")
 		t.dirs[dir] = append(t.dirs[dir], name)
@@ -153,7 +173,8 @@ func (r *Repo) tree(ctx context.Context, sha string) (*tree, error) {
 	return t, nil
 }
 
-func (r *Repo) blob(ctx context.Context, sha string) ([]byte, error) {
+// blob fetches the blob sha, which its tree entry says holds size bytes.
+func (r *Repo) blob(ctx context.Context, sha string, size int64) ([]byte, error) {
 	key := r.key("blob", sha)
 	if data, ok := r.c.app.blobs.get(key); ok {
 		return data, nil
@@ -161,6 +182,9 @@ func (r *Repo) blob(ctx context.Context, sha string) ([]byte, error) {
 	b, _, err := r.c.gh.Git.GetBlob(immutable(ctx), r.owner, r.name, sha)
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", sha, err)
+	}
+	if int64(b.GetSize()) != size || int64(len(b.GetContent())) > 2*size+1024 {
+		return nil, fmt.Errorf("blob %s: GitHub sent %d bytes where the tree says %d", sha, b.GetSize(), size)
 	}
 	var data []byte
 	switch b.GetEncoding() {

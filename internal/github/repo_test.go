@@ -302,3 +302,47 @@ func TestBaseTipFollowsTheBranch(t *testing.T) {
 		}
 	}
 }
+
+// TestReadRefusesWhatGitRefuses: through the API as through git, a committed
+// link and a blob over the limit are refused by their tree entry, and their
+// blob is never fetched.
+func TestReadRefusesWhatGitRefuses(t *testing.T) {
+	ctx := context.Background()
+	w := gittest.New(t)
+	w.Symlink("models/a/1.0.0/data/current.csv", "/etc/passwd")
+	w.AddZeros("models/a/1.0.0/data/reference.csv", 2<<20)
+	w.AddZeros(".modelgate/config.yaml", gitops.MaxDocumentBytes+1)
+	w.Write("models/a/1.0.0/model.yaml", "name: a\n")
+	sha := w.Commit("attack", t0)
+	f := newFixture(t, w)
+	local, err := git.Open(ctx, w.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := []struct {
+		file  string
+		limit int64
+		want  string
+	}{
+		{"models/a/1.0.0/data/current.csv", 1 << 30, "models/a/1.0.0/data/current.csv: is a symbolic link; modelgate reads regular files only"},
+		{"models/a/1.0.0/data/reference.csv", 1 << 20, "models/a/1.0.0/data/reference.csv: 2097152 bytes, over the limit of 1048576"},
+		{".modelgate/config.yaml", gitops.MaxDocumentBytes, fmt.Sprintf(".modelgate/config.yaml: %d bytes, over the limit of %d", gitops.MaxDocumentBytes+1, gitops.MaxDocumentBytes)},
+	}
+	f.gh.ResetCalls()
+	for _, r := range reads {
+		_, got := f.repo.Snapshot(sha).ReadData(ctx, r.file, r.limit)
+		_, want := local.Snapshot(sha).ReadData(ctx, r.file, r.limit)
+		if got == nil || got.Error() != r.want || want == nil || want.Error() != r.want {
+			t.Errorf("ReadData(%s): GitHub %v, git %v; want %q", r.file, got, want, r.want)
+		}
+	}
+	if _, err := f.repo.Snapshot(sha).ReadFile(ctx, ".modelgate/config.yaml"); err == nil || err.Error() != reads[2].want {
+		t.Errorf("ReadFile(config): %v", err)
+	}
+	if n := f.count("GET", routeBlob); n != 0 {
+		t.Errorf("%d blobs fetched; refused files must not be", n)
+	}
+	if data, err := f.repo.Snapshot(sha).ReadFile(ctx, "models/a/1.0.0/model.yaml"); err != nil || string(data) != "name: a\n" {
+		t.Errorf("the manifest: %q, %v", data, err)
+	}
+}

@@ -22,6 +22,7 @@ type Config struct {
 	Branches   []string                `json:"branches"`
 	Rollback   RollbackRule            `json:"rollback"`
 	Thresholds Thresholds              `json:"thresholds"`
+	Limits     Limits                  `json:"limits"`
 	Data       map[string]any          `json:"data"`
 }
 
@@ -81,6 +82,13 @@ type FairnessThresholds struct {
 	DisparateImpactMin float64 `json:"disparateImpactMin"`
 	EqualizedOddsMax   float64 `json:"equalizedOddsMax"`
 	MinGroupSize       int     `json:"minGroupSize"`
+}
+
+// Limits bound what the checks read of one data file.
+type Limits struct {
+	FileBytes int64 `json:"fileBytes"`
+	Rows      int   `json:"rows"`
+	Columns   int   `json:"columns"`
 }
 
 // Duration is a Go duration written as a string ("24h").

@@ -20,6 +20,10 @@ func (c configFile) ReadFile(_ context.Context, p string) ([]byte, error) {
 	return []byte(c), nil
 }
 
+func (c configFile) ReadData(ctx context.Context, p string, _ int64) ([]byte, error) {
+	return c.ReadFile(ctx, p)
+}
+
 func (configFile) ReadDir(context.Context, string) ([]string, error) { return nil, fs.ErrNotExist }
 
 func TestConfigBranches(t *testing.T) {

@@ -11,9 +11,12 @@ import (
 
 // Snapshot is the repository's content at one commit.
 type Snapshot interface {
-	// ReadFile returns the file at path; an error wrapping fs.ErrNotExist when it
-	// is not there.
+	// ReadFile returns the document at path, refused over MaxDocumentBytes; an
+	// error wrapping fs.ErrNotExist when it is not there.
 	ReadFile(ctx context.Context, path string) ([]byte, error)
+	// ReadData is ReadFile for a data file: it refuses one over limit bytes with
+	// a *TooLargeError, before reading it. Both refuse what CheckFile refuses.
+	ReadData(ctx context.Context, path string, limit int64) ([]byte, error)
 	// ReadDir returns the names in folder dir, sorted; an error wrapping
 	// fs.ErrNotExist when it is not there.
 	ReadDir(ctx context.Context, dir string) ([]string, error)

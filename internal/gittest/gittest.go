@@ -2,6 +2,12 @@
 package gittest
 
 import (
+	"compress/zlib"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -58,6 +64,59 @@ func (r *Repo) Write(path, content string) {
 		r.t.Fatal(err)
 	}
 	if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// AddZeros stages a file of size zero bytes, as git add would a sparse file,
+// without the file in the work tree: git hashes a large file far slower than
+// this writes its object. Commit keeps it staged.
+func (r *Repo) AddZeros(path string, size int64) {
+	r.t.Helper()
+	objects := filepath.Join(r.Git("rev-parse", "--absolute-git-dir"), "objects")
+	f, err := os.CreateTemp(objects, "zeros")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha1.New()
+	z, err := zlib.NewWriterLevel(f, zlib.BestSpeed)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	w := io.MultiWriter(h, z)
+	fmt.Fprintf(w, "blob %d\x00", size)
+	zeros := make([]byte, 1<<20)
+	for n := size; n > 0; n -= int64(len(zeros)) {
+		if _, err := w.Write(zeros[:min(n, int64(len(zeros)))]); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	if err := z.Close(); err != nil {
+		r.t.Fatal(err)
+	}
+	sha := hex.EncodeToString(h.Sum(nil))
+	if err := os.MkdirAll(filepath.Join(objects, sha[:2]), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.Rename(f.Name(), filepath.Join(objects, sha[:2], sha[2:])); err != nil {
+		r.t.Fatal(err)
+	}
+	r.Git("update-index", "--add", "--cacheinfo", "100644,"+sha+","+path)
+	r.Git("update-index", "--skip-worktree", path)
+}
+
+// Symlink creates a symbolic link in the work tree, which git commits as one.
+func (r *Repo) Symlink(path, target string) {
+	r.t.Helper()
+	full := filepath.Join(r.Dir, filepath.FromSlash(path))
+	if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		r.t.Fatal(err)
+	}
+	if err := os.Symlink(target, full); err != nil {
 		r.t.Fatal(err)
 	}
 }
