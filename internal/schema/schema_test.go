@@ -70,7 +70,7 @@ func TestModelErrors(t *testing.T) {
 		{"bad digest", "m.yaml", replace(t, "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "sha256:xyz"),
 			`m.yaml:12:13: spec.artifact.digest: value "sha256:xyz" does not match pattern "^sha256:[0-9a-f]{64}$"`},
 		{"yaml syntax", "m.yaml", replace(t, "  riskTier: high", " riskTier: high"),
-			`m.yaml:7:2: invalid YAML: value is not allowed in this context`},
+			`m.yaml:6:3: invalid YAML: did not find expected key`},
 		{"wrong type", "m.yaml", replace(t, "metadata:\n  name", "metadata: oops\nx:\n  name"),
 			`m.yaml:3:11: metadata: expected a mapping, got string "oops"`},
 		{"reference group not an attribute", "m.yaml", replace(t, "{sex: M}", "{gender: M}"),
@@ -210,4 +210,23 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	v := newValidator(b)
+	for _, tt := range []struct{ file, doc string }{{"m.yaml", validModel}, {"m.json", validModelJSON}, {"m.cue", validModelJSON}} {
+		b.Run(tt.file, func(b *testing.B) {
+			for b.Loop() {
+				if err := v.Decode(schema.Model, tt.file, []byte(tt.doc), new(map[string]any)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkNew(b *testing.B) {
+	for b.Loop() {
+		newValidator(b)
+	}
 }
