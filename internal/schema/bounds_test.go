@@ -2,6 +2,7 @@ package schema_test
 
 import (
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -189,5 +190,40 @@ func TestDecodesProceedInParallel(t *testing.T) {
 	<-first.entered
 	if err := decodeWithin(t, v, schema.Model, "second.json", validModelJSON); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// names lists n attribute names, and n reference groups keyed by them.
+func names(n int) (attrs, groups string) {
+	a, g := make([]string, n), make([]string, n)
+	for i := range n {
+		a[i] = "a" + strconv.Itoa(i)
+		g[i] = a[i] + ": x"
+	}
+	return strings.Join(a, ", "), strings.Join(g, ", ")
+}
+
+// TestLongListsAreRefusedCheaply: the schema's checks on lists of names cost time
+// quadratic in their length, so their length is bounded.
+func TestLongListsAreRefusedCheaply(t *testing.T) {
+	v := newValidator(t)
+	attrs, groups := names(10000)
+	fairness := strings.Replace(strings.Replace(validModel, "sensitiveAttributes: [sex]", "sensitiveAttributes: ["+attrs+"]", 1),
+		"referenceGroups: {sex: M}", "referenceGroups: {"+groups+"}", 1)
+	drift := strings.Replace(validModel, "  fairness:", "  data: {current: c.csv, reference: r.csv, drift: {columns: ["+attrs+"]}}\n  fairness:", 1)
+	for doc, want := range map[string]string{
+		fairness: "m.yaml:15:26: spec.fairness.sensitiveAttributes: the list has more items than list.MaxItems(1000) allows",
+		drift:    "m.yaml:14:61: spec.data.drift.columns: the list has more items than list.MaxItems(1000) allows",
+	} {
+		if err := decodeWithin(t, v, schema.Model, "m.yaml", doc); err == nil || err.Error() != want {
+			t.Errorf("error %.300v, want %s", err, want)
+		}
+	}
+	attrs, groups = names(999)
+	doc := strings.Replace(strings.Replace(validModel, "sensitiveAttributes: [sex]", "sensitiveAttributes: ["+attrs+", a7]", 1),
+		"referenceGroups: {sex: M}", "referenceGroups: {"+groups+"}", 1)
+	const want = "m.yaml:15:26: spec.fairness.sensitiveAttributes: invalid value"
+	if err := decodeWithin(t, v, schema.Model, "m.yaml", doc); err == nil || !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), "(does not satisfy list.UniqueItems)") {
+		t.Errorf("error %.300v, want a duplicate reported", err)
 	}
 }

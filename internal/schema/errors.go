@@ -200,6 +200,9 @@ func (t *translator) message(e cueerrors.Error) string {
 			want = str(1)
 		}
 		return fmt.Sprintf("expected %s, got %s", want, got)
+	case format == "invalid value %s (does not satisfy %s)" && len(args) == 2 && strings.HasPrefix(str(1), "list.MaxItems("):
+		// The value is the whole list: too long to repeat.
+		return fmt.Sprintf("the list has more items than %s allows", str(1))
 	case format == "invalid value %v (out of bound %s)" && len(args) == 2:
 		bound := str(1)
 		switch {
