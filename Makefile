@@ -24,6 +24,7 @@ test: lint github-fixtures compat
 FUZZTIME ?= 20s
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/schema/
+	$(GO) test -run '^$$' -fuzz FuzzDepth -fuzztime $(FUZZTIME) ./internal/schema/
 	$(GO) test -run '^$$' -fuzz FuzzReadCSV -fuzztime $(FUZZTIME) ./checks/table/
 	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime $(FUZZTIME) ./app/
 	$(GO) test -run '^$$' -fuzz FuzzParseValue -fuzztime $(FUZZTIME) ./internal/policy/

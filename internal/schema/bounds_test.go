@@ -57,7 +57,7 @@ func TestDeepDocumentsAreRefused(t *testing.T) {
 		{"a quote inside a plain scalar in a flow", "m.yaml", "a: [it's, " + strings.Repeat("[", 100),
 			"m.yaml:1:109: nesting deeper than 100 levels"},
 		{"a block scalar ends at the next document", "m.yaml", "a: |\n  x\n---\n" + strings.Repeat("[", 101),
-			"m.yaml:4:101: nesting deeper than 100 levels"},
+			"m.yaml:4:100: nesting deeper than 100 levels"},
 		{"json arrays", "m.json", strings.Repeat("[", 40000) + strings.Repeat("]", 40000),
 			"m.json:1:101: nesting deeper than 100 levels"},
 		{"json objects", "m.json", "{\"a\": \"[[[[\", \"b\": " + strings.Repeat("{\"b\": ", 40000),

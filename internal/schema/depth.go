@@ -1,6 +1,9 @@
 package schema
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+)
 
 // maxDepth bounds how deeply a document nests. Real documents nest fewer than ten
 // levels; the parsers and CUE's evaluator spend time and memory that grow faster
@@ -18,10 +21,11 @@ type scan struct {
 	i         int
 	line, col int
 	depth     int
+	limit     int // the deepest nesting allowed
 }
 
-func newScan(filename string, data []byte, cue bool) *scan {
-	return &scan{filename: filename, data: data, cue: cue, line: 1, col: 1}
+func newScan(filename string, data []byte, cue bool, limit int) *scan {
+	return &scan{filename: filename, data: data, cue: cue, line: 1, col: 1, limit: limit}
 }
 
 func (s *scan) done() bool { return s.i >= len(s.data) }
@@ -47,8 +51,8 @@ func (s *scan) next() {
 // nest adds n levels at the current byte.
 func (s *scan) nest(n int) error {
 	s.depth += n
-	if s.depth > maxDepth {
-		return Errors{{File: s.filename, Line: s.line, Column: s.col, Message: fmt.Sprintf("nesting deeper than %d levels", maxDepth)}}
+	if s.depth > s.limit {
+		return Errors{{File: s.filename, Line: s.line, Column: s.col, Message: fmt.Sprintf("nesting deeper than %d levels", s.limit)}}
 	}
 	return nil
 }
@@ -70,8 +74,8 @@ type bracketLevel struct {
 // checkBracketDepth bounds the nesting of a JSON or CUE document in one pass over
 // its bytes, before a parser sees them. Strings and comments do not count; in
 // CUE, each label of a chain (a: b: c: 1) and each interpolation is a level.
-func checkBracketDepth(filename string, data []byte, cue bool) error {
-	s := newScan(filename, data, cue)
+func checkBracketDepth(filename string, data []byte, cue bool, limit int) error {
+	s := newScan(filename, data, cue, limit)
 	levels := []bracketLevel{{}}
 	top := func() *bracketLevel { return &levels[len(levels)-1] }
 	for !s.done() {
@@ -204,8 +208,12 @@ func (s *scan) closes(q quoted) bool {
 // and comments do not count. The count can exceed the document's true depth
 // (a plain scalar continued on lines each more indented than the last), never
 // fall short of it.
-func checkYAMLDepth(filename string, data []byte) error {
-	y := yamlScan{scan: newScan(filename, data, false), blockScalar: -1}
+func checkYAMLDepth(filename string, data []byte, limit int) error {
+	y := yamlScan{scan: newScan(filename, data, false, limit), blockScalar: -1}
+	if bytes.HasPrefix(data, []byte("---")) || bytes.HasPrefix(data, []byte("...")) || bytes.Contains(data, []byte("\n---")) || bytes.Contains(data, []byte("\n...")) {
+		// Several documents are read as a list of them: a level before the first.
+		y.documents = 1
+	}
 	for !y.done() {
 		for y.peek(0) == ' ' {
 			y.next()
@@ -243,6 +251,7 @@ type yamlScan struct {
 	// blockScalar, when not -1, is the column of the node whose block scalar
 	// (| or >) is being read: lines indented beyond it are its text.
 	blockScalar int
+	documents   int // 1 for a stream of documents: the list that holds them
 }
 
 func (y *yamlScan) documentMarker() bool {
@@ -283,7 +292,7 @@ func (y *yamlScan) skipLine() {
 func (y *yamlScan) push() error {
 	y.indents = append(y.indents, y.col)
 	y.depth = 0
-	return y.nest(len(y.indents))
+	return y.nest(y.documents + len(y.indents))
 }
 
 // blockLine reads the rest of a line in block context, and whatever flow
@@ -365,7 +374,7 @@ func (y *yamlScan) flow() error {
 			continue
 		case c == '[' || c == '{':
 			flow++
-			y.depth = len(y.indents)
+			y.depth = y.documents + len(y.indents)
 			if err := y.nest(flow); err != nil {
 				return err
 			}

@@ -172,7 +172,7 @@ func (c *compiled) parse(filename string, data []byte) (doc cue.Value, err error
 		// YAML reads a lone CR as a line break, as LF is: the same lines, and a
 		// form the decoder handles.
 		data = bytes.ReplaceAll(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\r"), []byte("\n"))
-		if err := checkYAMLDepth(filename, data); err != nil {
+		if err := checkYAMLDepth(filename, data, maxDepth); err != nil {
 			return cue.Value{}, err
 		}
 		var f *ast.File
@@ -182,7 +182,7 @@ func (c *compiled) parse(filename string, data []byte) (doc cue.Value, err error
 		}
 		doc = c.ctx.BuildFile(f)
 	case ".json":
-		if err := checkBracketDepth(filename, data, false); err != nil {
+		if err := checkBracketDepth(filename, data, false, maxDepth); err != nil {
 			return cue.Value{}, err
 		}
 		var expr ast.Expr
@@ -192,7 +192,7 @@ func (c *compiled) parse(filename string, data []byte) (doc cue.Value, err error
 		}
 		doc = c.ctx.BuildExpr(expr)
 	case ".cue":
-		if err := checkBracketDepth(filename, data, true); err != nil {
+		if err := checkBracketDepth(filename, data, true, maxDepth); err != nil {
 			return cue.Value{}, err
 		}
 		var f *ast.File

@@ -197,6 +197,12 @@ func FuzzDecode(f *testing.F) {
 	f.Add("m.cue", "apiVersion: \"modelgate/v1\"\nmetadata: name: _|_\n")
 	f.Add("m.yaml", "a: [1, 2\nb: 3\n")
 	f.Add("m.yaml", "- 1\n---\n- 2\n")
+	f.Add("m.yaml", "a: "+strings.Repeat("[", 120))
+	f.Add("m.yaml", staircase(120))
+	f.Add("m.json", strings.Repeat("{\"a\": ", 120))
+	f.Add("m.cue", strings.Repeat("a: ", 120)+"1")
+	f.Add("m.cue", "a: [for x in [1] {x}]\nb: c\n")
+	f.Add("m.cue", "a: \"\\("+strings.Repeat("[", 120)+"\"\n")
 	f.Fuzz(func(t *testing.T, name, doc string) {
 		for _, def := range []schema.Definition{schema.Model, schema.Config, schema.Environment} {
 			err := v.Decode(def, name, []byte(doc), new(map[string]any))
