@@ -227,3 +227,25 @@ func TestLongListsAreRefusedCheaply(t *testing.T) {
 		t.Errorf("error %.300v, want a duplicate reported", err)
 	}
 }
+
+// TestManyUnknownFieldsAreReportedCheaply: each unknown field is reported, and
+// the likely meant name looked for among the fields the schema allows only for
+// the first few.
+func TestManyUnknownFieldsAreReportedCheaply(t *testing.T) {
+	v := newValidator(t)
+	attrs, _ := names(999)
+	unknown := make([]string, 10000)
+	for i := range unknown {
+		unknown[i] = "b" + strconv.Itoa(i) + ": x"
+	}
+	doc := strings.Replace(strings.Replace(validModel, "sensitiveAttributes: [sex]", "sensitiveAttributes: ["+attrs+"]", 1),
+		"referenceGroups: {sex: M}", "referenceGroups: {"+strings.Join(unknown, ", ")+"}", 1)
+	err := decodeWithin(t, v, schema.Model, "m.yaml", doc)
+	var list schema.Errors
+	if !errors.As(err, &list) || len(list) != len(unknown) {
+		t.Fatalf("want %d errors, got %.300v", len(unknown), err)
+	}
+	if want := `m.yaml:16:23: spec.fairness.referenceGroups.b0: unknown field "b0" (did you mean "a0"?)`; list[0].Error() != want {
+		t.Errorf("first error %s, want %s", list[0], want)
+	}
+}

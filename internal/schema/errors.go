@@ -103,11 +103,12 @@ func translate(filename string, doc, unified cue.Value, err error) error {
 }
 
 type translator struct {
-	unknown map[string]bool // display paths of fields the schema does not allow
-	file    string
-	doc     cue.Value // the document alone: its positions and values
-	unified cue.Value // the document unified with the schema: its fields
-	out     Errors
+	unknown     map[string]bool // display paths of fields the schema does not allow
+	suggestions int             // unknown fields a likely meant name was looked for
+	file        string
+	doc         cue.Value // the document alone: its positions and values
+	unified     cue.Value // the document unified with the schema: its fields
+	out         Errors
 }
 
 // disjunction reports a value that matched none of the alternatives. Alternatives
@@ -225,11 +226,21 @@ func (t *translator) message(e cueerrors.Error) string {
 func (t *translator) unknownField(p []string) string {
 	name := unquote(p[len(p)-1])
 	msg := fmt.Sprintf("unknown field %q", name)
+	if t.suggestions >= maxSuggestions {
+		return msg
+	}
+	t.suggestions++
 	if near := closest(name, t.allowedFields(p[:len(p)-1])); near != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", near)
 	}
 	return msg
 }
+
+// maxSuggestions bounds the unknown fields for which a likely meant name is
+// looked for: each look lists the struct's fields and compares the name with
+// each, so looking for every one of a struct's unknown fields would cost time
+// quadratic in its size.
+const maxSuggestions = 20
 
 // allowedFields lists the fields the schema declares at path p of the document.
 func (t *translator) allowedFields(p []string) []string {
