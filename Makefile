@@ -26,6 +26,7 @@ test: lint github-fixtures compat
 FUZZTIME ?= 2000x
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDecode -fuzztime $(FUZZTIME) ./internal/schema/
+	$(GO) test -run '^$$' -fuzz FuzzDepth -fuzztime $(FUZZTIME) ./internal/schema/
 	$(GO) test -run '^$$' -fuzz FuzzReadCSV -fuzztime $(FUZZTIME) ./checks/table/
 	$(GO) test -run '^$$' -fuzz FuzzReadParquet -fuzztime $(FUZZTIME) ./checks/table/
 	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime $(FUZZTIME) ./app/

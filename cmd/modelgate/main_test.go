@@ -50,7 +50,7 @@ func TestValidateReportsEachMistakeAtItsPlace(t *testing.T) {
 		{"bad digest", edit("digest: sha256:1170c26f", "digest: sha256:XX70c26f"),
 			`models/fraud-detector/2.3.0/model.yaml:14:13: spec.artifact.digest: value "sha256:XX70c26f59c31de7345adfbc0be233ac7950992df35235006855a6e59b45b07f" does not match pattern "^sha256:[0-9a-f]{64}$"`},
 		{"yaml syntax error", edit("  riskTier: high", " riskTier: high"),
-			`models/fraud-detector/2.3.0/model.yaml:7:2: invalid YAML: value is not allowed in this context`},
+			`models/fraud-detector/2.3.0/model.yaml:6:3: invalid YAML: did not find expected key`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

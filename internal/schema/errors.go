@@ -1,8 +1,8 @@
 package schema
 
 import (
+	"bytes"
 	"cmp"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,8 +12,6 @@ import (
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
 	"github.com/agnivade/levenshtein"
-	goccy "github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/parser"
 )
 
 // Error is one problem in a document, at the place it was found.
@@ -46,15 +44,28 @@ func (l Errors) Error() string {
 // Is makes errors.Is(err, ErrInvalid) true for every validation failure.
 func (l Errors) Is(target error) bool { return target == ErrInvalid }
 
-// yamlSyntaxError locates a YAML syntax error. CUE's YAML decoder reports only the
-// line, so the document is parsed once more by a parser that reports the column.
-func yamlSyntaxError(filename string, data []byte, cueErr error) error {
-	_, err := parser.ParseBytes(data, 0)
-	var se *goccy.SyntaxError
-	if errors.As(err, &se) && se.Message != "" && se.Token != nil && se.Token.Position != nil && se.Token.Position.Line > 0 {
-		return Errors{{File: filename, Line: se.Token.Position.Line, Column: max(se.Token.Position.Column, 1), Message: "invalid YAML: " + se.Message}}
+// yamlSyntaxError places a YAML syntax error. CUE's YAML decoder reports it as
+// text, "file:line: message", with no column and at times no line: the error is
+// placed at the first character of its line.
+func yamlSyntaxError(filename string, data []byte, err error) error {
+	msg, ok := strings.CutPrefix(err.Error(), filename+":")
+	if !ok {
+		return fmt.Errorf("%s: %w", filename, err)
 	}
-	return syntaxError(filename, cueErr)
+	line := 1
+	if n, rest, ok := strings.Cut(msg, ":"); ok {
+		if l, err := strconv.Atoi(n); err == nil && l > 0 {
+			line, msg = l, rest
+		}
+	}
+	col := 1
+	lines := bytes.Split(data, []byte("\n"))
+	if line <= len(lines) {
+		col += len(lines[line-1]) - len(bytes.TrimLeft(lines[line-1], " \t"))
+	} else {
+		line = max(len(lines), 1)
+	}
+	return Errors{{File: filename, Line: line, Column: col, Message: "invalid YAML: " + strings.TrimSpace(msg)}}
 }
 
 // translate turns CUE's validation errors into Errors that name the document's
@@ -92,11 +103,12 @@ func translate(filename string, doc, unified cue.Value, err error) error {
 }
 
 type translator struct {
-	unknown map[string]bool // display paths of fields the schema does not allow
-	file    string
-	doc     cue.Value // the document alone: its positions and values
-	unified cue.Value // the document unified with the schema: its fields
-	out     Errors
+	unknown     map[string]bool // display paths of fields the schema does not allow
+	suggestions int             // unknown fields a likely meant name was looked for
+	file        string
+	doc         cue.Value // the document alone: its positions and values
+	unified     cue.Value // the document unified with the schema: its fields
+	out         Errors
 }
 
 // disjunction reports a value that matched none of the alternatives. Alternatives
@@ -189,6 +201,9 @@ func (t *translator) message(e cueerrors.Error) string {
 			want = str(1)
 		}
 		return fmt.Sprintf("expected %s, got %s", want, got)
+	case format == "invalid value %s (does not satisfy %s)" && len(args) == 2 && strings.HasPrefix(str(1), "list.MaxItems("):
+		// The value is the whole list: too long to repeat.
+		return fmt.Sprintf("the list has more items than %s allows", str(1))
 	case format == "invalid value %v (out of bound %s)" && len(args) == 2:
 		bound := str(1)
 		switch {
@@ -211,11 +226,21 @@ func (t *translator) message(e cueerrors.Error) string {
 func (t *translator) unknownField(p []string) string {
 	name := unquote(p[len(p)-1])
 	msg := fmt.Sprintf("unknown field %q", name)
+	if t.suggestions >= maxSuggestions {
+		return msg
+	}
+	t.suggestions++
 	if near := closest(name, t.allowedFields(p[:len(p)-1])); near != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", near)
 	}
 	return msg
 }
+
+// maxSuggestions bounds the unknown fields for which a likely meant name is
+// looked for: each look lists the struct's fields and compares the name with
+// each, so looking for every one of a struct's unknown fields would cost time
+// quadratic in its size.
+const maxSuggestions = 20
 
 // allowedFields lists the fields the schema declares at path p of the document.
 func (t *translator) allowedFields(p []string) []string {

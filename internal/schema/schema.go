@@ -49,13 +49,29 @@ const defaultsFile = schemaDir + "defaults.cue"
 
 // Validator validates and decodes documents. It is safe for concurrent use.
 type Validator struct {
-	mu   sync.Mutex // a cue.Context is not safe for concurrent use
+	mu sync.Mutex
+	// idle holds the compiled schemas no evaluation is using. A cue.Context is
+	// not safe for concurrent use, so each evaluation takes one of its own: one
+	// document that is slow to judge holds up no other.
+	idle []*compiled
+}
+
+// compiled is the schemas compiled in a CUE context of their own.
+type compiled struct {
 	ctx  *cue.Context
 	defs map[Definition]cue.Value
 }
 
 // New compiles the embedded schemas.
 func New() (*Validator, error) {
+	c, err := compile()
+	if err != nil {
+		return nil, err
+	}
+	return &Validator{idle: []*compiled{c}}, nil
+}
+
+func compile() (*compiled, error) {
 	ctx := cuecontext.New()
 	inst := build.NewContext().NewInstance(schemaDir, nil)
 	files, err := fs.Glob(schemas.FS, "*.cue")
@@ -75,7 +91,7 @@ func New() (*Validator, error) {
 	if err := pkg.Err(); err != nil {
 		return nil, fmt.Errorf("compile schemas: %w", err)
 	}
-	v := &Validator{ctx: ctx, defs: make(map[Definition]cue.Value)}
+	c := &compiled{ctx: ctx, defs: make(map[Definition]cue.Value)}
 	for _, def := range []Definition{Model, Environment, Config, Evidence, Waiver, WaiverEntries} {
 		// A reference compiled in the package's scope, rather than a lookup of the
 		// definition, is what makes CUE close the definition's structs: unknown
@@ -84,22 +100,45 @@ func New() (*Validator, error) {
 		if err := ref.Err(); err != nil {
 			return nil, fmt.Errorf("schema %s: %w", def, err)
 		}
-		v.defs[def] = ref
+		c.defs[def] = ref
 	}
-	return v, nil
+	return c, nil
+}
+
+// acquire takes compiled schemas no other evaluation uses, compiling them afresh
+// when every one is in use.
+func (v *Validator) acquire() (*compiled, error) {
+	v.mu.Lock()
+	if n := len(v.idle); n > 0 {
+		c := v.idle[n-1]
+		v.idle = v.idle[:n-1]
+		v.mu.Unlock()
+		return c, nil
+	}
+	v.mu.Unlock()
+	return compile()
+}
+
+func (v *Validator) release(c *compiled) {
+	v.mu.Lock()
+	v.idle = append(v.idle, c)
+	v.mu.Unlock()
 }
 
 // Decode parses data as the format its file name's extension says (.yaml, .yml,
 // .json or .cue), validates it against def, and decodes the result, defaults
 // filled in, into out. A validation failure is an Errors.
 func (v *Validator) Decode(def Definition, filename string, data []byte, out any) error {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	schema, ok := v.defs[def]
+	c, err := v.acquire()
+	if err != nil {
+		return err
+	}
+	defer v.release(c)
+	schema, ok := c.defs[def]
 	if !ok {
 		return fmt.Errorf("unknown schema definition %q", def)
 	}
-	doc, err := v.parse(filename, data)
+	doc, err := c.parse(filename, data)
 	if err != nil {
 		return err
 	}
@@ -113,7 +152,9 @@ func (v *Validator) Decode(def Definition, filename string, data []byte, out any
 	return nil
 }
 
-func (v *Validator) parse(filename string, data []byte) (doc cue.Value, err error) {
+// parse parses a document once. Before a parser sees it, its nesting is bounded,
+// and a .cue document is refused unless it is data only.
+func (c *compiled) parse(filename string, data []byte) (doc cue.Value, err error) {
 	defer func() {
 		// The parsers are third-party code fed with untrusted input: a bug in them
 		// must reject the document, not bring down the App.
@@ -131,26 +172,38 @@ func (v *Validator) parse(filename string, data []byte) (doc cue.Value, err erro
 		// YAML reads a lone CR as a line break, as LF is: the same lines, and a
 		// form the decoder handles.
 		data = bytes.ReplaceAll(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\r"), []byte("\n"))
+		if err := checkYAMLDepth(filename, data, maxDepth); err != nil {
+			return cue.Value{}, err
+		}
 		var f *ast.File
 		f, err = cueyaml.Extract(filename, data)
 		if err != nil {
 			return cue.Value{}, yamlSyntaxError(filename, data, err)
 		}
-		doc = v.ctx.BuildFile(f)
+		doc = c.ctx.BuildFile(f)
 	case ".json":
+		if err := checkBracketDepth(filename, data, false, maxDepth); err != nil {
+			return cue.Value{}, err
+		}
 		var expr ast.Expr
 		expr, err = cuejson.Extract(filename, data)
 		if err != nil {
 			return cue.Value{}, syntaxError(filename, err)
 		}
-		doc = v.ctx.BuildExpr(expr)
+		doc = c.ctx.BuildExpr(expr)
 	case ".cue":
+		if err := checkBracketDepth(filename, data, true, maxDepth); err != nil {
+			return cue.Value{}, err
+		}
 		var f *ast.File
 		f, err = parser.ParseFile(filename, data)
 		if err != nil {
 			return cue.Value{}, syntaxError(filename, err)
 		}
-		doc = v.ctx.BuildFile(f)
+		if err := checkData(filename, f); err != nil {
+			return cue.Value{}, err
+		}
+		doc = c.ctx.BuildFile(f)
 	default:
 		return cue.Value{}, fmt.Errorf("%s: unsupported file type %q (expected .yaml, .yml, .json or .cue)", filename, ext)
 	}

@@ -70,7 +70,7 @@ func TestModelErrors(t *testing.T) {
 		{"bad digest", "m.yaml", replace(t, "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "sha256:xyz"),
 			`m.yaml:12:13: spec.artifact.digest: value "sha256:xyz" does not match pattern "^sha256:[0-9a-f]{64}$"`},
 		{"yaml syntax", "m.yaml", replace(t, "  riskTier: high", " riskTier: high"),
-			`m.yaml:7:2: invalid YAML: value is not allowed in this context`},
+			`m.yaml:6:3: invalid YAML: did not find expected key`},
 		{"wrong type", "m.yaml", replace(t, "metadata:\n  name", "metadata: oops\nx:\n  name"),
 			`m.yaml:3:11: metadata: expected a mapping, got string "oops"`},
 		{"reference group not an attribute", "m.yaml", replace(t, "{sex: M}", "{gender: M}"),
@@ -197,6 +197,12 @@ func FuzzDecode(f *testing.F) {
 	f.Add("m.cue", "apiVersion: \"modelgate/v1\"\nmetadata: name: _|_\n")
 	f.Add("m.yaml", "a: [1, 2\nb: 3\n")
 	f.Add("m.yaml", "- 1\n---\n- 2\n")
+	f.Add("m.yaml", "a: "+strings.Repeat("[", 120))
+	f.Add("m.yaml", staircase(120))
+	f.Add("m.json", strings.Repeat("{\"a\": ", 120))
+	f.Add("m.cue", strings.Repeat("a: ", 120)+"1")
+	f.Add("m.cue", "a: [for x in [1] {x}]\nb: c\n")
+	f.Add("m.cue", "a: \"\\("+strings.Repeat("[", 120)+"\"\n")
 	f.Fuzz(func(t *testing.T, name, doc string) {
 		for _, def := range []schema.Definition{schema.Model, schema.Config, schema.Environment} {
 			err := v.Decode(def, name, []byte(doc), new(map[string]any))
@@ -210,4 +216,23 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	v := newValidator(b)
+	for _, tt := range []struct{ file, doc string }{{"m.yaml", validModel}, {"m.json", validModelJSON}, {"m.cue", validModelJSON}} {
+		b.Run(tt.file, func(b *testing.B) {
+			for b.Loop() {
+				if err := v.Decode(schema.Model, tt.file, []byte(tt.doc), new(map[string]any)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkNew(b *testing.B) {
+	for b.Loop() {
+		newValidator(b)
+	}
 }
