@@ -56,13 +56,17 @@ func (a *App) evaluate(ctx context.Context, log *slog.Logger, task Task, number 
 	}
 
 	reads := &readRecorder{Repository: rulesRepository{Repository: repo, base: pr.BaseSHA, rules: rules}}
-	res, err := a.gate.Judge(ctx, gate.Request{
+	req := gate.Request{
 		Repo: reads, Repository: task.Repository, Base: pr.BaseSHA, Head: pr.HeadSHA,
 		PullRequest: policy.PullRequest{
 			Number: pr.Number, Author: pr.Author, BaseRef: pr.BaseRef, Labels: nonNil(pr.Labels),
 			Approvals: approvals.policyInput(), Committers: nonNil(approvals.committers),
 		},
-	})
+	}
+	if rules != pr.BaseSHA {
+		req.Rules = rules
+	}
+	res, err := a.gate.Judge(ctx, req)
 	if err != nil {
 		return err
 	}

@@ -1004,6 +1004,11 @@ func TestListedBranchJudgedByDefaultBranchRules(t *testing.T) {
 		if cr := w.runs(head)[app.CheckPolicy]; cr.Conclusion != "failure" || !strings.Contains(cr.Summary, "approvals.") {
 			t.Fatalf("policy check %s; want the default branch's approval rules to deny:\n%s", cr.Conclusion, cr.Summary)
 		}
+		decisions := w.records(audit.Filter{Kind: audit.KindDecision, PullRequest: n, HeadSHA: head})
+		rules := `"rules_sha":"` + w.gh.Branch(repoName, "main") + `"`
+		if len(decisions) == 0 || !strings.Contains(string(decisions[0].Payload), rules) {
+			t.Errorf("the decision record does not name the default branch's tip as the commit whose rules judged it (%s)", rules)
+		}
 		w.approve(n, "bob")
 		w.approve(n, "carol")
 		w.settle()

@@ -35,9 +35,9 @@ const (
 )
 
 // RunRecords are the records, besides git history, that show a model version
-// ran in a stage, so that a return to it is a rollback.
+// ran in a stage of a branch, so that a return to it is a rollback.
 type RunRecords interface {
-	Ran(ctx context.Context, repository, model, version, stage string) (bool, error)
+	Ran(ctx context.Context, repository, branch, model, version, stage string) (bool, error)
 }
 
 // AuditLog is the part of the audit log that AuditRuns reads.
@@ -47,16 +47,23 @@ type AuditLog interface {
 
 // AuditRuns finds runs in the audit log: a version ran in a stage when a pull
 // request promoting it there was allowed and then merged, as of the head that
-// was judged.
+// was judged, into the same branch: each gated branch pins its own stages.
 type AuditRuns struct{ Log AuditLog }
 
-func (a AuditRuns) Ran(ctx context.Context, repository, model, version, stage string) (bool, error) {
+func (a AuditRuns) Ran(ctx context.Context, repository, branch, model, version, stage string) (bool, error) {
 	f := audit.Filter{Kind: audit.KindMerge, Repository: repository, Model: model, Version: version, Stage: stage}
 	merges, err := a.Log.Records(ctx, f)
 	if err != nil {
 		return false, fmt.Errorf("read merges of %s %s into %s: %w", model, version, stage, err)
 	}
 	for _, m := range merges {
+		var merge audit.MergePayload
+		if err := json.Unmarshal(m.Payload, &merge); err != nil {
+			return false, fmt.Errorf("audit record %d: %w", m.Seq, err)
+		}
+		if merge.BaseRef != branch {
+			continue
+		}
 		f.Kind, f.PullRequest, f.HeadSHA = audit.KindDecision, m.PullRequest, m.HeadSHA
 		decisions, err := a.Log.Records(ctx, f)
 		if err != nil {
@@ -96,6 +103,10 @@ type Request struct {
 	Repo        gitops.Repository
 	Repository  string // its name, for the audit log
 	Base, Head  string // commit SHAs
+	// Rules is the commit whose .modelgate/ Repo serves at Base when that is
+	// another commit (a pull request into a branch the default branch's config
+	// lists is judged by the default branch's rules); recorded with the decision.
+	Rules       string
 	PullRequest policy.PullRequest
 }
 
@@ -103,6 +114,7 @@ type Request struct {
 type Result struct {
 	Repository  string             `json:"repository"`
 	Base        string             `json:"base_sha"`
+	Rules       string             `json:"rules_sha,omitempty"`
 	Head        string             `json:"head_sha"`
 	PullRequest policy.PullRequest `json:"pull_request"`
 	Allow       bool               `json:"allow"`
@@ -127,7 +139,7 @@ type Judgement struct {
 // be judged neither as a rollback nor as not one.
 func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 	now := g.now()
-	res := &Result{Repository: req.Repository, Base: req.Base, Head: req.Head, PullRequest: req.PullRequest, JudgedAt: now.UTC()}
+	res := &Result{Repository: req.Repository, Base: req.Base, Rules: req.Rules, Head: req.Head, PullRequest: req.PullRequest, JudgedAt: now.UTC()}
 	res.PullRequest.HeadSHA = req.Head
 	change, err := gitops.Compute(ctx, req.Repo, g.validator, req.Base, req.Head)
 	if err != nil {
@@ -139,7 +151,7 @@ func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Change = change
 	res.PullRequest.ChangedFiles = nonNil(change.ChangedFiles)
-	if err := g.rollbacks(ctx, req.Repository, change); err != nil {
+	if err := g.rollbacks(ctx, req.Repository, req.PullRequest.BaseRef, change); err != nil {
 		return nil, err
 	}
 
@@ -207,13 +219,13 @@ func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 
 // rollbacks marks the promotions that the run records show to be rollbacks,
 // besides those git history already showed.
-func (g *Gate) rollbacks(ctx context.Context, repository string, change *gitops.Change) error {
+func (g *Gate) rollbacks(ctx context.Context, repository, branch string, change *gitops.Change) error {
 	for i := range change.Promotions {
 		p := &change.Promotions[i]
 		if p.Rollback {
 			continue
 		}
-		ran, err := g.runs.Ran(ctx, repository, p.Model, p.Version, p.ToStage)
+		ran, err := g.runs.Ran(ctx, repository, branch, p.Model, p.Version, p.ToStage)
 		if err != nil {
 			return fmt.Errorf("whether %s %s ran in %s: %w", p.Model, p.Version, p.ToStage, err)
 		}
@@ -293,6 +305,7 @@ func (g *Gate) histories(ctx context.Context, repo gitops.Repository, base strin
 // judgement with everything it was made on.
 type DecisionRecord struct {
 	Base         string             `json:"base_sha"`
+	Rules        string             `json:"rules_sha,omitempty"`
 	PullRequest  policy.PullRequest `json:"pull_request"`
 	Promotion    *gitops.Promotion  `json:"promotion"`
 	Evidence     json.RawMessage    `json:"evidence,omitempty"`
@@ -306,7 +319,8 @@ type DecisionRecord struct {
 func (r *Result) AuditEntries() ([]audit.Entry, error) {
 	var entries []audit.Entry
 	for _, j := range r.Judgements {
-		payload, err := json.Marshal(DecisionRecord{r.Base, r.PullRequest, j.Promotion, j.Evidence, j.Decision, r.BundleDigest, r.Warnings})
+		payload, err := json.Marshal(DecisionRecord{Base: r.Base, Rules: r.Rules, PullRequest: r.PullRequest, Promotion: j.Promotion,
+			Evidence: j.Evidence, Decision: j.Decision, BundleDigest: r.BundleDigest, Warnings: r.Warnings})
 		if err != nil {
 			return nil, fmt.Errorf("encode audit record: %w", err)
 		}

@@ -277,7 +277,7 @@ func TestScenarioRollbackNeedsMinimumTimePinned(t *testing.T) {
 
 // mergedPromotion records what the App records for a pull request it judged and
 // merged: the decision on the promotion, then the merge of the head it judged.
-func mergedPromotion(t *testing.T, db *sqlstore.DB, number int, p gitops.Promotion, allow bool) {
+func mergedPromotion(t *testing.T, db *sqlstore.DB, number int, branch string, p gitops.Promotion, allow bool) {
 	t.Helper()
 	ctx := context.Background()
 	head := fmt.Sprintf("%040x", number)
@@ -290,7 +290,7 @@ func mergedPromotion(t *testing.T, db *sqlstore.DB, number int, p gitops.Promoti
 	if _, err := db.Append(ctx, e); err != nil {
 		t.Fatal(err)
 	}
-	e.Kind, e.Payload = audit.KindMerge, json.RawMessage(`{"method":"squash","base_ref":"main"}`)
+	e.Kind, e.Payload = audit.KindMerge, json.RawMessage(`{"method":"squash","base_ref":"`+branch+`"}`)
 	if _, err := db.Append(ctx, e); err != nil {
 		t.Fatal(err)
 	}
@@ -322,15 +322,16 @@ func TestScenarioMergedPromotionMakesARollback(t *testing.T) {
 	wantDenied(t, judge(), "stage.skipped")
 
 	into := gitops.Promotion{Kind: gitops.KindPromotion, Model: "fraud-detector", Version: "2.3.0", FromStage: "staging", ToStage: "production"}
-	mergedPromotion(t, db, 5, into, false) // denied, merged by hand: no run
+	mergedPromotion(t, db, 5, "main", into, false) // denied, merged by hand: no run
 	removal := *gitops.Removal{Model: "fraud-detector", Version: "2.3.0", Stage: "production"}.Promotion()
-	mergedPromotion(t, db, 6, removal, true) // a removal is no run either
+	mergedPromotion(t, db, 6, "main", removal, true) // a removal is no run either
 	elsewhere := into
 	elsewhere.ToStage = "staging"
-	mergedPromotion(t, db, 7, elsewhere, true)
+	mergedPromotion(t, db, 7, "main", elsewhere, true)
+	mergedPromotion(t, db, 8, "release/1", into, true) // another branch pins its own stages
 	wantDenied(t, judge(), "stage.skipped")
 
-	mergedPromotion(t, db, 8, into, true)
+	mergedPromotion(t, db, 9, "main", into, true)
 	res := judge()
 	if !res.Allow || !res.Judgements[0].Promotion.Rollback {
 		t.Fatalf("an allowed and merged promotion of 2.3.0 into production: want an allowed rollback, got\n%s", denials(res))

@@ -23,7 +23,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
+	"go.yaml.in/yaml/v3"
 )
 
 // Mutation is one guarantee-breaking change.
@@ -109,7 +109,9 @@ func load(dir string) ([]Mutation, error) {
 			return nil, err
 		}
 		var list []Mutation
-		if err := yaml.UnmarshalWithOptions(data, &list, yaml.Strict()); err != nil {
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&list); err != nil {
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
 		for i, m := range list {
