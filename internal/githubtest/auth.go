@@ -92,6 +92,22 @@ func (s *Server) AddInstallation(appID int64, org string) int64 {
 	return inst.id
 }
 
+// InstallationToken issues a token of an installation for all its
+// repositories, valid for an hour, as GitHub Actions hands a job its
+// GITHUB_TOKEN: for clients that authenticate with a token, not as an App.
+func (s *Server) InstallationToken(installationID int64) string {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inst := s.installations[installationID]
+	if inst == nil {
+		s.t.Fatalf("githubtest: InstallationToken: no installation %d", installationID)
+	}
+	tok := &token{value: "ghs_" + rand.Text(), installation: inst, expires: s.now().Add(time.Hour)}
+	s.tokens[tok.value] = tok
+	return tok.value
+}
+
 // authenticate checks the request's credential against what its route takes.
 func (s *Server) authenticate(req *request) (*caller, *response) {
 	scheme, credential, _ := strings.Cut(req.Header.Get("Authorization"), " ")
