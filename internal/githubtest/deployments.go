@@ -19,8 +19,12 @@ type Deployment struct {
 	Creator               string
 	TransientEnvironment  bool
 	ProductionEnvironment bool
-	CreatedAt             time.Time
-	Statuses              []DeploymentStatus // oldest first
+	// AutoMerge and RequiredContexts are as the client asked, with GitHub's
+	// defaults: true, and nil for every context of the commit.
+	AutoMerge        bool
+	RequiredContexts []string
+	CreatedAt        time.Time
+	Statuses         []DeploymentStatus // oldest first
 }
 
 // DeploymentStatus is a status of a deployment.
@@ -46,6 +50,7 @@ func (s *Server) Deployments(fullName string) []Deployment {
 	for _, d := range s.mustRepo(fullName).deployments {
 		dep := d.Deployment
 		dep.Statuses = slices.Clone(dep.Statuses)
+		dep.RequiredContexts = slices.Clone(dep.RequiredContexts)
 		list = append(list, dep)
 	}
 	return list
@@ -67,6 +72,8 @@ func (s *Server) createDeployment(req *request) *response {
 		Description           *string         `json:"description"`
 		TransientEnvironment  bool            `json:"transient_environment"`
 		ProductionEnvironment *bool           `json:"production_environment"`
+		AutoMerge             *bool           `json:"auto_merge"`
+		RequiredContexts      *[]string       `json:"required_contexts"`
 	}
 	if err := req.decode(&body); err != nil {
 		return validationFailed(err.Error())
@@ -94,6 +101,10 @@ func (s *Server) createDeployment(req *request) *response {
 	}
 	if body.ProductionEnvironment != nil {
 		d.ProductionEnvironment = *body.ProductionEnvironment
+	}
+	d.AutoMerge = body.AutoMerge == nil || *body.AutoMerge
+	if body.RequiredContexts != nil {
+		d.RequiredContexts = append([]string{}, *body.RequiredContexts...)
 	}
 	r.deployments = append(r.deployments, d)
 	return reply(http.StatusCreated, s.deploymentObject(r, d))
