@@ -122,6 +122,7 @@ func TestDeployStatusSuccessNamesTheDigest(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("in_progress: exit %d: %s", code, stderr)
 	}
+	s.gh.ResetCalls()
 	code, stdout, stderr = s.run(t, "deploy", "status", "--deployment", id, "--state", "success", "--digest", deployDigest,
 		"--log-url", "https://argocd.example.com/applications/fraud", "--description", "argo sync 42")
 	if code != exitOK {
@@ -129,6 +130,14 @@ func TestDeployStatusSuccessNamesTheDigest(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "fraud-detector 2.3.0 to staging): success posted") {
 		t.Errorf("stdout = %q", stdout)
+	}
+	// One report costs three calls: the deployment, its statuses, the post.
+	var calls []string
+	for _, c := range s.gh.Calls() {
+		calls = append(calls, c.String())
+	}
+	if want := "GET /repos/{owner}/{repo}/deployments/{deployment_id}, GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses, POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses"; strings.Join(calls, ", ") != want {
+		t.Errorf("calls = %v, want %s", calls, want)
 	}
 	st := s.statuses(t)
 	if len(st) != 2 || st[1].State != "success" || st[1].Description != "deployed "+deployDigest+"; argo sync 42" ||
@@ -149,8 +158,8 @@ func TestDeployStatusRefusesAnotherDigest(t *testing.T) {
 	if !strings.Contains(stderr, "refused, nothing posted") || !strings.Contains(stderr, "deployed "+otherDigest+", but fraud-detector 2.3.0 is "+deployDigest) {
 		t.Errorf("stderr = %q", stderr)
 	}
-	if st := s.statuses(t); len(st) != 0 || s.posts() != 0 {
-		t.Errorf("posted: %+v", st)
+	if st := s.statuses(t); len(st) != 0 || s.posts() != 0 || len(s.gh.Calls()) != 1 {
+		t.Errorf("posted: %+v, calls %v", st, s.gh.Calls())
 	}
 	// A failure about another artifact is refused too: it is not this
 	// deployment's.

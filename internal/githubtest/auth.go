@@ -44,7 +44,7 @@ var permissions = map[string]string{
 
 // appEvents are the webhook events every App subscribes to; installation
 // events come to every App without a subscription.
-var appEvents = []string{"check_run", "check_suite", "issue_comment", "pull_request", "pull_request_review"}
+var appEvents = []string{"check_run", "check_suite", "deployment", "deployment_status", "issue_comment", "pull_request", "pull_request_review", "push"}
 
 type token struct {
 	value        string
