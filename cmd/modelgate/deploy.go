@@ -121,12 +121,9 @@ func deployStatus(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "modelgate: %s: refused, nothing posted: %v\n", what, err)
 		return exitFailed
 	}
-	text := *description
-	if state == deploy.Success {
-		text = deploy.SuccessDescription(*digest, *description)
-	}
 	st, err := repo.CreateDeploymentStatus(ctx, d.ID, github.NewDeploymentStatus{
-		State: state, Description: text, LogURL: *logURL, EnvironmentURL: *envURL,
+		State: state, Description: deploy.StatusDescription(state, *digest, *description),
+		LogURL: *logURL, EnvironmentURL: *envURL,
 	})
 	if err != nil {
 		return c.fail(fmt.Errorf("deploy status: %w%s", err, permissionHint(err, "write")))

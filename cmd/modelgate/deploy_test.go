@@ -275,3 +275,18 @@ func TestDeployStatusBadFlags(t *testing.T) {
 		t.Errorf("help: exit %d, %q", code, stdout)
 	}
 }
+
+func TestDeployStatusLongDescriptionStillPosted(t *testing.T) {
+	s := newDeployScenario(t)
+	// A deployer's failure report carries whatever its tool said; GitHub
+	// refuses more than 140 characters, and the report must not be lost.
+	long := "pod fraud-detector-7c9f: " + strings.Repeat("CrashLoopBackOff ", 20)
+	code, _, stderr := s.run(t, "deploy", "status", "--deployment", itoa(s.id), "--state", "failure", "--description", long)
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	st := s.statuses(t)
+	if len(st) != 1 || st[0].State != "failure" || len([]rune(st[0].Description)) != 140 || !strings.HasPrefix(long, st[0].Description) {
+		t.Errorf("statuses = %+v", st)
+	}
+}

@@ -157,15 +157,18 @@ const maxDescription = 140
 // through modelgate, followed by the digest it deployed.
 const deployedPrefix = "deployed "
 
-// SuccessDescription is the description of a success status: the digest
-// the deployer deployed, in the form DeployedDigest reads, then note, cut
-// to GitHub's limit.
-func SuccessDescription(digest, note string) string {
-	d := deployedPrefix + digest
-	if note == "" {
-		return d
+// StatusDescription is the description of a status in state: for a success,
+// the digest the deployer deployed, in the form DeployedDigest reads, then
+// note; for the others, note. It is cut to GitHub's limit, which refuses a
+// longer one: a failure report must not be lost for its length.
+func StatusDescription(state State, digest, note string) string {
+	d := note
+	if state == Success {
+		d = deployedPrefix + digest
+		if note != "" {
+			d += "; " + note
+		}
 	}
-	d += "; " + note
 	if r := []rune(d); len(r) > maxDescription {
 		d = string(r[:maxDescription])
 	}
@@ -173,7 +176,7 @@ func SuccessDescription(digest, note string) string {
 }
 
 // DeployedDigest returns the digest a success status's description names,
-// as SuccessDescription writes it.
+// as StatusDescription writes it.
 func DeployedDigest(description string) (string, bool) {
 	rest, ok := strings.CutPrefix(description, deployedPrefix)
 	if !ok {

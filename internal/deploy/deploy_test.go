@@ -120,22 +120,28 @@ func TestDeployed(t *testing.T) {
 	}
 }
 
-func TestSuccessDescription(t *testing.T) {
-	if d := SuccessDescription(digestA, ""); d != "deployed "+digestA {
+func TestStatusDescription(t *testing.T) {
+	if d := StatusDescription(Success, digestA, ""); d != "deployed "+digestA {
 		t.Errorf("description = %q", d)
 	}
-	long := SuccessDescription(digestA, strings.Repeat("é", 200))
+	long := StatusDescription(Success, digestA, strings.Repeat("é", 200))
 	if n := len([]rune(long)); n != maxDescription {
 		t.Errorf("description of %d characters, want %d", n, maxDescription)
 	}
-	for _, d := range []string{SuccessDescription(digestA, ""), SuccessDescription(digestA, "argo sync 42"), long} {
+	for _, d := range []string{StatusDescription(Success, digestA, ""), StatusDescription(Success, digestA, "argo sync 42"), long} {
 		if got, ok := DeployedDigest(d); !ok || got != digestA {
 			t.Errorf("DeployedDigest(%q) = %q, %v", d, got, ok)
 		}
 	}
-	for _, d := range []string{"", "deployed", "deployed sha256:abc", "Deployed " + digestA, "ok " + digestA} {
+	for _, d := range []string{"", "deployed", "deployed sha256:abc", "Deployed " + digestA, "ok " + digestA, StatusDescription(Failure, digestA, "crash")} {
 		if got, ok := DeployedDigest(d); ok {
 			t.Errorf("DeployedDigest(%q) = %q, want none", d, got)
 		}
+	}
+	if d := StatusDescription(Failure, "", "crash loop"); d != "crash loop" {
+		t.Errorf("failure description = %q", d)
+	}
+	if d := StatusDescription(Error, "", strings.Repeat("x", 300)); len(d) != maxDescription {
+		t.Errorf("error description of %d characters", len(d))
 	}
 }

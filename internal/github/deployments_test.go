@@ -123,7 +123,7 @@ func TestDeploymentStatuses(t *testing.T) {
 		}
 	}
 	st, err := s.repo.CreateDeploymentStatus(ctx, d.ID, NewDeploymentStatus{
-		State: deploy.Success, Description: deploy.SuccessDescription(testDigest, ""),
+		State: deploy.Success, Description: deploy.StatusDescription(deploy.Success, testDigest, ""),
 		LogURL: "https://ci.example.com/run/7", EnvironmentURL: "https://staging.example.com/a",
 	})
 	if err != nil {

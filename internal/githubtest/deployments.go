@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // Deployment is a deployment and its statuses, as Server.Deployments shows it.
@@ -145,6 +146,10 @@ func (r *repo) deployment(id int64) *deployment {
 	return nil
 }
 
+// maxStatusDescription is GitHub's limit on a deployment status's
+// description, in characters; a longer one is refused.
+const maxStatusDescription = 140
+
 // POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses
 //
 // A success with auto_inactive (the default) adds an inactive status to the
@@ -166,6 +171,14 @@ func (s *Server) createDeploymentStatus(req *request) *response {
 	}
 	if err := req.decode(&body); err != nil {
 		return validationFailed(err.Error())
+	}
+	if utf8.RuneCountInString(body.Description) > maxStatusDescription {
+		resp := validationFailed("Validation Failed")
+		resp.body.(object)["errors"] = []object{{
+			"resource": "DeploymentStatus", "code": "custom", "field": "description",
+			"message": fmt.Sprintf("description is too long (maximum is %d characters)", maxStatusDescription),
+		}}
+		return resp
 	}
 	// The environment defaults to the previous status's, then the deployment's.
 	env := d.Environment

@@ -759,3 +759,26 @@ func TestDeploymentGetAndAutoInactive(t *testing.T) {
 		t.Errorf("GetDeployment of an unknown ID: err = %v, want 404", err)
 	}
 }
+
+func TestDeploymentStatusDescriptionLimit(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t, t)
+	d, _, err := s.client.Repositories.CreateDeployment(ctx, org, "models", &github.DeploymentRequest{
+		Ref: github.String("main"), AutoMerge: github.Bool(false), RequiredContexts: &[]string{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.client.Repositories.CreateDeploymentStatus(ctx, org, "models", d.GetID(), &github.DeploymentStatusRequest{
+		State: github.String("failure"), Description: github.String(strings.Repeat("é", 140)),
+	}); err != nil {
+		t.Errorf("140 characters: %v", err)
+	}
+	_, _, err = s.client.Repositories.CreateDeploymentStatus(ctx, org, "models", d.GetID(), &github.DeploymentStatusRequest{
+		State: github.String("failure"), Description: github.String(strings.Repeat("x", 141)),
+	})
+	var e *github.ErrorResponse
+	if !errors.As(err, &e) || e.Response.StatusCode != http.StatusUnprocessableEntity || len(e.Errors) != 1 || e.Errors[0].Field != "description" {
+		t.Errorf("141 characters: err = %v, want GitHub's 422", err)
+	}
+}
