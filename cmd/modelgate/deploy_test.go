@@ -7,12 +7,14 @@ import (
 	"crypto/rsa"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/goccy/go-yaml"
 	gogithub "github.com/google/go-github/v62/github"
 
 	"github.com/modelgate/modelgate/internal/deploy"
@@ -288,5 +290,85 @@ func TestDeployStatusLongDescriptionStillPosted(t *testing.T) {
 	st := s.statuses(t)
 	if len(st) != 1 || st[0].State != "failure" || len([]rune(st[0].Description)) != 140 || !strings.HasPrefix(long, st[0].Description) {
 		t.Errorf("statuses = %+v", st)
+	}
+}
+
+// TestDeployStatusAction runs the composite action's step that posts the
+// status, as the runner runs it (bash -e, inputs in the environment), with
+// the modelgate that go install would have put on GOPATH.
+func TestDeployStatusAction(t *testing.T) {
+	data, err := os.ReadFile("../../actions/deploy-status/action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var action struct {
+		Runs struct {
+			Steps []struct {
+				ID  string            `yaml:"id"`
+				Env map[string]string `yaml:"env"`
+				Run string            `yaml:"run"`
+			} `yaml:"steps"`
+		} `yaml:"runs"`
+	}
+	if err := yaml.Unmarshal(data, &action); err != nil {
+		t.Fatal(err)
+	}
+	var script string
+	var inputs []string
+	for _, st := range action.Runs.Steps {
+		if st.ID == "post" {
+			script = st.Run
+			for k := range st.Env {
+				inputs = append(inputs, k)
+			}
+		}
+	}
+	if script == "" {
+		t.Fatal("the action has no step post")
+	}
+	gopath := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(gopath, "bin", "modelgate"), ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	s := newDeployScenario(t)
+	output := filepath.Join(t.TempDir(), "output")
+	env := map[string]string{
+		"GITHUB_TOKEN": s.env["GITHUB_TOKEN"], "GITHUB_API_URL": s.env["GITHUB_API_URL"], "GITHUB_OUTPUT": output,
+		"DEPLOYMENT_ID": itoa(s.id), "STATE": "success", "DIGEST": deployDigest, "REPOSITORY": deployRepo,
+		"LOG_URL": "https://github.com/acme/models/actions/runs/9", "ENVIRONMENT_URL": "", "DESCRIPTION": "synced by argo",
+	}
+	for _, k := range inputs {
+		if _, ok := env[k]; !ok {
+			t.Errorf("the step takes %s, which the test does not set", k)
+		}
+	}
+	cmd := exec.Command("bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "GOPATH=" + gopath, "GOFLAGS=", "GOCACHE=" + filepath.Join(t.TempDir(), "cache")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the step failed: %v\n%s", err, out)
+	}
+	st := s.statuses(t)
+	if len(st) != 1 || st[0].State != "success" || st[0].Description != "deployed "+deployDigest+"; synced by argo" || st[0].LogURL != env["LOG_URL"] {
+		t.Fatalf("statuses = %+v", st)
+	}
+	written, err := os.ReadFile(output)
+	if err != nil || string(written) != "status-id="+itoa(st[0].ID)+"\n" {
+		t.Errorf("GITHUB_OUTPUT = %q, %v", written, err)
+	}
+
+	// Another digest: the step fails and posts nothing.
+	again := exec.Command(cmd.Args[0], cmd.Args[1:]...)
+	again.Env = append(cmd.Env, "DIGEST="+otherDigest)
+	if out, err := again.CombinedOutput(); err == nil || !strings.Contains(string(out), "refused, nothing posted") {
+		t.Errorf("another digest: err = %v\n%s", err, out)
+	}
+	if n := len(s.statuses(t)); n != 1 {
+		t.Errorf("%d statuses after the refusal", n)
 	}
 }
