@@ -112,9 +112,20 @@ func newApp(cfg Config, clk clock) (*App, error) {
 	if cfg.Observe != nil {
 		tr = observer{next: tr, observe: cfg.Observe}
 	}
-	a := &App{
-		id: cfg.AppID, key: key, baseURL: base, tr: tr,
-		maxWait: cfg.MaxWait, clock: clk,
+	a := newShared(base, tr, cfg.MaxWait, clk)
+	a.id, a.key = cfg.AppID, key
+	a.client = a.newClient("app", ghinstallation.NewAppsTransportFromPrivateKey(tr, a.id, key))
+	return a, nil
+}
+
+// newShared returns an App without an identity yet: the transport, limits
+// and caches that its clients share.
+func newShared(base *url.URL, tr http.RoundTripper, maxWait time.Duration, clk clock) *App {
+	if maxWait == 0 {
+		maxWait = defaultMaxWait
+	}
+	return &App{
+		baseURL: base, tr: tr, maxWait: maxWait, clock: clk,
 		responses: newLRU[*cachedResponse](responseCacheBytes),
 		trees:     newLRU[*tree](treeCacheBytes),
 		blobs:     newLRU[[]byte](blobCacheBytes),
@@ -123,11 +134,42 @@ func newApp(cfg Config, clk clock) (*App, error) {
 		commits:   newLRU[commitNode](commitCacheBytes),
 		clients:   map[int64]*Client{},
 	}
-	if a.maxWait == 0 {
-		a.maxWait = defaultMaxWait
+}
+
+// TokenConfig configures a client that authenticates with a token instead
+// of as an App: a deployer's GITHUB_TOKEN in GitHub Actions, or a CI job's
+// token elsewhere.
+type TokenConfig struct {
+	Token string
+	// BaseURL is as in Config.
+	BaseURL string
+	// Transport makes the HTTP requests; nil means http.DefaultTransport.
+	Transport http.RoundTripper
+	// MaxWait is as in Config.
+	MaxWait time.Duration
+}
+
+// NewTokenClient returns a client that makes every request with cfg.Token,
+// with the rate limits, retries and caches of an installation's client.
+// What only an App may do (list its installations) GitHub refuses to it.
+func NewTokenClient(cfg TokenConfig) (*Client, error) {
+	if cfg.Token == "" {
+		return nil, errors.New("github token client: no token")
 	}
-	a.client = a.newClient("app", ghinstallation.NewAppsTransportFromPrivateKey(tr, a.id, key))
-	return a, nil
+	if cfg.MaxWait < 0 {
+		return nil, fmt.Errorf("github token client: negative MaxWait %v", cfg.MaxWait)
+	}
+	base, err := parseBaseURL(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("github token client: base URL: %w", err)
+	}
+	tr := cfg.Transport
+	if tr == nil {
+		tr = http.DefaultTransport
+	}
+	a := newShared(base, tr, cfg.MaxWait, systemClock{})
+	a.client = a.newClient("token", tokenTransport{next: tr, token: cfg.Token})
+	return &Client{app: a, gh: a.client}, nil
 }
 
 // parseKey reads an RSA private key in PKCS #1 PEM, as GitHub issues them,
@@ -296,8 +338,9 @@ func collect[T any](list func(gh.ListOptions) ([]T, *gh.Response, error)) ([]T, 
 	}
 }
 
-// statusOf returns the HTTP status of GitHub's answer in err, or 0.
-func statusOf(err error) int {
+// StatusCode returns the HTTP status of GitHub's answer in err, or 0 when
+// err holds none (the request never reached GitHub).
+func StatusCode(err error) int {
 	var e *gh.ErrorResponse
 	if errors.As(err, &e) && e.Response != nil {
 		return e.Response.StatusCode

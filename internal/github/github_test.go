@@ -212,7 +212,7 @@ func TestPullRequest(t *testing.T) {
 	if err != nil || len(open) != 1 || open[0].Number != s.number || open[0].HeadSHA != s.head {
 		t.Errorf("OpenPullRequests = %+v, %v", open, err)
 	}
-	if _, err := s.repo.PullRequest(ctx, 99); statusOf(err) != 404 {
+	if _, err := s.repo.PullRequest(ctx, 99); StatusCode(err) != 404 {
 		t.Errorf("missing pull request: %v", err)
 	}
 }
@@ -515,7 +515,7 @@ func TestRateLimits(t *testing.T) {
 			t.Errorf("OpenPullRequests: %v", err)
 		}
 		s.gh.FailNext("POST", "/repos/{owner}/{repo}/check-runs", 502, nil, 1)
-		if _, err := s.repo.CreateCheckRun(ctx, CheckRun{Name: "x", HeadSHA: s.head, Conclusion: "success", Title: "t", Summary: "s"}); statusOf(err) != 502 {
+		if _, err := s.repo.CreateCheckRun(ctx, CheckRun{Name: "x", HeadSHA: s.head, Conclusion: "success", Title: "t", Summary: "s"}); StatusCode(err) != 502 {
 			t.Errorf("CreateCheckRun: %v, want GitHub's 502", err)
 		}
 		if n := s.count("POST", "/repos/{owner}/{repo}/check-runs"); n != 1 {

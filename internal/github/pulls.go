@@ -172,7 +172,7 @@ func (r *Repo) Pushers(ctx context.Context, branch string) ([]string, error) {
 // team (its slug).
 func (r *Repo) TeamMember(ctx context.Context, org, teamSlug, user string) (bool, error) {
 	m, _, err := r.c.gh.Teams.GetTeamMembershipBySlug(ctx, url.PathEscape(org), url.PathEscape(teamSlug), url.PathEscape(user))
-	if statusOf(err) == http.StatusNotFound {
+	if StatusCode(err) == http.StatusNotFound {
 		return false, nil
 	}
 	if err != nil {

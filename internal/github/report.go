@@ -152,7 +152,7 @@ func (r *Repo) StickyComment(ctx context.Context, number int, marker, body strin
 			r.c.app.stickies.add(key, sticky{known.id, digest}, len(key)+64)
 			return known.id, nil
 		}
-		if statusOf(err) != http.StatusNotFound {
+		if StatusCode(err) != http.StatusNotFound {
 			return 0, fmt.Errorf("edit comment %d on %s#%d: %w", known.id, r, number, err)
 		}
 		// Deleted since: look for it, or write it again.

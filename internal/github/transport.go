@@ -281,6 +281,18 @@ func (t installationTransport) RoundTrip(req *http.Request) (*http.Response, err
 	return resp, err
 }
 
+// tokenTransport authenticates requests with a token.
+type tokenTransport struct {
+	next  http.RoundTripper
+	token string
+}
+
+func (t tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("Authorization", "Bearer "+t.token)
+	return t.next.RoundTrip(req)
+}
+
 // conditional makes GET requests conditional on the ETag of the last
 // response to the same request by the same identity, and answers a 304 with
 // that response: GitHub does not count a 304 against the rate limit.

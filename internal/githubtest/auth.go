@@ -44,7 +44,7 @@ var permissions = map[string]string{
 
 // appEvents are the webhook events every App subscribes to; installation
 // events come to every App without a subscription.
-var appEvents = []string{"check_run", "check_suite", "issue_comment", "pull_request", "pull_request_review"}
+var appEvents = []string{"check_run", "check_suite", "deployment", "deployment_status", "issue_comment", "pull_request", "pull_request_review", "push"}
 
 type token struct {
 	value        string
@@ -90,6 +90,22 @@ func (s *Server) AddInstallation(appID int64, org string) int64 {
 	inst := &installation{id: s.newID(), app: a, account: org, created: s.now()}
 	s.installations[inst.id] = inst
 	return inst.id
+}
+
+// InstallationToken issues a token of an installation for all its
+// repositories, valid for an hour, as GitHub Actions hands a job its
+// GITHUB_TOKEN: for clients that authenticate with a token, not as an App.
+func (s *Server) InstallationToken(installationID int64) string {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	inst := s.installations[installationID]
+	if inst == nil {
+		s.t.Fatalf("githubtest: InstallationToken: no installation %d", installationID)
+	}
+	tok := &token{value: "ghs_" + rand.Text(), installation: inst, expires: s.now().Add(time.Hour)}
+	s.tokens[tok.value] = tok
+	return tok.value
 }
 
 // authenticate checks the request's credential against what its route takes.

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // Deployment is a deployment and its statuses, as Server.Deployments shows it.
@@ -19,8 +20,12 @@ type Deployment struct {
 	Creator               string
 	TransientEnvironment  bool
 	ProductionEnvironment bool
-	CreatedAt             time.Time
-	Statuses              []DeploymentStatus // oldest first
+	// AutoMerge and RequiredContexts are as the client asked, with GitHub's
+	// defaults: true, and nil for every context of the commit.
+	AutoMerge        bool
+	RequiredContexts []string
+	CreatedAt        time.Time
+	Statuses         []DeploymentStatus // oldest first
 }
 
 // DeploymentStatus is a status of a deployment.
@@ -46,6 +51,7 @@ func (s *Server) Deployments(fullName string) []Deployment {
 	for _, d := range s.mustRepo(fullName).deployments {
 		dep := d.Deployment
 		dep.Statuses = slices.Clone(dep.Statuses)
+		dep.RequiredContexts = slices.Clone(dep.RequiredContexts)
 		list = append(list, dep)
 	}
 	return list
@@ -55,7 +61,8 @@ func (s *Server) Deployments(fullName string) []Deployment {
 //
 // GitHub's auto_merge (merging the default branch into an older ref) and
 // required_contexts (commit status checks) are not emulated: the deployment
-// is always created.
+// is always created, as GitHub creates it with auto_merge false and no
+// required contexts.
 func (s *Server) createDeployment(req *request) *response {
 	r := req.repo
 	var body struct {
@@ -66,6 +73,8 @@ func (s *Server) createDeployment(req *request) *response {
 		Description           *string         `json:"description"`
 		TransientEnvironment  bool            `json:"transient_environment"`
 		ProductionEnvironment *bool           `json:"production_environment"`
+		AutoMerge             *bool           `json:"auto_merge"`
+		RequiredContexts      *[]string       `json:"required_contexts"`
 	}
 	if err := req.decode(&body); err != nil {
 		return validationFailed(err.Error())
@@ -94,8 +103,21 @@ func (s *Server) createDeployment(req *request) *response {
 	if body.ProductionEnvironment != nil {
 		d.ProductionEnvironment = *body.ProductionEnvironment
 	}
+	d.AutoMerge = body.AutoMerge == nil || *body.AutoMerge
+	if body.RequiredContexts != nil {
+		d.RequiredContexts = append([]string{}, *body.RequiredContexts...)
+	}
 	r.deployments = append(r.deployments, d)
 	return reply(http.StatusCreated, s.deploymentObject(r, d))
+}
+
+// GET /repos/{owner}/{repo}/deployments/{deployment_id}
+func (s *Server) getDeployment(req *request) *response {
+	d := req.repo.deployment(req.intParam("deployment_id"))
+	if d == nil {
+		return notFound()
+	}
+	return reply(http.StatusOK, s.deploymentObject(req.repo, d))
 }
 
 // GET /repos/{owner}/{repo}/deployments
@@ -124,10 +146,15 @@ func (r *repo) deployment(id int64) *deployment {
 	return nil
 }
 
+// maxStatusDescription is GitHub's limit on a deployment status's
+// description, in characters; a longer one is refused.
+const maxStatusDescription = 140
+
 // POST /repos/{owner}/{repo}/deployments/{deployment_id}/statuses
 //
-// GitHub's auto_inactive (marking older deployments of the environment
-// inactive) is not emulated.
+// A success with auto_inactive (the default) adds an inactive status to the
+// earlier deployments of the environment whose last status is success,
+// unless the environment is transient or production, as GitHub does.
 func (s *Server) createDeploymentStatus(req *request) *response {
 	d := req.repo.deployment(req.intParam("deployment_id"))
 	if d == nil {
@@ -140,9 +167,18 @@ func (s *Server) createDeploymentStatus(req *request) *response {
 		Description    string `json:"description"`
 		Environment    string `json:"environment"`
 		EnvironmentURL string `json:"environment_url"`
+		AutoInactive   *bool  `json:"auto_inactive"`
 	}
 	if err := req.decode(&body); err != nil {
 		return validationFailed(err.Error())
+	}
+	if utf8.RuneCountInString(body.Description) > maxStatusDescription {
+		resp := validationFailed("Validation Failed")
+		resp.body.(object)["errors"] = []object{{
+			"resource": "DeploymentStatus", "code": "custom", "field": "description",
+			"message": fmt.Sprintf("description is too long (maximum is %d characters)", maxStatusDescription),
+		}}
+		return resp
 	}
 	// The environment defaults to the previous status's, then the deployment's.
 	env := d.Environment
@@ -157,9 +193,34 @@ func (s *Server) createDeploymentStatus(req *request) *response {
 		Creator: req.caller.app.bot(), CreatedAt: s.now(),
 	}
 	d.Statuses = append(d.Statuses, st)
+	if st.State == "success" && (body.AutoInactive == nil || *body.AutoInactive) {
+		s.deactivateBefore(req.repo, d, req.caller.app.bot())
+	}
 	resp := reply(http.StatusCreated, s.deploymentStatusObject(req.repo, d, st))
 	resp.header.Set("Location", s.deploymentStatusURL(req.repo, d, st))
 	return resp
+}
+
+// deactivateBefore marks inactive the deployments of d's environment created
+// before it that last succeeded, in the name of creator.
+func (s *Server) deactivateBefore(r *repo, d *deployment, creator string) {
+	if d.TransientEnvironment || d.ProductionEnvironment {
+		return
+	}
+	for _, old := range r.deployments {
+		if old == d {
+			return
+		}
+		n := len(old.Statuses)
+		if old.Environment != d.Environment || old.TransientEnvironment || old.ProductionEnvironment || n == 0 || old.Statuses[n-1].State != "success" {
+			continue
+		}
+		prev := old.Statuses[n-1]
+		old.Statuses = append(old.Statuses, DeploymentStatus{
+			ID: s.newID(), State: "inactive", Environment: prev.Environment,
+			EnvironmentURL: prev.EnvironmentURL, Creator: creator, CreatedAt: s.now(),
+		})
+	}
 }
 
 // GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses
@@ -229,5 +290,82 @@ func (s *Server) deploymentStatusObject(r *repo, d *deployment, st DeploymentSta
 		"deployment_url":           deploymentURL,
 		"repository_url":           api,
 		"performed_via_github_app": s.appObject(d.app),
+	}
+}
+
+// findStatus returns the deployment that holds the status id and the status.
+func (r *repo) findStatus(id int64) (*deployment, DeploymentStatus, bool) {
+	for _, d := range r.deployments {
+		for _, st := range d.Statuses {
+			if st.ID == id {
+				return d, st, true
+			}
+		}
+	}
+	return nil, DeploymentStatus{}, false
+}
+
+// webhookDeployment is a deployment as deployment and deployment_status
+// events carry it: the REST object, updated when its newest status was.
+func (s *Server) webhookDeployment(r *repo, d *deployment) object {
+	o := s.deploymentObject(r, d)
+	if n := len(d.Statuses); n > 0 {
+		o["updated_at"] = timestamp(d.Statuses[n-1].CreatedAt)
+	}
+	return o
+}
+
+// DeploymentEvent returns the deployment created delivery of a deployment;
+// its sender is the deployment's creator.
+func (s *Server) DeploymentEvent(fullName string, deploymentID int64) *Delivery {
+	s.t.Helper()
+	s.mu.Lock()
+	r := s.mustRepo(fullName)
+	d := r.deployment(deploymentID)
+	if d == nil {
+		s.mu.Unlock()
+		s.t.Fatalf("githubtest: DeploymentEvent: %s has no deployment %d", fullName, deploymentID)
+	}
+	fields := s.repoFields(r, d.Creator)
+	fields["deployment"] = s.webhookDeployment(r, d)
+	s.mu.Unlock()
+	return s.webhook("deployment", "created", outsideWorkflow(fields))
+}
+
+// DeploymentStatusEvent returns the deployment_status created delivery of a
+// status, whether a client posted it or auto_inactive added it; its sender
+// is the status's creator.
+func (s *Server) DeploymentStatusEvent(fullName string, statusID int64) *Delivery {
+	s.t.Helper()
+	s.mu.Lock()
+	r := s.mustRepo(fullName)
+	d, st, ok := r.findStatus(statusID)
+	if !ok {
+		s.mu.Unlock()
+		s.t.Fatalf("githubtest: DeploymentStatusEvent: %s has no deployment status %d", fullName, statusID)
+	}
+	fields := s.repoFields(r, st.Creator)
+	status := s.deploymentStatusObject(r, d, st)
+	// The example's deployment status has no log_url or environment_url,
+	// which GitHub leaves out when they are empty.
+	for _, k := range []string{"log_url", "environment_url"} {
+		if status[k] == "" {
+			delete(status, k)
+		}
+	}
+	fields["deployment_status"] = status
+	fields["deployment"] = s.webhookDeployment(r, d)
+	s.mu.Unlock()
+	return s.webhook("deployment_status", "created", outsideWorkflow(fields))
+}
+
+// outsideWorkflow rewrites an example to fields, with no workflow, workflow
+// run or check run: GitHub fills them only in deliveries about a deployment
+// that a GitHub Actions job made.
+func outsideWorkflow(fields object) func(map[string]any) {
+	return func(payload map[string]any) {
+		payload["workflow"], payload["workflow_run"] = nil, nil
+		delete(payload, "check_run")
+		merge(payload, fields)
 	}
 }

@@ -695,3 +695,90 @@ func TestConcurrentClients(t *testing.T) {
 		t.Errorf("%d comments, want 8", n)
 	}
 }
+
+func TestDeploymentGetAndAutoInactive(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t, t)
+	create := func(env string, production *bool) int64 {
+		t.Helper()
+		d, _, err := s.client.Repositories.CreateDeployment(ctx, org, "models", &github.DeploymentRequest{
+			Ref: github.String("main"), Environment: github.String(env), Task: github.String("deploy:model"),
+			Payload: map[string]any{"model": "a"}, AutoMerge: github.Bool(false), RequiredContexts: &[]string{},
+			ProductionEnvironment: production,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.GetID()
+	}
+	post := func(id int64, state string, autoInactive *bool) {
+		t.Helper()
+		if _, _, err := s.client.Repositories.CreateDeploymentStatus(ctx, org, "models", id, &github.DeploymentStatusRequest{State: github.String(state), AutoInactive: autoInactive}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	lastState := func(id int64) string {
+		t.Helper()
+		list, _, err := s.client.Repositories.ListDeploymentStatuses(ctx, org, "models", id, nil)
+		if err != nil || len(list) == 0 {
+			t.Fatalf("statuses of %d = %v, %v", id, list, err)
+		}
+		return list[0].GetState() // newest first
+	}
+
+	first, failed, kept := create("staging", nil), create("staging", nil), create("staging", nil)
+	other, prod := create("dev", nil), create("production", nil)
+	post(first, "success", nil)
+	post(failed, "failure", nil)
+	post(kept, "success", github.Bool(false))
+	post(other, "success", nil)
+	post(prod, "success", nil)
+	if got := lastState(first); got != "success" {
+		t.Errorf("with auto_inactive false, the earlier success became %s", got)
+	}
+	second := create("staging", nil)
+	later := create("staging", nil)
+	post(later, "success", nil)
+	post(second, "success", nil)
+	for id, want := range map[int64]string{first: "inactive", kept: "inactive", failed: "failure", other: "success", later: "success", second: "success"} {
+		if got := lastState(id); got != want {
+			t.Errorf("deployment %d: last state %s, want %s", id, got, want)
+		}
+	}
+	// Production deployments are never made inactive for the caller.
+	post(create("production", nil), "success", nil)
+	if got := lastState(prod); got != "success" {
+		t.Errorf("production deployment: last state %s, want success", got)
+	}
+
+	d, _, err := s.client.Repositories.GetDeployment(ctx, org, "models", second)
+	if err != nil || d.GetID() != second || d.GetTask() != "deploy:model" || d.GetEnvironment() != "staging" {
+		t.Errorf("GetDeployment = %v, %v", d, err)
+	}
+	if _, _, err := s.client.Repositories.GetDeployment(ctx, org, "models", 1); statusOf(err) != http.StatusNotFound {
+		t.Errorf("GetDeployment of an unknown ID: err = %v, want 404", err)
+	}
+}
+
+func TestDeploymentStatusDescriptionLimit(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t, t)
+	d, _, err := s.client.Repositories.CreateDeployment(ctx, org, "models", &github.DeploymentRequest{
+		Ref: github.String("main"), AutoMerge: github.Bool(false), RequiredContexts: &[]string{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.client.Repositories.CreateDeploymentStatus(ctx, org, "models", d.GetID(), &github.DeploymentStatusRequest{
+		State: github.String("failure"), Description: github.String(strings.Repeat("é", 140)),
+	}); err != nil {
+		t.Errorf("140 characters: %v", err)
+	}
+	_, _, err = s.client.Repositories.CreateDeploymentStatus(ctx, org, "models", d.GetID(), &github.DeploymentStatusRequest{
+		State: github.String("failure"), Description: github.String(strings.Repeat("x", 141)),
+	})
+	var e *github.ErrorResponse
+	if !errors.As(err, &e) || e.Response.StatusCode != http.StatusUnprocessableEntity || len(e.Errors) != 1 || e.Errors[0].Field != "description" {
+		t.Errorf("141 characters: err = %v, want GitHub's 422", err)
+	}
+}

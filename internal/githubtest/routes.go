@@ -53,6 +53,7 @@ var routes = []*route{
 	{method: "GET", template: "/orgs/{org}/teams/{team_slug}/memberships/{username}", handle: (*Server).getTeamMembership},
 	{method: "POST", template: "/repos/{owner}/{repo}/deployments", handle: (*Server).createDeployment},
 	{method: "GET", template: "/repos/{owner}/{repo}/deployments", query: append([]string{"sha", "ref", "task", "environment"}, pageQuery...), handle: (*Server).listDeployments},
+	{method: "GET", template: "/repos/{owner}/{repo}/deployments/{deployment_id}", handle: (*Server).getDeployment},
 	{method: "POST", template: "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", handle: (*Server).createDeploymentStatus},
 	{method: "GET", template: "/repos/{owner}/{repo}/deployments/{deployment_id}/statuses", query: pageQuery, handle: (*Server).listDeploymentStatuses},
 }

@@ -152,10 +152,14 @@ func (sp *spec) validateError(schema string, body []byte) error {
 }
 
 // webhookSchema returns the schema of an event and action's payload, the
-// components/schemas/webhook-<event>-<action> that the description's
-// x-webhooks section refers to.
+// components/schemas/webhook-<event>-<action> (webhook-<event> for an event
+// without actions) that the description's x-webhooks section refers to.
 func (sp *spec) webhookSchema(event, action string) (*openapi3.Schema, error) {
-	name := "webhook-" + strings.ReplaceAll(event+"-"+action, "_", "-")
+	name := "webhook-" + event
+	if action != "" {
+		name += "-" + action
+	}
+	name = strings.ReplaceAll(name, "_", "-")
 	ref := sp.doc.Components.Schemas[name]
 	if ref == nil || ref.Value == nil {
 		return nil, fmt.Errorf("githubtest: GitHub's OpenAPI description has no webhook schema %s", name)

@@ -45,7 +45,7 @@ var loadExamples = sync.OnceValues(func() (map[string][]json.RawMessage, error) 
 })
 
 // example returns a fresh copy of GitHub's example payload for an event and
-// action. Among several, it prefers one delivered to an App (with an
+// action ("" for an event without actions, such as push). Among several, it prefers one delivered to an App (with an
 // installation field). An action without an example of its own (such as
 // pull_request edited) starts from another example of the event, which
 // exact reports.
@@ -62,7 +62,7 @@ func example(event, action string) (payload object, exact bool, err error) {
 			return nil, false, fmt.Errorf("githubtest: %s example: %w", event, err)
 		}
 		s := 0
-		if p["action"] == action {
+		if actionOf(p) == action {
 			s += 2
 		}
 		if _, ok := p["installation"]; ok {
@@ -75,7 +75,13 @@ func example(event, action string) (payload object, exact bool, err error) {
 	if best == nil {
 		return nil, false, fmt.Errorf("githubtest: GitHub's webhook examples have no %q event", event)
 	}
-	return best, best["action"] == action, nil
+	return best, actionOf(best) == action, nil
+}
+
+// actionOf returns the action of a payload, "" for an event without actions.
+func actionOf(payload object) string {
+	a, _ := payload["action"].(string)
+	return a
 }
 
 // Delivery is a webhook delivery: the body and headers GitHub posts.
@@ -151,8 +157,8 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// Webhook returns a signed delivery of event and action built from GitHub's
-// real example payload, changed by mutate (which may be nil), and its
+// Webhook returns a signed delivery of event and action ("" for an event
+// without actions) built from GitHub's real example payload, changed by mutate (which may be nil), and its
 // headers. The payload after mutate must satisfy the event's webhook schema in
 // GitHub's description, or the test fails. PullRequestEvent and the other
 // helpers call it with a mutate that rewrites the example to the emulator's
@@ -178,7 +184,9 @@ func (s *Server) webhook(event, action string, mutate func(payload map[string]an
 		}
 		maps.DeleteFunc(payload, func(k string, _ any) bool { return !fields[k] })
 	}
-	payload["action"] = action
+	if action != "" {
+		payload["action"] = action
+	}
 	if mutate != nil {
 		mutate(payload)
 	}

@@ -187,3 +187,85 @@ func TestWebhookMutateAndDeliver(t *testing.T) {
 	junk := s.gh.NewDelivery("pull_request", []byte("not json"))
 	checkSignature(t, s.gh.WebhookSecret(), junk.Body, junk.Header)
 }
+
+func TestDeploymentEvents(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t, t)
+	d, _, err := s.client.Repositories.CreateDeployment(ctx, org, "models", &github.DeploymentRequest{
+		Ref: github.String(s.base), Environment: github.String("staging"), Task: github.String("deploy:model"),
+		Payload: map[string]any{"model": "a", "version": "2"}, AutoMerge: github.Bool(false), RequiredContexts: &[]string{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := parse(t, s.gh, s.gh.DeploymentEvent(repoName, d.GetID()), "deployment").(*github.DeploymentEvent)
+	if created.GetDeployment().GetID() != d.GetID() || created.GetDeployment().GetSHA() != s.base || created.GetDeployment().GetTask() != "deploy:model" ||
+		created.GetDeployment().GetEnvironment() != "staging" || string(created.GetDeployment().Payload) != `{"model":"a","version":"2"}` ||
+		created.GetInstallation().GetID() != s.inst || created.GetRepo().GetFullName() != repoName || created.GetSender().GetLogin() != "modelgate[bot]" {
+		t.Errorf("deployment event = %s", github.Stringify(created))
+	}
+
+	st, _, err := s.client.Repositories.CreateDeploymentStatus(ctx, org, "models", d.GetID(), &github.DeploymentStatusRequest{
+		State: github.String("success"), Description: github.String("deployed"), LogURL: github.String("https://ci.example.com/42"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := parse(t, s.gh, s.gh.DeploymentStatusEvent(repoName, st.GetID()), "deployment_status").(*github.DeploymentStatusEvent)
+	if ev.GetDeploymentStatus().GetID() != st.GetID() || ev.GetDeploymentStatus().GetState() != "success" ||
+		ev.GetDeploymentStatus().GetDescription() != "deployed" || ev.GetDeploymentStatus().GetLogURL() != "https://ci.example.com/42" ||
+		ev.GetDeployment().GetID() != d.GetID() || string(ev.GetDeployment().Payload) != `{"model":"a","version":"2"}` ||
+		ev.GetInstallation().GetID() != s.inst || ev.GetSender().GetLogin() != "modelgate[bot]" {
+		t.Errorf("deployment status event = %s", github.Stringify(ev))
+	}
+	// The status GitHub adds to an older deployment has its own delivery.
+	newer, _, err := s.client.Repositories.CreateDeployment(ctx, org, "models", &github.DeploymentRequest{
+		Ref: github.String(s.base), Environment: github.String("staging"), AutoMerge: github.Bool(false), RequiredContexts: &[]string{},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.client.Repositories.CreateDeploymentStatus(ctx, org, "models", newer.GetID(), &github.DeploymentStatusRequest{State: github.String("success")}); err != nil {
+		t.Fatal(err)
+	}
+	old := s.gh.Deployments(repoName)[0]
+	inactive := old.Statuses[len(old.Statuses)-1]
+	ev = parse(t, s.gh, s.gh.DeploymentStatusEvent(repoName, inactive.ID), "deployment_status").(*github.DeploymentStatusEvent)
+	if ev.GetDeploymentStatus().GetState() != "inactive" || ev.GetDeployment().GetID() != d.GetID() {
+		t.Errorf("inactive status event = %s", github.Stringify(ev.GetDeploymentStatus()))
+	}
+}
+
+func TestPushEvent(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t, t)
+	s.gh.AddUser("bob", "bob@example.com")
+
+	s.work.Write("environments/staging.yaml", "stage: staging\n")
+	s.work.Remove("README.md")
+	s.work.Commit("pin staging", time.Now())
+	s.work.Write("environments/dev.yaml", "stage: dev\n")
+	pushed := s.work.Commit("pin dev", time.Now())
+	after := s.gh.Push(repoName, "main", "bob")
+	ev := parse(t, s.gh, s.gh.PushEvent(repoName, "main"), "push").(*github.PushEvent)
+	if ev.GetRef() != "refs/heads/main" || ev.GetBefore() != s.base || ev.GetAfter() != after || after != pushed ||
+		ev.GetCreated() || ev.GetDeleted() || ev.GetForced() || ev.GetPusher().GetName() != "bob" || ev.GetSender().GetLogin() != "bob" ||
+		ev.GetInstallation().GetID() != s.inst || ev.GetRepo().GetFullName() != repoName || ev.GetHeadCommit().GetID() != after {
+		t.Errorf("push event = %s", github.Stringify(ev))
+	}
+	if len(ev.Commits) != 2 || ev.Commits[0].GetMessage() != "pin staging" ||
+		strings.Join(ev.Commits[0].Added, ",") != "environments/staging.yaml" || strings.Join(ev.Commits[0].Removed, ",") != "README.md" ||
+		strings.Join(ev.Commits[1].Added, ",") != "environments/dev.yaml" {
+		t.Errorf("push commits = %s", github.Stringify(ev.Commits))
+	}
+
+	// A merge through the API is a push to the base by the App.
+	merged, _, err := s.client.PullRequests.Merge(ctx, org, "models", s.number, "", &github.PullRequestOptions{SHA: s.head, MergeMethod: "squash"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev = parse(t, s.gh, s.gh.PushEvent(repoName, "main"), "push").(*github.PushEvent)
+	if ev.GetBefore() != after || ev.GetAfter() != merged.GetSHA() || ev.GetSender().GetLogin() != "modelgate[bot]" || len(ev.Commits) != 1 {
+		t.Errorf("push of the merge = before %s after %s sender %s commits %d", ev.GetBefore(), ev.GetAfter(), ev.GetSender().GetLogin(), len(ev.Commits))
+	}
+}
