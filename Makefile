@@ -30,6 +30,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadParquet -fuzztime $(FUZZTIME) ./checks/table/
 	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime $(FUZZTIME) ./app/
 	$(GO) test -run '^$$' -fuzz FuzzParseValue -fuzztime $(FUZZTIME) ./internal/policy/
+	$(GO) test -run '^$$' -fuzz FuzzParseCondition -fuzztime $(FUZZTIME) ./internal/analysis/
 
 # The deliberate bugs of mutations/*.yaml, one per guarantee of README's
 # security section, each built in with -overlay (the work tree is never
@@ -76,7 +77,7 @@ CUE = $(GO) run cuelang.org/go/cmd/cue@$(CUE_VERSION)
 compat:
 	$(OPA) check --strict --capabilities internal/policy/capabilities.json policies/
 	$(OPA) test --capabilities internal/policy/capabilities.json policies/
-	$(CUE) vet -c -d '#Config' ./schemas/ examples/gitops/.modelgate/config.yaml
+	$(CUE) vet -c -d '#Config' ./schemas/ examples/gitops/.modelgate/config.yaml examples/analysis/config.yaml
 	$(CUE) vet -c -d '#Environment' ./schemas/ examples/gitops/environments/*.yaml examples/promotions/*/environments/*.yaml
 	$(CUE) vet -c -d '#Model' ./schemas/ $(wildcard examples/gitops/models/*/*/model.yaml)
 

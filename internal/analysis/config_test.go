@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"io/fs"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -129,5 +130,28 @@ func TestConfigSchema(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: error %v; want one containing %q", c.config, err, c.want)
 		}
+	}
+}
+
+// TestExampleConfig: the example the README points to is valid and compiles.
+func TestExampleConfig(t *testing.T) {
+	data, err := os.ReadFile("../../examples/analysis/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfig(t, string(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpls, err := CompileConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tpls) != 2 || len(tpls["production"].Metrics) != 2 {
+		t.Errorf("templates %v; want staging's and production's two metrics", tpls)
+	}
+	got := tpls["production"].Metrics[0].Query.Render(Vars{Model: "fraud-detector", Version: "2.3.0", Stage: "production"})
+	if !strings.Contains(got, `{model="fraud-detector",version="2.3.0",stage="production"}`) {
+		t.Errorf("rendered %s", got)
 	}
 }
