@@ -97,6 +97,14 @@ func TestPrometheus(t *testing.T) {
 		}
 	}
 
+	// An empty result and NaN are inconclusive even for a condition that
+	// they would meet.
+	for version, cond := range map[string]string{"9.9.9": "len(result) == 0", "2.5.0": "len(result) == 1"} {
+		if got := metric(t, errorRate, cond, gitops.AnalysisMetric{}).Measure(ctx, q, vars(version), now); got.Phase != Inconclusive {
+			t.Errorf("%s, %s: %+v; want Inconclusive", version, cond, got)
+		}
+	}
+
 	// The hostile value where it would otherwise win outright: unescaped, the
 	// query would become up{version="a"} or vector(1).
 	hostile := metric(t, `model_requests_total{version="{{version}}"}`, "result == 1", gitops.AnalysisMetric{})
