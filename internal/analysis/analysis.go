@@ -62,16 +62,16 @@ func Compile(path string, a *gitops.Analysis) (*Template, error) {
 		at := fmt.Sprintf("%s.metrics[%d]", path, i)
 		q, err := ParseQuery(m.Query)
 		if err != nil {
-			return nil, fmt.Errorf("%s.query:%w", at, err)
+			return nil, &FieldError{Path: at + ".query", Err: err}
 		}
 		success, err := ParseCondition(m.SuccessCondition)
 		if err != nil {
-			return nil, fmt.Errorf("%s.successCondition:%w", at, err)
+			return nil, &FieldError{Path: at + ".successCondition", Err: err}
 		}
 		var failure *Condition
 		if m.FailureCondition != "" {
 			if failure, err = ParseCondition(m.FailureCondition); err != nil {
-				return nil, fmt.Errorf("%s.failureCondition:%w", at, err)
+				return nil, &FieldError{Path: at + ".failureCondition", Err: err}
 			}
 		}
 		t.Metrics = append(t.Metrics, &Metric{
@@ -89,6 +89,16 @@ func Compile(path string, a *gitops.Analysis) (*Template, error) {
 	}
 	return t, nil
 }
+
+// FieldError is a query or condition of the config that does not parse: Err,
+// a QueryError or ConditionError, places the mistake within the field's value.
+type FieldError struct {
+	Path string // stages[1].analysis.metrics[0].successCondition
+	Err  error
+}
+
+func (e *FieldError) Error() string { return e.Path + ":" + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // CompileConfig compiles the analysis of every stage of cfg that has one,
 // keyed by stage name: a config whose conditions or queries do not parse is
