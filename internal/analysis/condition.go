@@ -52,19 +52,21 @@ func ParseCondition(src string) (*Condition, error) {
 		return nil, p.errorf(p.tok, "expected an operator or the end, found %s", p.tok)
 	}
 	if root.kind() != kindBool {
-		return nil, &ConditionError{Column: 1, Message: "the condition is a number, not a truth value: compare it (result < 0.01)"}
+		return nil, &ConditionError{Line: 1, Column: 1, Message: "the condition is a number, not a truth value: compare it (result < 0.01)"}
 	}
 	return &Condition{src: src, root: root}, nil
 }
 
-// ConditionError is a condition that does not parse, at its column (in
-// characters, from 1).
+// ConditionError is a condition that does not parse, at its line and column
+// (in characters, from 1).
 type ConditionError struct {
-	Column  int
-	Message string
+	Line, Column int
+	Message      string
 }
 
-func (e *ConditionError) Error() string { return fmt.Sprintf("1:%d: %s", e.Column, e.Message) }
+func (e *ConditionError) Error() string {
+	return fmt.Sprintf("%d:%d: %s", e.Line, e.Column, e.Message)
+}
 
 // sample is what a condition is evaluated on: the query's values in order.
 type sample []float64
@@ -248,9 +250,9 @@ const (
 )
 
 type token struct {
-	kind tokKind
-	text string
-	col  int // in characters, from 1
+	kind   tokKind
+	text   string
+	offset int // in bytes
 }
 
 func (t token) String() string {
@@ -280,12 +282,9 @@ func (p *condParser) enter(t token) error {
 	return nil
 }
 
-func (p *condParser) col(offset int) int {
-	return utf8.RuneCountInString(p.src[:offset]) + 1
-}
-
 func (p *condParser) errorf(t token, format string, args ...any) error {
-	return &ConditionError{Column: t.col, Message: fmt.Sprintf(format, args...)}
+	line, col := position(p.src, t.offset)
+	return &ConditionError{Line: line, Column: col, Message: fmt.Sprintf(format, args...)}
 }
 
 // next reads the next token into p.tok.
@@ -295,7 +294,7 @@ func (p *condParser) next() {
 	}
 	start := p.pos
 	if p.pos == len(p.src) {
-		p.tok = token{kind: tokEOF, col: p.col(start)}
+		p.tok = token{kind: tokEOF, offset: start}
 		return
 	}
 	c := p.src[p.pos]
@@ -305,12 +304,12 @@ func (p *condParser) next() {
 		for p.pos < len(p.src) && isNumberByte(p.src[p.pos], p.src[p.pos-1]) {
 			p.pos++
 		}
-		p.tok = token{kind: tokNumber, text: p.src[start:p.pos], col: p.col(start)}
+		p.tok = token{kind: tokNumber, text: p.src[start:p.pos], offset: start}
 	case isIdentRune(rune(c)) || c >= utf8.RuneSelf:
 		r, size := utf8.DecodeRuneInString(p.src[p.pos:])
 		if !isIdentRune(r) {
 			p.pos += size
-			p.tok = token{kind: tokOther, text: string(r), col: p.col(start)}
+			p.tok = token{kind: tokOther, text: string(r), offset: start}
 			return
 		}
 		for p.pos < len(p.src) {
@@ -320,18 +319,18 @@ func (p *condParser) next() {
 			}
 			p.pos += size
 		}
-		p.tok = token{kind: tokIdent, text: p.src[start:p.pos], col: p.col(start)}
+		p.tok = token{kind: tokIdent, text: p.src[start:p.pos], offset: start}
 	default:
 		for _, op := range []string{"<=", ">=", "==", "!=", "&&", "||", "<", ">", "!", "+", "-", "*", "/", "(", ")", "[", "]"} {
 			if strings.HasPrefix(p.src[p.pos:], op) {
 				p.pos += len(op)
-				p.tok = token{kind: tokOp, text: op, col: p.col(start)}
+				p.tok = token{kind: tokOp, text: op, offset: start}
 				return
 			}
 		}
 		r, size := utf8.DecodeRuneInString(p.src[p.pos:])
 		p.pos += size
-		p.tok = token{kind: tokOther, text: string(r), col: p.col(start)}
+		p.tok = token{kind: tokOther, text: string(r), offset: start}
 	}
 }
 

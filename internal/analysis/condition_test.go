@@ -104,6 +104,7 @@ func TestConditionErrors(t *testing.T) {
 		{"résult < 1", `1:1: unknown name "résult"`},
 		{"result = 1", `1:8: expected an operator or the end, found "="`},
 		{"€ < 1", `1:1: expected a number or result, found "€"`},
+		{"result < 0.01 &&\n  result[1] < )", `2:15: expected a number or result, found ")"`},
 		{"result < 1 ∧ true", `1:12: expected an operator or the end, found "∧"`},
 		{"result\x00", `1:7: expected an operator or the end, found "\x00"`},
 		{strings.Repeat("(", 100) + "true" + strings.Repeat(")", 100), "nested more than 64 deep"},
@@ -128,7 +129,7 @@ func FuzzParseCondition(f *testing.F) {
 		cond, err := ParseCondition(src)
 		if err != nil {
 			var ce *ConditionError
-			if !errors.As(err, &ce) || ce.Column < 1 || ce.Column > len([]rune(src))+1 {
+			if !errors.As(err, &ce) || ce.Line < 1 || ce.Line > strings.Count(src, "\n")+1 || ce.Column < 1 || ce.Column > len([]rune(src))+1 {
 				t.Fatalf("%q: error %v not a ConditionError within the source", src, err)
 			}
 			return

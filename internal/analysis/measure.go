@@ -57,10 +57,11 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 	if b.left <= 0 {
 		// One byte more tells a body of exactly the limit from a longer one.
 		var one [1]byte
-		if n, _ := b.rc.Read(one[:]); n > 0 {
+		n, err := b.rc.Read(one[:])
+		if n > 0 {
 			return 0, errResponseTooLarge
 		}
-		return b.rc.Read(p)
+		return 0, err
 	}
 	if int64(len(p)) > b.left {
 		p = p[:b.left]
@@ -87,7 +88,8 @@ type Measurement struct {
 }
 
 // Measure queries metric at the time at and judges the result by its
-// conditions. It never fails: what goes wrong is the measurement's Error phase.
+// conditions; ctx bounds the query. It never fails: what goes wrong is the
+// measurement's Error phase.
 func (m *Metric) Measure(ctx context.Context, q Querier, vars Vars, at time.Time) Measurement {
 	out := Measurement{Metric: m.Name, At: at.UTC()}
 	val, _, err := q.Query(ctx, m.Query.Render(vars), at)

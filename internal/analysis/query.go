@@ -125,10 +125,16 @@ func truncate(s string, end int) string {
 }
 
 func queryErrorAt(src string, offset int, msg string) *QueryError {
-	before := src[:offset]
-	line := strings.Count(before, "\n") + 1
-	col := utf8.RuneCountInString(before[strings.LastIndexByte(before, '\n')+1:]) + 1
+	line, col := position(src, offset)
 	return &QueryError{Line: line, Column: col, Message: msg}
+}
+
+// position is the line and column, in characters from 1, of a byte offset.
+func position(src string, offset int) (line, col int) {
+	before := src[:offset]
+	line = strings.Count(before, "\n") + 1
+	col = utf8.RuneCountInString(before[strings.LastIndexByte(before, '\n')+1:]) + 1
+	return line, col
 }
 
 // Render fills the variables in, each escaped for the literal it stands in.
