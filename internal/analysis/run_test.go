@@ -169,3 +169,39 @@ func TestStateJSON(t *testing.T) {
 		t.Errorf("JSON\n%s\nwant\n%s", b, want)
 	}
 }
+
+// TestJudge: the conditions decide a measurement as in Argo Rollouts: a met
+// failureCondition fails it whatever successCondition says, and with both
+// conditions a result that meets neither is inconclusive.
+func TestJudge(t *testing.T) {
+	both := &gitops.Analysis{Metrics: []gitops.AnalysisMetric{{Name: "m", Query: "up", SuccessCondition: "result < 0.05", FailureCondition: "result >= 0.02"}}}
+	tpl, err := Compile("stages[0].analysis", both)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withFailure := tpl.Metrics[0]
+	successOnly := template(t, gitops.AnalysisMetric{}).Metrics[0] // result < 0.01
+	for _, c := range []struct {
+		m    *Metric
+		s    sample
+		want Phase
+	}{
+		{withFailure, sample{0.01}, Successful},
+		{withFailure, sample{0.03}, Failed}, // meets both: failure wins
+		{withFailure, sample{0.07}, Failed},
+		{successOnly, sample{0.001}, Successful},
+		{successOnly, sample{0.03}, Failed},
+		{withFailure, sample{0.01, 0.02}, Inconclusive}, // result of two series
+	} {
+		if got, msg := c.m.judge(c.s); got != c.want {
+			t.Errorf("%s / %v on %v: %s (%s); want %s", c.m.SuccessCondition, c.m.FailureCondition, c.s, got, msg, c.want)
+		}
+	}
+	both.Metrics[0].SuccessCondition, both.Metrics[0].FailureCondition = "result < 0.01", "result > 0.05"
+	if tpl, err = Compile("stages[0].analysis", both); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := tpl.Metrics[0].judge(sample{0.03}); got != Inconclusive {
+		t.Errorf("meeting neither condition: %s; want Inconclusive", got)
+	}
+}
