@@ -88,6 +88,7 @@ compat:
 bench: build github-fixtures
 	$(GO) run ./checks/bench -bin $(BIN) -dir .cache/bench -rows 1000000,10000000 -runs 5,1
 	$(GO) test -run '^$$' -bench . -benchmem ./checks/...
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/analysis/
 	$(GO) test -run '^$$' -bench . -benchtime 5000x ./app/server/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./app/service/
 
