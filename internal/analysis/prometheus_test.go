@@ -87,6 +87,8 @@ func TestPrometheus(t *testing.T) {
 		{"2.5.0", now, Inconclusive, -1, "the result is NaN"},
 		{"2.3.0", now.Add(-24 * time.Hour), Inconclusive, -1, "the query returned no data"},
 		{`a"} or vector(1) #`, now, Inconclusive, -1, "the query returned no data"},
+		// Every escape the template writes is one PromQL reads.
+		{"a\\\n\r\t\x00\x7f\u0085\u2028é'", now, Inconclusive, -1, "the query returned no data"},
 	} {
 		got := m.Measure(ctx, q, vars(c.version), c.at)
 		if got.Phase != c.phase || !strings.Contains(got.Message, c.message) || !got.At.Equal(c.at) || got.Metric != "error-rate" {

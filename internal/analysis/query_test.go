@@ -45,12 +45,7 @@ func TestQueryHostileValue(t *testing.T) {
 			if strings.ContainsAny(lit, "\n\r") {
 				t.Errorf("%q: a line break in the literal %s", v, lit)
 			}
-			// PromQL unquotes single- and double-quoted literals as Go does.
-			goLit := lit
-			if quote == `'` {
-				goLit = `"` + strings.ReplaceAll(strings.ReplaceAll(lit[1:len(lit)-1], `\'`, `'`), `"`, `\"`) + `"`
-			}
-			back, err := strconv.Unquote(goLit)
+			back, err := unquote(lit)
 			if err != nil {
 				t.Errorf("%q: the literal %s does not unquote: %v", v, lit, err)
 				continue
@@ -60,6 +55,63 @@ func TestQueryHostileValue(t *testing.T) {
 			}
 		}
 	}
+}
+
+// unquote reads a PromQL string literal back as PromQL does: with Go's
+// escapes, the quote it opened with escaped inside.
+func unquote(lit string) (string, error) {
+	if len(lit) < 2 || lit[0] != lit[len(lit)-1] {
+		return "", strconv.ErrSyntax
+	}
+	if lit[0] == '"' {
+		return strconv.Unquote(lit)
+	}
+	// strconv reads only double-quoted strings: the same escapes, with \' for '.
+	var b strings.Builder
+	b.WriteByte('"')
+	body := lit[1 : len(lit)-1]
+	for i := 0; i < len(body); i++ {
+		switch {
+		case body[i] == '\\' && i+1 < len(body) && body[i+1] == '\'':
+			b.WriteByte('\'')
+			i++
+		case body[i] == '\\' && i+1 < len(body):
+			b.WriteString(body[i : i+2])
+			i++
+		case body[i] == '"':
+			b.WriteString(`\"`)
+		case body[i] == '\'':
+			return "", strconv.ErrSyntax
+		default:
+			b.WriteByte(body[i])
+		}
+	}
+	b.WriteByte('"')
+	return strconv.Unquote(b.String())
+}
+
+// FuzzEscape: whatever the value, the literal it is escaped into reads back
+// as exactly that value, in either quote.
+func FuzzEscape(f *testing.F) {
+	for _, s := range []string{`a"} or vector(1) #`, `a'} or x`, "a\\", "\x00\n\u2028\xff", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		for _, quote := range []byte{'"', '\''} {
+			var b strings.Builder
+			b.WriteByte(quote)
+			escape(&b, v, quote)
+			b.WriteByte(quote)
+			lit := b.String()
+			if strings.ContainsAny(lit, "\n\r") {
+				t.Fatalf("%q: a line break in %s", v, lit)
+			}
+			back, err := unquote(lit)
+			if err != nil || back != v {
+				t.Fatalf("%q escaped as %s reads back as %q, %v", v, lit, back, err)
+			}
+		}
+	})
 }
 
 func TestQueryErrors(t *testing.T) {
