@@ -31,6 +31,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadParquet -fuzztime $(FUZZTIME) ./checks/table/
 	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime $(FUZZTIME) ./app/
 	$(GO) test -run '^$$' -fuzz FuzzParseValue -fuzztime $(FUZZTIME) ./internal/policy/
+	$(GO) test -run '^$$' -fuzz FuzzParseCondition -fuzztime $(FUZZTIME) ./internal/analysis/
+	$(GO) test -run '^$$' -fuzz FuzzEscape -fuzztime $(FUZZTIME) ./internal/analysis/
 
 # The deliberate bugs of mutations/*.yaml, one per guarantee of README's
 # security section, each built in with -overlay (the work tree is never
@@ -77,7 +79,7 @@ CUE = $(GO) run cuelang.org/go/cmd/cue@$(CUE_VERSION)
 compat:
 	$(OPA) check --strict --capabilities internal/policy/capabilities.json policies/
 	$(OPA) test --capabilities internal/policy/capabilities.json policies/
-	$(CUE) vet -c -d '#Config' ./schemas/ examples/gitops/.modelgate/config.yaml
+	$(CUE) vet -c -d '#Config' ./schemas/ examples/gitops/.modelgate/config.yaml examples/analysis/config.yaml
 	$(CUE) vet -c -d '#Environment' ./schemas/ examples/gitops/environments/*.yaml examples/promotions/*/environments/*.yaml
 	$(CUE) vet -c -d '#Model' ./schemas/ $(wildcard examples/gitops/models/*/*/model.yaml)
 
@@ -88,6 +90,7 @@ compat:
 bench: build github-fixtures
 	$(GO) run ./checks/bench -bin $(BIN) -dir .cache/bench -rows 1000000,10000000 -runs 5,1
 	$(GO) test -run '^$$' -bench . -benchmem ./checks/...
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/analysis/
 	$(GO) test -run '^$$' -bench . -benchtime 5000x ./app/server/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./app/service/
 

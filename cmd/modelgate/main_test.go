@@ -301,3 +301,26 @@ func TestGateRefusesAHugeDataFile(t *testing.T) {
 		t.Errorf("exit %d, output\n%s%s\nwant a denial that says %q", code, stdout, stderr, want)
 	}
 }
+
+// TestValidateAnalysis: a condition or query of the config's analysis that
+// does not parse is a mistake at its field, and the column within it.
+func TestValidateAnalysis(t *testing.T) {
+	config := "stages:\n  - name: staging\n    analysis:\n      prometheus: {address: \"http://prometheus:9090\"}\n      metrics:\n        - name: error-rate\n          query: up{model=\"{{model}}\"}\n          successCondition: result <)\n"
+	for _, c := range []struct{ config, want string }{
+		{config, `.modelgate/config.yaml:8:29: stages[0].analysis.metrics[0].successCondition: 1:9: expected a number or result, found ")"`},
+		{strings.Replace(config, `"{{model}}"`, `{{model}}`, 1), `.modelgate/config.yaml:7:18: stages[0].analysis.metrics[0].query: 1:10: {{model}} outside a string literal`},
+	} {
+		dir := t.TempDir()
+		t.Chdir(dir)
+		if err := os.MkdirAll(".modelgate", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(".modelgate/config.yaml", []byte(c.config), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, stdout, stderr := runCLI(t, "validate", ".modelgate/config.yaml")
+		if code != exitFailed || !strings.HasPrefix(strings.TrimSpace(stdout), c.want) {
+			t.Errorf("exit %d, output\n%s%s\nwant %d and\n%s", code, stdout, stderr, exitFailed, c.want)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/modelgate/modelgate/internal/analysis"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/schema"
@@ -135,6 +136,18 @@ func kindOf(p string) string {
 	return ""
 }
 
+// compileAnalysis parses the config's analysis queries and conditions, as the
+// App does before it measures, and places a mistake at its field.
+func compileAnalysis(name string, data []byte, cfg *gitops.Config) error {
+	_, err := analysis.CompileConfig(cfg)
+	var fe *analysis.FieldError
+	if !errors.As(err, &fe) {
+		return err
+	}
+	line, col := schema.Locate(data, fe.Path)
+	return schema.Errors{{File: name, Line: line, Column: col, Path: fe.Path, Message: fe.Err.Error()}}
+}
+
 // validateFile returns the verdict on one file; an error only when the file
 // cannot be read.
 func validateFile(v *schema.Validator, path, kind string) (validation, error) {
@@ -149,7 +162,10 @@ func validateFile(v *schema.Validator, path, kind string) (validation, error) {
 	case kindEnvironment:
 		_, err = gitops.ParseEnvironment(v, name, data)
 	case kindConfig:
-		err = v.Decode(schema.Config, name, data, new(gitops.Config))
+		var cfg gitops.Config
+		if err = v.Decode(schema.Config, name, data, &cfg); err == nil {
+			err = compileAnalysis(name, data, &cfg)
+		}
 	case kindEvidence:
 		err = v.Decode(schema.Evidence, name, data, new(map[string]any))
 	}

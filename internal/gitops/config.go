@@ -39,8 +39,32 @@ func (c *Config) Gates(branch string) bool {
 }
 
 type Stage struct {
-	Name string   `json:"name"`
-	Soak Duration `json:"soak"`
+	Name     string    `json:"name"`
+	Soak     Duration  `json:"soak"`
+	Analysis *Analysis `json:"analysis,omitempty"`
+}
+
+// Analysis is a stage's live analysis; internal/analysis compiles and runs it.
+type Analysis struct {
+	Prometheus Prometheus       `json:"prometheus"`
+	Metrics    []AnalysisMetric `json:"metrics"`
+}
+
+type Prometheus struct {
+	Address string `json:"address"`
+}
+
+type AnalysisMetric struct {
+	Name                  string   `json:"name"`
+	Query                 string   `json:"query"`
+	SuccessCondition      string   `json:"successCondition"`
+	FailureCondition      string   `json:"failureCondition,omitempty"`
+	InitialDelay          Duration `json:"initialDelay"`
+	Interval              Duration `json:"interval"`
+	Count                 int      `json:"count"`
+	FailureLimit          int      `json:"failureLimit"`
+	InconclusiveLimit     int      `json:"inconclusiveLimit"`
+	ConsecutiveErrorLimit int      `json:"consecutiveErrorLimit"`
 }
 
 type ApprovalRule struct {

@@ -362,3 +362,22 @@ func article(kind string) string {
 	}
 	return kind
 }
+
+// Locate returns where the value at path (as stages[1].soak) stands in a YAML
+// or JSON document, for errors found after decoding; 1:1 when it cannot tell.
+func Locate(data []byte, path string) (line, column int) {
+	f, err := parser.ParseBytes(data, 0)
+	if err != nil {
+		return 1, 1
+	}
+	p, err := goccy.PathString("$." + path)
+	if err != nil {
+		return 1, 1
+	}
+	n, err := p.FilterFile(f)
+	if err != nil || n == nil || n.GetToken() == nil || n.GetToken().Position == nil {
+		return 1, 1
+	}
+	pos := n.GetToken().Position
+	return max(pos.Line, 1), max(pos.Column, 1)
+}
