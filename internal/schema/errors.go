@@ -9,8 +9,10 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/token"
+	cueyaml "cuelang.org/go/encoding/yaml"
 	"github.com/agnivade/levenshtein"
 )
 
@@ -365,19 +367,62 @@ func article(kind string) string {
 
 // Locate returns where the value at path (as stages[1].soak) stands in a YAML
 // or JSON document, for errors found after decoding; 1:1 when it cannot tell.
+// It reads the document as Decode does, through CUE's own YAML and JSON
+// readers, so both agree on where a value is.
 func Locate(data []byte, path string) (line, column int) {
-	f, err := parser.ParseBytes(data, 0)
-	if err != nil {
+	f, err := cueyaml.Extract("", data)
+	if err != nil || len(f.Decls) == 0 {
 		return 1, 1
 	}
-	p, err := goccy.PathString("$." + path)
-	if err != nil {
-		return 1, 1
+	var node ast.Node = &ast.StructLit{Elts: f.Decls}
+	for _, seg := range pathSegments(path) {
+		if node = child(node, seg); node == nil {
+			return 1, 1
+		}
 	}
-	n, err := p.FilterFile(f)
-	if err != nil || n == nil || n.GetToken() == nil || n.GetToken().Position == nil {
-		return 1, 1
+	pos := node.Pos()
+	return max(pos.Line(), 1), max(pos.Column(), 1)
+}
+
+// pathSegments splits stages[1].soak into "stages", "[1]", "soak".
+func pathSegments(path string) []string {
+	var segs []string
+	for _, part := range strings.Split(path, ".") {
+		name, rest, _ := strings.Cut(part, "[")
+		if name != "" {
+			segs = append(segs, name)
+		}
+		for rest != "" {
+			idx, after, _ := strings.Cut(rest, "]")
+			segs = append(segs, "["+idx+"]")
+			rest = strings.TrimPrefix(after, "[")
+		}
 	}
-	pos := n.GetToken().Position
-	return max(pos.Line, 1), max(pos.Column, 1)
+	return segs
+}
+
+// child is the value of a field of a struct, or an element of a list.
+func child(n ast.Node, seg string) ast.Node {
+	if idx, ok := strings.CutPrefix(seg, "["); ok {
+		list, isList := n.(*ast.ListLit)
+		i, err := strconv.Atoi(strings.TrimSuffix(idx, "]"))
+		if !isList || err != nil || i < 0 || i >= len(list.Elts) {
+			return nil
+		}
+		return list.Elts[i]
+	}
+	st, ok := n.(*ast.StructLit)
+	if !ok {
+		return nil
+	}
+	for _, d := range st.Elts {
+		field, ok := d.(*ast.Field)
+		if !ok {
+			continue
+		}
+		if name, _, err := ast.LabelName(field.Label); err == nil && name == seg {
+			return field.Value
+		}
+	}
+	return nil
 }
