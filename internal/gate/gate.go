@@ -100,9 +100,9 @@ func New(v *schema.Validator, checker Checker, builtin []policy.Module, runs Run
 // Request is a change to judge: two commits of a repository, and the pull request
 // that proposes it.
 type Request struct {
-	Repo        gitops.Repository
-	Repository  string // its name, for the audit log
-	Base, Head  string // commit SHAs
+	Repo       gitops.Repository
+	Repository string // its name, for the audit log
+	Base, Head string // commit SHAs
 	// Rules is the commit whose .modelgate/ Repo serves at Base when that is
 	// another commit (a pull request into a branch the default branch's config
 	// lists is judged by the default branch's rules); recorded with the decision.
