@@ -1,8 +1,6 @@
 package analysis
 
 import (
-	"context"
-	"io/fs"
 	"os"
 	"strings"
 	"testing"
@@ -12,29 +10,13 @@ import (
 	"github.com/modelgate/modelgate/internal/schema"
 )
 
-// configFile is a snapshot holding only .modelgate/config.yaml.
-type configFile string
-
-func (c configFile) ReadFile(_ context.Context, p string) ([]byte, error) {
-	if p != gitops.ConfigPath {
-		return nil, fs.ErrNotExist
-	}
-	return []byte(c), nil
-}
-
-func (c configFile) ReadData(ctx context.Context, p string, _ int64) ([]byte, error) {
-	return c.ReadFile(ctx, p)
-}
-
-func (configFile) ReadDir(context.Context, string) ([]string, error) { return nil, fs.ErrNotExist }
-
 func loadConfig(t *testing.T, yaml string) (*gitops.Config, error) {
 	t.Helper()
 	v, err := schema.New()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return gitops.LoadConfig(context.Background(), configFile(yaml), v)
+	return gitops.ParseConfig(v, []byte(yaml))
 }
 
 const stagingAnalysis = `stages:

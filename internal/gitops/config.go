@@ -149,6 +149,12 @@ func LoadConfig(ctx context.Context, snap Snapshot, v *schema.Validator) (*Confi
 	} else if err != nil {
 		return nil, fmt.Errorf("read %s: %w", ConfigPath, err)
 	}
+	return ParseConfig(v, data)
+}
+
+// ParseConfig decodes the text of .modelgate/config.yaml; empty text is the
+// default config.
+func ParseConfig(v *schema.Validator, data []byte) (*Config, error) {
 	var c Config
 	if err := v.Decode(schema.Config, ConfigPath, data, &c); err != nil {
 		return nil, err
