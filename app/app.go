@@ -65,6 +65,10 @@ func (a *App) Handle(ctx context.Context, job queue.Job) error {
 		}
 	case Reconcile:
 		return a.reconcileInstallation(ctx, log, task.Installation)
+	case Deploy:
+		return a.deployMerges(ctx, log.With("repository", task.Repository, "after", task.After), task)
+	case Track:
+		return a.trackStatus(ctx, log.With("repository", task.Repository), task)
 	}
 	return nil
 }

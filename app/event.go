@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/modelgate/modelgate/internal/deploy"
 )
 
 // Action is what a webhook delivery asks the App to do.
@@ -19,6 +21,11 @@ const (
 	Explain
 	// Reconcile sweeps the installation's open pull requests.
 	Reconcile
+	// Deploy creates the deployments of the merges the App made that a push
+	// to a branch landed.
+	Deploy
+	// Track records a status a deployer posted on a deployment.
+	Track
 )
 
 func (a Action) String() string {
@@ -29,6 +36,10 @@ func (a Action) String() string {
 		return "explain"
 	case Reconcile:
 		return "reconcile"
+	case Deploy:
+		return "deploy"
+	case Track:
+		return "track"
 	}
 	return "ignore"
 }
@@ -47,6 +58,10 @@ type Task struct {
 	// Pusher is who pushed the commits of a synchronize event: whatever the
 	// commits say of their authors, a pusher may not approve the change.
 	Pusher string
+	// Branch and After are a push's branch and the commit it moved it to.
+	Branch, After string
+	// Deployment and Status name a deployment_status delivery's status.
+	Deployment, Status int64
 }
 
 // Key is the task's serialisation key: tasks on one pull request run one at
@@ -120,6 +135,16 @@ type payload struct {
 			Number int `json:"number"`
 		} `json:"pull_requests"`
 	} `json:"check_suite"`
+	Ref              string `json:"ref"`
+	After            string `json:"after"`
+	Deleted          bool   `json:"deleted"`
+	DeploymentStatus *struct {
+		ID int64 `json:"id"`
+	} `json:"deployment_status"`
+	Deployment *struct {
+		ID   int64  `json:"id"`
+		Task string `json:"task"`
+	} `json:"deployment"`
 }
 
 // ParseEvent translates a delivery of event with its JSON payload. An error
@@ -164,6 +189,21 @@ func ParseEvent(event string, body []byte) (Task, error) {
 	if t.Repository == "" {
 		return Task{}, fmt.Errorf("%s payload: no repository", t.Reason)
 	}
+	switch t.Action {
+	case Deploy:
+		t.Branch, _ = strings.CutPrefix(p.Ref, "refs/heads/")
+		t.After = p.After
+		if t.After == "" {
+			return Task{}, fmt.Errorf("%s payload: no after commit", t.Reason)
+		}
+		return t, nil
+	case Track:
+		t.Deployment, t.Status = p.Deployment.ID, p.DeploymentStatus.ID
+		if t.Deployment <= 0 || t.Status <= 0 {
+			return Task{}, fmt.Errorf("%s payload: deployment.id and deployment_status.id are required", t.Reason)
+		}
+		return t, nil
+	}
 	t.PullRequests = p.pullRequests()
 	if event == "pull_request" && p.Action == "synchronize" && p.Sender != nil {
 		t.Pusher = p.Sender.Login
@@ -203,6 +243,17 @@ func (p *payload) action(event string) Action {
 	case "installation":
 		if p.Action == "created" || p.Action == "unsuspend" || p.Action == "new_permissions_accepted" {
 			return Reconcile
+		}
+	case "push":
+		// A merge lands on a branch, never on a tag, and a deleted branch
+		// lands nothing.
+		if strings.HasPrefix(p.Ref, "refs/heads/") && !p.Deleted {
+			return Deploy
+		}
+	case "deployment_status":
+		// Deployments of other tasks are other tools'.
+		if p.Action == "created" && p.Deployment != nil && p.DeploymentStatus != nil && p.Deployment.Task == deploy.Task {
+			return Track
 		}
 	case "installation_repositories":
 		if p.Action == "added" {

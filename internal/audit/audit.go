@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/deploy"
 )
 
 // Kind says what happened.
@@ -22,8 +24,11 @@ const (
 	KindMergeRefused Kind = "merge_refused"
 	KindPush         Kind = "push" // someone pushed commits to a pull request
 	KindDeployment   Kind = "deployment"
-	KindRollback     Kind = "rollback"
-	KindGate         Kind = "gate"
+	// KindDeploymentStatus is a status a deployer posted on a deployment the
+	// App created, accepted or refused.
+	KindDeploymentStatus Kind = "deployment_status"
+	KindRollback         Kind = "rollback"
+	KindGate             Kind = "gate"
 )
 
 // The payloads of the records the GitHub App writes besides decisions (whose
@@ -48,10 +53,40 @@ type (
 		Method string `json:"method"`
 		Reason string `json:"reason"`
 	}
+	// DeploymentPayload is the payload of a KindDeployment record: a GitHub
+	// deployment the App created for a pin its merge changed. Model, Version
+	// and Stage are the record's; its HeadSHA is the merge commit.
+	DeploymentPayload struct {
+		DeploymentID int64          `json:"deployment_id"`
+		Environment  string         `json:"environment"`
+		Ref          string         `json:"ref"`
+		BaseRef      string         `json:"base_ref"`
+		Deployment   deploy.Payload `json:"deployment_payload"`
+	}
+	// DeploymentStatusPayload is the payload of a KindDeploymentStatus
+	// record. Refused, when not empty, says why the status does not count:
+	// a success that does not name the deployment's digest
+	// (RefusedDigestMismatch), or a state that may not follow the one before.
+	DeploymentStatusPayload struct {
+		DeploymentID int64  `json:"deployment_id"`
+		StatusID     int64  `json:"status_id"`
+		State        string `json:"state"`
+		Description  string `json:"description"`
+		LogURL       string `json:"log_url"`
+		BaseRef      string `json:"base_ref"`
+		Refused      string `json:"refused,omitempty"`
+		Reason       string `json:"reason,omitempty"`
+	}
 	// PushPayload is the payload of a KindPush record.
 	PushPayload struct {
 		HeadRef string `json:"head_ref"`
 	}
+)
+
+// Why a deployment status was refused (DeploymentStatusPayload.Refused).
+const (
+	RefusedDigestMismatch = "digest_mismatch"
+	RefusedTransition     = "transition"
 )
 
 // ErrInvalidEntry is wrapped by the errors Normalize returns, so callers can

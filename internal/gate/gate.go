@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/deploy"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/policy"
@@ -47,11 +48,28 @@ type AuditLog interface {
 
 // AuditRuns finds runs in the audit log: a version ran in a stage when a pull
 // request promoting it there was allowed and then merged, as of the head that
-// was judged, into the same branch: each gated branch pins its own stages.
+// was judged, into the same branch, or when its deployment there from that
+// branch succeeded: each gated branch pins its own stages.
 type AuditRuns struct{ Log AuditLog }
 
 func (a AuditRuns) Ran(ctx context.Context, repository, branch, model, version, stage string) (bool, error) {
-	f := audit.Filter{Kind: audit.KindMerge, Repository: repository, Model: model, Version: version, Stage: stage}
+	f := audit.Filter{Kind: audit.KindDeploymentStatus, Repository: repository, Model: model, Version: version, Stage: stage}
+	statuses, err := a.Log.Records(ctx, f)
+	if err != nil {
+		return false, fmt.Errorf("read deployment statuses of %s %s in %s: %w", model, version, stage, err)
+	}
+	for _, s := range statuses {
+		var st audit.DeploymentStatusPayload
+		if err := json.Unmarshal(s.Payload, &st); err != nil {
+			return false, fmt.Errorf("audit record %d: %w", s.Seq, err)
+		}
+		// A success the App refused named another artifact than the
+		// deployment's: that version did not run.
+		if st.State == string(deploy.Success) && st.Refused == "" && st.BaseRef == branch {
+			return true, nil
+		}
+	}
+	f.Kind = audit.KindMerge
 	merges, err := a.Log.Records(ctx, f)
 	if err != nil {
 		return false, fmt.Errorf("read merges of %s %s into %s: %w", model, version, stage, err)

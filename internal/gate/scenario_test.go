@@ -436,3 +436,55 @@ func TestScenarioMissingEvidence(t *testing.T) {
 	}), nil)
 	wantDenied(t, res, gate.CodeChecks, "evaluation.missing", "fairness.missing")
 }
+
+func deploymentStatus(t *testing.T, db *sqlstore.DB, id int64, stage string, st audit.DeploymentStatusPayload) {
+	t.Helper()
+	st.DeploymentID, st.StatusID = id, id
+	payload, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := audit.Entry{Kind: audit.KindDeploymentStatus, Repository: "acme/models", Model: "fraud-detector", Version: "2.3.0",
+		Stage: stage, HeadSHA: fmt.Sprintf("%040x", id), Actor: "deployer", Payload: payload}
+	if _, err := db.Append(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A version whose deployment to a stage succeeded ran there (SPEC §1), even
+// if no pull request the App merged put it there; a success the App refused,
+// a failure, or a success from another branch's deployment is no run.
+func TestScenarioSucceededDeploymentMakesARollback(t *testing.T) {
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Commit("example repository", now.Add(-96*time.Hour))
+	pinFraud(r, "2.3.0", now.Add(-30*time.Hour))
+	pinFraud(r, "2.2.0", now.Add(-30*time.Hour+10*time.Minute))
+	publish(t, r, "2.4.0")
+	r.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \"2.4.0\", demand-forecast: \"1.4.0\"}\n")
+	r.Commit("fraud-detector 2.4.0 to staging", now.Add(-29*time.Hour))
+	r.Branch("promote")
+	pinFraud(r, "2.3.0", now.Add(-time.Hour))
+
+	db := auditLog(t)
+	judge := func() *gate.Result {
+		t.Helper()
+		res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvedByCompliance, gate.AuditRuns{Log: db})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	deploymentStatus(t, db, 1, "production", audit.DeploymentStatusPayload{State: "success", BaseRef: "main",
+		Refused: audit.RefusedDigestMismatch})
+	deploymentStatus(t, db, 2, "production", audit.DeploymentStatusPayload{State: "failure", BaseRef: "main"})
+	deploymentStatus(t, db, 3, "production", audit.DeploymentStatusPayload{State: "success", BaseRef: "release/1"})
+	deploymentStatus(t, db, 4, "staging", audit.DeploymentStatusPayload{State: "success", BaseRef: "main"})
+	wantDenied(t, judge(), "stage.skipped")
+
+	deploymentStatus(t, db, 5, "production", audit.DeploymentStatusPayload{State: "success", BaseRef: "main"})
+	res := judge()
+	if !res.Allow || !res.Judgements[0].Promotion.Rollback {
+		t.Fatalf("2.3.0's deployment to production succeeded: want an allowed rollback, got\n%s", denials(res))
+	}
+}
