@@ -2,9 +2,13 @@ package service_test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/deploy"
@@ -133,16 +137,54 @@ func TestMergeCreatesDeployment(t *testing.T) {
 	})
 }
 
-// A push the App did not merge deploys nothing, whatever it changes.
+// A push the App did not merge deploys nothing, though the App merged a
+// promotion into the same branch before.
 func TestPushNotMergedByTheAppDeploysNothing(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		w := newWorld(t, dsn, options{})
-		w.work.Git("reset", "-q", "--hard", "promote")
+		w.merged()
+		w.work.Git("fetch", "-q", w.gh.GitDir(repoName), "main")
+		w.work.Git("reset", "-q", "--hard", "FETCH_HEAD")
+		w.work.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \"2.3.0\", demand-forecast: \"1.4.0\"}\n")
+		w.work.Commit("by hand", time.Now())
 		w.gh.Push(repoName, "main", "mallory")
 		w.deliver(w.gh.PushEvent(repoName, "main"), http.StatusAccepted)
 		w.settle()
 		if deps := w.gh.Deployments(repoName); len(deps) != 0 {
 			t.Errorf("a push by hand was deployed: %+v", deps)
+		}
+	})
+}
+
+// dropFirstDeployment lets the first deployment the App creates reach GitHub
+// and then loses GitHub's answer, as a crash between the two would.
+type dropFirstDeployment struct{ dropped atomic.Bool }
+
+func (d *dropFirstDeployment) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err == nil && req.Method == http.MethodPost && strings.HasSuffix(req.URL.Path, "/deployments") && d.dropped.CompareAndSwap(false, true) {
+		resp.Body.Close()
+		return nil, errors.New("connection reset after the request was sent")
+	}
+	return resp, err
+}
+
+// The attempt after a deployment was created but not recorded finds it on
+// GitHub rather than creating another.
+func TestDeploymentCreatedButNotRecordedIsNotDuplicated(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		drop := &dropFirstDeployment{}
+		w := newWorld(t, dsn, options{transport: drop})
+		w.merged()
+		w.deliver(w.gh.PushEvent(repoName, "main"), http.StatusAccepted)
+		w.settle()
+		if !drop.dropped.Load() {
+			t.Fatal("no deployment was created")
+		}
+		deps := w.gh.Deployments(repoName)
+		recs := w.records(audit.Filter{Kind: audit.KindDeployment})
+		if len(deps) != 1 || len(recs) != 1 || !strings.Contains(string(recs[0].Payload), fmt.Sprintf(`"deployment_id":%d,`, deps[0].ID)) {
+			t.Fatalf("%d deployments, %d records %+v; want one of each, for the same deployment", len(deps), len(recs), recs)
 		}
 	})
 }
@@ -211,6 +253,9 @@ func TestDeploymentSuccessOfAnotherDigestRefused(t *testing.T) {
 func TestDeploymentStatusOfAnotherDeploymentIgnored(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		w := newWorld(t, dsn, options{})
+		w.merged()
+		w.deliver(w.gh.PushEvent(repoName, "main"), http.StatusAccepted)
+		w.settle()
 		repo := w.deployer()
 		d, err := repo.CreateDeployment(t.Context(), w.gh.Branch(repoName, "main"), "production", deploy.Payload{
 			Model: "fraud-detector", Version: "2.3.0", ManifestPath: "models/fraud-detector/2.3.0/model.yaml",
