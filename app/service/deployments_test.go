@@ -61,9 +61,20 @@ func (w *world) report(repo *github.Repo, id int64, state deploy.State, descript
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	w.gh.ResetCalls()
 	w.deliver(w.gh.DeploymentStatusEvent(repoName, st.ID), http.StatusAccepted)
 	w.settle()
+	w.t.Logf("API calls for the %s status: %s", state, w.calls())
 	return st
+}
+
+// calls lists the API calls made since the emulator's log was last reset.
+func (w *world) calls() string {
+	var calls []string
+	for _, c := range w.gh.Calls() {
+		calls = append(calls, c.String())
+	}
+	return fmt.Sprintf("%d: %s", len(calls), strings.Join(calls, ", "))
 }
 
 func statusPayloads(t *testing.T, recs []audit.Record) []audit.DeploymentStatusPayload {
@@ -88,11 +99,7 @@ func TestMergeCreatesDeployment(t *testing.T) {
 		push := w.gh.PushEvent(repoName, "main")
 		w.deliver(push, http.StatusAccepted)
 		w.settle()
-		var calls []string
-		for _, c := range w.gh.Calls() {
-			calls = append(calls, c.String())
-		}
-		t.Logf("API calls for the deployment of one merged pin: %d: %s", len(calls), strings.Join(calls, ", "))
+		t.Logf("API calls for the deployment of one merged pin: %s", w.calls())
 
 		deps := w.gh.Deployments(repoName)
 		if len(deps) != 1 {
@@ -123,8 +130,10 @@ func TestMergeCreatesDeployment(t *testing.T) {
 		// The same push again, redelivered or delivered anew, deploys nothing
 		// more.
 		w.deliver(push, http.StatusOK)
+		w.gh.ResetCalls()
 		w.deliver(w.gh.PushEvent(repoName, "main"), http.StatusAccepted)
 		w.settle()
+		t.Logf("API calls for the push delivered again: %s", w.calls())
 		if n := len(w.gh.Deployments(repoName)); n != 1 {
 			t.Errorf("%d deployments after the push was delivered again; want 1", n)
 		}
@@ -201,8 +210,10 @@ func TestDeploymentStatusesRecorded(t *testing.T) {
 		w.report(repo, id, deploy.InProgress, "syncing")
 		ok := w.report(repo, id, deploy.Success, deploy.StatusDescription(deploy.Success, fraudDigest, "argo sync 42"))
 		// GitHub may deliver the same status twice under two delivery ids.
+		w.gh.ResetCalls()
 		w.deliver(w.gh.DeploymentStatusEvent(repoName, ok.ID), http.StatusAccepted)
 		w.settle()
+		t.Logf("API calls for the status delivered again: %s", w.calls())
 
 		got := statusPayloads(t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus, Model: "fraud-detector", Version: "2.3.0", Stage: "production"}))
 		if len(got) != 2 {
