@@ -29,11 +29,15 @@ func TestParseEventOnGitHubsDeliveries(t *testing.T) {
 	r.Commit("init", time.Now())
 	r.Branch("promote")
 	r.Write("environments/dev.yaml", "stage: dev\nmodels: {}\n")
-	head := r.Commit("promote", time.Now())
+	r.Commit("promote", time.Now())
 	r.Checkout("main")
 	gh.AddRepo(inst, "acme/models", r.Dir)
 	n := gh.OpenPullRequest("acme/models", githubtest.PullRequestOptions{Head: "promote", Author: "alice"})
 	review := gh.SubmitReview("acme/models", n, "bob", "APPROVED")
+	r.Checkout("promote")
+	r.Write("environments/dev.yaml", "stage: dev\nmodels: {fraud-detector: \"1.0.0\"}\n")
+	r.Commit("pin", time.Now())
+	pushed := gh.Push("acme/models", "promote", "alice")
 
 	tests := []struct {
 		name string
@@ -46,12 +50,13 @@ func TestParseEventOnGitHubsDeliveries(t *testing.T) {
 		{"edited without a new base", gh.PullRequestEvent("acme/models", n, "edited"), app.Ignore},
 		{"closed", gh.PullRequestEvent("acme/models", n, "closed"), app.Ignore},
 		{"review submitted", gh.ReviewEvent("acme/models", n, review, "submitted"), app.Evaluate},
-		{"check suite rerequested", gh.CheckSuiteRerequested("acme/models", head, "carol"), app.Evaluate},
+		{"check suite rerequested", gh.CheckSuiteRerequested("acme/models", pushed, "carol"), app.Evaluate},
 		{"recheck", gh.IssueCommentEvent("acme/models", n, "carol", "/modelgate recheck"), app.Evaluate},
 		{"explain", gh.IssueCommentEvent("acme/models", n, "carol", "Why?\r\n  /modelgate explain  \r\nThanks"), app.Explain},
 		{"command not on a line of its own", gh.IssueCommentEvent("acme/models", n, "carol", "please /modelgate recheck"), app.Ignore},
 		{"installation created", gh.InstallationEvent(inst, "created", "alice"), app.Reconcile},
 		{"installation deleted", gh.InstallationEvent(inst, "deleted", "alice"), app.Ignore},
+		{"push", gh.PushEvent("acme/models", "promote"), app.Deploy},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -74,6 +79,10 @@ func TestParseEventOnGitHubsDeliveries(t *testing.T) {
 				if task.Installation != inst || task.Key() != "installation:"+strconv.FormatInt(inst, 10) {
 					t.Errorf("task %+v", task)
 				}
+			case app.Deploy:
+				if task.Installation != inst || task.Branch != "promote" || task.After != pushed || task.Key() != "acme/models" {
+					t.Errorf("task %+v; want the push of %s to promote", task, pushed)
+				}
 			}
 		})
 	}
@@ -86,6 +95,8 @@ func TestParseEventRejectsWhatGitHubNeverSends(t *testing.T) {
 		{"pull_request", `{"action":"opened","installation":{"id":1},"pull_request":{"number":1}}`, "no repository"},
 		{"pull_request", `{"action":"opened","installation":{"id":"1"}}`, "pull_request payload"},
 		{app.EventEvaluate, `{"installation":1,"repository":"a/b"}`, "are required"},
+		{"push", `{"ref":"refs/heads/main","installation":{"id":1},"repository":{"full_name":"a/b"}}`, "no after commit"},
+		{"deployment_status", `{"action":"created","installation":{"id":1},"repository":{"full_name":"a/b"},"deployment":{"id":0,"task":"deploy:model"},"deployment_status":{"id":2}}`, "are required"},
 	}
 	for _, tt := range tests {
 		if _, err := app.ParseEvent(tt.event, []byte(tt.body)); err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -101,6 +112,8 @@ func FuzzParseEvent(f *testing.F) {
 		{"check_suite", `{"action":"rerequested","installation":{"id":1},"repository":{"full_name":"a/b"},"check_suite":{"pull_requests":[{"number":1},{"number":2}]}}`},
 		{app.EventEvaluate, `{"installation":1,"repository":"a/b","pull_request":1}`},
 		{"installation", `{"action":"created","installation":{"id":9}}`},
+		{"push", `{"ref":"refs/heads/main","after":"abc","installation":{"id":1},"repository":{"full_name":"a/b"}}`},
+		{"deployment_status", `{"action":"created","installation":{"id":1},"repository":{"full_name":"a/b"},"deployment":{"id":1,"task":"deploy:model"},"deployment_status":{"id":2}}`},
 	} {
 		f.Add(seed.event, []byte(seed.body))
 	}
@@ -117,6 +130,14 @@ func FuzzParseEvent(f *testing.F) {
 		case app.Reconcile:
 			if task.Installation == 0 {
 				t.Fatalf("a sweep of no installation: %+v", task)
+			}
+		case app.Deploy:
+			if task.Installation == 0 || task.Repository == "" || task.After == "" {
+				t.Fatalf("a deployment of no push: %+v", task)
+			}
+		case app.Track:
+			if task.Installation == 0 || task.Repository == "" || task.Deployment <= 0 || task.Status <= 0 {
+				t.Fatalf("a status of no deployment: %+v", task)
 			}
 		}
 	})
