@@ -93,9 +93,11 @@ func (db *DB) Close() error {
 // sqliteParams make every writing transaction take the write lock at BEGIN
 // (_txlock=immediate), so that read-then-write transactions such as Append
 // wait for each other instead of failing to upgrade a read lock, and let
-// readers proceed alongside the writer (WAL).
+// readers proceed alongside the writer (WAL). A writer waits up to 30 s for
+// the lock: on a loaded machine a queue's bookkeeping (claim, retry, complete)
+// should wait its turn, well inside a job's one-minute lease, not fail.
 const sqliteParams = "_txlock=immediate" +
-	"&_pragma=busy_timeout(10000)" +
+	"&_pragma=busy_timeout(30000)" +
 	"&_pragma=journal_mode(WAL)" +
 	"&_pragma=foreign_keys(1)"
 
