@@ -1,11 +1,12 @@
 package sqlstoretest
 
 import (
+	"database/sql"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/jmoiron/sqlx"
 	"golang.org/x/mod/sumdb/tlog"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -23,14 +24,17 @@ func Forge(t testing.TB, dsn string, records []audit.Record) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		driver = "pgx"
 	}
-	db, err := sqlx.Open(driver, dsn)
+	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatalf("open %s: %v", dsn, err)
 	}
 	defer db.Close()
 	exec := func(query string, args ...any) {
 		t.Helper()
-		if _, err := db.ExecContext(t.Context(), db.Rebind(query), args...); err != nil {
+		if driver == "pgx" {
+			query = numberPlaceholders(query)
+		}
+		if _, err := db.ExecContext(t.Context(), query, args...); err != nil {
 			t.Fatalf("%s: %v", query, err)
 		}
 	}
@@ -54,4 +58,20 @@ func Forge(t testing.TB, dsn string, records []audit.Record) {
 		head = r.Head()
 	}
 	exec(`UPDATE audit_head SET seq = ?, digest = ? WHERE id = 1`, head.Seq, head.Digest)
+}
+
+// numberPlaceholders writes PostgreSQL's $1, $2, … for the ? of a query that
+// holds no other question mark.
+func numberPlaceholders(query string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
