@@ -296,9 +296,11 @@ func mergedPromotion(t *testing.T, db *sqlstore.DB, number int, branch string, p
 	}
 }
 
-// Where the App merged a promotion, the audit log shows that the version ran,
-// however soon it was undone.
-func TestScenarioMergedPromotionMakesARollback(t *testing.T) {
+// returnTo230 is a repository whose production ran fraud-detector 2.3.0 for ten
+// minutes, a day ago, and a branch promote that pins it there again while
+// staging runs 2.4.0: a rollback only if records show that 2.3.0 ran.
+func returnTo230(t *testing.T) *gittest.Repo {
+	t.Helper()
 	r := gittest.New(t)
 	r.CopyDir("../../examples/gitops")
 	r.Commit("example repository", now.Add(-96*time.Hour))
@@ -310,6 +312,13 @@ func TestScenarioMergedPromotionMakesARollback(t *testing.T) {
 	r.Branch("promote")
 	pinFraud(r, "2.3.0", now.Add(-time.Hour))
 
+	return r
+}
+
+// Where the App merged a promotion, the audit log shows that the version ran,
+// however soon it was undone.
+func TestScenarioMergedPromotionMakesARollback(t *testing.T) {
+	r := returnTo230(t)
 	db := auditLog(t)
 	judge := func() *gate.Result {
 		t.Helper()
@@ -455,17 +464,7 @@ func deploymentStatus(t *testing.T, db *sqlstore.DB, id int64, stage string, st 
 // if no pull request the App merged put it there; a success the App refused,
 // a failure, or a success from another branch's deployment is no run.
 func TestScenarioSucceededDeploymentMakesARollback(t *testing.T) {
-	r := gittest.New(t)
-	r.CopyDir("../../examples/gitops")
-	r.Commit("example repository", now.Add(-96*time.Hour))
-	pinFraud(r, "2.3.0", now.Add(-30*time.Hour))
-	pinFraud(r, "2.2.0", now.Add(-30*time.Hour+10*time.Minute))
-	publish(t, r, "2.4.0")
-	r.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \"2.4.0\", demand-forecast: \"1.4.0\"}\n")
-	r.Commit("fraud-detector 2.4.0 to staging", now.Add(-29*time.Hour))
-	r.Branch("promote")
-	pinFraud(r, "2.3.0", now.Add(-time.Hour))
-
+	r := returnTo230(t)
 	db := auditLog(t)
 	judge := func() *gate.Result {
 		t.Helper()
