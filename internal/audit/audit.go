@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/modelgate/modelgate/internal/analysis"
 	"github.com/modelgate/modelgate/internal/deploy"
 )
 
@@ -29,6 +30,18 @@ const (
 	KindDeploymentStatus Kind = "deployment_status"
 	KindRollback         Kind = "rollback"
 	KindGate             Kind = "gate"
+	// KindMeasurement is one measurement of a stage's live analysis of the
+	// run a deployment started.
+	KindMeasurement Kind = "analysis_measurement"
+	// KindAnalysis is the state of a run's live analysis: recorded as Running
+	// when the analysis starts and again when it reaches its verdict.
+	KindAnalysis Kind = "analysis"
+	// KindProposal is a pull request the App opened itself: the promotion
+	// of a version that soaked into the next stage, or a rollback.
+	KindProposal Kind = "proposal"
+	// KindCommand is a /modelgate promote or rollback command, carried out or
+	// refused.
+	KindCommand Kind = "command"
 )
 
 // The payloads of the records the GitHub App writes besides decisions (whose
@@ -77,10 +90,63 @@ type (
 		Refused      string `json:"refused,omitempty"`
 		Reason       string `json:"reason,omitempty"`
 	}
+	// MeasurementPayload is the payload of a KindMeasurement record; Model,
+	// Version and Stage are the record's, its HeadSHA the deployment's ref.
+	MeasurementPayload struct {
+		DeploymentID int64                `json:"deployment_id"`
+		BaseRef      string               `json:"base_ref"`
+		Measurement  analysis.Measurement `json:"measurement"`
+	}
+	// AnalysisPayload is the payload of a KindAnalysis record.
+	AnalysisPayload struct {
+		DeploymentID int64          `json:"deployment_id"`
+		BaseRef      string         `json:"base_ref"`
+		State        analysis.State `json:"state"`
+	}
+	// ProposalPayload is the payload of a KindProposal record. The record's
+	// Model, Version and Stage are the pin the pull request proposes; its
+	// PullRequest is the pull request opened, its HeadSHA the commit proposed.
+	ProposalPayload struct {
+		Purpose string `json:"purpose"` // ProposePromotion or ProposeRollback
+		Branch  string `json:"branch"`
+		BaseRef string `json:"base_ref"`
+		// FromStage is the stage the version soaked in (a promotion); empty
+		// for a rollback.
+		FromStage string `json:"from_stage,omitempty"`
+		// Replaces is the version the stage runs that the pull request
+		// replaces; empty when it runs none.
+		Replaces string `json:"replaces,omitempty"`
+		// Trigger is what made the App open it: TriggerSoak, TriggerCommand,
+		// TriggerDeploymentFailed or TriggerAnalysisFailed.
+		Trigger      string `json:"trigger"`
+		DeploymentID int64  `json:"deployment_id,omitempty"` // the run that triggered it
+		// Superseded lists the App's older open pull requests for the same
+		// model and stage that it closed for this one.
+		Superseded []int `json:"superseded,omitempty"`
+	}
+	// CommandPayload is the payload of a KindCommand record: its Actor wrote
+	// the comment, its PullRequest is the issue or pull request commented on.
+	CommandPayload struct {
+		CommentID int64    `json:"comment_id"`
+		Command   string   `json:"command"` // "promote" or "rollback"
+		Args      []string `json:"args"`
+		Refused   string   `json:"refused,omitempty"` // why it was not carried out
+	}
 	// PushPayload is the payload of a KindPush record.
 	PushPayload struct {
 		HeadRef string `json:"head_ref"`
 	}
+)
+
+// What a KindProposal pull request is for, and what made the App open it.
+const (
+	ProposePromotion = "promotion"
+	ProposeRollback  = "rollback"
+
+	TriggerSoak             = "soak"
+	TriggerCommand          = "command"
+	TriggerDeploymentFailed = "deployment_failed"
+	TriggerAnalysisFailed   = "analysis_failed"
 )
 
 // Why a deployment status was refused (DeploymentStatusPayload.Refused).
