@@ -26,6 +26,13 @@ const (
 	Deploy
 	// Track records a status a deployer posted on a deployment.
 	Track
+	// Analyze takes the live analysis measurements of a deployment that are
+	// due, and records its verdict once reached.
+	Analyze
+	// Advance moves a deployment's version on: into the next stage once it
+	// has soaked and passed its analysis, or back to the stage's previous
+	// good version once its deployment or analysis failed.
+	Advance
 )
 
 func (a Action) String() string {
@@ -40,6 +47,10 @@ func (a Action) String() string {
 		return "deploy"
 	case Track:
 		return "track"
+	case Analyze:
+		return "analyze"
+	case Advance:
+		return "advance"
 	}
 	return "ignore"
 }
@@ -60,8 +71,11 @@ type Task struct {
 	Pusher string
 	// Branch and After are a push's branch and the commit it moved it to.
 	Branch, After string
-	// Deployment and Status name a deployment_status delivery's status.
+	// Deployment and Status name a deployment_status delivery's status, or
+	// the deployment of an Analyze or Advance job.
 	Deployment, Status int64
+	// Trigger is what an Advance job is due to.
+	Trigger string
 }
 
 // Key is the task's serialisation key: tasks on one pull request run one at
@@ -89,6 +103,24 @@ type EvaluatePayload struct {
 	Repository   string `json:"repository"`
 	PullRequest  int    `json:"pull_request"`
 	Reason       string `json:"reason"`
+}
+
+// The events of the jobs the App schedules for a deployment it created:
+// GitHub never sends them.
+const (
+	EventAnalyze = "modelgate_analyze"
+	EventAdvance = "modelgate_advance"
+)
+
+// DeploymentJobPayload is the payload of an EventAnalyze or EventAdvance job.
+// Trigger, for EventAdvance, is what is due: audit.TriggerSoak,
+// TriggerDeploymentFailed or TriggerAnalysisFailed, or "analysis" for a
+// verdict that may end the wait.
+type DeploymentJobPayload struct {
+	Installation int64  `json:"installation"`
+	Repository   string `json:"repository"`
+	DeploymentID int64  `json:"deployment_id"`
+	Trigger      string `json:"trigger,omitempty"`
 }
 
 // Commands that a comment on a pull request may hold, on a line of its own.
@@ -160,6 +192,20 @@ func ParseEvent(event string, body []byte) (Task, error) {
 		}
 		return Task{Action: Evaluate, Installation: p.Installation, Repository: p.Repository,
 			PullRequests: []int{p.PullRequest}, Reason: p.Reason}, nil
+	}
+	if event == EventAnalyze || event == EventAdvance {
+		var p DeploymentJobPayload
+		if err := json.Unmarshal(body, &p); err != nil {
+			return Task{}, fmt.Errorf("%s payload: %w", event, err)
+		}
+		if p.Installation == 0 || p.Repository == "" || p.DeploymentID <= 0 {
+			return Task{}, fmt.Errorf("%s payload: installation, repository and deployment_id are required", event)
+		}
+		t := Task{Action: Analyze, Installation: p.Installation, Repository: p.Repository, Deployment: p.DeploymentID, Reason: event}
+		if event == EventAdvance {
+			t.Action, t.Trigger = Advance, p.Trigger
+		}
+		return t, nil
 	}
 	var p payload
 	if err := json.Unmarshal(body, &p); err != nil {
