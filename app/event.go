@@ -74,8 +74,10 @@ type Task struct {
 	// Deployment and Status name a deployment_status delivery's status, or
 	// the deployment of an Analyze or Advance job.
 	Deployment, Status int64
-	// Trigger is what an Advance job is due to.
+	// Trigger is what an Advance job is due to; Command, the command it
+	// carries out.
 	Trigger string
+	Command *CommandRequest
 }
 
 // Key is the task's serialisation key: tasks on one pull request run one at
@@ -119,8 +121,22 @@ const (
 type DeploymentJobPayload struct {
 	Installation int64  `json:"installation"`
 	Repository   string `json:"repository"`
-	DeploymentID int64  `json:"deployment_id"`
+	DeploymentID int64  `json:"deployment_id,omitempty"`
 	Trigger      string `json:"trigger,omitempty"`
+	// Command is what a /modelgate promote or rollback command asks for: an
+	// EventAdvance job with Trigger audit.TriggerCommand and no deployment.
+	Command *CommandRequest `json:"command,omitempty"`
+}
+
+// CommandRequest is an authorized command, as an EventAdvance job carries it.
+type CommandRequest struct {
+	Purpose string `json:"purpose"` // audit.ProposePromotion or audit.ProposeRollback
+	Branch  string `json:"branch"`
+	Model   string `json:"model"`
+	Stage   string `json:"stage"`   // the stage to promote into or roll back
+	Version string `json:"version"` // empty: the one the rules pick
+	Issue   int    `json:"issue"`   // where the command was given, for the answer
+	Actor   string `json:"actor"`
 }
 
 // Commands that a comment on a pull request may hold, on a line of its own.
@@ -198,12 +214,15 @@ func ParseEvent(event string, body []byte) (Task, error) {
 		if err := json.Unmarshal(body, &p); err != nil {
 			return Task{}, fmt.Errorf("%s payload: %w", event, err)
 		}
-		if p.Installation == 0 || p.Repository == "" || p.DeploymentID <= 0 {
-			return Task{}, fmt.Errorf("%s payload: installation, repository and deployment_id are required", event)
+		if p.Installation == 0 || p.Repository == "" {
+			return Task{}, fmt.Errorf("%s payload: installation and repository are required", event)
 		}
 		t := Task{Action: Analyze, Installation: p.Installation, Repository: p.Repository, Deployment: p.DeploymentID, Reason: event}
 		if event == EventAdvance {
-			t.Action, t.Trigger = Advance, p.Trigger
+			t.Action, t.Trigger, t.Command = Advance, p.Trigger, p.Command
+		}
+		if t.Deployment <= 0 && (t.Command == nil || t.Command.Model == "" || t.Command.Stage == "") {
+			return Task{}, fmt.Errorf("%s payload: a deployment_id, or a command naming a model and a stage, is required", event)
 		}
 		return t, nil
 	}
