@@ -39,10 +39,21 @@ func (c *Config) Gates(branch string) bool {
 }
 
 type Stage struct {
-	Name     string    `json:"name"`
-	Soak     Duration  `json:"soak"`
+	Name string   `json:"name"`
+	Soak Duration `json:"soak"`
+	// Promote is PromoteAuto or PromoteCommand: how a version that soaked in
+	// the stage before enters this one.
+	Promote  string    `json:"promote"`
 	Analysis *Analysis `json:"analysis,omitempty"`
 }
+
+// How a version enters a stage (Stage.Promote).
+const (
+	// PromoteAuto: the App opens the promotion pull request itself.
+	PromoteAuto = "auto"
+	// PromoteCommand: only a /modelgate promote command opens it.
+	PromoteCommand = "command"
+)
 
 // Analysis is a stage's live analysis; internal/analysis compiles and runs it.
 type Analysis struct {
@@ -158,6 +169,16 @@ func ParseConfig(v *schema.Validator, data []byte) (*Config, error) {
 	var c Config
 	if err := v.Decode(schema.Config, ConfigPath, data, &c); err != nil {
 		return nil, err
+	}
+	// The default of promote depends on the stage's position, which the
+	// schema cannot express (schemas/defaults.cue).
+	for i := range c.Stages {
+		if c.Stages[i].Promote == "" {
+			c.Stages[i].Promote = PromoteAuto
+			if i == len(c.Stages)-1 {
+				c.Stages[i].Promote = PromoteCommand
+			}
+		}
 	}
 	return &c, nil
 }

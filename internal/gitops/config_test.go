@@ -38,3 +38,34 @@ func TestConfigBranches(t *testing.T) {
 		}
 	}
 }
+
+func TestConfigPromote(t *testing.T) {
+	v, err := schema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		config string
+		want   []string
+	}{
+		{"", []string{"auto", "auto", "command"}},
+		{"stages: [{name: a}]\n", []string{"command"}},
+		{"stages: [{name: a}, {name: b, promote: command}, {name: c, promote: auto}]\n", []string{"auto", "command", "auto"}},
+	} {
+		cfg, err := gitops.ParseConfig(v, []byte(tc.config))
+		if err != nil {
+			t.Fatalf("%q: %v", tc.config, err)
+		}
+		var got []string
+		for _, s := range cfg.Stages {
+			got = append(got, s.Promote)
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("%q: promote %v; want %v", tc.config, got, tc.want)
+		}
+	}
+	_, err = gitops.ParseConfig(v, []byte("stages: [{name: a, promote: always}]\n"))
+	if err == nil || !strings.Contains(err.Error(), "stages[0].promote") {
+		t.Errorf("promote: always: error %v; want one naming stages[0].promote", err)
+	}
+}
