@@ -33,6 +33,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseValue -fuzztime $(FUZZTIME) ./internal/policy/
 	$(GO) test -run '^$$' -fuzz FuzzParseCondition -fuzztime $(FUZZTIME) ./internal/analysis/
 	$(GO) test -run '^$$' -fuzz FuzzEscape -fuzztime $(FUZZTIME) ./internal/analysis/
+	$(GO) test -run '^$$' -fuzz FuzzSetPin -fuzztime $(FUZZTIME) ./internal/gitops/
 
 # The deliberate bugs of mutations/*.yaml, one per guarantee of README's
 # security section, each built in with -overlay (the work tree is never
