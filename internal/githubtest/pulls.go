@@ -513,3 +513,123 @@ func (s *Server) mergePull(req *request) *response {
 	}
 	return reply(http.StatusOK, object{"sha": sha, "merged": true, "message": "Pull Request successfully merged"})
 }
+
+// PullRequests returns the state of every pull request of the repository,
+// oldest first.
+func (s *Server) PullRequests(fullName string) []PullRequest {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var list []PullRequest
+	for _, p := range s.mustRepo(fullName).pulls {
+		pr := p.PullRequest
+		pr.Labels, pr.Reviews = slices.Clone(pr.Labels), slices.Clone(pr.Reviews)
+		list = append(list, pr)
+	}
+	return list
+}
+
+// POST /repos/{owner}/{repo}/pulls: a pull request from a branch of the
+// repository itself, opened by the caller's App.
+func (s *Server) createPull(req *request) *response {
+	r := req.repo
+	var body struct {
+		Title string `json:"title"`
+		Head  string `json:"head"`
+		Base  string `json:"base"`
+		Body  string `json:"body"`
+		Draft bool   `json:"draft"`
+	}
+	if err := req.decode(&body); err != nil {
+		return validationFailed(err.Error())
+	}
+	head := body.Head
+	if owner, branch, ok := strings.Cut(head, ":"); ok {
+		if !strings.EqualFold(owner, r.owner) {
+			return validationFailed("Validation Failed: the emulator opens pull requests from the repository's own branches only")
+		}
+		head = branch
+	}
+	if body.Title == "" || head == "" || body.Base == "" {
+		return validationFailed("Validation Failed: title, head and base are required")
+	}
+	headSHA, err := r.git.branch(head)
+	if err != nil {
+		return validationFailed("Validation Failed: head " + head + " does not exist")
+	}
+	baseSHA, err := r.git.branch(body.Base)
+	if err != nil {
+		return validationFailed("Validation Failed: base " + body.Base + " does not exist")
+	}
+	for _, p := range r.pulls {
+		if p.State == "open" && p.Head == head && p.Base == body.Base && p.headRepo == r {
+			return validationFailed(fmt.Sprintf("Validation Failed: A pull request already exists for %s:%s.", r.owner, head))
+		}
+	}
+	if n, err := r.git.count(baseSHA, headSHA); err != nil || n == 0 {
+		return validationFailed("Validation Failed: No commits between " + body.Base + " and " + head)
+	}
+	bot := req.caller.app.bot()
+	s.user(bot)
+	r.lastNumber++
+	now := s.now()
+	p := &pull{
+		PullRequest: PullRequest{
+			Number: r.lastNumber, Title: body.Title, Body: body.Body, Author: bot,
+			Head: head, Base: body.Base, HeadSHA: headSHA, BaseSHA: baseSHA,
+			State: "open", Draft: body.Draft, Labels: []string{},
+		},
+		headRepo: r, id: s.newID(), created: now, updated: now,
+	}
+	r.pulls = append(r.pulls, p)
+	o, err := s.pullObject(r, p, true)
+	if err != nil {
+		return s.notFoundOr(req, err)
+	}
+	resp := reply(http.StatusCreated, o)
+	resp.header.Set("Location", fmt.Sprintf("%s/repos/%s/pulls/%d", s.api, r.fullName(), p.Number))
+	return resp
+}
+
+// PATCH /repos/{owner}/{repo}/pulls/{pull_number}: the title, the body, or
+// the state (closing without merging, or reopening).
+func (s *Server) updatePull(req *request) *response {
+	r, p := req.repo, req.pull()
+	if p == nil {
+		return notFound()
+	}
+	var body struct {
+		Title *string `json:"title"`
+		Body  *string `json:"body"`
+		State string  `json:"state"`
+		Base  string  `json:"base"`
+	}
+	if err := req.decode(&body); err != nil {
+		return validationFailed(err.Error())
+	}
+	if body.Base != "" && body.Base != p.Base {
+		return validationFailed("Validation Failed: the emulator does not change a base through the API; use SetBase")
+	}
+	if p.Merged && body.State == "open" {
+		return validationFailed("Validation Failed: state cannot be changed. The pull request is merged.")
+	}
+	now := s.now()
+	if body.Title != nil {
+		p.Title = *body.Title
+	}
+	if body.Body != nil {
+		p.Body = *body.Body
+	}
+	switch {
+	case body.State == "closed" && p.State == "open":
+		p.State, p.closed = "closed", now
+	case body.State == "open" && p.State == "closed":
+		p.State, p.closed = "open", time.Time{}
+	}
+	p.updated = now
+	o, err := s.pullObject(r, p, true)
+	if err != nil {
+		return s.notFoundOr(req, err)
+	}
+	return reply(http.StatusOK, o)
+}
