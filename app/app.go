@@ -69,6 +69,8 @@ func (a *App) Handle(ctx context.Context, job queue.Job) error {
 		return a.deployMerges(ctx, log.With("repository", task.Repository, "after", task.After), task)
 	case Track:
 		return a.trackStatus(ctx, log.With("repository", task.Repository), task)
+	case Advance:
+		return a.advance(ctx, log.With("repository", task.Repository), job.Delivery, task)
 	}
 	return nil
 }
