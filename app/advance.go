@@ -145,12 +145,8 @@ func (a *App) promoteRun(ctx context.Context, log *slog.Logger, repo *github.Rep
 		return 0, fmt.Sprintf("%s is not a stage before another in the config of %s", run.Stage, b.name), nil
 	}
 	soak := time.Duration(b.cfg.Stages[i].Soak)
-	ready, at, why := run.Ready(soak, a.now())
-	if !ready {
-		if !at.IsZero() {
-			why = fmt.Sprintf("%s; it will be ready at %s", why, at.UTC().Format(time.RFC3339))
-		}
-		return 0, fmt.Sprintf("%s %s in %s is not ready: %s", run.Model, run.Version, run.Stage, why), nil
+	if ready, _, why := run.Ready(soak, a.now()); !ready {
+		return 0, why, nil
 	}
 	next := b.cfg.Stages[i+1].Name
 	body := fmt.Sprintf("%s %s ran in %s from %s (deployment %d of #%d, soak %s required)",
@@ -176,24 +172,18 @@ func (a *App) rollbackRun(ctx context.Context, log *slog.Logger, repo *github.Re
 	if err != nil {
 		return 0, "", fmt.Errorf("read the runs of %s in %s: %w", run.Model, run.Stage, err)
 	}
-	var target rollout.Run
-	var ok bool
-	if version == "" {
-		target, ok = rollout.PreviousGood(runs, run.Version)
-	} else {
-		for j := len(runs) - 1; j >= 0; j-- {
-			if runs[j].Version == version && runs[j].Good() {
-				target, ok = runs[j], true
-				break
-			}
-		}
+	except := run.Version
+	if version != "" {
+		// The version named, if it ran good there and never failed there.
+		runs = slices.DeleteFunc(runs, func(r rollout.Run) bool { return r.Version != version })
+		except = ""
 	}
+	target, ok := rollout.PreviousGood(runs, except)
 	if !ok {
-		what := "no earlier version"
 		if version != "" {
-			what = version
+			return 0, fmt.Sprintf("%s %s never ran in %s with a successful deployment and analysis, and pinning it there is a promotion", run.Model, version, run.Stage), nil
 		}
-		return 0, fmt.Sprintf("%s of %s ran in %s with a successful deployment and analysis: no pull request could be right", what, run.Model, run.Stage), nil
+		return 0, fmt.Sprintf("no earlier version of %s ran in %s with a successful deployment and analysis: no rollback could be right", run.Model, run.Stage), nil
 	}
 	why := fmt.Sprintf("%s %s in %s (deployment %d) %s.", run.Model, run.Version, run.Stage, run.DeploymentID, failure(run, trigger))
 	why += fmt.Sprintf(" %s last ran there good: deployment %d, deployed %s.", target.Version, target.DeploymentID, target.Deployed.UTC().Format(time.RFC3339))
