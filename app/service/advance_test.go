@@ -449,3 +449,38 @@ func TestCommands(t *testing.T) {
 		}
 	})
 }
+
+// A branch of the App's name that holds something else — pushed by anyone —
+// is reset to the base and written anew: the pull request shows only the pin.
+func TestForeignBranchContentReplaced(t *testing.T) {
+	const want = "stage: production\nmodels:\n  fraud-detector: \"2.3.0\"\n  demand-forecast: \"1.4.0\"\n"
+	for name, files := range map[string]map[string]string{
+		"another file": {"environments/production.yaml": want, ".modelgate/config.yaml": "stages: [{name: production}]\n"},
+		"another pin":  {"environments/production.yaml": "stage: production\nmodels:\n  fraud-detector: \"2.3.0\"\n  demand-forecast: \"1.5.0\"\n"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+				w := newWorld(t, dsn, stagedOptions(t, "0s", "auto", ""))
+				id := w.deployedToStaging(deploy.Success)
+				base := w.gh.Branch(repoName, "main")
+				const branch = "modelgate/promote/fraud-detector-2.3.0-production"
+				w.work.Git("fetch", "-q", w.gh.GitDir(repoName), "main")
+				w.work.Git("checkout", "-q", "-B", branch, "FETCH_HEAD")
+				for path, content := range files {
+					w.work.Write(path, content)
+				}
+				w.work.Commit("by hand", time.Now())
+				w.work.Checkout("main")
+				w.gh.Push(repoName, branch, "mallory")
+
+				w.advance(id, audit.TriggerSoak)
+				if prs := w.appPulls(); len(prs) != 1 {
+					t.Fatalf("pull requests %+v; want one", prs)
+				}
+				if got := w.commitOf(branch, base, "environments/production.yaml"); got != want {
+					t.Errorf("environments/production.yaml on the branch:\n%s\nwant\n%s", got, want)
+				}
+			})
+		})
+	}
+}
