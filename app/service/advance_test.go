@@ -228,6 +228,7 @@ func TestSoakedVersionPromotedByTheApp(t *testing.T) {
 		w.gh.ResetCalls()
 		w.advance(id, audit.TriggerSoak)
 		w.enqueue("advance:again", mustMarshal(t, app.DeploymentJobPayload{Installation: w.inst, Repository: repoName, DeploymentID: id, Trigger: app.TriggerAnalysis}))
+		t.Logf("API calls for the advance job delivered again: %s", w.calls())
 		if n := len(w.appPulls()); n != 1 || len(w.proposals()) != 1 {
 			t.Errorf("after the job came again: %d pull requests, %d proposals; want 1 of each", n, len(w.proposals()))
 		}
