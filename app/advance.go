@@ -370,35 +370,44 @@ func (a *App) proposalPull(ctx context.Context, repo *github.Repo, b baseBranch,
 // supersede closes the App's other open pull requests for the model and
 // stage on the base branch, with a comment naming the newer one: two would
 // race to pin the stage, and the older would merge a decision overtaken.
+// One list of the open pull requests answers for all the older proposals,
+// however many the audit log holds.
 func (a *App) supersede(ctx context.Context, log *slog.Logger, repo *github.Repo, b baseBranch, p proposal, number int) ([]int, error) {
 	recs, err := a.store.Records(ctx, audit.Filter{Kind: audit.KindProposal, Repository: p.run.Repository, Model: p.model, Stage: p.stage})
 	if err != nil {
 		return nil, fmt.Errorf("read proposals: %w", err)
 	}
-	var closed []int
+	var older []int
 	for _, r := range recs {
-		var older audit.ProposalPayload
-		if err := json.Unmarshal(r.Payload, &older); err != nil {
+		var op audit.ProposalPayload
+		if err := json.Unmarshal(r.Payload, &op); err != nil {
 			return nil, permanent(fmt.Errorf("audit record %d: %w", r.Seq, err))
 		}
-		if r.PullRequest == number || older.BaseRef != b.name || slices.Contains(closed, r.PullRequest) {
-			continue
+		if r.PullRequest != number && op.BaseRef == b.name {
+			older = append(older, r.PullRequest)
 		}
-		pr, err := repo.PullRequest(ctx, r.PullRequest)
-		if err != nil {
-			return nil, err
-		}
-		if pr.State != "open" {
+	}
+	if len(older) == 0 {
+		return nil, nil
+	}
+	open, err := repo.OpenPullRequests(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var closed []int
+	for _, pr := range open {
+		if !slices.Contains(older, pr.Number) {
 			continue
 		}
 		comment := fmt.Sprintf("%s\nSuperseded by #%d (%s): the App keeps one pull request open for %s in %s, and closes this one.",
 			supersededMarker, number, p.title(), p.model, p.stage)
-		if err := repo.ClosePullRequest(ctx, r.PullRequest, supersededMarker, comment); err != nil {
+		if err := repo.ClosePullRequest(ctx, pr.Number, supersededMarker, comment); err != nil {
 			return nil, err
 		}
-		log.Info("older pull request superseded", "closed", r.PullRequest, "by", number)
-		closed = append(closed, r.PullRequest)
+		log.Info("older pull request superseded", "closed", pr.Number, "by", number)
+		closed = append(closed, pr.Number)
 	}
+	slices.Sort(closed)
 	return closed, nil
 }
 
