@@ -79,8 +79,8 @@ func (a *App) advance(ctx context.Context, log *slog.Logger, delivery string, ta
 		if err != nil || n != 0 {
 			return err
 		}
-		// Not ready yet because of time: the job scheduled at the soak's end,
-		// or the analysis verdict's, comes later.
+		// Not ready, or nothing to propose: when only time is missing, the
+		// job scheduled at the soak's end, or the verdict's, comes later.
 		log.Info("not promoted", "why", why)
 		return nil
 	case audit.TriggerDeploymentFailed, audit.TriggerAnalysisFailed:

@@ -269,6 +269,26 @@ func TestSoakOpensNothing(t *testing.T) {
 				if ps := w.proposals(); len(ps) != 0 {
 					t.Errorf("proposal records %+v", ps)
 				}
+				if tc.promote != "command" {
+					return
+				}
+				// The command does what the soak's end does not.
+				w.enqueue("command:promote", mustMarshal(t, app.DeploymentJobPayload{Installation: w.inst, Repository: repoName,
+					Trigger: audit.TriggerCommand, Command: &app.CommandRequest{Purpose: audit.ProposePromotion, Branch: "main",
+						Model: "fraud-detector", Stage: "production", Issue: 1, Actor: "bob"}}))
+				prs := w.appPulls()
+				if len(prs) != 1 || prs[0].Title != "Promote fraud-detector 2.3.0 to production" {
+					t.Fatalf("pull requests %+v; want the promotion", prs)
+				}
+				if ps := w.proposals(); len(ps) != 1 || ps[0].Trigger != audit.TriggerCommand || ps[0].DeploymentID != id {
+					t.Errorf("proposal records %+v", ps)
+				}
+				cs := w.gh.Comments(repoName, 1)
+				if !slices.ContainsFunc(cs, func(c githubtest.Comment) bool {
+					return strings.Contains(c.Body, fmt.Sprintf("Opened #%d", prs[0].Number)) && strings.Contains(c.Body, "@bob")
+				}) {
+					t.Errorf("no answer on #1: %+v", cs)
+				}
 			})
 		})
 	}
