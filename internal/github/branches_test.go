@@ -45,6 +45,17 @@ func TestProposalPullRequest(t *testing.T) {
 	if err != nil || string(got) != string(want) {
 		t.Errorf("file at the commit = %q, %v", got, err)
 	}
+	// A file the branch does not have yet: no previous content to name.
+	qa, err := s.repo.CommitFile(ctx, FileCommit{Branch: branch, Path: "environments/qa.yaml", Message: "qa", Content: []byte("stage: qa\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if files, err := s.repo.ChangedFiles(ctx, sha, qa); err != nil || !slices.Equal(files, []string{"environments/qa.yaml"}) {
+		t.Errorf("ChangedFiles of the new file's commit = %v, %v", files, err)
+	}
+	if err := s.repo.ResetBranch(ctx, branch, sha); err != nil {
+		t.Fatal(err)
+	}
 	if n := s.gh.Branch(testRepo, "main"); n != main {
 		t.Errorf("main moved to %s", n)
 	}
