@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -195,6 +196,7 @@ func (a *App) rollbackRun(ctx context.Context, log *slog.Logger, repo *github.Re
 	return a.propose(ctx, log, repo, b, p)
 }
 
+// failure says, for the body of a rollback, what became of the run.
 func failure(run rollout.Run, trigger string) string {
 	switch trigger {
 	case audit.TriggerDeploymentFailed:
@@ -279,7 +281,7 @@ func (a *App) propose(ctx context.Context, log *slog.Logger, repo *github.Repo, 
 		return 0, "", err
 	}
 	entry := audit.Entry{Kind: audit.KindProposal, Repository: p.run.Repository, Model: p.model, Version: p.version, Stage: p.stage,
-		PullRequest: pr.Number, HeadSHA: head, Actor: cmpOr(p.actor, pr.Author)}
+		PullRequest: pr.Number, HeadSHA: head, Actor: cmp.Or(p.actor, pr.Author)}
 	recorded, err := a.store.HasRecord(ctx, audit.Filter{Kind: entry.Kind, Repository: entry.Repository, Model: entry.Model,
 		Version: entry.Version, Stage: entry.Stage, PullRequest: entry.PullRequest, HeadSHA: entry.HeadSHA})
 	if err != nil {
@@ -296,13 +298,6 @@ func (a *App) propose(ctx context.Context, log *slog.Logger, repo *github.Repo, 
 	_, err = a.enqueueEvaluation(ctx, fmt.Sprintf("proposal:%s#%d:%s", p.run.Repository, pr.Number, head),
 		EvaluatePayload{Installation: b.installation, Repository: p.run.Repository, PullRequest: pr.Number, Reason: "proposal." + p.trigger})
 	return pr.Number, "", err
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // proposalCommit returns the commit of the proposal's branch: the one an
@@ -419,7 +414,7 @@ func (a *App) proposalBody(ctx context.Context, p proposal, replaces string) (st
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "%s\n%s\n\n", proposalMarker, p.title())
 	fmt.Fprintf(&sb, "Opened by modelgate (trigger: `%s`). %s\n\n", p.trigger, p.why)
-	fmt.Fprintf(&sb, "| | |\n|---|---|\n| Model | `%s` |\n| Pin | `%s` → `%s` in `%s` |\n", p.model, cmpOr(replaces, "none"), p.version, p.stage)
+	fmt.Fprintf(&sb, "| | |\n|---|---|\n| Model | `%s` |\n| Pin | `%s` → `%s` in `%s` |\n", p.model, cmp.Or(replaces, "none"), p.version, p.stage)
 	ev := p.evidence
 	if !ev.Deployed.IsZero() {
 		until := ev.Ended
