@@ -51,13 +51,8 @@ running(stage) := v if {
 	trim_space(v) != ""
 } else := ""
 
-rollback if {
-	lib.promotion.rollback == true
-	lib.version in lib.array_at(history(to_stage), ["versions"])
-}
-
 # Anything but a rollback must keep to the order and the soak times.
-in_order if not rollback
+in_order if not lib.rollback
 
 deny contains msg if {
 	lib.promotion

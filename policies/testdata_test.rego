@@ -17,6 +17,7 @@ config := {
 		"staging": {"count": 1, "teams": []},
 		"production": {"count": 2, "teams": ["compliance"]},
 		"policyChange": {"count": 2, "teams": ["compliance"]},
+		"rollback": {"count": 1, "teams": []},
 	},
 	"merge": {"method": "squash"},
 	"thresholds": {
