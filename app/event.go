@@ -26,6 +26,13 @@ const (
 	Deploy
 	// Track records a status a deployer posted on a deployment.
 	Track
+	// Analyze takes the live analysis measurements of a deployment that are
+	// due, and records its verdict once reached.
+	Analyze
+	// Advance moves a deployment's version on: into the next stage once it
+	// has soaked and passed its analysis, or back to the stage's previous
+	// good version once its deployment or analysis failed.
+	Advance
 )
 
 func (a Action) String() string {
@@ -40,6 +47,10 @@ func (a Action) String() string {
 		return "deploy"
 	case Track:
 		return "track"
+	case Analyze:
+		return "analyze"
+	case Advance:
+		return "advance"
 	}
 	return "ignore"
 }
@@ -60,8 +71,13 @@ type Task struct {
 	Pusher string
 	// Branch and After are a push's branch and the commit it moved it to.
 	Branch, After string
-	// Deployment and Status name a deployment_status delivery's status.
+	// Deployment and Status name a deployment_status delivery's status, or
+	// the deployment of an Analyze or Advance job.
 	Deployment, Status int64
+	// Trigger is what an Advance job is due to; Command, the command it
+	// carries out.
+	Trigger string
+	Command *CommandRequest
 }
 
 // Key is the task's serialisation key: tasks on one pull request run one at
@@ -89,6 +105,38 @@ type EvaluatePayload struct {
 	Repository   string `json:"repository"`
 	PullRequest  int    `json:"pull_request"`
 	Reason       string `json:"reason"`
+}
+
+// The events of the jobs the App schedules for a deployment it created:
+// GitHub never sends them.
+const (
+	EventAnalyze = "modelgate_analyze"
+	EventAdvance = "modelgate_advance"
+)
+
+// DeploymentJobPayload is the payload of an EventAnalyze or EventAdvance job.
+// Trigger, for EventAdvance, is what is due: audit.TriggerSoak,
+// TriggerDeploymentFailed or TriggerAnalysisFailed, or "analysis" for a
+// verdict that may end the wait.
+type DeploymentJobPayload struct {
+	Installation int64  `json:"installation"`
+	Repository   string `json:"repository"`
+	DeploymentID int64  `json:"deployment_id,omitempty"`
+	Trigger      string `json:"trigger,omitempty"`
+	// Command is what a /modelgate promote or rollback command asks for: an
+	// EventAdvance job with Trigger audit.TriggerCommand and no deployment.
+	Command *CommandRequest `json:"command,omitempty"`
+}
+
+// CommandRequest is an authorized command, as an EventAdvance job carries it.
+type CommandRequest struct {
+	Purpose string `json:"purpose"` // audit.ProposePromotion or audit.ProposeRollback
+	Branch  string `json:"branch"`
+	Model   string `json:"model"`
+	Stage   string `json:"stage"`   // the stage to promote into or roll back
+	Version string `json:"version"` // empty: the one the rules pick
+	Issue   int    `json:"issue"`   // where the command was given, for the answer
+	Actor   string `json:"actor"`
 }
 
 // Commands that a comment on a pull request may hold, on a line of its own.
@@ -160,6 +208,23 @@ func ParseEvent(event string, body []byte) (Task, error) {
 		}
 		return Task{Action: Evaluate, Installation: p.Installation, Repository: p.Repository,
 			PullRequests: []int{p.PullRequest}, Reason: p.Reason}, nil
+	}
+	if event == EventAnalyze || event == EventAdvance {
+		var p DeploymentJobPayload
+		if err := json.Unmarshal(body, &p); err != nil {
+			return Task{}, fmt.Errorf("%s payload: %w", event, err)
+		}
+		if p.Installation == 0 || p.Repository == "" {
+			return Task{}, fmt.Errorf("%s payload: installation and repository are required", event)
+		}
+		t := Task{Action: Analyze, Installation: p.Installation, Repository: p.Repository, Deployment: p.DeploymentID, Reason: event}
+		if event == EventAdvance {
+			t.Action, t.Trigger, t.Command = Advance, p.Trigger, p.Command
+		}
+		if t.Deployment <= 0 && (t.Command == nil || t.Command.Model == "" || t.Command.Stage == "") {
+			return Task{}, fmt.Errorf("%s payload: a deployment_id, or a command naming a model and a stage, is required", event)
+		}
+		return t, nil
 	}
 	var p payload
 	if err := json.Unmarshal(body, &p); err != nil {

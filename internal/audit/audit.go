@@ -75,6 +75,9 @@ type (
 		Ref          string         `json:"ref"`
 		BaseRef      string         `json:"base_ref"`
 		Deployment   deploy.Payload `json:"deployment_payload"`
+		// Rebuilt marks a deployment recorded from GitHub's list of the
+		// App's deployments when the store had lost it (a new store).
+		Rebuilt bool `json:"rebuilt,omitempty"`
 	}
 	// DeploymentStatusPayload is the payload of a KindDeploymentStatus
 	// record. Refused, when not empty, says why the status does not count:
@@ -87,8 +90,11 @@ type (
 		Description  string `json:"description"`
 		LogURL       string `json:"log_url"`
 		BaseRef      string `json:"base_ref"`
-		Refused      string `json:"refused,omitempty"`
-		Reason       string `json:"reason,omitempty"`
+		// CreatedAt is when GitHub says the status was posted: a soak runs
+		// from the success's CreatedAt, not from when the App got to it.
+		CreatedAt time.Time `json:"created_at,omitzero"`
+		Refused   string    `json:"refused,omitempty"`
+		Reason    string    `json:"reason,omitempty"`
 	}
 	// MeasurementPayload is the payload of a KindMeasurement record; Model,
 	// Version and Stage are the record's, its HeadSHA the deployment's ref.

@@ -23,6 +23,10 @@ type Job struct {
 	// serialized.
 	Key     string
 	Payload []byte
+	// RunAt is when the job becomes runnable; zero means at once. A job the
+	// App schedules for later (a soak's end, the next measurement) waits in
+	// the queue, so it survives restarts and runs on whichever replica is up.
+	RunAt time.Time
 	// Attempts counts the claims so far, including the current one.
 	Attempts   int
 	EnqueuedAt time.Time
