@@ -1160,7 +1160,7 @@ func (w *world) propose(branch, version string, at time.Time) int {
 // A pull request pinned fraud-detector 2.3.0 in production and unpinned it
 // again, and was rebase-merged by hand: both commits carry the merge's
 // committer time. The promotion of 2.3.0 into production that follows is no
-// rollback and, staging no longer running 2.3.0, never merged.
+// rollback: it needs production's approvals, not the one a rollback needs.
 func TestPinnedAndUnpinnedIsNoRollback(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		w := newWorld(t, dsn, options{})
@@ -1172,15 +1172,14 @@ func TestPinnedAndUnpinnedIsNoRollback(t *testing.T) {
 
 		n := w.propose("again", "2.3.0", time.Now().Add(-time.Hour))
 		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
-		w.approve(n, "bob")
 		w.approve(n, "carol")
 		w.settle()
 		if w.gh.PullRequest(repoName, n).Merged {
 			t.Fatal("merged as a rollback to a version production never ran")
 		}
 		head := w.gh.PullRequest(repoName, n).HeadSHA
-		if cr := w.runs(head)[app.CheckPolicy]; cr.Conclusion != "failure" || !strings.Contains(cr.Summary, "stage.skipped") {
-			t.Errorf("policy check %s; want a failure for stage.skipped:\n%s", cr.Conclusion, cr.Summary)
+		if cr := w.runs(head)[app.CheckPolicy]; cr.Conclusion != "failure" || !strings.Contains(cr.Summary, "approvals.count") {
+			t.Errorf("policy check %s; want a failure for approvals.count:\n%s", cr.Conclusion, cr.Summary)
 		}
 	})
 }
