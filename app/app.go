@@ -70,6 +70,8 @@ func (a *App) Handle(ctx context.Context, job queue.Job) error {
 		return a.deployMerges(ctx, log.With("repository", task.Repository, "after", task.After), task)
 	case Track:
 		return a.trackStatus(ctx, log.With("repository", task.Repository), task)
+	case Analyze:
+		return a.analyze(ctx, log.With("repository", task.Repository), task)
 	}
 	return nil
 }
