@@ -1,20 +1,19 @@
 package app
 
 import (
-	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/modelgate/modelgate/internal/analysis"
 	"github.com/modelgate/modelgate/internal/audit"
-	"github.com/modelgate/modelgate/internal/deploy"
 	"github.com/modelgate/modelgate/internal/github"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/queue"
+	"github.com/modelgate/modelgate/internal/rollout"
 )
 
 // triggerAnalysis is the trigger of the advance job a verdict other than
@@ -26,133 +25,57 @@ const triggerAnalysis = "analysis"
 // job's lease.
 const queryTimeout = 30 * time.Second
 
-// run is one deployment of a version to a stage as the audit log holds it:
-// the App's own records are the whole truth of it, so any replica, or one
-// that restarted, sees the same run.
-type run struct {
-	rec audit.Record // the deployment record
-	dep audit.DeploymentPayload
-	// deployed is when the first accepted success was posted (GitHub's
-	// time); zero before one.
-	deployed time.Time
-	failed   bool // an accepted failure or error
-	// ended: a later deployment of the model to the stage from the branch
-	// was recorded, or the deployment was marked inactive.
-	ended        bool
-	measurements []analysis.Measurement
-	// analysis is the run's last analysis record; nil when its stage had
-	// no analysis.
-	analysis *analysis.State
+// runOf reads the run of a deployment the App created from the audit log,
+// which is the whole truth of it, so that any replica, or one that
+// restarted, sees the same run.
+func (a *App) runOf(ctx context.Context, repository string, id int64) (rollout.Run, bool, error) {
+	r, ok, err := rollout.Ledger{Log: a.store}.Run(ctx, repository, id)
+	if err != nil {
+		return rollout.Run{}, false, fmt.Errorf("deployment %d: %w", id, err)
+	}
+	r.Measurements = distinct(r.Measurements)
+	return r, ok, nil
 }
 
-// loadRun reads the run of a deployment the App created; nil when it has no
-// record of it.
-func (a *App) loadRun(ctx context.Context, repository string, id int64) (*run, error) {
-	dep, rec, err := a.deploymentRecord(ctx, repository, id)
-	if err != nil || rec == nil {
-		return nil, err
-	}
-	r := &run{rec: *rec, dep: dep}
-	same := audit.Filter{Repository: rec.Repository, Model: rec.Model, Version: rec.Version, Stage: rec.Stage, HeadSHA: rec.HeadSHA}
-
-	later, err := a.store.Records(ctx, audit.Filter{Kind: audit.KindDeployment, Repository: rec.Repository, Model: rec.Model, Stage: rec.Stage})
-	if err != nil {
-		return nil, fmt.Errorf("read deployments: %w", err)
-	}
-	for _, l := range later {
-		var p audit.DeploymentPayload
-		if err := json.Unmarshal(l.Payload, &p); err != nil {
-			return nil, permanent(fmt.Errorf("audit record %d: %w", l.Seq, err))
-		}
-		if l.Seq > rec.Seq && p.BaseRef == dep.BaseRef {
-			r.ended = true
-		}
-	}
-
-	err = eachPayload(ctx, a.store, withKind(same, audit.KindDeploymentStatus), func(sr audit.Record, p audit.DeploymentStatusPayload) {
-		if p.DeploymentID != id || p.Refused != "" {
-			return
-		}
-		switch st := deploy.State(p.State); {
-		case st == deploy.Success && r.deployed.IsZero():
-			// Records from before statuses kept GitHub's time have the
-			// App's, a little later.
-			r.deployed = cmp.Or(p.CreatedAt, sr.RecordedAt)
-		case st.Failed():
-			r.failed = true
-		case st == deploy.Inactive:
-			r.ended = true
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-
+// distinct drops the measurements of a metric at a time already taken: a
+// job run again after its lease was lost may have taken one twice, and it
+// counts once.
+func distinct(ms []analysis.Measurement) []analysis.Measurement {
 	type key struct {
 		metric string
-		at     time.Time
+		at     int64
 	}
 	seen := map[key]bool{}
-	err = eachPayload(ctx, a.store, withKind(same, audit.KindMeasurement), func(sr audit.Record, p audit.MeasurementPayload) {
-		// A measurement taken twice (a job run again after its lease was
-		// lost) counts once.
-		k := key{p.Measurement.Metric, p.Measurement.At.UTC()}
-		if p.DeploymentID == id && !seen[k] {
-			seen[k] = true
-			r.measurements = append(r.measurements, p.Measurement)
+	return slices.DeleteFunc(ms, func(m analysis.Measurement) bool {
+		k := key{m.Metric, m.At.UnixNano()}
+		if seen[k] {
+			return true
 		}
+		seen[k] = true
+		return false
 	})
-	if err != nil {
-		return nil, err
-	}
-	err = eachPayload(ctx, a.store, withKind(same, audit.KindAnalysis), func(sr audit.Record, p audit.AnalysisPayload) {
-		if p.DeploymentID == id {
-			r.analysis = &p.State
-		}
-	})
-	return r, err
-}
-
-func withKind(f audit.Filter, k audit.Kind) audit.Filter {
-	f.Kind = k
-	return f
-}
-
-// eachPayload calls fn with the decoded payload of each record f selects, in
-// log order.
-func eachPayload[P any](ctx context.Context, store Store, f audit.Filter, fn func(rec audit.Record, p P)) error {
-	recs, err := store.Records(ctx, f)
-	if err != nil {
-		return fmt.Errorf("read %s records: %w", f.Kind, err)
-	}
-	for _, r := range recs {
-		var p P
-		if err := json.Unmarshal(r.Payload, &p); err != nil {
-			return permanent(fmt.Errorf("audit record %d: %w", r.Seq, err))
-		}
-		fn(r, p)
-	}
-	return nil
 }
 
 // stageRules reads the rules of a run's stage from the config at the
 // deployment's ref: the merge commit on the base branch, so the analysis
 // and its Prometheus address are the base branch's, as they were when the
 // version was merged, never a pull request's.
-func (a *App) stageRules(ctx context.Context, repo *github.Repo, r *run) (gitops.Stage, *analysis.Template, error) {
-	cfg, err := gitops.LoadConfig(ctx, repo.Snapshot(r.dep.Ref), a.validator)
+func (a *App) stageRules(ctx context.Context, repo *github.Repo, r rollout.Run) (gitops.Stage, *analysis.Template, error) {
+	// Not permanent: a config that could not be read may be on the next
+	// attempt (one that does not parse is dead-lettered once they run out).
+	cfg, err := gitops.LoadConfig(ctx, repo.Snapshot(r.Ref), a.validator)
 	if err != nil {
-		return gitops.Stage{}, nil, permanent(fmt.Errorf("config at %s: %w", r.dep.Ref, err))
+		return gitops.Stage{}, nil, fmt.Errorf("config at %s: %w", r.Ref, err)
 	}
-	i := cfg.StageIndex(r.rec.Stage)
+	i := cfg.StageIndex(r.Stage)
 	if i < 0 {
-		return gitops.Stage{}, nil, permanent(fmt.Errorf("config at %s has no stage %q", r.dep.Ref, r.rec.Stage))
+		return gitops.Stage{}, nil, permanent(fmt.Errorf("config at %s has no stage %q", r.Ref, r.Stage))
 	}
 	templates, err := analysis.CompileConfig(cfg)
 	if err != nil {
-		return gitops.Stage{}, nil, permanent(fmt.Errorf("%s at %s: %w", gitops.ConfigPath, r.dep.Ref, err))
+		return gitops.Stage{}, nil, permanent(fmt.Errorf("%s at %s: %w", gitops.ConfigPath, r.Ref, err))
 	}
-	return cfg.Stages[i], templates[r.rec.Stage], nil
+	return cfg.Stages[i], templates[r.Stage], nil
 }
 
 // scheduleRun queues what an accepted status of a run starts: on its first
@@ -162,16 +85,16 @@ func (a *App) stageRules(ctx context.Context, repo *github.Repo, r *run) (gitops
 // handled again, after a crash or as a duplicate delivery, schedules nothing
 // twice.
 func (a *App) scheduleRun(ctx context.Context, log *slog.Logger, task Task, repo *github.Repo) error {
-	r, err := a.loadRun(ctx, task.Repository, task.Deployment)
-	if err != nil || r == nil {
+	r, ok, err := a.runOf(ctx, task.Repository, task.Deployment)
+	if err != nil || !ok {
 		return err
 	}
 	job := DeploymentJobPayload{Installation: task.Installation, Repository: task.Repository, DeploymentID: task.Deployment}
-	if r.failed {
+	if !r.Failed.IsZero() {
 		job.Trigger = audit.TriggerDeploymentFailed
 		return a.schedule(ctx, EventAdvance, advanceDelivery(job), time.Time{}, job)
 	}
-	if r.deployed.IsZero() || r.ended {
+	if r.Deployed.IsZero() || !r.Current() {
 		return nil
 	}
 	stage, tpl, err := a.stageRules(ctx, repo, r)
@@ -184,20 +107,20 @@ func (a *App) scheduleRun(ctx context.Context, log *slog.Logger, task Task, repo
 		}
 	}
 	job.Trigger = audit.TriggerSoak
-	soakEnd := r.deployed.Add(time.Duration(stage.Soak))
+	soakEnd := r.Deployed.Add(time.Duration(stage.Soak))
 	if err := a.schedule(ctx, EventAdvance, advanceDelivery(job), soakEnd, job); err != nil {
 		return err
 	}
-	log.Info("soak scheduled", "deployment", task.Deployment, "model", r.rec.Model, "version", r.rec.Version,
-		"stage", r.rec.Stage, "until", soakEnd)
+	log.Info("soak scheduled", "deployment", task.Deployment, "model", r.Model, "version", r.Version,
+		"stage", r.Stage, "until", soakEnd)
 	return nil
 }
 
 // startAnalysis records the analysis of a run as Running, unless it was,
 // and schedules its next measurement.
-func (a *App) startAnalysis(ctx context.Context, log *slog.Logger, task Task, r *run, tpl *analysis.Template) error {
-	st := tpl.Assess(r.deployed, r.measurements, a.now())
-	if r.analysis == nil {
+func (a *App) startAnalysis(ctx context.Context, log *slog.Logger, task Task, r rollout.Run, tpl *analysis.Template) error {
+	st := tpl.Assess(r.Deployed, r.Measurements, a.now())
+	if r.Analysis == nil {
 		if err := a.recordAnalysis(ctx, r, st); err != nil {
 			return err
 		}
@@ -211,10 +134,10 @@ func (a *App) startAnalysis(ctx context.Context, log *slog.Logger, task Task, r 
 	return a.scheduleAnalyze(ctx, task, *st.Next)
 }
 
-func (a *App) recordAnalysis(ctx context.Context, r *run, st analysis.State) error {
-	_, err := a.store.Append(ctx, audit.Entry{Kind: audit.KindAnalysis, Repository: r.rec.Repository, Model: r.rec.Model,
-		Version: r.rec.Version, Stage: r.rec.Stage, PullRequest: r.rec.PullRequest, HeadSHA: r.rec.HeadSHA,
-		Payload: mustJSON(audit.AnalysisPayload{DeploymentID: r.dep.DeploymentID, BaseRef: r.dep.BaseRef, State: st})})
+func (a *App) recordAnalysis(ctx context.Context, r rollout.Run, st analysis.State) error {
+	_, err := a.store.Append(ctx, audit.Entry{Kind: audit.KindAnalysis, Repository: r.Repository, Model: r.Model,
+		Version: r.Version, Stage: r.Stage, PullRequest: r.PullRequest, HeadSHA: r.Ref,
+		Payload: mustJSON(audit.AnalysisPayload{DeploymentID: r.DeploymentID, BaseRef: r.Branch, State: st})})
 	return err
 }
 
@@ -224,18 +147,18 @@ func (a *App) recordAnalysis(ctx context.Context, r *run, st analysis.State) err
 // queues the advance it may allow; otherwise schedules the next
 // measurement. A run replaced, ended or failed stops measuring.
 func (a *App) analyze(ctx context.Context, log *slog.Logger, task Task) error {
-	r, err := a.loadRun(ctx, task.Repository, task.Deployment)
+	r, ok, err := a.runOf(ctx, task.Repository, task.Deployment)
 	if err != nil {
 		return err
 	}
 	switch {
-	case r == nil || r.analysis == nil:
+	case !ok || r.Analysis == nil:
 		log.Warn("analysis of a deployment with no analysis record; ignored", "deployment", task.Deployment)
 		return nil
-	case r.analysis.Phase != analysis.Running:
-		return a.queueVerdictAdvance(ctx, task, r.analysis.Phase)
-	case r.failed || r.ended:
-		log.Info("run over: analysis stops", "deployment", task.Deployment, "failed", r.failed, "ended", r.ended)
+	case r.Analysis.Phase != analysis.Running:
+		return a.queueVerdictAdvance(ctx, task, r.Analysis.Phase)
+	case !r.Failed.IsZero() || !r.Current():
+		log.Info("run over: analysis stops", "deployment", task.Deployment, "failed", r.Failed, "ended", r.Ended)
 		return nil
 	}
 	repo, err := a.github.Installation(task.Installation).Repo(task.Repository)
@@ -247,15 +170,15 @@ func (a *App) analyze(ctx context.Context, log *slog.Logger, task Task) error {
 		return err
 	}
 	if tpl == nil {
-		return permanent(fmt.Errorf("deployment %d: stage %s has an analysis record but no analysis at %s", task.Deployment, r.rec.Stage, r.dep.Ref))
+		return permanent(fmt.Errorf("deployment %d: stage %s has an analysis record but no analysis at %s", task.Deployment, r.Stage, r.Ref))
 	}
 	q, err := analysis.NewQuerier(tpl.Address)
 	if err != nil {
 		return permanent(err)
 	}
-	vars := analysis.Vars{Model: r.rec.Model, Version: r.rec.Version, Stage: r.rec.Stage}
+	vars := analysis.Vars{Model: r.Model, Version: r.Version, Stage: r.Stage}
 	now := a.now()
-	st := tpl.Assess(r.deployed, r.measurements, now)
+	st := tpl.Assess(r.Deployed, r.Measurements, now)
 	for st.Phase == analysis.Running && len(st.Due) > 0 {
 		// Assess gives the metrics' states in the template's order.
 		for i, m := range tpl.Metrics {
@@ -277,9 +200,9 @@ func (a *App) analyze(ctx context.Context, log *slog.Logger, task Task) error {
 			if x.Phase == analysis.Error {
 				log.Warn("measurement not taken", "deployment", task.Deployment, "metric", x.Metric, "at", x.At, "err", x.Message)
 			}
-			r.measurements = append(r.measurements, x)
+			r.Measurements = append(r.Measurements, x)
 		}
-		st = tpl.Assess(r.deployed, r.measurements, now)
+		st = tpl.Assess(r.Deployed, r.Measurements, now)
 	}
 	if st.Phase == analysis.Running {
 		if st.Next == nil {
@@ -290,15 +213,15 @@ func (a *App) analyze(ctx context.Context, log *slog.Logger, task Task) error {
 	if err := a.recordAnalysis(ctx, r, st); err != nil {
 		return err
 	}
-	log.Info("analysis verdict", "deployment", task.Deployment, "model", r.rec.Model, "version", r.rec.Version,
-		"stage", r.rec.Stage, "phase", st.Phase)
+	log.Info("analysis verdict", "deployment", task.Deployment, "model", r.Model, "version", r.Version,
+		"stage", r.Stage, "phase", st.Phase)
 	return a.queueVerdictAdvance(ctx, task, st.Phase)
 }
 
-func (a *App) recordMeasurement(ctx context.Context, r *run, x analysis.Measurement) error {
-	_, err := a.store.Append(ctx, audit.Entry{Kind: audit.KindMeasurement, Repository: r.rec.Repository, Model: r.rec.Model,
-		Version: r.rec.Version, Stage: r.rec.Stage, PullRequest: r.rec.PullRequest, HeadSHA: r.rec.HeadSHA,
-		Payload: mustJSON(audit.MeasurementPayload{DeploymentID: r.dep.DeploymentID, BaseRef: r.dep.BaseRef, Measurement: x})})
+func (a *App) recordMeasurement(ctx context.Context, r rollout.Run, x analysis.Measurement) error {
+	_, err := a.store.Append(ctx, audit.Entry{Kind: audit.KindMeasurement, Repository: r.Repository, Model: r.Model,
+		Version: r.Version, Stage: r.Stage, PullRequest: r.PullRequest, HeadSHA: r.Ref,
+		Payload: mustJSON(audit.MeasurementPayload{DeploymentID: r.DeploymentID, BaseRef: r.Branch, Measurement: x})})
 	return err
 }
 

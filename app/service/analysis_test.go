@@ -3,6 +3,7 @@ package service_test
 import (
 	"encoding/json"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -91,9 +92,10 @@ func withAnalysis(t *testing.T, address string) func(r *gittest.Repo) {
 }
 
 // deployed merges the example promotion, lets the App create its
-// deployment and posts its success as the deployer; it returns the
-// deployment and the success.
-func (w *world) deployed() (int64, github.DeploymentStatus) {
+// deployment and posts its success as the deployer; GitHub delivers the
+// status late after it was posted. It returns the deployment and the
+// success.
+func (w *world) deployed(late time.Duration) (int64, github.DeploymentStatus) {
 	w.t.Helper()
 	w.merged()
 	w.deliver(w.gh.PushEvent(repoName, "main"), http.StatusAccepted)
@@ -102,7 +104,16 @@ func (w *world) deployed() (int64, github.DeploymentStatus) {
 	if len(deps) != 1 {
 		w.t.Fatalf("%d deployments after the merge; want 1", len(deps))
 	}
-	st := w.report(w.deployer(), deps[0].ID, deploy.Success, deploy.StatusDescription(deploy.Success, fraudDigest, "synced"))
+	st, err := w.deployer().CreateDeploymentStatus(w.t.Context(), deps[0].ID, github.NewDeploymentStatus{State: deploy.Success,
+		Description: deploy.StatusDescription(deploy.Success, fraudDigest, "synced")})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.gh.Advance(late)
+	w.gh.ResetCalls()
+	w.deliver(w.gh.DeploymentStatusEvent(repoName, st.ID), http.StatusAccepted)
+	w.settle()
+	w.t.Logf("API calls for the success status: %s", w.calls())
 	return deps[0].ID, st
 }
 
@@ -189,11 +200,14 @@ func TestAnalysisSucceedsAndSoakEndIsScheduled(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		prom := startPrometheus(t, 5)
 		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, prom.URL)})
-		id, success := w.deployed()
+		// The success reaches the App half a minute after it was posted:
+		// the soak and the measurements count from when it was posted.
+		id, success := w.deployed(30 * time.Second)
 		start := success.CreatedAt.UTC()
 
-		// The success started the analysis, took its first measurement at
-		// once, and scheduled the next one and the soak's end.
+		// The success started the analysis, took its first measurement, as
+		// Prometheus saw it when the success was posted, and scheduled the
+		// next one and the soak's end.
 		if got := phases(w.analyses(id)); len(got) != 1 || got[0] != analysis.Running {
 			t.Fatalf("analysis records %v after the success; want one Running", got)
 		}
@@ -224,14 +238,16 @@ func TestAnalysisSucceedsAndSoakEndIsScheduled(t *testing.T) {
 			t.Errorf("%d analysis records after the success was delivered again; want 1", got)
 		}
 
-		w.tick(analysisInterval)
+		w.tick(analysisInterval - 30*time.Second)
 		if got := measuredPhases(w.measurements(id)); len(got) != 2 {
 			t.Fatalf("measurements %v a minute on; want 2", got)
 		}
 		if got := phases(w.analyses(id)); len(got) != 1 {
 			t.Fatalf("analysis records %v before the count is reached; want only the Running one", got)
 		}
-		w.tick(analysisInterval)
+		// The queue runs the last measurement half a minute late: it is
+		// taken as of when it was due.
+		w.tick(analysisInterval + 30*time.Second)
 		ms = w.measurements(id)
 		for i, m := range ms {
 			if want := start.Add(time.Duration(i) * analysisInterval); m.Phase != analysis.Successful || !m.At.Equal(want) {
@@ -278,7 +294,7 @@ func TestAnalysisFails(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		prom := startPrometheus(t, 500) // 5% of requests fail
 		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, prom.URL)})
-		id, _ := w.deployed()
+		id, _ := w.deployed(0)
 
 		// failureLimit 0: the first failed measurement fails the run.
 		ms := w.measurements(id)
@@ -329,11 +345,13 @@ func TestAnalysisWithPrometheusDown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sw := &switchable{proxy: httputil.NewSingleHostReverseProxy(target)}
+		proxy := httputil.NewSingleHostReverseProxy(target)
+		proxy.ErrorLog = log.New(testWriter{t}, "prometheus proxy: ", 0)
+		sw := &switchable{proxy: proxy}
 		front := httptest.NewServer(sw)
 		t.Cleanup(front.Close)
 		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, front.URL)})
-		id, _ := w.deployed()
+		id, _ := w.deployed(0)
 
 		sw.down.Store(true)
 		w.tick(analysisInterval)
@@ -381,7 +399,7 @@ func TestAnalysisStopsWhenDeploymentFails(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		prom := startPrometheus(t, 5)
 		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, prom.URL)})
-		id, _ := w.deployed()
+		id, _ := w.deployed(0)
 		w.report(w.deployer(), id, deploy.Failure, "pods crash-looping")
 		if j, ok := w.jobs(id)[advanceID(id, audit.TriggerDeploymentFailed)]; !ok || j.State != "done" {
 			t.Fatalf("the failure's advance %+v (queued %v); want it queued at once and run", j, ok)
