@@ -121,6 +121,8 @@ func newWorld(t testing.TB, dsn string, o options) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
+	// The test's view of the queue tells scheduled jobs by the App's clock.
+	db.Now = gh.Now
 	w := &world{t: t, gh: gh, work: r, dsn: dsn, db: db, inst: inst}
 	if !o.noApp {
 		w.start(o)
@@ -156,6 +158,7 @@ func (w *world) start(o options) {
 		Workers: 2, ReconcileInterval: reconcile, Lease: 5 * time.Second, Poll: 20 * time.Millisecond,
 		MaxAttempts: 4, Backoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(testWriter{w.t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Now: w.gh.Now,
 	}
 	go func() { done <- service.Serve(ctx, ln, cfg) }()
 	w.url = "http://" + ln.Addr().String()
