@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
-	"slices"
 	"strings"
 	"time"
 
@@ -45,14 +44,13 @@ type RunRecords interface {
 	Runs(ctx context.Context, repository, branch, model, stage string) ([]rollout.Run, error)
 }
 
-// AuditRuns finds runs in the audit log. Where it holds deployments of a
-// version in a stage from a branch, the version ran there iff one of them is
-// good and none failed (rollout.PreviousGood: the version the App rolls back
-// to); a version whose deployment or analysis failed there is no version to
-// roll back to, and pinning it again is a promotion. Without such records, it
-// ran there when a pull request promoting it there was allowed and then
-// merged, as of the head that was judged, into the same branch: each gated
-// branch pins its own stages.
+// AuditRuns finds runs in the audit log (SPEC §1). A version whose
+// deployment or analysis failed in a stage never ran there, whatever else
+// the log holds: it is no version to roll back to, and pinning it again is a
+// promotion. Otherwise it ran there when its deployment there succeeded, or
+// when a pull request promoting it there was allowed and then merged, as of
+// the head that was judged, into the same branch: each gated branch pins its
+// own stages.
 type AuditRuns struct{ Log rollout.Log }
 
 func (a AuditRuns) Runs(ctx context.Context, repository, branch, model, stage string) ([]rollout.Run, error) {
@@ -68,10 +66,18 @@ func (a AuditRuns) Ran(ctx context.Context, repository, branch, model, version, 
 	if err != nil {
 		return false, err
 	}
-	runs = slices.DeleteFunc(runs, func(r rollout.Run) bool { return r.Version != version })
-	if len(runs) > 0 {
-		_, good := rollout.PreviousGood(runs, "")
-		return good, nil
+	deployed := false
+	for _, r := range runs {
+		if r.Version != version {
+			continue
+		}
+		if r.Bad() {
+			return false, nil
+		}
+		deployed = deployed || !r.Deployed.IsZero()
+	}
+	if deployed {
+		return true, nil
 	}
 	f := audit.Filter{Kind: audit.KindMerge, Repository: repository, Model: model, Version: version, Stage: stage}
 	merges, err := a.Log.Records(ctx, f)

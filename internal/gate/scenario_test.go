@@ -578,6 +578,35 @@ func TestScenarioFailedRunIsNoRollback(t *testing.T) {
 	}
 }
 
+// A merged promotion is a run (SPEC §1) while its deployment has not
+// reported, or succeeded and was replaced before its analysis concluded:
+// only a failure takes the run away.
+func TestScenarioMergedPromotionStillRunsWithoutVerdict(t *testing.T) {
+	into := gitops.Promotion{Kind: gitops.KindPromotion, Model: "fraud-detector", Version: "2.3.0", FromStage: "staging", ToStage: "production"}
+	day := now.Add(-30 * time.Hour)
+	for name, record := range map[string]func(db *sqlstore.DB){
+		"deployment not reported": func(db *sqlstore.DB) {
+			deployed(t, db, 1, "main", "production", "2.3.0", day, posted{"in_progress", day.Add(time.Minute), ""})
+		},
+		"replaced with its analysis running": func(db *sqlstore.DB) {
+			deployed(t, db, 1, "main", "production", "2.3.0", day, posted{"success", day.Add(time.Minute), ""})
+			analyzed(t, db, 1, "production", "2.3.0", day.Add(2*time.Minute), analysis.State{Phase: analysis.Running})
+			deployed(t, db, 2, "main", "production", "2.4.0", day.Add(time.Hour))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := returnTo230(t)
+			db := auditLog(t)
+			mergedPromotion(t, db, 9, "main", into, true)
+			record(db)
+			res := judgeRecorded(t, r, db, approvedOnce)
+			if !res.Allow || !res.Judgements[0].Promotion.Rollback {
+				t.Fatalf("want an allowed rollback, got\n%s", denials(res))
+			}
+		})
+	}
+}
+
 // stagingPins is the example repository, with fraud-detector 2.3.0 pinned in
 // staging four days ago, and whatever pins follow on main; branch promote
 // promotes 2.3.0 to production.
