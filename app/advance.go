@@ -24,10 +24,6 @@ import (
 	"github.com/modelgate/modelgate/internal/rollout"
 )
 
-// TriggerAnalysis is the trigger of an advance job queued when a run's
-// analysis reached a verdict: a success may end the wait for the soak.
-const TriggerAnalysis = "analysis"
-
 // Markers of the App's comments about the pull requests it opens.
 const (
 	proposalMarker   = "<!-- modelgate:proposal -->"
@@ -66,7 +62,7 @@ func (a *App) advance(ctx context.Context, log *slog.Logger, delivery string, ta
 		return err
 	}
 	switch task.Trigger {
-	case audit.TriggerSoak, TriggerAnalysis:
+	case audit.TriggerSoak, triggerAnalysis:
 		i := b.cfg.StageIndex(run.Stage)
 		if i < 0 || i+1 == len(b.cfg.Stages) {
 			log.Info("the run's stage has no next stage; nothing to promote")
@@ -108,7 +104,7 @@ func (a *App) proposed(ctx context.Context, run rollout.Run, trigger string) (bo
 		}
 		if p.DeploymentID == run.DeploymentID && p.BaseRef == run.Branch && (p.Trigger == trigger ||
 			// The soak's end and a verdict both ask for the one promotion.
-			p.Purpose == audit.ProposePromotion && (trigger == audit.TriggerSoak || trigger == TriggerAnalysis)) {
+			p.Purpose == audit.ProposePromotion && (trigger == audit.TriggerSoak || trigger == triggerAnalysis)) {
 			return true, nil
 		}
 	}

@@ -43,9 +43,10 @@ type App struct {
 }
 
 // New returns an App that judges with g, reads schemas with v, reaches
-// GitHub through gh, and signs the audit log's checkpoints with signer.
-func New(gh *github.App, store Store, signer note.Signer, g *gate.Gate, v *schema.Validator, m *Metrics, log *slog.Logger) *App {
-	return &App{github: gh, store: store, signer: signer, gate: g, validator: v, metrics: m, log: log, now: time.Now}
+// GitHub through gh, signs the audit log's checkpoints with signer, and
+// tells the time by now: when measurements and soaks are due.
+func New(gh *github.App, store Store, signer note.Signer, g *gate.Gate, v *schema.Validator, m *Metrics, log *slog.Logger, now func() time.Time) *App {
+	return &App{github: gh, store: store, signer: signer, gate: g, validator: v, metrics: m, log: log, now: now}
 }
 
 // Handle does what a queued delivery asks. An error means the job should be
@@ -69,6 +70,8 @@ func (a *App) Handle(ctx context.Context, job queue.Job) error {
 		return a.deployMerges(ctx, log.With("repository", task.Repository, "after", task.After), task)
 	case Track:
 		return a.trackStatus(ctx, log.With("repository", task.Repository), task)
+	case Analyze:
+		return a.analyze(ctx, log.With("repository", task.Repository), task)
 	case Advance:
 		return a.advance(ctx, log.With("repository", task.Repository), job.Delivery, task)
 	}

@@ -154,12 +154,17 @@ func (a *App) trackStatus(ctx context.Context, log *slog.Logger, task Task) erro
 		return err
 	}
 	seen, last, err := a.statusRecords(ctx, rec, task.Deployment, task.Status)
-	if err != nil || seen {
+	if err != nil {
 		return err
 	}
 	repo, err := a.github.Installation(task.Installation).Repo(task.Repository)
 	if err != nil {
 		return permanent(err)
+	}
+	if seen {
+		// Recorded before a crash, or delivered twice: what it schedules
+		// may not have been, and scheduling is idempotent.
+		return a.scheduleRun(ctx, log, task, repo)
 	}
 	statuses, err := repo.DeploymentStatuses(ctx, task.Deployment)
 	if err != nil {
@@ -175,7 +180,7 @@ func (a *App) trackStatus(ctx context.Context, log *slog.Logger, task Task) erro
 		return permanent(fmt.Errorf("deployment %d has no status %d", task.Deployment, task.Status))
 	}
 	p := audit.DeploymentStatusPayload{DeploymentID: task.Deployment, StatusID: st.ID, State: st.State,
-		Description: st.Description, LogURL: st.LogURL, BaseRef: dep.BaseRef}
+		Description: st.Description, LogURL: st.LogURL, BaseRef: dep.BaseRef, CreatedAt: st.CreatedAt.UTC()}
 	p.Refused, p.Reason = refusal(dep.Deployment, last, st)
 	if p.Refused != "" {
 		log.Warn("deployment status refused", "deployment", task.Deployment, "state", st.State, "reason", p.Reason)
@@ -183,7 +188,10 @@ func (a *App) trackStatus(ctx context.Context, log *slog.Logger, task Task) erro
 	_, err = a.store.Append(ctx, audit.Entry{Kind: audit.KindDeploymentStatus, Repository: rec.Repository,
 		Model: rec.Model, Version: rec.Version, Stage: rec.Stage, PullRequest: rec.PullRequest, HeadSHA: rec.HeadSHA,
 		Actor: st.Creator, Payload: mustJSON(p)})
-	return err
+	if err != nil || p.Refused != "" {
+		return err
+	}
+	return a.scheduleRun(ctx, log, task, repo)
 }
 
 // refusal says why a status may not count, if it may not: a state that

@@ -116,7 +116,7 @@ func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
 	}
-	for state, n := range map[string]int{"pending": s.Pending, "running": s.Running, "dead": s.Dead} {
+	for state, n := range map[string]int{"pending": s.Pending, "scheduled": s.Scheduled, "running": s.Running, "dead": s.Dead} {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(n), state)
 	}
 }

@@ -1,5 +1,7 @@
 # Approvals a promotion needs: config.approvals[<to_stage>], {count, teams}. A
-# stage without an entry needs none. Removing a pin from a stage (promotion.kind
+# stage without an entry needs none. A rollback (lib.rollback) needs
+# config.approvals.rollback instead, whatever the stage: it returns the stage to
+# a version that already ran there. Removing a pin from a stage (promotion.kind
 # "removal", to_stage the stage it leaves) changes what the stage runs as much
 # as a promotion does, and needs the same approvals.
 #
@@ -22,12 +24,22 @@ to_stage := s if {
 # doing is what the change does to to_stage, as the messages say it.
 doing := sprintf("leaving %s", [to_stage]) if {
 	lib.removal
+} else := sprintf("rolling %s back", [to_stage]) if {
+	lib.rollback
 } else := sprintf("entering %s", [to_stage])
 
+# rule_key is the key of config.approvals that judges the change.
+rule_key := "rollback" if lib.rollback else := to_stage
+
 rule := r if {
-	r := lib.config.approvals[to_stage]
+	r := lib.config.approvals[rule_key]
 	is_object(r)
-} else := default_rules[to_stage] if {
+} else := default_rules[rule_key] if {
+	# A rollback is never left without a rule: a config that has approvals
+	# but no rollback rule (only one the engine did not fill in) still needs
+	# the default's.
+	lib.rollback
+} else := default_rules[rule_key] if {
 	not is_object(object.get(lib.config, "approvals", null))
 }
 
@@ -36,6 +48,7 @@ rule := r if {
 default_rules := {
 	"staging": {"count": 1, "teams": []},
 	"production": {"count": 2, "teams": ["compliance"]},
+	"rollback": {"count": 1, "teams": []},
 }
 
 deny contains msg if {

@@ -253,3 +253,47 @@ test_removal_needs_the_stages_teams if {
 	m := td.one(denies(inp), "approvals.team")
 	startswith(m.msg, "fraud-detector 2.2.0: leaving production needs an approval from a member of compliance")
 }
+
+# --- rollbacks -----------------------------------------------------------------
+
+# 2.1.0 ran in production before: rolling back to it needs approvals.rollback.
+rollback := json.patch(td.base, [
+	{"op": "replace", "path": "/promotion/version", "value": "2.1.0"},
+	{"op": "replace", "path": "/promotion/rollback", "value": true},
+	{"op": "replace", "path": "/manifest/metadata/version", "value": "2.1.0"},
+])
+
+test_rollback_needs_the_rollback_rule_not_the_stages if {
+	count(denies(td.put(rollback, "/pull_request/approvals", [carol]))) == 0
+	inp := td.put(rollback, "/pull_request/approvals", [])
+	m := td.one(denies(inp), "approvals.count")
+	m.msg == "fraud-detector 2.1.0: rolling production back needs 1 approval, has 0 valid (none)"
+	m.stage == "production"
+	m.threshold == 1
+	codes(inp) == {"approvals.count"}
+}
+
+test_rollback_rule_from_config if {
+	inp := json.patch(rollback, [
+		{"op": "replace", "path": "/config/approvals/rollback", "value": {"count": 1, "teams": ["sre"]}},
+		{"op": "replace", "path": "/pull_request/approvals", "value": [carol]},
+	])
+	m := td.one(denies(inp), "approvals.team")
+	startswith(m.msg, "fraud-detector 2.1.0: rolling production back needs an approval from a member of sre")
+}
+
+test_rollback_without_a_rollback_rule_needs_the_default if {
+	inp := td.drop(td.put(rollback, "/pull_request/approvals", []), "/config/approvals/rollback")
+	td.one(denies(inp), "approvals.count").threshold == 1
+}
+
+# A rollback the history does not confirm is a promotion: the stage's rule.
+test_unconfirmed_rollback_needs_the_stages_rule if {
+	inp := json.patch(rollback, [
+		{"op": "replace", "path": "/history/stages/production/versions", "value": ["2.2.0"]},
+		{"op": "replace", "path": "/pull_request/approvals", "value": [carol]},
+	])
+	m := td.one(denies(inp), "approvals.count")
+	m.msg == "fraud-detector 2.1.0: entering production needs 2 approvals, has 1 valid (carol)"
+	"approvals.team" in codes(inp)
+}

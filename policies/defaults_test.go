@@ -95,7 +95,11 @@ func TestRegoDefaultsAreTheConfigDefaults(t *testing.T) {
 				t.Errorf("data.modelgate.approvals.rule into %s on %s is %v, but the config's default has no rule", s.Name, name, got)
 			}
 		}
-		got, defined := eval("data.modelgate.policy_change.rule", in)
+		rollback := map[string]any{"config": config, "promotion": map[string]any{"model": "m", "version": "1.0.0", "to_stage": "production", "rollback": true},
+			"history": map[string]any{"stages": map[string]any{"production": map[string]any{"versions": []any{"1.0.0"}}}}}
+		got, defined := eval("data.modelgate.approvals.rule", rollback)
+		check("data.modelgate.approvals.rule of a rollback on "+name, got, defined, approvals[gitops.RollbackApprovals])
+		got, defined = eval("data.modelgate.policy_change.rule", in)
 		check("data.modelgate.policy_change.rule on "+name, got, defined, approvals[gitops.PolicyChange])
 	}
 }

@@ -133,3 +133,16 @@ test_policy_change_needs_two_approvals_one_from_compliance_by_default if {
 }
 
 by_threshold(msgs) := [m | some m in msgs; m.threshold]
+
+test_rollback_needs_one_approval_by_default if {
+	rollback := json.patch(td.base, [
+		{"op": "replace", "path": "/promotion/version", "value": "2.1.0"},
+		{"op": "replace", "path": "/promotion/rollback", "value": true},
+		{"op": "replace", "path": "/manifest/metadata/version", "value": "2.1.0"},
+	])
+	every doc in [td.drop(rollback, "/config/approvals"), td.put(rollback, "/config", {}), td.drop(rollback, "/config/approvals/rollback")] {
+		count(data.modelgate.approvals.deny) == 0 with input as approvals(doc, [carol])
+		[m] := denied("approvals", approvals(doc, []), "approvals.count")
+		m.threshold == 1
+	}
+}

@@ -104,6 +104,16 @@ version := v if {
 	is_string(v)
 } else := ""
 
+# rollback holds for a promotion back to a version that ran in to_stage before:
+# promotion.rollback says so (the gate's run records or git history; see
+# policies/README.md), and it counts only when the history confirms that the
+# stage pinned the version. A rollback skips the order, soak and analysis rules
+# and needs approvals.rollback instead of the stage's approvals.
+rollback if {
+	promotion.rollback == true
+	version in array_at(object_at(input, ["history", "stages"]), [promotion.to_stage, "versions"])
+}
+
 # What a message is about: the model version, or the pull request when it
 # changes no pin.
 subject := sprintf("%s %s", [model, version]) if {

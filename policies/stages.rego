@@ -1,16 +1,18 @@
-# Stage order and soak.
+# Stage order, soak and analysis.
 #
-# A version enters config.stages in order: it may enter a stage only while it
-# runs in the stage before it (stage.skipped), and only after it has run there
-# for that stage's soak (stage.soak). Time in a stage runs from
-# history.stages[<stage>].since to history.now.
+# A version enters config.stages in order: it may enter a stage only after it
+# ran in the stage before it (stage.skipped), for that stage's soak
+# (stage.soak), and, where that stage has analysis, with its analysis there
+# Successful (stage.analysis). Soak is per version: what counts is the
+# version's newest run in the stage before, history.stages[<stage>].runs, from
+# its since to its until (or history.now while it still runs), so a version
+# replaced there after its soak may still move on (Kargo #4238). A run whose
+# deployment failed never soaks. An input without runs (an older caller, or a
+# hand-written document) is judged by version and since: the version must still
+# run in the stage before.
 #
-# A rollback, to a version that ran in the stage before, may return at once:
-# neither rule applies to it. promotion.rollback says whether the version ran
-# there (an allowed and merged promotion, or a pin kept for
-# config.rollback.minPinned; policies/README.md), and it counts only when the
-# history confirms that the stage pinned the version. A removal
-# (promotion.kind "removal") enters no stage: neither rule applies to it.
+# A rollback (lib.rollback) may return at once: none of these rules applies to
+# it. A removal (promotion.kind "removal") enters no stage: neither does.
 #
 # Whatever cannot be judged (an unknown stage, a missing start time, a soak that
 # is not a duration) denies.
@@ -51,13 +53,8 @@ running(stage) := v if {
 	trim_space(v) != ""
 } else := ""
 
-rollback if {
-	lib.promotion.rollback == true
-	lib.version in lib.array_at(history(to_stage), ["versions"])
-}
-
 # Anything but a rollback must keep to the order and the soak times.
-in_order if not rollback
+in_order if not lib.rollback
 
 deny contains msg if {
 	lib.promotion
@@ -65,24 +62,69 @@ deny contains msg if {
 	msg := lib.message("stage.unknown", sprintf("stage %s is not one of the configured stages (%s)", [quoted(to_stage), lib.list(stage_names)]), {"stage": to_stage})
 }
 
+# runs are a stage's runs of the model, newest first; has_runs holds when the
+# history lists them.
+runs(stage) := [r | some r in lib.array_at(history(stage), ["runs"]); is_object(r)]
+
+has_runs(stage) if is_array(object.get(history(stage), "runs", null))
+
+# run is the version's newest run in from_stage, or undefined when it has none.
+# Without runs in the history, the stage's current pin stands for it.
+run := rs[0] if {
+	has_runs(from_stage)
+	rs := [r | some r in runs(from_stage); r.version == lib.version]
+	count(rs) > 0
+} else := {
+	"version": lib.version,
+	"since": object.get(history(from_stage), "since", ""),
+	"until": "",
+	"deployment": "",
+	"analysis": object.get(lib.object_at(history(from_stage), ["analysis"]), "phase", ""),
+} if {
+	not has_runs(from_stage)
+	running(from_stage) == lib.version
+}
+
+# current holds when the run still goes on.
+current if object.get(run, "until", "") == ""
+
+# failed holds when the run's deployment failed: such a run never soaks.
+failed if object.get(run, "deployment", "") in {"failure", "error"}
+
+# judged holds when the soak of the run is to be judged.
+judged if {
+	lib.promotion
+	in_order
+	from_stage != ""
+	run
+}
+
 deny contains msg if {
 	lib.promotion
 	in_order
 	from_stage != ""
-	running(from_stage) != lib.version
+	not run
 	msg := lib.message(
 		"stage.skipped",
-		sprintf("may enter %s only while it runs in %s, but %s%s", [to_stage, from_stage, runs_text(from_stage), ran_before_text(from_stage)]),
+		sprintf("may enter %s only after it ran in %s, but %s%s", [to_stage, from_stage, runs_text(from_stage), ran_before_text(from_stage)]),
 		{"stage": to_stage, "from_stage": from_stage, "running": running(from_stage)},
+	)
+}
+
+deny contains msg if {
+	judged
+	failed
+	msg := lib.message(
+		"stage.soak",
+		sprintf("its deployment in %s failed (%s): a failed run never soaks", [from_stage, run.deployment]),
+		{"stage": to_stage, "from_stage": from_stage, "deployment": run.deployment},
 	)
 }
 
 # The soak time cannot be read.
 deny contains msg if {
-	lib.promotion
-	in_order
-	from_stage != ""
-	running(from_stage) == lib.version
+	judged
+	not failed
 	from_soak_ns == null
 	msg := lib.message(
 		"stage.soak",
@@ -93,32 +135,35 @@ deny contains msg if {
 
 # The time in the stage cannot be read.
 deny contains msg if {
-	lib.promotion
-	in_order
-	from_stage != ""
-	running(from_stage) == lib.version
+	judged
+	not failed
 	from_elapsed_ns == null
 	msg := lib.message(
 		"stage.soak",
-		sprintf("cannot judge how long it has run in %s: history has no valid start time (%s) or current time (%s)", [from_stage, quoted(object.get(history(from_stage), "since", "")), quoted(object.get(lib.object_at(input, ["history"]), "now", ""))]),
-		{"stage": to_stage, "from_stage": from_stage},
+		sprintf("cannot judge how long it has run in %s: %s", [from_stage, unreadable_text]),
+		{"stage": to_stage, "from_stage": from_stage, "deployment": object.get(run, "deployment", "")},
 	)
 }
 
+unreadable_text := sprintf("its deployment there has not succeeded (%s)", [run.deployment]) if {
+	object.get(run, "since", "") == ""
+	object.get(run, "deployment", "") != ""
+} else := sprintf("history has no valid start time (%s), end time (%s) or current time (%s)", [quoted(object.get(run, "since", "")), quoted(object.get(run, "until", "")), quoted(object.get(lib.object_at(input, ["history"]), "now", ""))]) if {
+	not current
+} else := sprintf("history has no valid start time (%s) or current time (%s)", [quoted(object.get(run, "since", "")), quoted(object.get(lib.object_at(input, ["history"]), "now", ""))])
+
 deny contains msg if {
-	lib.promotion
-	in_order
-	from_stage != ""
-	running(from_stage) == lib.version
+	judged
+	not failed
 	soak := from_soak_ns
 	is_number(soak)
 	elapsed := from_elapsed_ns
 	is_number(elapsed)
 	elapsed < soak
-	eligible := eligible_at(from_stage, soak)
+	eligible := eligible_at(soak)
 	msg := lib.message(
 		"stage.soak",
-		sprintf("has run in %s for %s, less than %s's soak time of %s%s", [from_stage, lib.duration(elapsed), from_stage, lib.duration(soak), eligible_text(eligible)]),
+		sprintf("%s %s for %s, less than %s's soak time of %s%s", [ran_text, from_stage, lib.duration(elapsed), from_stage, lib.duration(soak), eligible_text(eligible)]),
 		{
 			"stage": to_stage,
 			"from_stage": from_stage,
@@ -128,6 +173,42 @@ deny contains msg if {
 		},
 	)
 }
+
+ran_text := "has run in" if current else := "ran only, before it was replaced, in"
+
+# The analysis of from_stage has not passed. Only "Successful" passes.
+deny contains msg if {
+	judged
+	is_object(object.get(stage_entry(from_stage), "analysis", null))
+	phase := object.get(run, "analysis", "")
+	phase != "Successful"
+	msg := lib.message(
+		"stage.analysis",
+		sprintf("%s%s", [analysis_text(phase), metrics_text]),
+		{"stage": to_stage, "from_stage": from_stage, "phase": phase},
+	)
+}
+
+analysis_text(phase) := sprintf("its run in %s has no analysis, which %s requires", [from_stage, from_stage]) if {
+	not phase in {"Running", "Failed", "Inconclusive"}
+} else := sprintf("its analysis in %s has not completed (Running)", [from_stage]) if {
+	phase == "Running"
+} else := sprintf("its analysis in %s failed", [from_stage]) if {
+	phase == "Failed"
+} else := sprintf("its analysis in %s was inconclusive", [from_stage])
+
+# metrics_text lists the metric messages of the stage's current analysis, when
+# it is the run's.
+metrics_text := sprintf(": %s", [concat("; ", texts)]) if {
+	current
+	running(from_stage) == lib.version
+	texts := [sprintf("%s: %s", [m.name, m.message]) |
+		some m in lib.array_at(lib.object_at(history(from_stage), ["analysis"]), ["metrics"])
+		is_object(m)
+		lib.non_empty_string(object.get(m, "message", ""))
+	]
+	count(texts) > 0
+} else := ""
 
 eligible_text(eligible) := "" if {
 	eligible == ""
@@ -179,8 +260,6 @@ unit_ns := {
 # The soak and the time run in from_stage, worked out once per decision: rules
 # are evaluated once per query, functions at every call.
 from_soak_ns := soak_ns(from_stage)
-
-from_elapsed_ns := elapsed_ns(from_stage)
 
 # soak_ns is the soak in nanoseconds, or null when it is not a Go duration.
 soak_ns(name) := ns if {
@@ -245,16 +324,21 @@ leap(year) if {
 leap(year) if year % 400 == 0
 
 # eligible_at is when the version may move on, as an RFC 3339 timestamp; "" when
-# that lies beyond what a timestamp can hold.
-eligible_at(stage, soak) := time.format([since_ns(stage) + soak, "UTC", "2006-01-02T15:04:05Z07:00"]) if {
-	since_ns(stage) + soak < 7258118400000000000 # 2200-01-01
+# that lies beyond what a timestamp can hold, or when the run was replaced and
+# can soak no longer.
+eligible_at(soak) := time.format([since_ns + soak, "UTC", "2006-01-02T15:04:05Z07:00"]) if {
+	current
+	since_ns + soak < 7258118400000000000 # 2200-01-01
 } else := ""
 
-since_ns(stage) := timestamp_ns(object.get(history(stage), "since", null))
+since_ns := timestamp_ns(object.get(run, "since", null))
 
 now_ns := timestamp_ns(object.get(lib.object_at(input, ["history"]), "now", null))
 
-elapsed_ns(stage) := now_ns - since_ns(stage) if {
-	is_number(now_ns)
-	is_number(since_ns(stage))
+# end_ns is when the run ended, or now while it goes on.
+end_ns := now_ns if current else := timestamp_ns(object.get(run, "until", null))
+
+from_elapsed_ns := end_ns - since_ns if {
+	is_number(end_ns)
+	is_number(since_ns)
 } else := null

@@ -45,7 +45,7 @@ test_first_stage_has_no_stage_before if {
 test_version_not_running_in_stage_before_denied if {
 	inp := td.put(td.base, "/history/stages/staging/version", "2.2.0")
 	m := td.one(denies(inp), "stage.skipped")
-	m.msg == "fraud-detector 2.3.0: may enter production only while it runs in staging, but staging runs fraud-detector 2.2.0 (2.3.0 ran there before, but no longer does)"
+	m.msg == "fraud-detector 2.3.0: may enter production only after it ran in staging, but staging runs fraud-detector 2.2.0 (2.3.0 ran there before, but no longer does)"
 	m.stage == "production"
 	m.from_stage == "staging"
 	m.running == "2.2.0"
@@ -57,7 +57,7 @@ test_version_never_in_stage_before_denied if {
 		{"op": "replace", "path": "/history/stages/staging", "value": {"version": "", "since": "", "versions": []}},
 	])
 	m := td.one(denies(inp), "stage.skipped")
-	m.msg == "fraud-detector 2.3.0: may enter production only while it runs in staging, but staging runs no version of fraud-detector"
+	m.msg == "fraud-detector 2.3.0: may enter production only after it ran in staging, but staging runs no version of fraud-detector"
 }
 
 test_missing_history_of_stage_before_denied if {
@@ -217,6 +217,150 @@ test_rollback_flag_must_be_true if {
 
 test_rollback_to_unknown_stage_still_denied if {
 	"stage.unknown" in codes(td.put(rollback, "/promotion/to_stage", "prod"))
+}
+
+# --- runs: soak per version ---------------------------------------------------
+
+# 2.3.0 runs in staging since its deployment succeeded four days ago.
+running := td.runs(td.base, "staging", [
+	td.run("2.3.0", "2026-11-19T11:00:00Z", ""),
+	td.run("2.2.0", "2026-11-01T11:00:00Z", "2026-11-19T10:00:00Z"),
+])
+
+test_run_that_soaked_allowed if {
+	count(denies(running)) == 0
+}
+
+test_soak_counted_from_the_runs_since if {
+	inp := td.runs(td.base, "staging", [td.run("2.3.0", "2026-11-22T12:00:00Z", "")])
+	m := td.one(denies(inp), "stage.soak")
+	m.msg == "fraud-detector 2.3.0: has run in staging for 23h, less than staging's soak time of 24h; it may enter production from 2026-11-23T12:00:00Z"
+	m.eligible_at == "2026-11-23T12:00:00Z"
+}
+
+# Kargo #4238: replacing 2.3.0 in staging after its soak keeps the soak.
+test_replaced_after_its_soak_allowed if {
+	inp := td.runs(td.base, "staging", [
+		td.run("2.4.0", "2026-11-23T09:00:00Z", ""),
+		td.run("2.3.0", "2026-11-19T11:00:00Z", "2026-11-23T09:00:00Z"),
+	])
+	count(denies(inp)) == 0
+}
+
+test_replaced_before_its_soak_denied_for_good if {
+	inp := td.runs(td.base, "staging", [
+		td.run("2.4.0", "2026-11-22T12:00:00Z", ""),
+		td.run("2.3.0", "2026-11-22T00:00:00Z", "2026-11-22T12:00:00Z"),
+	])
+	m := td.one(denies(inp), "stage.soak")
+	m.msg == "fraud-detector 2.3.0: ran only, before it was replaced, in staging for 12h, less than staging's soak time of 24h"
+	m.eligible_at == ""
+	codes(inp) == {"stage.soak"}
+}
+
+# The newest run decides: an older, longer one does not make up for it.
+test_newest_run_of_the_version_decides if {
+	inp := td.runs(td.base, "staging", [
+		td.run("2.3.0", "2026-11-23T10:00:00Z", ""),
+		td.run("2.2.0", "2026-11-20T00:00:00Z", "2026-11-23T10:00:00Z"),
+		td.run("2.3.0", "2026-11-10T00:00:00Z", "2026-11-20T00:00:00Z"),
+	])
+	td.one(denies(inp), "stage.soak").value == "1h"
+}
+
+test_no_run_of_the_version_denied if {
+	inp := td.runs(td.base, "staging", [td.run("2.2.0", "2026-11-01T11:00:00Z", "")])
+	m := td.one(denies(inp), "stage.skipped")
+	m.running == "2.2.0"
+	codes(inp) == {"stage.skipped"}
+}
+
+test_failed_deployment_never_soaks if {
+	every state in ["failure", "error"] {
+		inp := td.put(running, "/history/stages/staging/runs/0/deployment", state)
+		m := td.one(denies(inp), "stage.soak")
+		m.msg == sprintf("fraud-detector 2.3.0: its deployment in staging failed (%s): a failed run never soaks", [state])
+		m.deployment == state
+		codes(inp) == {"stage.soak"}
+	}
+}
+
+test_deployment_not_yet_succeeded_denied if {
+	inp := json.patch(running, [
+		{"op": "replace", "path": "/history/stages/staging/runs/0/since", "value": ""},
+		{"op": "replace", "path": "/history/stages/staging/runs/0/deployment", "value": "in_progress"},
+	])
+	m := td.one(denies(inp), "stage.soak")
+	m.msg == "fraud-detector 2.3.0: cannot judge how long it has run in staging: its deployment there has not succeeded (in_progress)"
+}
+
+test_malformed_until_denied if {
+	inp := td.runs(td.base, "staging", [
+		td.run("2.4.0", "2026-11-23T09:00:00Z", ""),
+		td.run("2.3.0", "2026-11-19T11:00:00Z", "soon"),
+	])
+	m := td.one(denies(inp), "stage.soak")
+	contains(m.msg, `end time ("soon")`)
+}
+
+# --- stage.analysis ------------------------------------------------------------
+
+analyzed(phase) := td.put(td.analyzed(running, 1), "/history/stages/staging/runs/0/analysis", phase)
+
+test_successful_analysis_allowed if {
+	count(denies(analyzed("Successful"))) == 0
+}
+
+test_analysis_not_passed_denied if {
+	every c in [
+		{"phase": "", "msg": "fraud-detector 2.3.0: its run in staging has no analysis, which staging requires"},
+		{"phase": "Running", "msg": "fraud-detector 2.3.0: its analysis in staging has not completed (Running)"},
+		{"phase": "Failed", "msg": "fraud-detector 2.3.0: its analysis in staging failed"},
+		{"phase": "Inconclusive", "msg": "fraud-detector 2.3.0: its analysis in staging was inconclusive"},
+	] {
+		m := td.one(denies(analyzed(c.phase)), "stage.analysis")
+		m.msg == c.msg
+		m.phase == c.phase
+		m.from_stage == "staging"
+		codes(analyzed(c.phase)) == {"stage.analysis"}
+	}
+}
+
+test_analysis_message_names_the_metrics if {
+	inp := td.put(analyzed("Failed"), "/history/stages/staging/analysis", {
+		"phase": "Failed",
+		"metrics": [
+			{"name": "error-rate", "phase": "Failed", "message": "3 of 12 measurements failed, more than the failureLimit of 2"},
+			{"name": "latency", "phase": "Successful", "message": ""},
+		],
+	})
+	m := td.one(denies(inp), "stage.analysis")
+	m.msg == "fraud-detector 2.3.0: its analysis in staging failed: error-rate: 3 of 12 measurements failed, more than the failureLimit of 2"
+}
+
+test_analysis_of_a_replaced_run_judged if {
+	inp := td.analyzed(td.runs(td.base, "staging", [
+		td.run("2.4.0", "2026-11-23T09:00:00Z", ""),
+		object.union(td.run("2.3.0", "2026-11-19T11:00:00Z", "2026-11-23T09:00:00Z"), {"analysis": "Inconclusive"}),
+	]), 1)
+	td.one(denies(inp), "stage.analysis").phase == "Inconclusive"
+	count(denies(td.put(inp, "/history/stages/staging/runs/1/analysis", "Successful"))) == 0
+}
+
+# Without runs, the stage's analysis of the version it runs is the run's.
+test_analysis_without_runs_from_the_stages_analysis if {
+	inp := td.analyzed(td.base, 1)
+	td.one(denies(inp), "stage.analysis").phase == ""
+	count(denies(td.put(inp, "/history/stages/staging/analysis", {"phase": "Successful", "metrics": []}))) == 0
+}
+
+test_stage_without_analysis_needs_none if {
+	count(denies(td.put(running, "/history/stages/staging/runs/0/analysis", "Failed"))) == 0
+}
+
+test_rollback_skips_analysis if {
+	inp := td.analyzed(td.put(rollback, "/history/stages/staging/analysis", {"phase": "Failed", "metrics": []}), 1)
+	count(denies(inp)) == 0
 }
 
 # --- no promotion --------------------------------------------------------------

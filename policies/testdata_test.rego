@@ -17,6 +17,7 @@ config := {
 		"staging": {"count": 1, "teams": []},
 		"production": {"count": 2, "teams": ["compliance"]},
 		"policyChange": {"count": 2, "teams": ["compliance"]},
+		"rollback": {"count": 1, "teams": []},
 	},
 	"merge": {"method": "squash"},
 	"thresholds": {
@@ -288,3 +289,25 @@ failing := json.patch(base, [
 	]},
 	{"op": "replace", "path": "/pull_request/changed_files", "value": ["environments/production.yaml", ".modelgate/waivers.yaml"]},
 ])
+
+# runs sets a stage's runs of the model (newest first) and, from the newest,
+# the stage's version and since as the gate fills them in.
+runs(doc, stage, list) := json.patch(doc, [
+	{"op": "add", "path": sprintf("/history/stages/%s/runs", [stage]), "value": list},
+	{"op": "add", "path": sprintf("/history/stages/%s/version", [stage]), "value": current_version(list)},
+	{"op": "add", "path": sprintf("/history/stages/%s/since", [stage]), "value": current_since(list)},
+])
+
+current_version(list) := list[0].version if list[0].until == "" else := ""
+
+current_since(list) := list[0].since if list[0].until == "" else := ""
+
+# run is one run of a stage: a deployment that succeeded at since.
+run(version, since, until) := {"version": version, "since": since, "until": until, "deployment": "success", "analysis": ""}
+
+# analyzed gives a stage of the config live analysis.
+analyzed(doc, index) := put(doc, sprintf("/config/stages/%d/analysis", [index]), {
+	"prometheus": {"address": "http://prometheus:9090"},
+	"metrics": [{"name": "error-rate", "query": "sum(rate(model_errors_total[5m]))", "successCondition": "result < 0.01"}],
+})
+

@@ -50,6 +50,9 @@ type Config struct {
 	MaxBackoff        time.Duration // default 10m
 	Grace             time.Duration // default 20s
 	Log               *slog.Logger
+	// Now is the clock of the App, its workers and its queue (default
+	// time.Now): what decides when a soak ends and a measurement is due.
+	Now func() time.Time
 }
 
 // Serve runs the App on ln until ctx ends, then stops taking deliveries,
@@ -70,11 +73,16 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("audit key: %w", err)
 	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
 	db, err := sqlstore.Open(ctx, cfg.Database)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	db.Now = now
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -89,8 +97,8 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, time.Now)
-	a := app.New(gh, db, signer, g, v, metrics, log)
+	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, now)
+	a := app.New(gh, db, signer, g, v, metrics, log, now)
 
 	wake := make(chan struct{}, 1)
 	srv, err := server.New(server.Config{Secret: cfg.WebhookSecret, Queue: db, Ready: db.Ping, Metrics: metrics,
@@ -109,7 +117,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	var workers sync.WaitGroup
 	host, _ := os.Hostname()
 	for i := range cmp.Or(cfg.Workers, 2) {
-		w := &app.Worker{Queue: db, Handler: a, Log: log, Metrics: metrics, Wake: wake, Now: time.Now,
+		w := &app.Worker{Queue: db, Handler: a, Log: log, Metrics: metrics, Wake: wake, Now: now,
 			Owner:       fmt.Sprintf("%s/%d/%d/%s", host, os.Getpid(), i, strconv.FormatInt(time.Now().UnixNano(), 36)),
 			Lease:       cmp.Or(cfg.Lease, 2*time.Minute),
 			Poll:        cmp.Or(cfg.Poll, time.Second),

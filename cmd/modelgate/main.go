@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -38,6 +39,7 @@ func main() {
 type cli struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	now            func() time.Time
 }
 
 type command struct {
@@ -52,13 +54,14 @@ func commands() []command {
 		{"gate", "gate --repo DIR --base REF --head REF [--author USER] [--approved-by USER[:TEAM,...]]... [--format text|markdown|json]", "judge a change of a git checkout as the App judges a pull request, and record the decision", runGate},
 		{"policy", "policy test [DIR] | policy eval --input FILE", "run the Rego unit tests, or evaluate the policies on an input document", runPolicy},
 		{"audit", auditVerifyUsage + " | " + auditCheckpointUsage + " | " + auditKeyUsage + " | " + auditReportUsage, "work with the audit log: verify it, sign checkpoints of it, report on a model", runAudit},
+		{"status", statusUsage, "show where each model stands in each stage: version, since, deployment, soak left, analysis", runStatus},
 		{"deploy", deployStatusUsage, "report a deployer's progress on a deployment modelgate created, proving the artifact it deployed", runDeploy},
 		{"serve", serveUsage, "run the GitHub App: webhooks, check runs, approvals and merges", runServe},
 	}
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	c := &cli{stdout: stdout, stderr: stderr, getenv: getenv}
+	c := &cli{stdout: stdout, stderr: stderr, getenv: getenv, now: time.Now}
 	if len(args) == 0 {
 		c.usage(stderr)
 		return exitCantRun

@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/internal/audit"
-	"github.com/modelgate/modelgate/internal/deploy"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/policy"
+	"github.com/modelgate/modelgate/internal/rollout"
 	"github.com/modelgate/modelgate/internal/schema"
 )
 
@@ -35,41 +35,51 @@ const (
 	CodeChecks  = "checks.failed"  // the declared checks could not run
 )
 
-// RunRecords are the records, besides git history, that show a model version
-// ran in a stage of a branch, so that a return to it is a rollback.
+// RunRecords are the records, besides git history, of what ran in the stages
+// of a branch: whether a model version ran there, so that a return to it is a
+// rollback, and the App's runs of a model there (oldest first), whose times
+// judge the soak. It is used concurrently when the gate is.
 type RunRecords interface {
 	Ran(ctx context.Context, repository, branch, model, version, stage string) (bool, error)
+	Runs(ctx context.Context, repository, branch, model, stage string) ([]rollout.Run, error)
 }
 
-// AuditLog is the part of the audit log that AuditRuns reads.
-type AuditLog interface {
-	Records(ctx context.Context, f audit.Filter) ([]audit.Record, error)
-}
+// AuditRuns finds runs in the audit log (SPEC §1). A version whose
+// deployment or analysis failed in a stage never ran there, whatever else
+// the log holds: it is no version to roll back to, and pinning it again is a
+// promotion. Otherwise it ran there when its deployment there succeeded, or
+// when a pull request promoting it there was allowed and then merged, as of
+// the head that was judged, into the same branch: each gated branch pins its
+// own stages.
+type AuditRuns struct{ Log rollout.Log }
 
-// AuditRuns finds runs in the audit log: a version ran in a stage when a pull
-// request promoting it there was allowed and then merged, as of the head that
-// was judged, into the same branch, or when its deployment there from that
-// branch succeeded: each gated branch pins its own stages.
-type AuditRuns struct{ Log AuditLog }
+func (a AuditRuns) Runs(ctx context.Context, repository, branch, model, stage string) ([]rollout.Run, error) {
+	runs, err := rollout.Ledger{Log: a.Log}.Runs(ctx, repository, branch, model, stage)
+	if err != nil {
+		return nil, fmt.Errorf("read the runs of %s in %s: %w", model, stage, err)
+	}
+	return runs, nil
+}
 
 func (a AuditRuns) Ran(ctx context.Context, repository, branch, model, version, stage string) (bool, error) {
-	f := audit.Filter{Kind: audit.KindDeploymentStatus, Repository: repository, Model: model, Version: version, Stage: stage}
-	statuses, err := a.Log.Records(ctx, f)
+	runs, err := a.Runs(ctx, repository, branch, model, stage)
 	if err != nil {
-		return false, fmt.Errorf("read deployment statuses of %s %s in %s: %w", model, version, stage, err)
+		return false, err
 	}
-	for _, s := range statuses {
-		var st audit.DeploymentStatusPayload
-		if err := json.Unmarshal(s.Payload, &st); err != nil {
-			return false, fmt.Errorf("audit record %d: %w", s.Seq, err)
+	deployed := false
+	for _, r := range runs {
+		if r.Version != version {
+			continue
 		}
-		// A success the App refused named another artifact than the
-		// deployment's: that version did not run.
-		if st.State == string(deploy.Success) && st.Refused == "" && st.BaseRef == branch {
-			return true, nil
+		if r.Bad() {
+			return false, nil
 		}
+		deployed = deployed || !r.Deployed.IsZero()
 	}
-	f.Kind = audit.KindMerge
+	if deployed {
+		return true, nil
+	}
+	f := audit.Filter{Kind: audit.KindMerge, Repository: repository, Model: model, Version: version, Stage: stage}
 	merges, err := a.Log.Records(ctx, f)
 	if err != nil {
 		return false, fmt.Errorf("read merges of %s %s into %s: %w", model, version, stage, err)
@@ -204,7 +214,11 @@ func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 		j := Judgement{Promotion: p}
 		in := input
 		in.Promotion, in.Manifest = p, p.Manifest
-		in.History = policy.NewHistory(now, histories, p.Model)
+		runs, err := g.stageRuns(ctx, req.Repository, req.PullRequest.BaseRef, p.Model, change.Config)
+		if err != nil {
+			return nil, err
+		}
+		in.History = policy.NewHistory(now, histories, runs, p.Model)
 		evidence, checkErr := g.checker.Check(ctx, p.Manifest, gitops.FS(ctx, head, path.Dir(p.ManifestPath), change.Config.Limits.FileBytes), change.Config)
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -224,7 +238,11 @@ func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 		p := r.Promotion()
 		in := input
 		in.Promotion = p
-		in.History = policy.NewHistory(now, histories, p.Model)
+		runs, err := g.stageRuns(ctx, req.Repository, req.PullRequest.BaseRef, p.Model, change.Config)
+		if err != nil {
+			return nil, err
+		}
+		in.History = policy.NewHistory(now, histories, runs, p.Model)
 		d := policy.ApplyWaivers(engine.Evaluate(ctx, in), waivers.list, p.Model, p.Version, now)
 		res.Judgements = append(res.Judgements, Judgement{Promotion: p, Decision: d})
 	}
@@ -317,6 +335,19 @@ func (g *Gate) histories(ctx context.Context, repo gitops.Repository, base strin
 		h[s.Name] = hist
 	}
 	return h, nil
+}
+
+// stageRuns reads the App's runs of a model in each stage of the branch.
+func (g *Gate) stageRuns(ctx context.Context, repository, branch, model string, cfg *gitops.Config) (map[string][]rollout.Run, error) {
+	runs := make(map[string][]rollout.Run, len(cfg.Stages))
+	for _, s := range cfg.Stages {
+		r, err := g.runs.Runs(ctx, repository, branch, model, s.Name)
+		if err != nil {
+			return nil, err
+		}
+		runs[s.Name] = r
+	}
+	return runs, nil
 }
 
 // DecisionRecord is the payload of an audit.KindDecision record: one

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/checks"
+	"github.com/modelgate/modelgate/internal/analysis"
 	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/deploy"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/gittest"
@@ -268,10 +270,26 @@ func TestScenarioRollbackNeedsMinimumTimePinned(t *testing.T) {
 		pinFraud(r, "2.3.0", now.Add(-time.Hour))
 		return r
 	}
-	wantDenied(t, judgeReal(t, setup(""), approvedByCompliance), "stage.skipped")
-	res := judgeReal(t, setup("rollback: {minPinned: 30m}\n"), approvedByCompliance)
+	// 2.3.0 soaked in staging before 2.4.0 replaced it: as a promotion it
+	// is judged in full, and one approval is not production's two.
+	wantNoRollback(t, judgeReal(t, setup(""), approvedOnce))
+	res := judgeReal(t, setup("rollback: {minPinned: 30m}\n"), approvedOnce)
 	if !res.Allow || !res.Judgements[0].Promotion.Rollback {
 		t.Fatalf("2.3.0 ran in production for 30m, the minimum: want an allowed rollback, got\n%s", denials(res))
+	}
+}
+
+// approvedOnce is the approval a rollback needs by default (approvals.rollback),
+// short of what a promotion into production needs.
+var approvedOnce = []policy.Approval{{User: "carol"}}
+
+// wantNoRollback checks that the promotion is judged as no rollback, and so
+// needs production's approvals.
+func wantNoRollback(t *testing.T, res *gate.Result) {
+	t.Helper()
+	wantDenied(t, res, "approvals.count")
+	if res.Judgements[0].Promotion.Rollback {
+		t.Error("judged as a rollback")
 	}
 }
 
@@ -322,13 +340,13 @@ func TestScenarioMergedPromotionMakesARollback(t *testing.T) {
 	db := auditLog(t)
 	judge := func() *gate.Result {
 		t.Helper()
-		res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvedByCompliance, gate.AuditRuns{Log: db})
+		res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvedOnce, gate.AuditRuns{Log: db})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res
 	}
-	wantDenied(t, judge(), "stage.skipped")
+	wantNoRollback(t, judge())
 
 	into := gitops.Promotion{Kind: gitops.KindPromotion, Model: "fraud-detector", Version: "2.3.0", FromStage: "staging", ToStage: "production"}
 	mergedPromotion(t, db, 5, "main", into, false) // denied, merged by hand: no run
@@ -338,7 +356,7 @@ func TestScenarioMergedPromotionMakesARollback(t *testing.T) {
 	elsewhere.ToStage = "staging"
 	mergedPromotion(t, db, 7, "main", elsewhere, true)
 	mergedPromotion(t, db, 8, "release/1", into, true) // another branch pins its own stages
-	wantDenied(t, judge(), "stage.skipped")
+	wantNoRollback(t, judge())
 
 	mergedPromotion(t, db, 9, "main", into, true)
 	res := judge()
@@ -446,44 +464,294 @@ func TestScenarioMissingEvidence(t *testing.T) {
 	wantDenied(t, res, gate.CodeChecks, "evaluation.missing", "fairness.missing")
 }
 
-func deploymentStatus(t *testing.T, db *sqlstore.DB, id int64, stage string, st audit.DeploymentStatusPayload) {
+// posted is a deployment status the deployer posted.
+type posted struct {
+	state   string
+	at      time.Time
+	refused string
+}
+
+// deployed records what the App records of a deployment of fraud-detector
+// version to stage from branch, created at created, and of the statuses
+// posted on it, in the order they came.
+func deployed(t *testing.T, db *sqlstore.DB, id int64, branch, stage, version string, created time.Time, statuses ...posted) {
 	t.Helper()
-	st.DeploymentID, st.StatusID = id, id
-	payload, err := json.Marshal(st)
+	ctx := context.Background()
+	ref := fmt.Sprintf("%040x", id)
+	db.Now = func() time.Time { return created }
+	payload, err := json.Marshal(audit.DeploymentPayload{DeploymentID: id, Environment: stage, Ref: ref, BaseRef: branch,
+		Deployment: deploy.Payload{Model: "fraud-detector", Version: version}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := audit.Entry{Kind: audit.KindDeploymentStatus, Repository: "acme/models", Model: "fraud-detector", Version: "2.3.0",
-		Stage: stage, HeadSHA: fmt.Sprintf("%040x", id), Actor: "deployer", Payload: payload}
-	if _, err := db.Append(context.Background(), e); err != nil {
+	e := audit.Entry{Kind: audit.KindDeployment, Repository: "acme/models", Model: "fraud-detector", Version: version,
+		Stage: stage, PullRequest: int(id), HeadSHA: ref, Actor: "modelgate[bot]", Payload: payload}
+	if _, err := db.Append(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	for i, st := range statuses {
+		db.Now = func() time.Time { return st.at }
+		payload, err := json.Marshal(audit.DeploymentStatusPayload{DeploymentID: id, StatusID: id*100 + int64(i), State: st.state,
+			BaseRef: branch, CreatedAt: st.at, Refused: st.refused})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Kind, e.Actor, e.Payload = audit.KindDeploymentStatus, "deployer", payload
+		if _, err := db.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// analyzed records the verdict of the live analysis of a deployment.
+func analyzed(t *testing.T, db *sqlstore.DB, id int64, stage, version string, at time.Time, st analysis.State) {
+	t.Helper()
+	db.Now = func() time.Time { return at }
+	payload, err := json.Marshal(audit.AnalysisPayload{DeploymentID: id, BaseRef: "main", State: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Append(context.Background(), audit.Entry{Kind: audit.KindAnalysis, Repository: "acme/models", Model: "fraud-detector",
+		Version: version, Stage: stage, HeadSHA: fmt.Sprintf("%040x", id), Actor: "modelgate[bot]", Payload: payload}); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// judgeRecorded judges branch promote of r with the run records of db.
+func judgeRecorded(t *testing.T, r *gittest.Repo, db *sqlstore.DB, approvals []policy.Approval) *gate.Result {
+	t.Helper()
+	res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvals, gate.AuditRuns{Log: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // A version whose deployment to a stage succeeded ran there (SPEC §1), even
 // if no pull request the App merged put it there; a success the App refused,
-// a failure, or a success from another branch's deployment is no run.
+// or a success from another branch's deployment or in another stage, is no
+// run.
 func TestScenarioSucceededDeploymentMakesARollback(t *testing.T) {
 	r := returnTo230(t)
 	db := auditLog(t)
-	judge := func() *gate.Result {
-		t.Helper()
-		res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvedByCompliance, gate.AuditRuns{Log: db})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return res
-	}
-	deploymentStatus(t, db, 1, "production", audit.DeploymentStatusPayload{State: "success", BaseRef: "main",
-		Refused: audit.RefusedDigestMismatch})
-	deploymentStatus(t, db, 2, "production", audit.DeploymentStatusPayload{State: "failure", BaseRef: "main"})
-	deploymentStatus(t, db, 3, "production", audit.DeploymentStatusPayload{State: "success", BaseRef: "release/1"})
-	deploymentStatus(t, db, 4, "staging", audit.DeploymentStatusPayload{State: "success", BaseRef: "main"})
-	wantDenied(t, judge(), "stage.skipped")
+	day := now.Add(-30 * time.Hour)
+	deployed(t, db, 1, "release/1", "production", "2.3.0", day, posted{"success", day.Add(time.Minute), ""})
+	deployed(t, db, 2, "main", "staging", "2.3.0", day, posted{"success", day.Add(time.Minute), ""})
+	deployed(t, db, 3, "main", "production", "2.3.0", day, posted{"success", day.Add(time.Minute), audit.RefusedDigestMismatch})
+	wantNoRollback(t, judgeRecorded(t, r, db, approvedOnce))
 
-	deploymentStatus(t, db, 5, "production", audit.DeploymentStatusPayload{State: "success", BaseRef: "main"})
-	res := judge()
+	deployed(t, db, 4, "main", "production", "2.3.0", day.Add(2*time.Minute), posted{"in_progress", day.Add(3 * time.Minute), ""},
+		posted{"success", day.Add(4 * time.Minute), ""})
+	res := judgeRecorded(t, r, db, approvedOnce)
 	if !res.Allow || !res.Judgements[0].Promotion.Rollback {
 		t.Fatalf("2.3.0's deployment to production succeeded: want an allowed rollback, got\n%s", denials(res))
+	}
+}
+
+// A version whose deployment failed in a stage, or whose analysis there did
+// not pass, is no version to roll back to there, whatever the merges say:
+// pinning it again is a promotion, judged in full.
+func TestScenarioFailedRunIsNoRollback(t *testing.T) {
+	into := gitops.Promotion{Kind: gitops.KindPromotion, Model: "fraud-detector", Version: "2.3.0", FromStage: "staging", ToStage: "production"}
+	day := now.Add(-30 * time.Hour)
+	for name, record := range map[string]func(db *sqlstore.DB){
+		"deployment failed after its success": func(db *sqlstore.DB) {
+			deployed(t, db, 1, "main", "production", "2.3.0", day, posted{"success", day.Add(time.Minute), ""},
+				posted{"failure", day.Add(5 * time.Minute), ""})
+		},
+		"an earlier deployment erred": func(db *sqlstore.DB) {
+			deployed(t, db, 1, "main", "production", "2.3.0", day.Add(-time.Hour), posted{"error", day.Add(-time.Hour), ""})
+			deployed(t, db, 2, "main", "production", "2.3.0", day, posted{"success", day.Add(time.Minute), ""})
+		},
+		"analysis failed": func(db *sqlstore.DB) {
+			deployed(t, db, 1, "main", "production", "2.3.0", day, posted{"success", day.Add(time.Minute), ""})
+			analyzed(t, db, 1, "production", "2.3.0", day.Add(5*time.Minute), analysis.State{Phase: analysis.Failed})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := returnTo230(t)
+			db := auditLog(t)
+			mergedPromotion(t, db, 9, "main", into, true)
+			record(db)
+			wantNoRollback(t, judgeRecorded(t, r, db, approvedOnce))
+		})
+	}
+}
+
+// A merged promotion is a run (SPEC §1) while its deployment has not
+// reported, or succeeded and was replaced before its analysis concluded:
+// only a failure takes the run away.
+func TestScenarioMergedPromotionStillRunsWithoutVerdict(t *testing.T) {
+	into := gitops.Promotion{Kind: gitops.KindPromotion, Model: "fraud-detector", Version: "2.3.0", FromStage: "staging", ToStage: "production"}
+	day := now.Add(-30 * time.Hour)
+	for name, record := range map[string]func(db *sqlstore.DB){
+		"deployment not reported": func(db *sqlstore.DB) {
+			deployed(t, db, 1, "main", "production", "2.3.0", day, posted{"in_progress", day.Add(time.Minute), ""})
+		},
+		"replaced with its analysis running": func(db *sqlstore.DB) {
+			deployed(t, db, 1, "main", "production", "2.3.0", day, posted{"success", day.Add(time.Minute), ""})
+			analyzed(t, db, 1, "production", "2.3.0", day.Add(2*time.Minute), analysis.State{Phase: analysis.Running})
+			deployed(t, db, 2, "main", "production", "2.4.0", day.Add(time.Hour))
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := returnTo230(t)
+			db := auditLog(t)
+			mergedPromotion(t, db, 9, "main", into, true)
+			record(db)
+			res := judgeRecorded(t, r, db, approvedOnce)
+			if !res.Allow || !res.Judgements[0].Promotion.Rollback {
+				t.Fatalf("want an allowed rollback, got\n%s", denials(res))
+			}
+		})
+	}
+}
+
+// stagingPins is the example repository, with fraud-detector 2.3.0 pinned in
+// staging four days ago, and whatever pins follow on main; branch promote
+// promotes 2.3.0 to production.
+func stagingPins(t *testing.T, config string, pins ...func(r *gittest.Repo)) *gittest.Repo {
+	t.Helper()
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	if config != "" {
+		r.Write(".modelgate/config.yaml", config)
+	}
+	r.Commit("example repository", now.Add(-96*time.Hour))
+	for _, pin := range pins {
+		pin(r)
+	}
+	r.Branch("promote")
+	r.CopyDir(fraudPromotion)
+	r.Commit("promote", now.Add(-time.Hour))
+	return r
+}
+
+// pinStaging pins fraud-detector version in staging at the given time.
+func pinStaging(t *testing.T, version string, at time.Time) func(r *gittest.Repo) {
+	return func(r *gittest.Repo) {
+		publish(t, r, version)
+		r.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \""+version+"\", demand-forecast: \"1.4.0\"}\n")
+		r.Commit("fraud-detector "+version+" to staging", at)
+	}
+}
+
+// Where the App holds a deployment of the version in the stage, its soak
+// runs from the deployment's success, not from the commit that pinned it.
+func TestScenarioSoakFromDeploymentSuccess(t *testing.T) {
+	r := stagingPins(t, "")
+	if res := judgeRecorded(t, r, auditLog(t), approvedByCompliance); !res.Allow {
+		t.Fatalf("pinned in staging four days ago, without deployment records: denied\n%s", denials(res))
+	}
+	pinned := now.Add(-96 * time.Hour)
+
+	db := auditLog(t)
+	deployed(t, db, 1, "main", "staging", "2.3.0", pinned, posted{"in_progress", pinned.Add(time.Minute), ""})
+	res := judgeRecorded(t, r, db, approvedByCompliance)
+	wantDenied(t, res, "stage.soak")
+	if d := denials(res); !strings.Contains(d, "its deployment there has not succeeded (in_progress)") {
+		t.Errorf("the reason does not say the deployment has not succeeded:\n%s", d)
+	}
+
+	deployed(t, db, 2, "main", "staging", "2.3.0", now.Add(-3*time.Hour), posted{"success", now.Add(-2 * time.Hour), ""})
+	res = judgeRecorded(t, r, db, approvedByCompliance)
+	wantDenied(t, res, "stage.soak")
+	if d := denials(res); !strings.Contains(d, "has run in staging for 2h, less than staging's soak time of 24h") {
+		t.Errorf("the soak is not counted from the deployment's success:\n%s", d)
+	}
+
+	db = auditLog(t)
+	deployed(t, db, 1, "main", "staging", "2.3.0", pinned, posted{"success", now.Add(-24 * time.Hour), ""})
+	if res := judgeRecorded(t, r, db, approvedByCompliance); !res.Allow {
+		t.Fatalf("deployed in staging 24h ago: denied\n%s", denials(res))
+	}
+}
+
+// Kargo #4238: a version that completed its soak in staging and was then
+// replaced there may still enter production; one replaced before its soak
+// ended may not, ever.
+func TestScenarioReplacedAfterSoakMayBePromoted(t *testing.T) {
+	pinned := now.Add(-96 * time.Hour)
+	for _, tt := range []struct {
+		name     string
+		replaced time.Time
+		allow    bool
+	}{
+		{"after its soak", now.Add(-10 * time.Hour), true},
+		{"before its soak ended", pinned.Add(20 * time.Hour), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := stagingPins(t, "", pinStaging(t, "2.4.0", tt.replaced))
+			db := auditLog(t)
+			deployed(t, db, 1, "main", "staging", "2.3.0", pinned, posted{"success", pinned, ""})
+			deployed(t, db, 2, "main", "staging", "2.4.0", tt.replaced, posted{"success", tt.replaced.Add(time.Minute), ""})
+			// Judged on the App's records and on git history alone alike.
+			for records, db := range map[string]*sqlstore.DB{"deployment records": db, "git history": auditLog(t)} {
+				res := judgeRecorded(t, r, db, approvedByCompliance)
+				if res.Judgements[0].Promotion.Rollback {
+					t.Errorf("%s: judged as a rollback", records)
+				}
+				if tt.allow && !res.Allow {
+					t.Errorf("%s: denied\n%s", records, denials(res))
+				}
+				if !tt.allow {
+					wantDenied(t, res, "stage.soak")
+					if d := denials(res); !strings.Contains(d, "ran only, before it was replaced, in staging for 20h") {
+						t.Errorf("%s: the reason does not say how long it ran before it was replaced:\n%s", records, d)
+					}
+				}
+			}
+		})
+	}
+}
+
+// stagingAnalysis is the example config with live analysis in staging.
+const stagingAnalysis = `stages:
+  - {name: dev}
+  - name: staging
+    soak: 24h
+    analysis:
+      prometheus: {address: "http://127.0.0.1:9090"}
+      metrics:
+        - {name: error-rate, query: "sum(rate(model_errors_total[5m]))", successCondition: result < 0.01, count: 12}
+  - {name: production, soak: 72h}
+`
+
+// Out of a stage with live analysis, a version moves on only once its
+// analysis there passed.
+func TestScenarioAnalysisMustPass(t *testing.T) {
+	r := stagingPins(t, stagingAnalysis)
+	deployedAt := now.Add(-30 * time.Hour)
+	failed := analysis.State{Phase: analysis.Failed, Started: deployedAt, Metrics: []analysis.MetricState{{Name: "error-rate",
+		Phase: analysis.Failed, Count: 3, Failed: 1, Message: "measurement 3 failed: result 0.07 does not meet result < 0.01"}}}
+	for _, tt := range []struct {
+		name  string
+		state *analysis.State
+		want  string
+	}{
+		{"no analysis", nil, "its run in staging has no analysis, which staging requires"},
+		{"running", &analysis.State{Phase: analysis.Running, Started: deployedAt}, "its analysis in staging has not completed (Running)"},
+		{"failed", &failed, "its analysis in staging failed: error-rate: measurement 3 failed: result 0.07 does not meet result < 0.01"},
+		{"inconclusive", &analysis.State{Phase: analysis.Inconclusive, Started: deployedAt}, "its analysis in staging was inconclusive"},
+		{"successful", &analysis.State{Phase: analysis.Successful, Started: deployedAt}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			db := auditLog(t)
+			deployed(t, db, 1, "main", "staging", "2.3.0", deployedAt, posted{"success", deployedAt, ""})
+			if tt.state != nil {
+				analyzed(t, db, 1, "staging", "2.3.0", deployedAt.Add(time.Hour), *tt.state)
+			}
+			res := judgeRecorded(t, r, db, approvedByCompliance)
+			if tt.want == "" {
+				if !res.Allow {
+					t.Fatalf("denied\n%s", denials(res))
+				}
+				return
+			}
+			wantDenied(t, res, "stage.analysis")
+			if d := denials(res); !strings.Contains(d, "fraud-detector 2.3.0: "+tt.want) {
+				t.Errorf("the reason does not say %q:\n%s", tt.want, d)
+			}
+		})
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
+	"github.com/golang-jwt/jwt/v4"
 	gh "github.com/google/go-github/v62/github"
 )
 
@@ -46,6 +47,10 @@ type Config struct {
 	// Observe, if not nil, is called after every HTTP exchange with GitHub,
 	// from the goroutine that made it.
 	Observe func(Call)
+	// Now is the clock the App's JWTs are dated by; nil means time.Now. It
+	// is the App's one clock, so that a test moving it moves GitHub
+	// authentication along with everything else.
+	Now func() time.Time
 }
 
 const (
@@ -80,6 +85,8 @@ type App struct {
 	stickies  *lru[sticky]
 	commits   *lru[commitNode]
 
+	now func() time.Time // dates the App's JWTs
+
 	mu      sync.Mutex
 	clients map[int64]*Client
 	bot     string // the login of the App's bot account, once known
@@ -113,9 +120,42 @@ func newApp(cfg Config, clk clock) (*App, error) {
 		tr = observer{next: tr, observe: cfg.Observe}
 	}
 	a := newShared(base, tr, cfg.MaxWait, clk)
-	a.id, a.key = cfg.AppID, key
-	a.client = a.newClient("app", ghinstallation.NewAppsTransportFromPrivateKey(tr, a.id, key))
+	a.id, a.key, a.now = cfg.AppID, key, cfg.Now
+	if a.now == nil {
+		a.now = time.Now
+	}
+	a.client = a.newClient("app", a.appsTransport())
 	return a, nil
+}
+
+// appsTransport authenticates requests as the App, with a JWT dated by the
+// App's clock.
+func (a *App) appsTransport() *ghinstallation.AppsTransport {
+	signer := datedSigner{next: ghinstallation.NewRSASigner(jwt.SigningMethodRS256, a.key), now: a.now}
+	t, err := ghinstallation.NewAppsTransportWithOptions(a.tr, a.id, ghinstallation.WithSigner(signer))
+	if err != nil {
+		// Only a missing signer fails, and there is one.
+		panic(err)
+	}
+	t.BaseURL = strings.TrimSuffix(a.baseURL.String(), "/")
+	return t
+}
+
+// datedSigner dates a JWT by the App's clock: ghinstallation dates it by the
+// host's, and GitHub refuses one that is not valid by its own.
+type datedSigner struct {
+	next ghinstallation.Signer
+	now  func() time.Time
+}
+
+func (s datedSigner) Sign(claims jwt.Claims) (string, error) {
+	if c, ok := claims.(*jwt.RegisteredClaims); ok {
+		// As ghinstallation does: 30 s back for clock drift, whole seconds
+		// (GitHub refuses fractions), two minutes of validity.
+		iat := s.now().Add(-30 * time.Second).Truncate(time.Second)
+		c.IssuedAt, c.ExpiresAt = jwt.NewNumericDate(iat), jwt.NewNumericDate(iat.Add(2*time.Minute))
+	}
+	return s.next.Sign(claims)
 }
 
 // newShared returns an App without an identity yet: the transport, limits
@@ -272,12 +312,14 @@ func (a *App) Installation(id int64) *Client {
 	if c, ok := a.clients[id]; ok {
 		return c
 	}
-	// Each installation has its own AppsTransport: ghinstallation writes to it
-	// when it refreshes a token.
-	it := ghinstallation.NewFromAppsTransport(ghinstallation.NewAppsTransportFromPrivateKey(a.tr, a.id, a.key), id)
-	it.BaseURL = strings.TrimSuffix(a.baseURL.String(), "/")
 	c := &Client{app: a, id: id}
-	c.gh = a.newClient("installation "+strconv.FormatInt(id, 10), installationTransport{it})
+	c.gh = a.newClient("installation "+strconv.FormatInt(id, 10), newInstallationTransport(func() *ghinstallation.Transport {
+		// Each installation has its own AppsTransport: ghinstallation
+		// writes to it when it refreshes a token.
+		it := ghinstallation.NewFromAppsTransport(a.appsTransport(), id)
+		it.BaseURL = strings.TrimSuffix(a.baseURL.String(), "/")
+		return it
+	}))
 	a.clients[id] = c
 	return c
 }

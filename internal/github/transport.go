@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
@@ -265,13 +266,49 @@ func discard(resp *http.Response) {
 	resp.Body.Close()
 }
 
-// installationTransport authenticates requests as an installation.
+// installationTransport authenticates requests as an installation. When
+// GitHub refuses the installation token that ghinstallation still takes for
+// valid — revoked when the installation's permissions changed, or expired by
+// GitHub's clock before the host's says so — it takes a new token once and
+// sends the request again, rather than failing every call until the old
+// token's time is up by the host's clock.
 type installationTransport struct {
-	*ghinstallation.Transport
+	renew   func() *ghinstallation.Transport
+	mu      sync.Mutex
+	current *ghinstallation.Transport
 }
 
-func (t installationTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := t.Transport.RoundTrip(req)
+func newInstallationTransport(renew func() *ghinstallation.Transport) *installationTransport {
+	return &installationTransport{renew: renew, current: renew()}
+}
+
+func (t *installationTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	t.mu.Lock()
+	it := t.current
+	t.mu.Unlock()
+	resp, err := t.send(it, req)
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || (req.Body != nil && req.GetBody == nil) {
+		return resp, err
+	}
+	retry := req.Clone(req.Context())
+	if req.GetBody != nil {
+		if retry.Body, err = req.GetBody(); err != nil {
+			return resp, nil
+		}
+	}
+	discard(resp)
+	t.mu.Lock()
+	// Concurrent refusals of one token renew it once.
+	if t.current == it {
+		t.current = t.renew()
+	}
+	it = t.current
+	t.mu.Unlock()
+	return t.send(it, retry)
+}
+
+func (t *installationTransport) send(it *ghinstallation.Transport, req *http.Request) (*http.Response, error) {
+	resp, err := it.RoundTrip(req)
 	var refused *ghinstallation.HTTPError
 	if errors.As(err, &refused) && refused.Response != nil {
 		// ghinstallation leaves the body of a refused token request open, which

@@ -29,6 +29,10 @@ type Config struct {
 // PolicyChange is the approvals key for pull requests that touch .modelgate/.
 const PolicyChange = "policyChange"
 
+// RollbackApprovals is the approvals key whose rule a rollback needs instead of
+// its stage's.
+const RollbackApprovals = "rollback"
+
 // Gates tells whether pull requests into branch, which is not the default
 // branch, are gated and merged: whether a pattern of Branches matches it.
 func (c *Config) Gates(branch string) bool {

@@ -39,6 +39,33 @@ func TestConfigBranches(t *testing.T) {
 	}
 }
 
+func TestConfigRollbackApprovals(t *testing.T) {
+	v, err := schema.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := gitops.ParseConfig(v, []byte(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Approvals[gitops.RollbackApprovals]; got.Count != 1 || len(got.Teams) != 0 {
+		t.Errorf("approvals.rollback defaults to %+v; want one approval from any team", got)
+	}
+	cfg, err = gitops.ParseConfig(v, []byte("approvals:\n  rollback: {count: 2, teams: [sre]}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.Approvals[gitops.RollbackApprovals]; got.Count != 2 || len(got.Teams) != 1 || got.Teams[0] != "sre" {
+		t.Errorf("approvals.rollback is %+v; want the config's {count: 2, teams: [sre]}", got)
+	}
+	for _, name := range []string{"rollback", "policyChange"} {
+		_, err := gitops.ParseConfig(v, []byte("stages:\n  - name: dev\n  - name: "+name+"\n"))
+		if err == nil || !strings.Contains(err.Error(), "config.yaml:3:") || !strings.Contains(err.Error(), "stages[1].name") {
+			t.Errorf("a stage named %s: error %v; want one naming config.yaml:3 and stages[1].name", name, err)
+		}
+	}
+}
+
 func TestConfigPromote(t *testing.T) {
 	v, err := schema.New()
 	if err != nil {

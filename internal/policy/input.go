@@ -4,7 +4,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/modelgate/modelgate/internal/analysis"
 	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/rollout"
 )
 
 // Input is the document every policy judges (policies/README.md). Lists are never
@@ -46,25 +48,115 @@ type StageHistory struct {
 	Version  string   `json:"version"`
 	Since    string   `json:"since"`
 	Versions []string `json:"versions"`
+	// Analysis is the live analysis of the stage's current run, nil without
+	// one.
+	Analysis *analysis.State `json:"analysis"`
+	Runs     []Run           `json:"runs"`
 }
 
-// NewHistory summarises each stage's pin history for one model.
-func NewHistory(now time.Time, stages map[string]gitops.History, model string) History {
-	h := History{Now: now.UTC().Format(time.RFC3339), Stages: make(map[string]StageHistory, len(stages))}
+// Run is one stretch of time in which a stage ran a version of the model.
+// Times are RFC 3339, "" for none.
+type Run struct {
+	Version string `json:"version"`
+	// Since is when the deployment succeeded, or, without the App's records,
+	// when the commit that pinned the version landed.
+	Since string `json:"since"`
+	// Until is when the next version replaced it; "" while it runs.
+	Until string `json:"until"`
+	// Deployment is the last accepted deployment state; "" without the
+	// App's records.
+	Deployment string `json:"deployment"`
+	// Analysis is the run's analysis phase; "" without analysis.
+	Analysis string `json:"analysis"`
+}
+
+// NewHistory summarises each stage's history for one model: the pins of git
+// history, and, for a stage where the App holds deployment records of the
+// model (runs, oldest first, as rollout.Ledger returns them), the runs those
+// records make. Where those records hold a deployment of the version the
+// stage pins, they say since when it runs: from its success, "" before.
+func NewHistory(now time.Time, stages map[string]gitops.History, runs map[string][]rollout.Run, model string) History {
+	h := History{Now: timestamp(now), Stages: make(map[string]StageHistory, len(stages))}
 	for stage, hist := range stages {
-		s := StageHistory{Versions: []string{}}
+		s := StageHistory{Versions: []string{}, Runs: []Run{}}
 		if len(hist) > 0 {
 			s.Version = hist[0].Models[model]
 		}
 		if since, ok := hist.Since(model, s.Version); ok && s.Version != "" {
-			s.Since = since.UTC().Format(time.RFC3339)
+			s.Since = timestamp(since)
 		}
 		for _, p := range hist {
 			if v := p.Models[model]; v != "" && !slices.Contains(s.Versions, v) {
 				s.Versions = append(s.Versions, v)
 			}
 		}
+		if recorded := runs[stage]; len(recorded) > 0 {
+			s.Runs = deployedRuns(recorded)
+			// A version pinned again after its run there ended has no
+			// deployment yet: it has run for no time.
+			if r, ok := newestRun(recorded, s.Version); ok {
+				s.Since = ""
+				if r.Current() {
+					s.Since, s.Analysis = timestamp(r.Deployed), r.Analysis
+				}
+			}
+		} else {
+			s.Runs = pinnedRuns(hist, model)
+		}
 		h.Stages[stage] = s
 	}
 	return h
+}
+
+// deployedRuns lists the App's runs newest first.
+func deployedRuns(runs []rollout.Run) []Run {
+	out := make([]Run, 0, len(runs))
+	for _, r := range slices.Backward(runs) {
+		in := Run{Version: r.Version, Since: timestamp(r.Deployed), Until: timestamp(r.Ended), Deployment: string(r.State)}
+		if r.Analysis != nil {
+			in.Analysis = string(r.Analysis.Phase)
+		}
+		out = append(out, in)
+	}
+	return out
+}
+
+func newestRun(runs []rollout.Run, version string) (rollout.Run, bool) {
+	for _, r := range slices.Backward(runs) {
+		if r.Version == version {
+			return r, true
+		}
+	}
+	return rollout.Run{}, false
+}
+
+// pinnedRuns reads the runs of git history (newest first): a run starts at
+// the oldest commit of a stretch that pins the version and ends at the
+// commit after it.
+func pinnedRuns(hist gitops.History, model string) []Run {
+	out := []Run{}
+	for i := 0; i < len(hist); i++ {
+		v := hist[i].Models[model]
+		if v == "" {
+			continue
+		}
+		r := Run{Version: v}
+		if i > 0 {
+			r.Until = timestamp(hist[i-1].Commit.Time)
+		}
+		for i+1 < len(hist) && hist[i+1].Models[model] == v {
+			i++
+		}
+		r.Since = timestamp(hist[i].Commit.Time)
+		out = append(out, r)
+	}
+	return out
+}
+
+// timestamp writes t as RFC 3339 in UTC; "" for the zero time.
+func timestamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }

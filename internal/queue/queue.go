@@ -39,6 +39,9 @@ type Job struct {
 type Stats struct {
 	// Pending includes jobs waiting for a retry time.
 	Pending int
+	// Scheduled counts the jobs queued to run later whose time has not
+	// come (a soak's end, the next measurement); they are not Pending.
+	Scheduled int
 	// Running includes jobs whose lease has expired and that are waiting
 	// to be claimed again.
 	Running int

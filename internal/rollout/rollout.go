@@ -98,6 +98,14 @@ func (r Run) Ready(soak time.Duration, now time.Time) (ready bool, at time.Time,
 	return true, time.Time{}, ""
 }
 
+// Bad reports whether the version did not run well in the stage: its
+// deployment failed, or its analysis failed or could not conclude. A version
+// with a bad run in a stage is never one to return to there.
+func (r Run) Bad() bool {
+	return !r.Failed.IsZero() ||
+		(r.Analysis != nil && r.Analysis.Phase != analysis.Successful && r.Analysis.Phase != analysis.Running)
+}
+
 // PreviousGood returns the newest good run of runs (oldest first, as Runs
 // returns them) of another version than except: the version a rollback
 // returns the stage to. A version that failed in the stage at any time is
@@ -105,9 +113,7 @@ func (r Run) Ready(soak time.Duration, now time.Time) (ready bool, at time.Time,
 func PreviousGood(runs []Run, except string) (Run, bool) {
 	failed := map[string]bool{}
 	for _, r := range runs {
-		if !r.Failed.IsZero() || (r.Analysis != nil && r.Analysis.Phase != analysis.Successful && r.Analysis.Phase != analysis.Running) {
-			failed[r.Version] = true
-		}
+		failed[r.Version] = failed[r.Version] || r.Bad()
 	}
 	for i := len(runs) - 1; i >= 0; i-- {
 		r := runs[i]

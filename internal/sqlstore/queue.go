@@ -34,8 +34,11 @@ const claimCandidates = 16
 // Enqueue queues jobs in a single transaction, so that many deliveries share
 // one commit, and reports for each whether it was queued: false means that
 // a job with its delivery id was queued before, earlier in jobs or by an
-// earlier call, and is not queued again. Only Delivery, Event, Key and
-// Payload are taken from jobs. The jobs are durable once Enqueue returns.
+// earlier call, and is not queued again, wherever its RunAt: scheduling
+// the same job twice schedules it once. Only Delivery, Event, Key, Payload
+// and RunAt are taken from jobs; a job with a zero RunAt is runnable at
+// once, one with a future RunAt not before it. The jobs are durable once
+// Enqueue returns.
 func (db *DB) Enqueue(ctx context.Context, jobs ...queue.Job) ([]bool, error) {
 	added := make([]bool, len(jobs))
 	if len(jobs) == 0 {
@@ -63,7 +66,11 @@ func (db *DB) Enqueue(ctx context.Context, jobs ...queue.Job) ([]bool, error) {
 			if payload == nil {
 				payload = []byte{}
 			}
-			res, err := insert.ExecContext(ctx, last+1, j.Delivery, j.Event, j.Key, payload, now, now)
+			runAt := now
+			if !j.RunAt.IsZero() {
+				runAt = j.RunAt.UnixMilli()
+			}
+			res, err := insert.ExecContext(ctx, last+1, j.Delivery, j.Event, j.Key, payload, runAt, now)
 			if err != nil {
 				return fmt.Errorf("insert delivery %s: %w", j.Delivery, err)
 			}
@@ -299,8 +306,12 @@ func (db *DB) QueueStats(ctx context.Context) (queue.Stats, error) {
 		State string `db:"state"`
 		N     int    `db:"n"`
 	}
-	err := db.x.SelectContext(ctx, &counts, `SELECT state, COUNT(*) AS n FROM queue_jobs
-		WHERE state IN ('pending', 'running', 'dead') GROUP BY state`)
+	// A pending job never tried whose time has not come was scheduled for
+	// later; a pending job tried before is waiting for its retry.
+	err := db.x.SelectContext(ctx, &counts, db.x.Rebind(`SELECT
+		CASE WHEN state = 'pending' AND attempts = 0 AND run_at > ? THEN 'scheduled' ELSE state END AS state,
+		COUNT(*) AS n FROM queue_jobs
+		WHERE state IN ('pending', 'running', 'dead') GROUP BY 1`), db.Now().UnixMilli())
 	if err != nil {
 		return queue.Stats{}, fmt.Errorf("count queued jobs: %w", err)
 	}
@@ -309,6 +320,8 @@ func (db *DB) QueueStats(ctx context.Context) (queue.Stats, error) {
 		switch c.State {
 		case "pending":
 			s.Pending = c.N
+		case "scheduled":
+			s.Scheduled = c.N
 		case "running":
 			s.Running = c.N
 		case "dead":

@@ -309,6 +309,43 @@ func TestRetryWaitsUntilItsTime(t *testing.T) {
 	})
 }
 
+func TestScheduledJobWaitsUntilItsTime(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		db, clock := openQueue(t, dsn)
+		at := clock.Now().Add(time.Hour)
+		soak := queue.Job{Delivery: "advance:acme/models:7:soak", Event: "modelgate_advance", Key: "acme/models", RunAt: at}
+		if added := enqueue(t, db, soak); !added[0] {
+			t.Fatal("the scheduled job was not queued")
+		}
+		// Scheduling it again, for whatever time, queues nothing.
+		if added := enqueue(t, db, soak, queue.Job{Delivery: soak.Delivery, Key: "acme/models", RunAt: at.Add(time.Hour)}); added[0] || added[1] {
+			t.Errorf("the same delivery scheduled again was queued: %v", added)
+		}
+		if got, want := stats(t, db), (queue.Stats{Scheduled: 1}); got != want {
+			t.Errorf("stats = %+v, want %+v", got, want)
+		}
+		// A job of the same key queued later runs first: the scheduled one
+		// does not hold up its key while it waits.
+		enqueue(t, db, queue.Job{Delivery: "now", Key: "acme/models"}, queue.Job{Delivery: "past", Key: "acme/models", RunAt: clock.Now().Add(-time.Minute)})
+		for _, d := range []string{"now", "past"} {
+			j := claimInOrder(t, db, "w1", d)[0]
+			if err := db.Complete(t.Context(), j.ID, "w1"); err != nil {
+				t.Fatalf("Complete: %v", err)
+			}
+		}
+		clock.Advance(time.Hour - time.Millisecond)
+		claimNone(t, db)
+
+		clock.Advance(time.Millisecond)
+		if got, want := stats(t, db), (queue.Stats{Pending: 1}); got != want {
+			t.Errorf("stats at its time = %+v, want %+v", got, want)
+		}
+		if got := claim(t, db, "w1", time.Minute); got.Delivery != soak.Delivery || got.Attempts != 1 {
+			t.Errorf("claimed %+v at its time, want %s on attempt 1", got, soak.Delivery)
+		}
+	})
+}
+
 func TestBury(t *testing.T) {
 	eachBackend(t, func(t *testing.T, dsn string) {
 		db, _ := openQueue(t, dsn)
