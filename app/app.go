@@ -69,6 +69,10 @@ func (a *App) Handle(ctx context.Context, job queue.Job) error {
 		return a.deployMerges(ctx, log.With("repository", task.Repository, "after", task.After), task)
 	case Track:
 		return a.trackStatus(ctx, log.With("repository", task.Repository), task)
+	case Command:
+		return a.command(ctx, log.With("repository", task.Repository), task)
+	case Recover:
+		return a.recoverDeployments(ctx, log.With("repository", task.Repository), task)
 	}
 	return nil
 }

@@ -33,6 +33,8 @@ type repo struct {
 	suites        map[string]int64 // check suite ID by app and head SHA
 	deployments   []*deployment
 	activities    []*activity
+	issues        []*issue          // issues that are not pull requests
+	roles         map[string]string // repository role by lower-case login
 	parent        *repo // of a fork
 }
 
