@@ -35,7 +35,7 @@ type repo struct {
 	activities    []*activity
 	issues        []*issue          // issues that are not pull requests
 	roles         map[string]string // repository role by lower-case login
-	parent        *repo // of a fork
+	parent        *repo             // of a fork
 }
 
 func (r *repo) fullName() string { return r.owner + "/" + r.name }
