@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/deploy"
@@ -128,13 +129,21 @@ func (a *App) deploymentPayload(ctx context.Context, repo *github.Repo, sha stri
 // existingDeployment finds the deployment the App created at sha before a
 // crash kept it from recording it.
 func (a *App) existingDeployment(ctx context.Context, repo *github.Repo, sha, environment string, want deploy.Payload) (*github.Deployment, error) {
+	bot, err := a.github.BotLogin(ctx)
+	if err != nil {
+		return nil, err
+	}
 	list, err := repo.Deployments(ctx, github.DeploymentFilter{SHA: sha, Task: deploy.Task, Environment: environment})
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range list {
-		// Only a deployment of exactly the payload the App would create is
-		// taken for its own: one of another artifact is not.
+		// Only a deployment the App's bot created, of exactly the payload the
+		// App would create, is taken for its own: anyone with write access
+		// can create one of the same task and payload.
+		if !strings.EqualFold(d.Creator, bot) {
+			continue
+		}
 		if p, err := deploy.ParsePayload(d.Payload); err == nil && p == want {
 			return &d, nil
 		}
