@@ -76,7 +76,7 @@ func (a *App) deployMerge(ctx context.Context, log *slog.Logger, repo *github.Re
 		log.Info("deployment created", "deployment", d.ID, "model", m.Model, "version", m.Version, "environment", m.Stage)
 	}
 	entry.Payload = mustJSON(audit.DeploymentPayload{DeploymentID: d.ID, Environment: m.Stage, Ref: merge.CommitSHA,
-		BaseRef: merge.BaseRef, Deployment: payload})
+		BaseRef: merge.BaseRef, Deployment: payload, CreatedAt: d.CreatedAt})
 	_, err = a.store.Append(ctx, entry)
 	return err
 }

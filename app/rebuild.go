@@ -152,7 +152,7 @@ func (a *App) rebuildDeployment(ctx context.Context, log *slog.Logger, repo *git
 	}
 	if rec == nil {
 		dep = audit.DeploymentPayload{DeploymentID: d.ID, Environment: d.Environment, Ref: d.SHA, BaseRef: branch,
-			Deployment: payload, Rebuilt: true}
+			Deployment: payload, Rebuilt: true, CreatedAt: d.CreatedAt}
 		r, err := a.store.Append(ctx, audit.Entry{Kind: audit.KindDeployment, Repository: repo.String(), Model: payload.Model,
 			Version: payload.Version, Stage: d.Environment, HeadSHA: d.SHA, Actor: d.Creator, Payload: mustJSON(dep)})
 		if err != nil {

@@ -84,7 +84,7 @@ func (w *world) checkRebuilt(pr githubtest.PullRequest, d githubtest.Deployment)
 		t.Fatalf("deployment records %+v; want the App's one deployment", recs)
 	}
 	if p := deps[0]; !p.Rebuilt || p.DeploymentID != d.ID || p.Ref != pr.MergeCommitSHA || p.BaseRef != "main" ||
-		p.Environment != "production" || p.Deployment.Artifact.Digest != fraudDigest {
+		p.Environment != "production" || p.Deployment.Artifact.Digest != fraudDigest || !p.CreatedAt.Equal(d.CreatedAt) {
 		t.Errorf("deployment payload %+v", p)
 	}
 	got := statusPayloads(t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus}))
