@@ -52,7 +52,7 @@ func (a *App) command(ctx context.Context, log *slog.Logger, task Task) error {
 	payload := audit.CommandPayload{CommentID: c.ID, Command: c.Command, Args: nonNil(c.Args), Refused: refusal}
 	if refusal != "" {
 		log.Info("command refused", "reason", refusal)
-		body := fmt.Sprintf("%s\n@%s: `%s` was not carried out: %s\n", commandMarker(c.ID), c.Author, commandText(c), refusal)
+		body := fmt.Sprintf("%s\n@%s: %s was not carried out: %s\n", commandMarker(c.ID), c.Author, commandText(c), refusal)
 		if _, err := repo.StickyComment(ctx, c.Issue, commandMarker(c.ID), body); err != nil {
 			return fmt.Errorf("answer command: %w", err)
 		}
@@ -70,7 +70,14 @@ func (a *App) command(ctx context.Context, log *slog.Logger, task Task) error {
 }
 
 func commandText(c *CommentCommand) string {
-	return strings.Join(append([]string{"/modelgate", c.Command}, c.Args...), " ")
+	return code(strings.Join(append([]string{"/modelgate", c.Command}, c.Args...), " "))
+}
+
+// code quotes words of a comment in the App's answer as a code span, where
+// they mention no one; a backtick in them would end the span and let the
+// commenter write the rest of the App's comment.
+func code(words string) string {
+	return "`" + strings.ReplaceAll(words, "`", "'") + "`"
 }
 
 // commandRecorded tells whether the comment's command was handled already:
@@ -162,7 +169,7 @@ func (a *App) resolveCommand(ctx context.Context, repo *github.Repo, c *CommentC
 	}
 	switch i := cfg.StageIndex(req.Stage); {
 	case i < 0:
-		return req, fmt.Sprintf("%q is not a stage of the config of %s; its stages are %s.", req.Stage, defaultBranch, stageList(cfg)), true, nil
+		return req, fmt.Sprintf("%s is not a stage of the config of %s; its stages are %s.", code(req.Stage), defaultBranch, stageList(cfg)), true, nil
 	case i == 0 && c.Command == CommandPromote:
 		return req, fmt.Sprintf("%s is the first stage: no stage comes before it to promote from.", req.Stage), true, nil
 	}
@@ -190,7 +197,7 @@ func (a *App) resolveCommand(ctx context.Context, repo *github.Repo, c *CommentC
 		}
 	}
 	if !slices.Contains(pinned, model) {
-		return req, fmt.Sprintf("%s pins no model %q in any stage.", req.Branch, model), true, nil
+		return req, fmt.Sprintf("%s pins no model %s in any stage.", req.Branch, code(model)), true, nil
 	}
 	req.Model = model
 	if version != "" {
@@ -199,7 +206,7 @@ func (a *App) resolveCommand(ctx context.Context, repo *github.Repo, c *CommentC
 			return req, "", false, fmt.Errorf("read versions of %s: %w", model, failed)
 		}
 		if err != nil || !slices.Contains(versions, version) {
-			return req, fmt.Sprintf("%s has no version %q in %s/ on %s.", model, version, path.Join(gitops.ModelsDir, model), req.Branch), true, nil
+			return req, fmt.Sprintf("%s has no version %s in %s/ on %s.", model, code(version), path.Join(gitops.ModelsDir, model), req.Branch), true, nil
 		}
 		req.Version = version
 	}

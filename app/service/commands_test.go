@@ -122,16 +122,18 @@ func TestCommandsRefused(t *testing.T) {
 		w.command(issue, "dave", "/modelgate promote production churn")
 		w.command(issue, "dave", "/modelgate promote dev fraud-detector")
 		w.command(issue, "dave", "/modelgate promote")
+		w.command(issue, "dave", "/modelgate promote `@everyone` x")
 
 		wants := []string{
 			"@mallory has read permission",
 			"@trent has read permission",
-			`"qa" is not a stage`,
+			"`qa` is not a stage",
 			"name the model: main pins demand-forecast, fraud-detector",
-			`no version "9.9.9"`,
-			`no model "churn"`,
+			"no version `9.9.9`",
+			"no model `churn`",
 			"dev is the first stage",
 			"usage:",
+			"`'@everyone'` is not a stage",
 		}
 		cmds := commandPayloads(t, w.records(audit.Filter{Kind: audit.KindCommand}))
 		answers := w.answers(issue)
@@ -145,6 +147,9 @@ func TestCommandsRefused(t *testing.T) {
 		}
 		if !strings.Contains(answers[0], "@mallory: `/modelgate promote production fraud-detector` was not carried out") {
 			t.Errorf("answer %q", answers[0])
+		}
+		if last := answers[len(answers)-1]; !strings.Contains(last, "`/modelgate promote '@everyone' x`") {
+			t.Errorf("a backtick of the command ends the answer's code span: %q", last)
 		}
 		if jobs := w.commandJobs(); len(jobs) != 0 {
 			t.Errorf("refused commands were queued: %+v", jobs)
