@@ -799,7 +799,7 @@ func TestIssueComments(t *testing.T) {
 	var payload struct {
 		Issue   map[string]any `json:"issue"`
 		Comment struct {
-			Body string `json:"body"`
+			Body string                 `json:"body"`
 			User struct{ Login string } `json:"user"`
 		} `json:"comment"`
 	}
