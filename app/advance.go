@@ -41,7 +41,7 @@ func (a *App) advance(ctx context.Context, log *slog.Logger, delivery string, ta
 		return permanent(err)
 	}
 	if task.Command != nil {
-		return a.command(ctx, log, repo, delivery, task)
+		return a.commanded(ctx, log, repo, delivery, task)
 	}
 	ledger := rollout.Ledger{Log: a.store}
 	run, ok, err := ledger.Run(ctx, task.Repository, task.Deployment)
@@ -471,9 +471,9 @@ func (a *App) writeEvidence(ctx context.Context, sb *strings.Builder, run rollou
 	return nil
 }
 
-// command carries out an authorized /modelgate promote or rollback and
+// commanded carries out an authorized /modelgate promote or rollback and
 // answers where it was given.
-func (a *App) command(ctx context.Context, log *slog.Logger, repo *github.Repo, delivery string, task Task) error {
+func (a *App) commanded(ctx context.Context, log *slog.Logger, repo *github.Repo, delivery string, task Task) error {
 	c := task.Command
 	log = log.With("command", c.Purpose, "model", c.Model, "stage", c.Stage, "version", c.Version, "actor", c.Actor)
 	b, err := a.base(ctx, repo, task.Installation, c.Branch)

@@ -72,6 +72,10 @@ func (a *App) Handle(ctx context.Context, job queue.Job) error {
 		return a.trackStatus(ctx, log.With("repository", task.Repository), task)
 	case Analyze:
 		return a.analyze(ctx, log.With("repository", task.Repository), task)
+	case Command:
+		return a.command(ctx, log.With("repository", task.Repository), task)
+	case Recover:
+		return a.recoverDeployments(ctx, log.With("repository", task.Repository), task)
 	case Advance:
 		return a.advance(ctx, log.With("repository", task.Repository), job.Delivery, task)
 	}

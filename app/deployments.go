@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/deploy"
@@ -75,7 +76,7 @@ func (a *App) deployMerge(ctx context.Context, log *slog.Logger, repo *github.Re
 		log.Info("deployment created", "deployment", d.ID, "model", m.Model, "version", m.Version, "environment", m.Stage)
 	}
 	entry.Payload = mustJSON(audit.DeploymentPayload{DeploymentID: d.ID, Environment: m.Stage, Ref: merge.CommitSHA,
-		BaseRef: merge.BaseRef, Deployment: payload})
+		BaseRef: merge.BaseRef, Deployment: payload, CreatedAt: d.CreatedAt})
 	_, err = a.store.Append(ctx, entry)
 	return err
 }
@@ -128,13 +129,21 @@ func (a *App) deploymentPayload(ctx context.Context, repo *github.Repo, sha stri
 // existingDeployment finds the deployment the App created at sha before a
 // crash kept it from recording it.
 func (a *App) existingDeployment(ctx context.Context, repo *github.Repo, sha, environment string, want deploy.Payload) (*github.Deployment, error) {
+	bot, err := a.github.BotLogin(ctx)
+	if err != nil {
+		return nil, err
+	}
 	list, err := repo.Deployments(ctx, github.DeploymentFilter{SHA: sha, Task: deploy.Task, Environment: environment})
 	if err != nil {
 		return nil, err
 	}
 	for _, d := range list {
-		// Only a deployment of exactly the payload the App would create is
-		// taken for its own: one of another artifact is not.
+		// Only a deployment the App's bot created, of exactly the payload the
+		// App would create, is taken for its own: anyone with write access
+		// can create one of the same task and payload.
+		if !strings.EqualFold(d.Creator, bot) {
+			continue
+		}
 		if p, err := deploy.ParsePayload(d.Payload); err == nil && p == want {
 			return &d, nil
 		}
@@ -144,16 +153,26 @@ func (a *App) existingDeployment(ctx context.Context, repo *github.Repo, sha, en
 
 // trackStatus records a status a deployer posted on a deployment the App
 // created, once, as GitHub holds it: accepted, or refused with the reason.
-// Deployments the App has no record of are not modelgate's and are ignored.
+// Deployments the App has no record of are not modelgate's and are ignored,
+// unless the store holds no deployment of the repository at all: a new store
+// first records the App's deployments from GitHub.
 func (a *App) trackStatus(ctx context.Context, log *slog.Logger, task Task) error {
 	dep, rec, err := a.deploymentRecord(ctx, task.Repository, task.Deployment)
-	if err != nil || rec == nil {
-		if err == nil {
-			log.Info("status of a deployment the App did not create; ignored", "deployment", task.Deployment)
-		}
+	if err != nil {
 		return err
 	}
-	seen, last, err := a.statusRecords(ctx, rec, task.Deployment, task.Status)
+	if rec == nil {
+		if err := a.rebuildDeployments(ctx, log, task.Installation, task.Repository); err != nil {
+			return err
+		}
+		if dep, rec, err = a.deploymentRecord(ctx, task.Repository, task.Deployment); err != nil || rec == nil {
+			if err == nil {
+				log.Info("status of a deployment the App did not create; ignored", "deployment", task.Deployment)
+			}
+			return err
+		}
+	}
+	seen, last, err := a.statusRecords(ctx, rec, task.Deployment)
 	if err != nil {
 		return err
 	}
@@ -161,7 +180,7 @@ func (a *App) trackStatus(ctx context.Context, log *slog.Logger, task Task) erro
 	if err != nil {
 		return permanent(err)
 	}
-	if seen {
+	if seen[task.Status] {
 		// Recorded before a crash, or delivered twice: what it schedules
 		// may not have been, and scheduling is idempotent.
 		return a.scheduleRun(ctx, log, task, repo)
@@ -179,19 +198,27 @@ func (a *App) trackStatus(ctx context.Context, log *slog.Logger, task Task) erro
 	if st == nil {
 		return permanent(fmt.Errorf("deployment %d has no status %d", task.Deployment, task.Status))
 	}
-	p := audit.DeploymentStatusPayload{DeploymentID: task.Deployment, StatusID: st.ID, State: st.State,
-		Description: st.Description, LogURL: st.LogURL, BaseRef: dep.BaseRef, CreatedAt: st.CreatedAt.UTC()}
-	p.Refused, p.Reason = refusal(dep.Deployment, last, st)
-	if p.Refused != "" {
-		log.Warn("deployment status refused", "deployment", task.Deployment, "state", st.State, "reason", p.Reason)
-	}
-	_, err = a.store.Append(ctx, audit.Entry{Kind: audit.KindDeploymentStatus, Repository: rec.Repository,
-		Model: rec.Model, Version: rec.Version, Stage: rec.Stage, PullRequest: rec.PullRequest, HeadSHA: rec.HeadSHA,
-		Actor: st.Creator, Payload: mustJSON(p)})
-	if err != nil || p.Refused != "" {
+	if _, err := a.appendStatus(ctx, log, rec, dep, last, st); err != nil {
 		return err
 	}
 	return a.scheduleRun(ctx, log, task, repo)
+}
+
+// appendStatus records a status of the deployment whose last accepted state
+// is last, and returns the last accepted state after it.
+func (a *App) appendStatus(ctx context.Context, log *slog.Logger, rec *audit.Record, dep audit.DeploymentPayload, last deploy.State, st *github.DeploymentStatus) (deploy.State, error) {
+	p := audit.DeploymentStatusPayload{DeploymentID: dep.DeploymentID, StatusID: st.ID, State: st.State,
+		Description: st.Description, LogURL: st.LogURL, BaseRef: dep.BaseRef, CreatedAt: st.CreatedAt}
+	p.Refused, p.Reason = refusal(dep.Deployment, last, st)
+	if p.Refused != "" {
+		log.Warn("deployment status refused", "deployment", dep.DeploymentID, "state", st.State, "reason", p.Reason)
+	} else {
+		last = deploy.State(st.State)
+	}
+	_, err := a.store.Append(ctx, audit.Entry{Kind: audit.KindDeploymentStatus, Repository: rec.Repository,
+		Model: rec.Model, Version: rec.Version, Stage: rec.Stage, PullRequest: rec.PullRequest, HeadSHA: rec.HeadSHA,
+		Actor: st.Creator, Payload: mustJSON(p)})
+	return last, err
 }
 
 // refusal says why a status may not count, if it may not: a state that
@@ -236,29 +263,28 @@ func (a *App) deploymentRecord(ctx context.Context, repository string, id int64)
 	return audit.DeploymentPayload{}, nil, nil
 }
 
-// statusRecords reports whether the status is recorded already, and the
-// state of the deployment's last accepted status.
-func (a *App) statusRecords(ctx context.Context, dep *audit.Record, deployment, status int64) (bool, deploy.State, error) {
+// statusRecords returns the statuses of the deployment recorded already, by
+// id, and the state of its last accepted status.
+func (a *App) statusRecords(ctx context.Context, dep *audit.Record, deployment int64) (map[int64]bool, deploy.State, error) {
 	recs, err := a.store.Records(ctx, audit.Filter{Kind: audit.KindDeploymentStatus, Repository: dep.Repository,
 		Model: dep.Model, Version: dep.Version, Stage: dep.Stage, HeadSHA: dep.HeadSHA})
 	if err != nil {
-		return false, "", fmt.Errorf("read deployment statuses: %w", err)
+		return nil, "", fmt.Errorf("read deployment statuses: %w", err)
 	}
+	seen := map[int64]bool{}
 	var last deploy.State
 	for _, r := range recs {
 		var p audit.DeploymentStatusPayload
 		if err := json.Unmarshal(r.Payload, &p); err != nil {
-			return false, "", permanent(fmt.Errorf("audit record %d: %w", r.Seq, err))
+			return nil, "", permanent(fmt.Errorf("audit record %d: %w", r.Seq, err))
 		}
 		if p.DeploymentID != deployment {
 			continue
 		}
-		if p.StatusID == status {
-			return true, "", nil
-		}
+		seen[p.StatusID] = true
 		if p.Refused == "" {
 			last = deploy.State(p.State)
 		}
 	}
-	return false, last, nil
+	return seen, last, nil
 }

@@ -33,6 +33,13 @@ const (
 	// has soaked and passed its analysis, or back to the stage's previous
 	// good version once its deployment or analysis failed.
 	Advance
+	// Command authorizes a /modelgate promote or rollback command and, when
+	// allowed, queues the Advance job that carries it out.
+	Command
+	// Recover records the App's deployments from GitHub when the store holds
+	// none of the repository (a new store), and deploys a merge whose push
+	// never arrived.
+	Recover
 )
 
 func (a Action) String() string {
@@ -51,6 +58,10 @@ func (a Action) String() string {
 		return "analyze"
 	case Advance:
 		return "advance"
+	case Command:
+		return "command"
+	case Recover:
+		return "recover"
 	}
 	return "ignore"
 }
@@ -78,6 +89,20 @@ type Task struct {
 	// carries out.
 	Trigger string
 	Command *CommandRequest
+	// Comment is the command of a Command task, as its comment gave it.
+	Comment *CommentCommand
+}
+
+// CommentCommand is a /modelgate promote or rollback command as a comment
+// gave it: nothing of it is authorized or checked yet.
+type CommentCommand struct {
+	ID     int64  // the comment's
+	Author string // who wrote the comment
+	Issue  int    // the issue or pull request commented on
+	// OnPullRequest tells whether Issue is a pull request.
+	OnPullRequest bool
+	Command       string   // CommandPromote or CommandRollback
+	Args          []string // the words after the command
 }
 
 // Key is the task's serialisation key: tasks on one pull request run one at
@@ -86,6 +111,8 @@ func (t Task) Key() string {
 	switch {
 	case t.Repository != "" && len(t.PullRequests) == 1:
 		return t.Repository + "#" + strconv.Itoa(t.PullRequests[0])
+	case t.Repository != "" && t.Comment != nil:
+		return t.Repository + "#" + strconv.Itoa(t.Comment.Issue)
 	case t.Repository != "":
 		return t.Repository
 	case t.Installation != 0:
@@ -139,10 +166,32 @@ type CommandRequest struct {
 	Actor   string `json:"actor"`
 }
 
+// EventRecover is the event of the jobs the reconciler's sweep queues for a
+// repository whose deployments the store lacks: GitHub never sends it.
+const EventRecover = "modelgate_recover"
+
+// RecoverPayload is the payload of an EventRecover job. Branch and After,
+// when set, name a merge of the App's whose push never arrived, as the push
+// would have.
+type RecoverPayload struct {
+	Installation int64  `json:"installation"`
+	Repository   string `json:"repository"`
+	Branch       string `json:"branch,omitempty"`
+	After        string `json:"after,omitempty"`
+}
+
 // Commands that a comment on a pull request may hold, on a line of its own.
 const (
 	CommandRecheck = "/modelgate recheck"
 	CommandExplain = "/modelgate explain"
+)
+
+// The commands that move a version between stages, which a comment on an
+// issue or a pull request may hold: `/modelgate promote <stage> [<model>]`
+// and `/modelgate rollback <stage> [<model>] [<version>]`.
+const (
+	CommandPromote  = "promote"
+	CommandRollback = "rollback"
 )
 
 // payload holds the fields of every handled event that the App reads.
@@ -168,9 +217,11 @@ type payload struct {
 		PullRequest json.RawMessage `json:"pull_request"`
 	} `json:"issue"`
 	Comment *struct {
+		ID   int64  `json:"id"`
 		Body string `json:"body"`
 		User struct {
-			Type string `json:"type"`
+			Login string `json:"login"`
+			Type  string `json:"type"`
 		} `json:"user"`
 	} `json:"comment"`
 	CheckRun *struct {
@@ -208,6 +259,16 @@ func ParseEvent(event string, body []byte) (Task, error) {
 		}
 		return Task{Action: Evaluate, Installation: p.Installation, Repository: p.Repository,
 			PullRequests: []int{p.PullRequest}, Reason: p.Reason}, nil
+	}
+	if event == EventRecover {
+		var p RecoverPayload
+		if err := json.Unmarshal(body, &p); err != nil {
+			return Task{}, fmt.Errorf("%s payload: %w", event, err)
+		}
+		if p.Installation == 0 || p.Repository == "" || (p.Branch == "") != (p.After == "") {
+			return Task{}, fmt.Errorf("%s payload: installation and repository are required, and branch and after go together", event)
+		}
+		return Task{Action: Recover, Installation: p.Installation, Repository: p.Repository, Branch: p.Branch, After: p.After, Reason: event}, nil
 	}
 	if event == EventAnalyze || event == EventAdvance {
 		var p DeploymentJobPayload
@@ -268,6 +329,14 @@ func ParseEvent(event string, body []byte) (Task, error) {
 			return Task{}, fmt.Errorf("%s payload: deployment.id and deployment_status.id are required", t.Reason)
 		}
 		return t, nil
+	case Command:
+		name, args, _ := stageCommand(p.Comment.Body)
+		if p.Comment.ID <= 0 || p.Comment.User.Login == "" || p.Issue.Number <= 0 {
+			return Task{}, fmt.Errorf("%s payload: comment.id, comment.user.login and issue.number are required", t.Reason)
+		}
+		t.Comment = &CommentCommand{ID: p.Comment.ID, Author: p.Comment.User.Login, Issue: p.Issue.Number,
+			OnPullRequest: len(p.Issue.PullRequest) > 0, Command: name, Args: args}
+		return t, nil
 	}
 	t.PullRequests = p.pullRequests()
 	if event == "pull_request" && p.Action == "synchronize" && p.Sender != nil {
@@ -301,7 +370,14 @@ func (p *payload) action(event string) Action {
 			return Evaluate
 		}
 	case "issue_comment":
-		if p.Action != "created" || p.Issue == nil || len(p.Issue.PullRequest) == 0 || p.Comment == nil || p.Comment.User.Type == "Bot" {
+		if p.Action != "created" || p.Issue == nil || p.Comment == nil || p.Comment.User.Type == "Bot" {
+			return Ignore
+		}
+		if _, _, ok := stageCommand(p.Comment.Body); ok {
+			return Command
+		}
+		// Recheck and explain judge a pull request; an issue has none.
+		if len(p.Issue.PullRequest) == 0 {
 			return Ignore
 		}
 		return command(p.Comment.Body)
@@ -339,6 +415,18 @@ func command(body string) Action {
 		}
 	}
 	return Ignore
+}
+
+// stageCommand finds the first promote or rollback command on a line of its
+// own in a comment, and the words after it.
+func stageCommand(body string) (name string, args []string, ok bool) {
+	for _, line := range strings.Split(body, "\n") {
+		words := strings.Fields(line)
+		if len(words) >= 2 && words[0] == "/modelgate" && (words[1] == CommandPromote || words[1] == CommandRollback) {
+			return words[1], words[2:], true
+		}
+	}
+	return "", nil, false
 }
 
 func (p *payload) pullRequests() []int {

@@ -38,6 +38,7 @@ func TestParseEventOnGitHubsDeliveries(t *testing.T) {
 	r.Write("environments/dev.yaml", "stage: dev\nmodels: {fraud-detector: \"1.0.0\"}\n")
 	r.Commit("pin", time.Now())
 	pushed := gh.Push("acme/models", "promote", "alice")
+	issue := gh.OpenIssue("acme/models", "alice", "Roll back staging")
 
 	tests := []struct {
 		name string
@@ -57,6 +58,10 @@ func TestParseEventOnGitHubsDeliveries(t *testing.T) {
 		{"installation created", gh.InstallationEvent(inst, "created", "alice"), app.Reconcile},
 		{"installation deleted", gh.InstallationEvent(inst, "deleted", "alice"), app.Ignore},
 		{"push", gh.PushEvent("acme/models", "promote"), app.Deploy},
+		{"promote on the pull request", gh.IssueCommentEvent("acme/models", n, "carol", "Next:\r\n/modelgate promote production fraud-detector\r\n"), app.Command},
+		{"rollback on an issue", gh.IssueCommentEvent("acme/models", issue, "carol", "/modelgate  rollback staging 1.0.0"), app.Command},
+		{"recheck on an issue", gh.IssueCommentEvent("acme/models", issue, "carol", "/modelgate recheck"), app.Ignore},
+		{"promote not on a line of its own", gh.IssueCommentEvent("acme/models", issue, "carol", "run /modelgate promote staging"), app.Ignore},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,6 +84,22 @@ func TestParseEventOnGitHubsDeliveries(t *testing.T) {
 				if task.Installation != inst || task.Key() != "installation:"+strconv.FormatInt(inst, 10) {
 					t.Errorf("task %+v", task)
 				}
+			case app.Command:
+				c := task.Comment
+				if task.Installation != inst || task.Repository != "acme/models" || c == nil || c.ID == 0 || c.Author != "carol" || len(task.PullRequests) != 0 {
+					t.Fatalf("task %+v, comment %+v", task, c)
+				}
+				onPR := tt.name == "promote on the pull request"
+				want := &app.CommentCommand{ID: c.ID, Author: "carol", Issue: issue, Command: app.CommandRollback, Args: []string{"staging", "1.0.0"}}
+				if onPR {
+					want = &app.CommentCommand{ID: c.ID, Author: "carol", Issue: n, OnPullRequest: true, Command: app.CommandPromote, Args: []string{"production", "fraud-detector"}}
+				}
+				if c.Issue != want.Issue || c.OnPullRequest != want.OnPullRequest || c.Command != want.Command || !slices.Equal(c.Args, want.Args) {
+					t.Errorf("comment %+v; want %+v", c, want)
+				}
+				if task.Key() != "acme/models#"+strconv.Itoa(want.Issue) {
+					t.Errorf("key %q", task.Key())
+				}
 			case app.Deploy:
 				if task.Installation != inst || task.Branch != "promote" || task.After != pushed || task.Key() != "acme/models" {
 					t.Errorf("task %+v; want the push of %s to promote", task, pushed)
@@ -97,6 +118,8 @@ func TestParseEventRejectsWhatGitHubNeverSends(t *testing.T) {
 		{app.EventEvaluate, `{"installation":1,"repository":"a/b"}`, "are required"},
 		{"push", `{"ref":"refs/heads/main","installation":{"id":1},"repository":{"full_name":"a/b"}}`, "no after commit"},
 		{"deployment_status", `{"action":"created","installation":{"id":1},"repository":{"full_name":"a/b"},"deployment":{"id":0,"task":"deploy:model"},"deployment_status":{"id":2}}`, "are required"},
+		{"issue_comment", `{"action":"created","installation":{"id":1},"repository":{"full_name":"a/b"},"issue":{"number":2},"comment":{"body":"/modelgate promote staging","user":{"login":"carol","type":"User"}}}`, "are required"},
+		{app.EventRecover, `{"installation":1,"repository":"a/b","branch":"main"}`, "go together"},
 	}
 	for _, tt := range tests {
 		if _, err := app.ParseEvent(tt.event, []byte(tt.body)); err == nil || !strings.Contains(err.Error(), tt.want) {
@@ -114,6 +137,8 @@ func FuzzParseEvent(f *testing.F) {
 		{"installation", `{"action":"created","installation":{"id":9}}`},
 		{"push", `{"ref":"refs/heads/main","after":"abc","installation":{"id":1},"repository":{"full_name":"a/b"}}`},
 		{"deployment_status", `{"action":"created","installation":{"id":1},"repository":{"full_name":"a/b"},"deployment":{"id":1,"task":"deploy:model"},"deployment_status":{"id":2}}`},
+		{"issue_comment", `{"action":"created","installation":{"id":1},"repository":{"full_name":"a/b"},"issue":{"number":2},"comment":{"id":5,"body":"/modelgate rollback prod 1.0.0","user":{"login":"c","type":"User"}}}`},
+		{app.EventRecover, `{"installation":1,"repository":"a/b","branch":"main","after":"abc"}`},
 	} {
 		f.Add(seed.event, []byte(seed.body))
 	}
@@ -138,6 +163,15 @@ func FuzzParseEvent(f *testing.F) {
 		case app.Track:
 			if task.Installation == 0 || task.Repository == "" || task.Deployment <= 0 || task.Status <= 0 {
 				t.Fatalf("a status of no deployment: %+v", task)
+			}
+		case app.Command:
+			if c := task.Comment; task.Installation == 0 || task.Repository == "" || c == nil || c.ID <= 0 || c.Author == "" || c.Issue <= 0 ||
+				(c.Command != app.CommandPromote && c.Command != app.CommandRollback) {
+				t.Fatalf("a command of no comment: %+v %+v", task, task.Comment)
+			}
+		case app.Recover:
+			if task.Installation == 0 || task.Repository == "" || (task.Branch == "") != (task.After == "") {
+				t.Fatalf("a recovery of nothing: %+v", task)
 			}
 		}
 	})

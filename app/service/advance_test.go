@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -117,16 +118,18 @@ func (w *world) seedRun(stage string) int64 {
 	return d.ID
 }
 
-// advance queues an advance job of a deployment as the scheduler does and
-// waits for it.
+// advance queues an advance job of a deployment as the scheduler does, as
+// a delivery of its own (the job coming again, or early), and waits for it.
 func (w *world) advance(deployment int64, trigger string) {
 	w.t.Helper()
 	body, err := json.Marshal(app.DeploymentJobPayload{Installation: w.inst, Repository: repoName, DeploymentID: deployment, Trigger: trigger})
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	w.enqueue(fmt.Sprintf("advance:%s:%d:%s", repoName, deployment, trigger), body)
+	w.enqueue(fmt.Sprintf("test-advance:%d:%s:%d", deployment, trigger, testJobs.Add(1)), body)
 }
+
+var testJobs atomic.Int64
 
 func (w *world) enqueue(delivery string, body []byte) {
 	w.t.Helper()
@@ -180,14 +183,16 @@ func (w *world) commitOf(branch, base, path string) string {
 
 func TestSoakedVersionPromotedByTheApp(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
-		w := newWorld(t, dsn, stagedOptions(t, "0s", "auto", ""))
+		w := newWorld(t, dsn, stagedOptions(t, "24h", "auto", ""))
 		id := w.deployedToStaging(deploy.Success)
 		base := w.gh.Branch(repoName, "main")
-
-		w.gh.ResetCalls()
-		w.advance(id, audit.TriggerSoak)
-		t.Logf("API calls for the next-stage pull request and its evaluation: %s", w.calls())
-
+		w.tick(23 * time.Hour)
+		if prs := w.appPulls(); len(prs) != 0 {
+			t.Fatalf("the App opened %+v before the soak was over", prs)
+		}
+		// The job the App scheduled at the soak's end opens the pull request.
+		w.tick(time.Hour)
+		t.Log("the API calls after 1h0m0s are those of the next-stage pull request and its evaluation")
 		prs := w.appPulls()
 		if len(prs) != 1 {
 			t.Fatalf("the App opened %d pull requests; want 1: %+v", len(prs), prs)
@@ -227,7 +232,7 @@ func TestSoakedVersionPromotedByTheApp(t *testing.T) {
 		// A redelivered job opens nothing more.
 		w.gh.ResetCalls()
 		w.advance(id, audit.TriggerSoak)
-		w.enqueue("advance:again", mustMarshal(t, app.DeploymentJobPayload{Installation: w.inst, Repository: repoName, DeploymentID: id, Trigger: app.TriggerAnalysis}))
+		w.advance(id, "analysis") // a verdict's advance
 		t.Logf("API calls for the advance job delivered again: %s", w.calls())
 		if n := len(w.appPulls()); n != 1 || len(w.proposals()) != 1 {
 			t.Errorf("after the job came again: %d pull requests, %d proposals; want 1 of each", n, len(w.proposals()))
@@ -298,12 +303,10 @@ func TestDeploymentFailureOpensRollback(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		w := newWorld(t, dsn, stagedOptions(t, "0s", "auto", ""))
 		good := w.seedRun("staging")
+		// The failure status queues the advance: the rollback is opened at once.
 		id := w.deployedToStaging(deploy.Failure)
 		base := w.gh.Branch(repoName, "main")
-
-		w.gh.ResetCalls()
-		w.advance(id, audit.TriggerDeploymentFailed)
-		t.Logf("API calls for the rollback pull request and its evaluation: %s", w.calls())
+		w.advance(id, audit.TriggerDeploymentFailed) // and the job coming again opens nothing more
 		prs := w.appPulls()
 		if len(prs) != 1 {
 			t.Fatalf("the App opened %d pull requests; want the rollback: %+v", len(prs), prs)
@@ -385,12 +388,11 @@ func TestNewerVersionSupersedes(t *testing.T) {
 // the retry reuses the branch and its commit.
 func TestCrashBetweenBranchAndPullRequest(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
-		w := newWorld(t, dsn, stagedOptions(t, "0s", "auto", ""))
-		id := w.deployedToStaging(deploy.Success)
+		w := newWorld(t, dsn, stagedOptions(t, "24h", "auto", ""))
+		w.deployedToStaging(deploy.Success)
 		base := w.gh.Branch(repoName, "main")
 		w.gh.FailNext("POST", "/repos/{owner}/{repo}/pulls", http.StatusBadGateway, nil, 1)
-		w.gh.ResetCalls()
-		w.advance(id, audit.TriggerSoak)
+		w.tick(25 * time.Hour)
 		var commits, opened int
 		for _, c := range w.gh.Calls() {
 			switch c.String() {
@@ -463,9 +465,24 @@ func TestCommands(t *testing.T) {
 			t.Errorf("proposal actor %q; want bob", recs[0].Actor)
 		}
 
+		// Once the soak is over, the promote command opens the promotion that
+		// the soak's end did not (promote: command).
+		w.tick(25 * time.Hour)
+		if n := len(w.appPulls()); n != 1 {
+			t.Fatalf("%d pull requests after the soak's end; want only the rollback", n)
+		}
+		command("command:4", app.CommandRequest{Purpose: audit.ProposePromotion, Stage: "production"})
+		prs = w.appPulls()
+		if len(prs) != 2 || prs[1].Title != "Promote fraud-detector 2.3.0 to production" {
+			t.Fatalf("pull requests %+v; want the promotion too", prs)
+		}
+		if a := answer(); !strings.Contains(a, fmt.Sprintf("Opened #%d", prs[1].Number)) {
+			t.Errorf("answer %q", a)
+		}
+
 		// A version that never ran there is no rollback.
 		command("command:3", app.CommandRequest{Purpose: audit.ProposeRollback, Stage: "staging", Version: "2.0.0"})
-		if a := answer(); !strings.Contains(a, "fraud-detector 2.0.0 never ran in staging") || len(w.appPulls()) != 1 {
+		if a := answer(); !strings.Contains(a, "fraud-detector 2.0.0 never ran in staging") || len(w.appPulls()) != 2 {
 			t.Errorf("answer %q, %d pull requests", a, len(w.appPulls()))
 		}
 	})
@@ -481,8 +498,8 @@ func TestForeignBranchContentReplaced(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			sqlstoretest.Each(t, func(t *testing.T, dsn string) {
-				w := newWorld(t, dsn, stagedOptions(t, "0s", "auto", ""))
-				id := w.deployedToStaging(deploy.Success)
+				w := newWorld(t, dsn, stagedOptions(t, "24h", "auto", ""))
+				w.deployedToStaging(deploy.Success)
 				base := w.gh.Branch(repoName, "main")
 				const branch = "modelgate/promote/fraud-detector-2.3.0-production"
 				w.work.Git("fetch", "-q", w.gh.GitDir(repoName), "main")
@@ -494,7 +511,7 @@ func TestForeignBranchContentReplaced(t *testing.T) {
 				w.work.Checkout("main")
 				w.gh.Push(repoName, branch, "mallory")
 
-				w.advance(id, audit.TriggerSoak)
+				w.tick(25 * time.Hour)
 				if prs := w.appPulls(); len(prs) != 1 {
 					t.Fatalf("pull requests %+v; want one", prs)
 				}

@@ -177,7 +177,7 @@ func measuredPhases(ms []analysis.Measurement) []analysis.Phase {
 func (w *world) jobs(id int64) map[string]sqlstoretest.Job {
 	w.t.Helper()
 	out := map[string]sqlstoretest.Job{}
-	for _, j := range sqlstoretest.Jobs(w.t, w.dsn) {
+	for _, j := range sqlstoretest.Jobs(w.t, w.dsn, "") {
 		if j.Event != app.EventAnalyze && j.Event != app.EventAdvance {
 			continue
 		}

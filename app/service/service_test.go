@@ -116,18 +116,26 @@ func newWorld(t testing.TB, dsn string, o options) *world {
 	r.Checkout("main") // the default branch of the served repository
 	gh.AddRepo(inst, repoName, r.Dir)
 
-	db, err := sqlstore.Open(t.Context(), dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	// The test's view of the queue tells scheduled jobs by the App's clock.
-	db.Now = gh.Now
-	w := &world{t: t, gh: gh, work: r, dsn: dsn, db: db, inst: inst}
+	w := &world{t: t, gh: gh, work: r, inst: inst}
+	w.useDatabase(dsn)
 	if !o.noApp {
 		w.start(o)
 	}
 	return w
+}
+
+// useDatabase opens the store at dsn as the test's view of what the App
+// keeps there.
+func (w *world) useDatabase(dsn string) {
+	w.t.Helper()
+	db, err := sqlstore.Open(w.t.Context(), dsn)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	w.t.Cleanup(func() { _ = db.Close() })
+	// The test's view of the queue tells scheduled jobs by the App's clock.
+	db.Now = w.gh.Now
+	w.dsn, w.db = dsn, db
 }
 
 func cmpOr(a, b string) string {

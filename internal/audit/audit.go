@@ -78,6 +78,10 @@ type (
 		// Rebuilt marks a deployment recorded from GitHub's list of the
 		// App's deployments when the store had lost it (a new store).
 		Rebuilt bool `json:"rebuilt,omitempty"`
+		// CreatedAt is when GitHub says the deployment was created: a
+		// rebuilt record is written long after, and the run it starts ends
+		// the one before it then, not when the store was rebuilt.
+		CreatedAt time.Time `json:"created_at,omitzero"`
 	}
 	// DeploymentStatusPayload is the payload of a KindDeploymentStatus
 	// record. Refused, when not empty, says why the status does not count:

@@ -389,3 +389,9 @@ func StatusCode(err error) int {
 	}
 	return 0
 }
+
+// BotLogin returns the login of the App's bot account, "<slug>[bot]": the
+// creator GitHub names of the deployments and comments the App makes.
+func (a *App) BotLogin(ctx context.Context) (string, error) {
+	return a.botLogin(ctx)
+}

@@ -512,3 +512,30 @@ func (g *graph) landings(ctx context.Context, sha string, changed []string, cuto
 	slices.SortFunc(out, func(a, b gitops.Commit) int { return cmp.Compare(position[a.SHA], position[b.SHA]) })
 	return out, true, nil
 }
+
+// DefaultBranch returns the name of the repository's default branch.
+func (r *Repo) DefaultBranch(ctx context.Context) (string, error) {
+	repo, _, err := r.c.gh.Repositories.Get(ctx, r.owner, r.name)
+	if err != nil {
+		return "", fmt.Errorf("repository %s: %w", r, err)
+	}
+	if repo.GetDefaultBranch() == "" {
+		return "", fmt.Errorf("repository %s: GitHub named no default branch", r)
+	}
+	return repo.GetDefaultBranch(), nil
+}
+
+// BranchTip returns the commit a branch points at now.
+func (r *Repo) BranchTip(ctx context.Context, branch string) (string, error) {
+	if branch == "" || isSHA(branch) {
+		return "", fmt.Errorf("branch %q of %s: not a branch name", branch, r)
+	}
+	commits, _, err := r.c.gh.Repositories.ListCommits(ctx, r.owner, r.name, &gh.CommitsListOptions{SHA: branch, ListOptions: gh.ListOptions{PerPage: 1}})
+	if err != nil {
+		return "", fmt.Errorf("tip of %s in %s: %w", branch, r, err)
+	}
+	if len(commits) == 0 || !isSHA(commits[0].GetSHA()) {
+		return "", fmt.Errorf("tip of %s in %s: GitHub listed no commit", branch, r)
+	}
+	return commits[0].GetSHA(), nil
+}

@@ -263,7 +263,7 @@ func (s *Server) deploymentObject(r *repo, d *deployment) object {
 		"repository_url":           api,
 		"transient_environment":    d.TransientEnvironment,
 		"production_environment":   d.ProductionEnvironment,
-		"performed_via_github_app": s.appObject(d.app),
+		"performed_via_github_app": s.viaApp(d),
 	}
 }
 
@@ -289,7 +289,7 @@ func (s *Server) deploymentStatusObject(r *repo, d *deployment, st DeploymentSta
 		"updated_at":               timestamp(st.CreatedAt),
 		"deployment_url":           deploymentURL,
 		"repository_url":           api,
-		"performed_via_github_app": s.appObject(d.app),
+		"performed_via_github_app": s.viaApp(d),
 	}
 }
 
@@ -368,4 +368,33 @@ func outsideWorkflow(fields object) func(map[string]any) {
 		delete(payload, "check_run")
 		merge(payload, fields)
 	}
+}
+
+// CreateDeploymentAs creates a deployment as the user creator would, with
+// any task and payload: anyone with write access may, so a deployment's task
+// proves nothing of who made it.
+func (s *Server) CreateDeploymentAs(fullName, creator, ref, environment, task string, payload json.RawMessage) int64 {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.mustRepo(fullName)
+	sha, err := r.git.resolve(ref, "commit")
+	if err != nil {
+		s.t.Fatalf("githubtest: CreateDeploymentAs: %v", err)
+	}
+	s.user(creator)
+	d := &deployment{Deployment: Deployment{
+		ID: s.newID(), Ref: ref, SHA: sha, Task: task, Environment: environment, Payload: payload,
+		Creator: creator, AutoMerge: true, CreatedAt: s.now(), ProductionEnvironment: environment == "production",
+	}}
+	r.deployments = append(r.deployments, d)
+	return d.ID
+}
+
+// viaApp is the App a deployment was made through; nil for a user's.
+func (s *Server) viaApp(d *deployment) any {
+	if d.app == nil {
+		return nil
+	}
+	return s.appObject(d.app)
 }

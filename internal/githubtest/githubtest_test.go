@@ -782,3 +782,56 @@ func TestDeploymentStatusDescriptionLimit(t *testing.T) {
 		t.Errorf("141 characters: err = %v, want GitHub's 422", err)
 	}
 }
+
+// Issues share their numbers with pull requests, take comments and have no
+// pull_request in their webhooks.
+func TestIssueComments(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t, t)
+	n := s.gh.OpenIssue(repoName, "alice", "Roll back staging")
+	if n != s.number+1 {
+		t.Errorf("issue number %d after pull request #%d", n, s.number)
+	}
+	if _, _, err := s.client.Issues.CreateComment(ctx, org, "models", n, &github.IssueComment{Body: github.String("answer")}); err != nil {
+		t.Fatal(err)
+	}
+	d := s.gh.IssueCommentEvent(repoName, n, "carol", "/modelgate rollback staging")
+	var payload struct {
+		Issue   map[string]any `json:"issue"`
+		Comment struct {
+			Body string                 `json:"body"`
+			User struct{ Login string } `json:"user"`
+		} `json:"comment"`
+	}
+	if err := json.Unmarshal(d.Body, &payload); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := payload.Issue["pull_request"]; ok || payload.Issue["number"] != float64(n) || payload.Comment.User.Login != "carol" {
+		t.Errorf("issue_comment payload: issue %v, comment %+v", payload.Issue, payload.Comment)
+	}
+	list, _, err := s.client.Issues.ListComments(ctx, org, "models", n, nil)
+	if err != nil || len(list) != 2 || len(s.gh.Comments(repoName, n)) != 2 || len(s.gh.Comments(repoName, s.number)) != 0 {
+		t.Errorf("comments on the issue: %v, %v", list, err)
+	}
+	if _, _, err := s.client.Issues.ListComments(ctx, org, "models", n+1, nil); statusOf(err) != http.StatusNotFound {
+		t.Errorf("comments of a missing issue: err = %v, want 404", err)
+	}
+}
+
+// A collaborator's permission is GitHub's for the role: maintain is write,
+// triage is read, and anyone else reads.
+func TestCollaboratorPermission(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t, t)
+	s.gh.SetRole(repoName, "bob", "maintain")
+	s.gh.SetRole(repoName, "carol", "triage")
+	for login, want := range map[string]string{"bob": "write", "carol": "read", "alice": "read"} {
+		p, _, err := s.client.Repositories.GetPermissionLevel(ctx, org, "models", login)
+		if err != nil || p.GetPermission() != want || p.GetUser().GetLogin() != login {
+			t.Errorf("permission of %s = %s, %v; want %s", login, github.Stringify(p), err, want)
+		}
+	}
+	if _, _, err := s.client.Repositories.GetPermissionLevel(ctx, org, "models", "nobody"); statusOf(err) != http.StatusNotFound {
+		t.Errorf("permission of an unknown user: err = %v, want 404", err)
+	}
+}

@@ -8,10 +8,10 @@ import (
 	"unicode/utf8"
 )
 
-// Comment is an issue comment on a pull request.
+// Comment is a comment on an issue or a pull request.
 type Comment struct {
 	ID                   int64
-	Issue                int // the pull request's number
+	Issue                int // the issue's or pull request's number
 	User, Body           string
 	CreatedAt, UpdatedAt time.Time
 	// Edits counts the PATCH requests that changed the comment.
@@ -26,7 +26,7 @@ type comment struct {
 // maxCommentChars is GitHub's limit on the body of a comment.
 const maxCommentChars = 65536
 
-// Comments returns the comments on a pull request, oldest first.
+// Comments returns the comments on an issue or a pull request, oldest first.
 func (s *Server) Comments(fullName string, number int) []Comment {
 	s.t.Helper()
 	s.mu.Lock()
@@ -68,8 +68,8 @@ func commentBody(req *request) (body, refusal string) {
 
 // GET /repos/{owner}/{repo}/issues/{issue_number}/comments
 func (s *Server) listComments(req *request) *response {
-	p := req.pull()
-	if p == nil {
+	n, ok := req.issueNumber()
+	if !ok {
 		return notFound()
 	}
 	var since time.Time
@@ -79,7 +79,7 @@ func (s *Server) listComments(req *request) *response {
 	}
 	var list []object
 	for _, c := range req.repo.comments {
-		if c.Issue == p.Number && !c.UpdatedAt.Before(since) {
+		if c.Issue == n && !c.UpdatedAt.Before(since) {
 			list = append(list, s.commentObject(req.repo, c))
 		}
 	}
@@ -90,15 +90,15 @@ func (s *Server) listComments(req *request) *response {
 
 // POST /repos/{owner}/{repo}/issues/{issue_number}/comments
 func (s *Server) createComment(req *request) *response {
-	p := req.pull()
-	if p == nil {
+	n, ok := req.issueNumber()
+	if !ok {
 		return notFound()
 	}
 	body, refusal := commentBody(req)
 	if refusal != "" {
 		return validationFailed(refusal)
 	}
-	c := s.addComment(req.repo, p.Number, req.caller.app.bot(), body, req.caller.app)
+	c := s.addComment(req.repo, n, req.caller.app.bot(), body, req.caller.app)
 	resp := reply(http.StatusCreated, s.commentObject(req.repo, c))
 	resp.header.Set("Location", s.commentURL(req.repo, c))
 	return resp
@@ -134,7 +134,7 @@ func (s *Server) commentObject(r *repo, c *comment) object {
 		"id":                       c.ID,
 		"node_id":                  nodeID("IssueComment", c.ID),
 		"url":                      s.commentURL(r, c),
-		"html_url":                 fmt.Sprintf("%s/%s/pull/%d#issuecomment-%d", s.web, r.fullName(), c.Issue, c.ID),
+		"html_url":                 fmt.Sprintf("%s/%s/%s/%d#issuecomment-%d", s.web, r.fullName(), r.issueKind(c.Issue), c.Issue, c.ID),
 		"issue_url":                fmt.Sprintf("%s/repos/%s/issues/%d", s.api, r.fullName(), c.Issue),
 		"body":                     c.Body,
 		"user":                     s.userObject(c.User),
@@ -142,5 +142,92 @@ func (s *Server) commentObject(r *repo, c *comment) object {
 		"updated_at":               timestamp(c.UpdatedAt),
 		"author_association":       s.authorAssociation(r, c.User),
 		"performed_via_github_app": via,
+	}
+}
+
+// issue is an issue that is not a pull request; pull requests and issues
+// share their numbers, as on GitHub.
+type issue struct {
+	Number           int
+	Title, Author    string
+	id               int64
+	created, updated time.Time
+}
+
+// OpenIssue opens an issue by author and returns its number.
+func (s *Server) OpenIssue(fullName, author, title string) int {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.mustRepo(fullName)
+	s.user(author)
+	r.lastNumber++
+	now := s.now()
+	r.issues = append(r.issues, &issue{Number: r.lastNumber, Title: title, Author: author, id: s.newID(), created: now, updated: now})
+	return r.lastNumber
+}
+
+func (r *repo) issue(number int) *issue {
+	for _, i := range r.issues {
+		if i.Number == number {
+			return i
+		}
+	}
+	return nil
+}
+
+// issueKind is the path segment of a number's web page: "pull" or "issues".
+func (r *repo) issueKind(number int) string {
+	if r.issue(number) != nil {
+		return "issues"
+	}
+	return "pull"
+}
+
+// issueNumber returns the {issue_number} of a route, when it names a pull
+// request or an issue of the repository.
+func (req *request) issueNumber() (int, bool) {
+	n := int(req.intParam("issue_number"))
+	return n, req.repo.pull(n) != nil || req.repo.issue(n) != nil
+}
+
+// plainIssueObject is an issue that is not a pull request, as issue events
+// carry it.
+func (s *Server) plainIssueObject(r *repo, i *issue) object {
+	api := fmt.Sprintf("%s/repos/%s/issues/%d", s.api, r.fullName(), i.Number)
+	comments := 0
+	for _, c := range r.comments {
+		if c.Issue == i.Number {
+			comments++
+		}
+	}
+	return object{
+		"url":                      api,
+		"repository_url":           s.api + "/repos/" + r.fullName(),
+		"labels_url":               api + "/labels{/name}",
+		"comments_url":             api + "/comments",
+		"events_url":               api + "/events",
+		"html_url":                 fmt.Sprintf("%s/%s/issues/%d", s.web, r.fullName(), i.Number),
+		"id":                       i.id,
+		"node_id":                  nodeID("Issue", i.id),
+		"number":                   i.Number,
+		"title":                    i.Title,
+		"user":                     s.userObject(i.Author),
+		"labels":                   []object{},
+		"state":                    "open",
+		"locked":                   false,
+		"assignee":                 nil,
+		"assignees":                []object{},
+		"milestone":                nil,
+		"comments":                 comments,
+		"created_at":               timestamp(i.created),
+		"updated_at":               timestamp(i.updated),
+		"closed_at":                nil,
+		"author_association":       s.authorAssociation(r, i.Author),
+		"active_lock_reason":       nil,
+		"body":                     nil,
+		"reactions":                reactions(api + "/reactions"),
+		"performed_via_github_app": nil,
+		"state_reason":             nil,
 	}
 }

@@ -33,7 +33,9 @@ type repo struct {
 	suites        map[string]int64 // check suite ID by app and head SHA
 	deployments   []*deployment
 	activities    []*activity
-	parent        *repo // of a fork
+	issues        []*issue          // issues that are not pull requests
+	roles         map[string]string // repository role by lower-case login
+	parent        *repo             // of a fork
 }
 
 func (r *repo) fullName() string { return r.owner + "/" + r.name }

@@ -57,6 +57,7 @@ var routes = []*route{
 	{method: "POST", template: "/repos/{owner}/{repo}/issues/{issue_number}/comments", handle: (*Server).createComment},
 	{method: "PATCH", template: "/repos/{owner}/{repo}/issues/comments/{comment_id}", handle: (*Server).updateComment},
 	{method: "GET", template: "/orgs/{org}/teams/{team_slug}/memberships/{username}", handle: (*Server).getTeamMembership},
+	{method: "GET", template: "/repos/{owner}/{repo}/collaborators/{username}/permission", handle: (*Server).getCollaboratorPermission},
 	{method: "POST", template: "/repos/{owner}/{repo}/deployments", handle: (*Server).createDeployment},
 	{method: "GET", template: "/repos/{owner}/{repo}/deployments", query: append([]string{"sha", "ref", "task", "environment"}, pageQuery...), handle: (*Server).listDeployments},
 	{method: "GET", template: "/repos/{owner}/{repo}/deployments/{deployment_id}", handle: (*Server).getDeployment},

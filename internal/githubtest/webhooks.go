@@ -340,22 +340,40 @@ func (s *Server) ReviewEvent(fullName string, number int, reviewID int64, action
 	return s.webhook("pull_request_review", action, rewrite(fields))
 }
 
-// IssueCommentEvent posts a comment by user on the pull request and returns
-// its issue_comment created delivery.
+// IssueCommentEvent posts a comment by user on the pull request or issue
+// and returns its issue_comment created delivery.
 func (s *Server) IssueCommentEvent(fullName string, number int, user, body string) *Delivery {
 	s.t.Helper()
 	s.mu.Lock()
 	r := s.mustRepo(fullName)
-	p := s.mustPull(fullName, number)
+	plain := r.issue(number)
+	var p *pull
+	if plain == nil {
+		p = s.mustPull(fullName, number)
+	}
 	s.user(user)
 	c := s.addComment(r, number, user, body, nil)
 	fields := s.repoFields(r, user)
 	comment := s.commentObject(r, c)
 	comment["reactions"] = reactions(fmt.Sprintf("%s/repos/%s/issues/comments/%d/reactions", s.api, r.fullName(), c.ID))
 	fields["comment"] = comment
-	fields["issue"] = s.issueObject(r, p)
+	var issue object
+	if plain != nil {
+		issue = s.plainIssueObject(r, plain)
+	} else {
+		issue = s.issueObject(r, p)
+	}
 	s.mu.Unlock()
-	return s.webhook("issue_comment", "created", rewrite(fields))
+	return s.webhook("issue_comment", "created", func(payload map[string]any) {
+		// The example's issue is a pull request's: an issue's has no
+		// pull_request, the field that tells them apart.
+		if ex, ok := payload["issue"].(map[string]any); ok && plain != nil {
+			delete(ex, "pull_request")
+			delete(ex, "draft")
+		}
+		merge(payload, object{"issue": issue})
+		merge(payload, fields)
+	})
 }
 
 // issueObject is a pull request seen as an issue, as issue events carry it.

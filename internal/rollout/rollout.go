@@ -43,7 +43,7 @@ type Run struct {
 	PullRequest int    `json:"pull_request"`
 	// Payload is what the deployer was asked to run.
 	Payload deploy.Payload `json:"payload"`
-	// Created is when the App created the deployment.
+	// Created is when the App created the deployment, as GitHub says.
 	Created time.Time `json:"created"`
 	// State is the last accepted status; empty before the first.
 	State deploy.State `json:"state"`
@@ -199,7 +199,7 @@ func Project(deployments, statuses, measurements, analyses []audit.Record) ([]Ru
 		index[k] = len(runs)
 		runs = append(runs, Run{Repository: rec.Repository, Branch: p.BaseRef, Model: rec.Model, Version: rec.Version,
 			Stage: rec.Stage, DeploymentID: p.DeploymentID, Ref: p.Ref, PullRequest: rec.PullRequest, Payload: p.Deployment,
-			Created: rec.RecordedAt})
+			Created: created(p, rec)})
 	}
 	for _, rec := range statuses {
 		var p audit.DeploymentStatusPayload
@@ -258,6 +258,15 @@ func Project(deployments, statuses, measurements, analyses []audit.Record) ([]Ru
 		}
 	}
 	return runs, nil
+}
+
+// created is when a deployment was created: as GitHub says, or, in records
+// written before the payload said, when it was recorded.
+func created(p audit.DeploymentPayload, rec audit.Record) time.Time {
+	if p.CreatedAt.IsZero() {
+		return rec.RecordedAt
+	}
+	return p.CreatedAt
 }
 
 type runKey struct {

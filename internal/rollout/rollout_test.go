@@ -166,3 +166,27 @@ func TestProjectNamesTheBadRecord(t *testing.T) {
 		t.Errorf("error %q does not name the record", got)
 	}
 }
+
+// Deployments rebuilt from GitHub into a new store are recorded long after
+// they were created: a run starts, and ends the one before, when GitHub
+// created its deployment.
+func TestRebuiltRunsKeepGitHubsTimes(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		l := newLedger(t, dsn)
+		start := l.now
+		l.now = start.Add(48 * time.Hour) // the rebuild
+		for i, version := range []string{"1.0.0", "1.1.0"} {
+			created := start.Add(time.Duration(i) * time.Hour)
+			l.append(audit.KindDeployment, "fraud", version, "production", audit.DeploymentPayload{DeploymentID: int64(i + 1),
+				Environment: "production", Ref: "abc", BaseRef: "main", Deployment: deploy.Payload{Model: "fraud", Version: version},
+				Rebuilt: true, CreatedAt: created})
+			l.append(audit.KindDeploymentStatus, "fraud", version, "production", audit.DeploymentStatusPayload{DeploymentID: int64(i + 1),
+				StatusID: int64(10 + i), State: string(deploy.Success), BaseRef: "main", CreatedAt: created.Add(time.Minute)})
+		}
+		runs := l.runs("fraud", "production")
+		if len(runs) != 2 || !runs[0].Created.Equal(start) || !runs[0].Deployed.Equal(start.Add(time.Minute)) ||
+			!runs[0].Ended.Equal(start.Add(time.Hour)) || !runs[1].Created.Equal(start.Add(time.Hour)) || !runs[1].Current() {
+			t.Fatalf("runs %+v; want 1.0.0 from GitHub's times, ended when 1.1.0 was created", runs)
+		}
+	})
+}

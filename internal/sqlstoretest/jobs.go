@@ -11,27 +11,31 @@ import (
 // checks, when a job is due and whether it ran, which the queue's own API
 // shows only to the worker that claims it.
 type Job struct {
-	Delivery, Event, State string
+	ID                          int64
+	Delivery, Event, Key, State string
 	// RunAt is when a pending job may run; for a running one, when its
 	// lease expires.
-	RunAt   time.Time
-	Payload []byte
+	RunAt    time.Time
+	Payload  []byte
+	Attempts int
 }
 
-// Jobs returns every job of the queue of the database at dsn, in the order
-// they were queued.
-func Jobs(t testing.TB, dsn string) []Job {
+// Jobs returns the jobs of event ("" for every event) in the queue of the
+// database at dsn, in whatever state, in the order they were queued: what a
+// test asserts was queued, whether or not a worker has run it since.
+func Jobs(t testing.TB, dsn, event string) []Job {
 	t.Helper()
-	driver := "sqlite"
+	driver, query := "sqlite", `SELECT id, delivery, event, job_key, state, run_at, payload, attempts FROM queue_jobs
+		WHERE ? IN ('', event) ORDER BY id`
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
-		driver = "pgx"
+		driver, query = "pgx", numberPlaceholders(query)
 	}
 	db, err := sql.Open(driver, dsn)
 	if err != nil {
 		t.Fatalf("open %s: %v", dsn, err)
 	}
 	defer db.Close()
-	rows, err := db.QueryContext(t.Context(), `SELECT delivery, event, state, run_at, payload FROM queue_jobs ORDER BY id`)
+	rows, err := db.QueryContext(t.Context(), query, event)
 	if err != nil {
 		t.Fatalf("read the job queue: %v", err)
 	}
@@ -40,7 +44,7 @@ func Jobs(t testing.TB, dsn string) []Job {
 	for rows.Next() {
 		var j Job
 		var runAt int64
-		if err := rows.Scan(&j.Delivery, &j.Event, &j.State, &runAt, &j.Payload); err != nil {
+		if err := rows.Scan(&j.ID, &j.Delivery, &j.Event, &j.Key, &j.State, &runAt, &j.Payload, &j.Attempts); err != nil {
 			t.Fatalf("read the job queue: %v", err)
 		}
 		j.RunAt = time.UnixMilli(runAt).UTC()
