@@ -89,7 +89,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	metrics := app.NewMetrics(reg, db.QueueStats)
 
 	gh, err := github.NewApp(github.Config{AppID: cfg.AppID, PrivateKey: cfg.PrivateKey, BaseURL: cfg.GitHubURL,
-		Transport: cfg.Transport, Observe: metrics.ObserveAPI})
+		Transport: cfg.Transport, Observe: metrics.ObserveAPI, Now: now})
 	if err != nil {
 		return err
 	}
