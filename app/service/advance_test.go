@@ -35,15 +35,8 @@ const (
 // whose promotion branch pins 2.3.0 there; the stages are the defaults but
 // for staging's soak and production's promote.
 func stagedOptions(t *testing.T, stagingSoak, productionPromote, production string) options {
-	promotion := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(promotion, "environments"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(promotion, "environments", "staging.yaml"), []byte(stagingAfter), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	return options{
-		promotion: promotion,
+		promotion: promotionOf(t, stagingAfter),
 		mainEdits: func(r *gittest.Repo) {
 			r.Write(".modelgate/config.yaml", fmt.Sprintf(`stages:
   - {name: dev}
@@ -62,6 +55,19 @@ approvals:
 	}
 }
 
+// promotionOf is a promotion branch's change that pins staging as given.
+func promotionOf(t *testing.T, staging string) string {
+	t.Helper()
+	promotion := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(promotion, "environments"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(promotion, "environments", "staging.yaml"), []byte(staging), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return promotion
+}
+
 // deployedToStaging merges the promotion into staging, delivers the push
 // that creates its deployment and posts state on it as the deployer, and
 // returns the deployment's ID.
@@ -75,8 +81,10 @@ func (w *world) deployedToStaging(state deploy.State) int64 {
 	if !w.gh.PullRequest(repoName, n).Merged {
 		w.t.Fatalf("the promotion into staging was not merged; policy check:\n%s", w.runs(w.gh.PullRequest(repoName, n).HeadSHA)[app.CheckPolicy].Summary)
 	}
+	w.gh.ResetCalls()
 	w.deliver(w.gh.PushEvent(repoName, "main"), http.StatusAccepted)
 	w.settle()
+	w.t.Logf("API calls for the push of the merge: %s", w.calls())
 	deps := w.gh.Deployments(repoName)
 	if len(deps) == 0 || deps[len(deps)-1].Environment != "staging" {
 		w.t.Fatalf("no deployment to staging after the merge: %+v", deps)

@@ -29,13 +29,13 @@ import (
 )
 
 // The live analysis runs in production here, the stage the example
-// promotion enters: three measurements a minute apart, taken against a real
+// promotion enters (in staging in the journey tests): three measurements a minute apart, taken against a real
 // Prometheus, and a soak short enough that the emulator's clock can pass it
 // while the App's installation token lasts.
 const (
 	analysisInterval = time.Minute
 	analysisCount    = 3
-	productionSoak   = 10 * time.Minute
+	analyzedSoak     = 10 * time.Minute
 )
 
 // modelExporter serves fraud-detector 2.3.0's request and error counters,
@@ -62,16 +62,22 @@ func startPrometheus(t *testing.T, errors float64) *prometheustest.Server {
 	return prom
 }
 
-// withAnalysis gives the example repository's production stage a short soak
-// and a live analysis reading Prometheus at address.
-func withAnalysis(t *testing.T, address string) func(r *gittest.Repo) {
+// withAnalysis gives a stage of the example repository a short soak and a
+// live analysis reading Prometheus at address.
+func withAnalysis(t *testing.T, stage, address string) func(r *gittest.Repo) {
 	return func(r *gittest.Repo) {
 		path := filepath.Join(r.Dir, ".modelgate", "config.yaml")
 		data, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		stage := fmt.Sprintf(`  - name: production
+		prefix := "  - {name: " + stage + ", soak: "
+		start := strings.Index(string(data), prefix)
+		if start < 0 {
+			t.Fatalf("%s has no line starting %q to replace", path, prefix)
+		}
+		end := start + strings.Index(string(data)[start:], "\n") + 1
+		block := fmt.Sprintf(`  - name: %s
     soak: %s
     analysis:
       prometheus: {address: %q}
@@ -82,12 +88,8 @@ func withAnalysis(t *testing.T, address string) func(r *gittest.Repo) {
           interval: %s
           count: %d
           consecutiveErrorLimit: 2
-`, productionSoak, address, analysisInterval, analysisCount)
-		old := "  - {name: production, soak: 72h}\n"
-		if !strings.Contains(string(data), old) {
-			t.Fatalf("%s has no line %q to replace", path, old)
-		}
-		r.Write(".modelgate/config.yaml", strings.Replace(string(data), old, stage, 1))
+`, stage, analyzedSoak, address, analysisInterval, analysisCount)
+		r.Write(".modelgate/config.yaml", string(data)[:start]+block+string(data)[end:])
 	}
 }
 
@@ -199,7 +201,7 @@ func advanceID(id int64, trigger string) string {
 func TestAnalysisSucceedsAndSoakEndIsScheduled(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		prom := startPrometheus(t, 5)
-		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, prom.URL)})
+		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, "production", prom.URL)})
 		// The success reaches the App half a minute after it was posted:
 		// the soak and the measurements count from when it was posted.
 		id, success := w.deployed(30 * time.Second)
@@ -217,8 +219,8 @@ func TestAnalysisSucceedsAndSoakEndIsScheduled(t *testing.T) {
 		}
 		soak := advanceID(id, "soak")
 		jobs := w.jobs(id)
-		if j, ok := jobs[soak]; !ok || j.State != "pending" || !j.RunAt.Equal(start.Add(productionSoak)) {
-			t.Fatalf("soak job %+v (queued %v); want one pending at %s; jobs %+v", j, ok, start.Add(productionSoak), jobs)
+		if j, ok := jobs[soak]; !ok || j.State != "pending" || !j.RunAt.Equal(start.Add(analyzedSoak)) {
+			t.Fatalf("soak job %+v (queued %v); want one pending at %s; jobs %+v", j, ok, start.Add(analyzedSoak), jobs)
 		}
 		next := fmt.Sprintf("analyze:%s:%d:%d", repoName, id, start.Add(analysisInterval).Unix())
 		if j, ok := jobs[next]; !ok || j.State != "pending" {
@@ -273,7 +275,7 @@ func TestAnalysisSucceedsAndSoakEndIsScheduled(t *testing.T) {
 		}
 
 		// The soak's end runs at its time, not before.
-		w.tick(start.Add(productionSoak).Sub(w.gh.Now()) - 5*time.Second)
+		w.tick(start.Add(analyzedSoak).Sub(w.gh.Now()) - 5*time.Second)
 		if j := w.jobs(id)[soak]; j.State != "pending" {
 			t.Fatalf("the soak job is %s five seconds before the soak's end", j.State)
 		}
@@ -293,7 +295,7 @@ func TestAnalysisSucceedsAndSoakEndIsScheduled(t *testing.T) {
 func TestAnalysisFails(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		prom := startPrometheus(t, 500) // 5% of requests fail
-		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, prom.URL)})
+		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, "production", prom.URL)})
 		id, _ := w.deployed(0)
 
 		// failureLimit 0: the first failed measurement fails the run.
@@ -350,7 +352,7 @@ func TestAnalysisWithPrometheusDown(t *testing.T) {
 		sw := &switchable{proxy: proxy}
 		front := httptest.NewServer(sw)
 		t.Cleanup(front.Close)
-		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, front.URL)})
+		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, "production", front.URL)})
 		id, _ := w.deployed(0)
 
 		sw.down.Store(true)
@@ -398,7 +400,7 @@ func TestAnalysisWithPrometheusDown(t *testing.T) {
 func TestAnalysisStopsWhenDeploymentFails(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		prom := startPrometheus(t, 5)
-		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, prom.URL)})
+		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, "production", prom.URL)})
 		id, _ := w.deployed(0)
 		w.report(w.deployer(), id, deploy.Failure, "pods crash-looping")
 		if j, ok := w.jobs(id)[advanceID(id, audit.TriggerDeploymentFailed)]; !ok || j.State != "done" {
