@@ -337,7 +337,16 @@ func TestDeploymentFailureOpensRollback(t *testing.T) {
 			t.Errorf("proposal records %+v", ps)
 		}
 		if _, ok := w.runs(pr.HeadSHA)[app.CheckPolicy]; !ok {
-			t.Error("the rollback pull request was not judged")
+			t.Fatal("the rollback pull request was not judged")
+		}
+		// The one approval a rollback needs merges it.
+		w.approve(pr.Number, "dave")
+		w.settle()
+		if !w.gh.PullRequest(repoName, pr.Number).Merged {
+			t.Fatalf("the rollback was not merged on its approval; policy check:\n%s", w.runs(pr.HeadSHA)[app.CheckPolicy].Summary)
+		}
+		if !w.decided(pr.Number) {
+			t.Error("the rollback was not judged as one")
 		}
 	})
 }

@@ -212,3 +212,244 @@ func TestJourneyDevToStagingToProduction(t *testing.T) {
 		}
 	})
 }
+
+// deployedAt delivers the push of a merge and posts its deployment's
+// success as the deployer; it returns the deployment.
+func (w *world) deployedAt(merge string) int64 {
+	w.t.Helper()
+	w.deliver(w.gh.PushEvent(repoName, "main"), http.StatusAccepted)
+	w.settle()
+	for _, d := range w.gh.Deployments(repoName) {
+		if d.Ref == merge {
+			w.report(w.deployer(), d.ID, deploy.Success, deploy.StatusDescription(deploy.Success, fraudDigest, "argo sync"))
+			return d.ID
+		}
+	}
+	w.t.Fatalf("no deployment of the merge %s: %+v", merge, w.gh.Deployments(repoName))
+	return 0
+}
+
+// The analysis of 2.3.0 in production fails: the App opens the rollback to
+// 2.2.0, which ran there good, and merges it on the one approval a rollback
+// needs, though production's own rule asks for two and compliance.
+func TestJourneyAnalysisFailsRolledBack(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		prom := startPrometheus(t, 500) // 5% of requests fail
+		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, "production", prom.URL)})
+		good := w.seedRun("production")
+		id := w.deployedAt(w.merged().MergeCommitSHA)
+
+		prs := w.appPulls()
+		if len(prs) != 1 {
+			t.Fatalf("the App opened %d pull requests after the analysis failed; want the rollback: %+v", len(prs), prs)
+		}
+		pr := prs[0]
+		if pr.Title != "Roll back fraud-detector in production to 2.2.0" || pr.Head != "modelgate/rollback/fraud-detector-2.2.0-production" {
+			t.Errorf("pull request %+v", pr)
+		}
+		for _, want := range []string{"failed its analysis", fmt.Sprintf("deployment %d", good), "`2.3.0` → `2.2.0` in `production`"} {
+			if !strings.Contains(pr.Body, want) {
+				t.Errorf("the body lacks %q:\n%s", want, pr.Body)
+			}
+		}
+		ps := w.proposals()
+		if len(ps) != 1 || ps[0].Purpose != audit.ProposeRollback || ps[0].Trigger != audit.TriggerAnalysisFailed ||
+			ps[0].DeploymentID != id || ps[0].Replaces != "2.3.0" {
+			t.Errorf("proposal records %+v", ps)
+		}
+		if cr := w.runs(pr.HeadSHA)[app.CheckPolicy]; cr.Conclusion != "failure" || !strings.Contains(cr.Summary, "approvals.") {
+			t.Errorf("before its approval the rollback's policy check is %s:\n%s", cr.Conclusion, cr.Summary)
+		}
+
+		w.approve(pr.Number, "dave") // in no team
+		w.settle()
+		merged := w.gh.PullRequest(repoName, pr.Number)
+		if !merged.Merged {
+			t.Fatalf("the rollback was not merged on its approval; policy check:\n%s", w.runs(pr.HeadSHA)[app.CheckPolicy].Summary)
+		}
+		if !w.decided(pr.Number) {
+			t.Error("the rollback was not judged as one")
+		}
+		w.deliver(w.gh.PushEvent(repoName, "main"), http.StatusAccepted)
+		w.settle()
+		deps := w.gh.Deployments(repoName)
+		last := deps[len(deps)-1]
+		if p, err := deploy.ParsePayload(last.Payload); err != nil || last.Ref != merged.MergeCommitSHA || p.Version != "2.2.0" || p.PreviousVersion != "2.3.0" {
+			t.Errorf("the last deployment %+v (payload %+v, %v); want 2.2.0 back in production at %s", last, p, err, merged.MergeCommitSHA)
+		}
+	})
+}
+
+// The App stops in the middle of staging's soak and starts again, on the
+// same store or on an empty one: the next stage's pull request still opens
+// at the soak's end, counted from when GitHub has the deployment succeed.
+func TestJourneyRestartDuringSoak(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		restart func(w *world)
+	}{
+		{"same store", func(w *world) {
+			w.stop()
+			w.start(options{})
+		}},
+		{"empty store", func(w *world) {
+			w.restartEmpty()
+			w.t.Logf("API calls of the sweep that rebuilds the run: %s", w.sweep())
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+				w := newWorld(t, dsn, stagedOptions(t, "24h", "auto", ""))
+				id := w.deployedToStaging(deploy.Success)
+				start := w.succeeded(id)
+				w.tick(10 * time.Hour)
+				tc.restart(w)
+				w.tick(time.Hour)
+
+				pr := w.soakEnds(start.Add(24*time.Hour), 0)
+				if pr.Title != "Promote fraud-detector 2.3.0 to production" {
+					t.Errorf("pull request %+v", pr)
+				}
+				if ps := w.proposals(); len(ps) != 1 || ps[0].DeploymentID != id || ps[0].Trigger != audit.TriggerSoak {
+					t.Errorf("proposal records %+v", ps)
+				}
+				if _, ok := w.runs(pr.HeadSHA)[app.CheckPolicy]; !ok {
+					t.Error("the pull request was not judged")
+				}
+			})
+		})
+	}
+}
+
+// Both models of the example repository are promoted into staging by one
+// pull request: each gets its deployment, its soak from its own success and
+// its own next-stage pull request. demand-forecast 1.4.0 is the version
+// that runs in dev here (1.5.0 regresses, and the gate denies it) and has
+// not yet reached staging or production.
+func TestJourneyTwoModels(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		o := stagedOptions(t, "24h", "auto", "stage: production\nmodels:\n  fraud-detector: \"2.2.0\"\n")
+		staged := o.mainEdits
+		o.mainEdits = func(r *gittest.Repo) {
+			staged(r)
+			r.Write("environments/dev.yaml", "stage: dev\nmodels:\n  fraud-detector: \"2.3.0\"\n  demand-forecast: \"1.4.0\"\n")
+			r.Write("environments/staging.yaml", "stage: staging\nmodels:\n  fraud-detector: \"2.2.0\"\n")
+		}
+		o.promotion = promotionOf(t, "stage: staging\nmodels:\n  fraud-detector: \"2.3.0\"\n  demand-forecast: \"1.4.0\"\n")
+		w := newWorld(t, dsn, o)
+		n := w.open("alice")
+		w.deliver(w.gh.PullRequestEvent(repoName, n, "opened"), http.StatusAccepted)
+		w.approve(n, "bob")
+		w.settle()
+		if !w.gh.PullRequest(repoName, n).Merged {
+			t.Fatalf("the promotion of both models was not merged; policy check:\n%s", w.runs(w.gh.PullRequest(repoName, n).HeadSHA)[app.CheckPolicy].Summary)
+		}
+		w.gh.ResetCalls()
+		w.deliver(w.gh.PushEvent(repoName, "main"), http.StatusAccepted)
+		w.settle()
+		t.Logf("API calls for the push of a merge of two pins: %s", w.calls())
+		deps := w.gh.Deployments(repoName)
+		byModel := map[string]int64{}
+		for _, d := range deps {
+			p, err := deploy.ParsePayload(d.Payload)
+			if err != nil || d.Environment != "staging" {
+				t.Fatalf("deployment %+v (%v)", d, err)
+			}
+			byModel[p.Model+" "+p.Version] = d.ID
+		}
+		fraudID, demandID := byModel["fraud-detector 2.3.0"], byModel["demand-forecast 1.4.0"]
+		if len(deps) != 2 || fraudID == 0 || demandID == 0 {
+			t.Fatalf("deployments %+v; want one of each model", deps)
+		}
+
+		// demand-forecast is deployed an hour after fraud-detector.
+		w.report(w.deployer(), fraudID, deploy.Success, deploy.StatusDescription(deploy.Success, fraudDigest, ""))
+		w.gh.Advance(time.Hour)
+		w.report(w.deployer(), demandID, deploy.Success, deploy.StatusDescription(deploy.Success, demandDigest(t), ""))
+
+		first := w.soakEnds(w.succeeded(fraudID).Add(24*time.Hour), 0)
+		second := w.soakEnds(w.succeeded(demandID).Add(24*time.Hour), 1)
+		if first.Title != "Promote fraud-detector 2.3.0 to production" || second.Title != "Promote demand-forecast 1.4.0 to production" {
+			t.Errorf("pull requests %q and %q", first.Title, second.Title)
+		}
+		if first.State != "open" || w.gh.PullRequest(repoName, first.Number).State != "open" || second.State != "open" {
+			t.Error("one model's pull request closed the other's")
+		}
+		if got := w.commitOf(second.Head, w.gh.Branch(repoName, "main"), "environments/production.yaml"); got != "stage: production\nmodels:\n  fraud-detector: \"2.2.0\"\n  demand-forecast: 1.4.0\n" {
+			t.Errorf("environments/production.yaml on %s:\n%s", second.Head, got)
+		}
+		ps := w.proposals()
+		if len(ps) != 2 || ps[0].DeploymentID != fraudID || ps[1].DeploymentID != demandID || len(ps[1].Superseded) != 0 {
+			t.Errorf("proposal records %+v", ps)
+		}
+	})
+}
+
+// demandDigest is the artifact digest of the example manifest of
+// demand-forecast 1.4.0.
+func demandDigest(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(examples + "/models/demand-forecast/1.4.0/model.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(data), "digest: ")
+	if !ok {
+		t.Fatal("the manifest of demand-forecast 1.4.0 names no digest")
+	}
+	digest, _, _ := strings.Cut(rest, "\n")
+	return digest
+}
+
+// A writer's commands on the merged promotion into staging, given as
+// comments, open the pull requests end to end: the promotion into
+// production (promote: command) once the soak is over, and the rollback.
+func TestJourneyCommands(t *testing.T) {
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		w := newWorld(t, dsn, stagedOptions(t, "24h", "command", ""))
+		w.seedRun("staging")
+		id := w.deployedToStaging(deploy.Success)
+		merged := w.records(audit.Filter{Kind: audit.KindDeployment, Version: "2.3.0"})[0].PullRequest
+		w.gh.SetRole(repoName, "dave", "write")
+		w.tick(24 * time.Hour)
+		if prs := w.appPulls(); len(prs) != 0 {
+			t.Fatalf("the App opened %+v into a stage that takes a command", prs)
+		}
+
+		w.gh.ResetCalls()
+		w.command(merged, "dave", "Soaked well.\n/modelgate promote production\n")
+		t.Logf("API calls for a promote command to its pull request: %s", w.calls())
+		prs := w.appPulls()
+		if len(prs) != 1 || prs[0].Title != "Promote fraud-detector 2.3.0 to production" {
+			t.Fatalf("pull requests %+v; want the promotion", prs)
+		}
+		w.command(merged, "dave", "/modelgate rollback staging")
+		prs = w.appPulls()
+		if len(prs) != 2 || prs[1].Title != "Roll back fraud-detector in staging to 2.2.0" {
+			t.Fatalf("pull requests %+v; want the rollback too", prs)
+		}
+		ps := w.proposals()
+		if len(ps) != 2 || ps[0].Trigger != audit.TriggerCommand || ps[1].Trigger != audit.TriggerCommand || ps[1].DeploymentID != id {
+			t.Errorf("proposal records %+v", ps)
+		}
+		for _, pr := range prs {
+			if _, ok := w.runs(pr.HeadSHA)[app.CheckPolicy]; !ok {
+				t.Errorf("#%d was not judged", pr.Number)
+			}
+		}
+		var answered int
+		for _, c := range w.gh.Comments(repoName, merged) {
+			if c.User == "modelgate[bot]" && strings.Contains(c.Body, "@dave") &&
+				(strings.Contains(c.Body, fmt.Sprintf("Opened #%d", prs[0].Number)) || strings.Contains(c.Body, fmt.Sprintf("Opened #%d", prs[1].Number))) {
+				answered++
+			}
+		}
+		if answered != 2 {
+			t.Errorf("%d answers naming the pull requests opened on #%d; want 2: %+v", answered, merged, w.gh.Comments(repoName, merged))
+		}
+		recs := w.records(audit.Filter{Kind: audit.KindProposal})
+		if len(recs) != 2 || recs[0].Actor != "dave" || recs[1].Actor != "dave" {
+			t.Errorf("proposal records %+v; want dave's", recs)
+		}
+	})
+}
