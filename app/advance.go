@@ -146,8 +146,8 @@ func (a *App) promoteRun(ctx context.Context, log *slog.Logger, repo *github.Rep
 		return 0, why, nil
 	}
 	next := b.cfg.Stages[i+1].Name
-	body := fmt.Sprintf("%s %s ran in %s from %s (deployment %d of #%d, soak %s required)",
-		run.Model, run.Version, run.Stage, run.Deployed.UTC().Format(time.RFC3339), run.DeploymentID, run.PullRequest, soak)
+	body := fmt.Sprintf("%s %s ran in %s from %s (%s, soak %s required)",
+		run.Model, run.Version, run.Stage, run.Deployed.UTC().Format(time.RFC3339), deploymentOf(run), soak)
 	if run.Analysis != nil {
 		body += ", and its analysis passed"
 	}
@@ -190,6 +190,17 @@ func (a *App) rollbackRun(ctx context.Context, log *slog.Logger, repo *github.Re
 		run: run, evidence: target, why: why,
 	}
 	return a.propose(ctx, log, repo, b, p)
+}
+
+// deploymentOf names a run's deployment and the pull request it deployed.
+// A run rebuilt from GitHub into a new store knows no pull request — a
+// deployment does not name one — and is then named by its deployment alone,
+// not as one "of #0".
+func deploymentOf(run rollout.Run) string {
+	if run.PullRequest == 0 {
+		return fmt.Sprintf("deployment %d", run.DeploymentID)
+	}
+	return fmt.Sprintf("deployment %d of #%d", run.DeploymentID, run.PullRequest)
 }
 
 // failure says, for the body of a rollback, what became of the run.
@@ -417,7 +428,7 @@ func (a *App) proposalBody(ctx context.Context, p proposal, replaces string) (st
 		if until.IsZero() {
 			until = a.now()
 		}
-		fmt.Fprintf(&sb, "| Ran in `%s` | deployment %d of #%d, since %s (%s) |\n", ev.Stage, ev.DeploymentID, ev.PullRequest,
+		fmt.Fprintf(&sb, "| Ran in `%s` | %s, since %s (%s) |\n", ev.Stage, deploymentOf(ev),
 			ev.Deployed.UTC().Format(time.RFC3339), until.Sub(ev.Deployed).Round(time.Minute))
 	}
 	sb.WriteString("\n")

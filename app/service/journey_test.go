@@ -316,6 +316,16 @@ func TestJourneyRestartDuringSoak(t *testing.T) {
 				if _, ok := w.runs(pr.HeadSHA)[app.CheckPolicy]; !ok {
 					t.Error("the pull request was not judged")
 				}
+				// The pull request lacks only its approvals, and names the
+				// deployment it rests on, whether or not the store knows the
+				// promotion that made it.
+				if cr := w.runs(pr.HeadSHA)[app.CheckPolicy]; cr.Conclusion != "failure" || !strings.Contains(cr.Summary, "approvals.count") ||
+					strings.Contains(cr.Summary, "`stage.") {
+					t.Errorf("policy check %s; want only the approvals missing:\n%s", cr.Conclusion, cr.Summary)
+				}
+				if want := fmt.Sprintf("(deployment %d", id); !strings.Contains(pr.Body, want) || strings.Contains(pr.Body, "#0") {
+					t.Errorf("the body does not name deployment %d as %q, or names a pull request #0:\n%s", id, want, pr.Body)
+				}
 			})
 		})
 	}
