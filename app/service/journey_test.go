@@ -86,13 +86,23 @@ func (w *world) soakEnds(at time.Time, before int) githubtest.PullRequest {
 	w.gh.ResetCalls()
 	start := time.Now()
 	w.gh.Advance(time.Second)
+	deadline := start.Add(settleFor)
+	for len(w.appPulls()) == before && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond) // polls the emulator; the App's clock stands still
+	}
+	opened := time.Since(start)
 	w.settle()
-	took := time.Since(start)
+	judged := time.Since(start)
 	prs := w.appPulls()
 	if len(prs) != before+1 {
 		w.t.Fatalf("the App has %d pull requests after the soak's end at %s; want %d: %+v", len(prs), at, before+1, prs)
 	}
-	w.t.Logf("the soak's end to the opened pull request and its evaluation: %s of wall-clock time; API calls %s", took, w.calls())
+	recs := w.records(audit.Filter{Kind: audit.KindProposal, PullRequest: prs[before].Number})
+	if len(recs) != 1 {
+		w.t.Fatalf("%d proposal records of #%d; want 1", len(recs), prs[before].Number)
+	}
+	w.t.Logf("the soak's end at %s to the opened pull request: recorded %s after it by the App's clock, %s of wall-clock time after the clock passed it, judged %s after; API calls %s",
+		at.UTC().Format(time.RFC3339), recs[0].RecordedAt.Sub(at), opened, judged, w.calls())
 	return prs[before]
 }
 
