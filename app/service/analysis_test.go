@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/deploy"
 	"github.com/modelgate/modelgate/internal/github"
+	"github.com/modelgate/modelgate/internal/githubtest"
 	"github.com/modelgate/modelgate/internal/gittest"
 	"github.com/modelgate/modelgate/internal/prometheustest"
 	"github.com/modelgate/modelgate/internal/sqlstoretest"
@@ -99,12 +101,12 @@ func withAnalysis(t *testing.T, stage, address string) func(r *gittest.Repo) {
 // success.
 func (w *world) deployed(late time.Duration) (int64, github.DeploymentStatus) {
 	w.t.Helper()
-	w.merged()
+	merge := w.merged().MergeCommitSHA
 	w.deliver(w.gh.PushEvent(repoName, "main"), http.StatusAccepted)
 	w.settle()
-	deps := w.gh.Deployments(repoName)
+	deps := slices.DeleteFunc(w.gh.Deployments(repoName), func(d githubtest.Deployment) bool { return d.Ref != merge })
 	if len(deps) != 1 {
-		w.t.Fatalf("%d deployments after the merge; want 1", len(deps))
+		w.t.Fatalf("%d deployments of the merge %s; want 1", len(deps), merge)
 	}
 	st, err := w.deployer().CreateDeploymentStatus(w.t.Context(), deps[0].ID, github.NewDeploymentStatus{State: deploy.Success,
 		Description: deploy.StatusDescription(deploy.Success, fraudDigest, "synced")})

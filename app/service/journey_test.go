@@ -223,22 +223,6 @@ func TestJourneyDevToStagingToProduction(t *testing.T) {
 	})
 }
 
-// deployedAt delivers the push of a merge and posts its deployment's
-// success as the deployer; it returns the deployment.
-func (w *world) deployedAt(merge string) int64 {
-	w.t.Helper()
-	w.deliver(w.gh.PushEvent(repoName, "main"), http.StatusAccepted)
-	w.settle()
-	for _, d := range w.gh.Deployments(repoName) {
-		if d.Ref == merge {
-			w.report(w.deployer(), d.ID, deploy.Success, deploy.StatusDescription(deploy.Success, fraudDigest, "argo sync"))
-			return d.ID
-		}
-	}
-	w.t.Fatalf("no deployment of the merge %s: %+v", merge, w.gh.Deployments(repoName))
-	return 0
-}
-
 // The analysis of 2.3.0 in production fails: the App opens the rollback to
 // 2.2.0, which ran there good, and merges it on the one approval a rollback
 // needs, though production's own rule asks for two and compliance.
@@ -247,7 +231,7 @@ func TestJourneyAnalysisFailsRolledBack(t *testing.T) {
 		prom := startPrometheus(t, 500) // 5% of requests fail
 		w := newWorld(t, dsn, options{mainEdits: withAnalysis(t, "production", prom.URL)})
 		good := w.seedRun("production")
-		id := w.deployedAt(w.merged().MergeCommitSHA)
+		id, _ := w.deployed(0)
 
 		prs := w.appPulls()
 		if len(prs) != 1 {
