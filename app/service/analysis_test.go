@@ -65,7 +65,10 @@ func startPrometheus(t *testing.T, errors float64) *prometheustest.Server {
 }
 
 // withAnalysis gives a stage of the example repository a short soak and a
-// live analysis reading Prometheus at address.
+// live analysis reading Prometheus at address. The query reads the last
+// sample over a window, as rate() does over its own, rather than the latest
+// point: a scrape that times out on a loaded machine leaves a staleness
+// marker, and the bare series would read as no data until the next scrape.
 func withAnalysis(t *testing.T, stage, address string) func(r *gittest.Repo) {
 	return func(r *gittest.Repo) {
 		path := filepath.Join(r.Dir, ".modelgate", "config.yaml")
@@ -85,7 +88,7 @@ func withAnalysis(t *testing.T, stage, address string) func(r *gittest.Repo) {
       prometheus: {address: %q}
       metrics:
         - name: error-rate
-          query: 'sum(model_errors_total{model="{{model}}",version="{{version}}"}) / sum(model_requests_total{model="{{model}}",version="{{version}}"})'
+          query: 'sum(last_over_time(model_errors_total{model="{{model}}",version="{{version}}"}[5m])) / sum(last_over_time(model_requests_total{model="{{model}}",version="{{version}}"}[5m]))'
           successCondition: result < 0.01
           interval: %s
           count: %d

@@ -40,19 +40,6 @@ func (w *world) commandJobs() []app.CommandRequest {
 	return out
 }
 
-func commandPayloads(t *testing.T, recs []audit.Record) []audit.CommandPayload {
-	t.Helper()
-	var out []audit.CommandPayload
-	for _, r := range recs {
-		var p audit.CommandPayload
-		if err := json.Unmarshal(r.Payload, &p); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
 // answers returns the App's answers to commands on issue n.
 func (w *world) answers(n int) []string {
 	var out []string
@@ -88,7 +75,7 @@ func TestCommandsWithWriteAccessQueued(t *testing.T) {
 			t.Errorf("queued commands %+v; want %+v", got, want)
 		}
 		recs := w.records(audit.Filter{Kind: audit.KindCommand})
-		cmds := commandPayloads(t, recs)
+		cmds := payloads[audit.CommandPayload](t, recs)
 		if len(recs) != 3 || cmds[0].Refused != "" || cmds[1].Refused != "" || recs[0].Actor != "dave" || recs[0].PullRequest != pr.Number ||
 			recs[0].Model != "fraud-detector" || recs[0].Stage != "production" || cmds[0].Command != "rollback" ||
 			!slices.Equal(cmds[0].Args, []string{"production"}) || recs[1].Model != "demand-forecast" {
@@ -135,7 +122,7 @@ func TestCommandsRefused(t *testing.T) {
 			"usage:",
 			"`'@everyone'` is not a stage",
 		}
-		cmds := commandPayloads(t, w.records(audit.Filter{Kind: audit.KindCommand}))
+		cmds := payloads[audit.CommandPayload](t, w.records(audit.Filter{Kind: audit.KindCommand}))
 		answers := w.answers(issue)
 		if len(cmds) != len(wants) || len(answers) != len(wants) {
 			t.Fatalf("%d command records, %d answers; want %d of each: %+v %q", len(cmds), len(answers), len(wants), cmds, answers)

@@ -1,7 +1,6 @@
 package service_test
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -75,19 +74,6 @@ func (w *world) calls() string {
 		calls = append(calls, c.String())
 	}
 	return fmt.Sprintf("%d: %s", len(calls), strings.Join(calls, ", "))
-}
-
-func statusPayloads(t *testing.T, recs []audit.Record) []audit.DeploymentStatusPayload {
-	t.Helper()
-	var out []audit.DeploymentStatusPayload
-	for _, r := range recs {
-		var p audit.DeploymentStatusPayload
-		if err := json.Unmarshal(r.Payload, &p); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, p)
-	}
-	return out
 }
 
 func TestMergeCreatesDeployment(t *testing.T) {
@@ -215,7 +201,7 @@ func TestDeploymentStatusesRecorded(t *testing.T) {
 		w.settle()
 		t.Logf("API calls for the status delivered again: %s", w.calls())
 
-		got := statusPayloads(t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus, Model: "fraud-detector", Version: "2.3.0", Stage: "production"}))
+		got := payloads[audit.DeploymentStatusPayload](t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus, Model: "fraud-detector", Version: "2.3.0", Stage: "production"}))
 		if len(got) != 2 {
 			t.Fatalf("%d deployment status records; want 2 (in_progress, success once): %+v", len(got), got)
 		}
@@ -238,7 +224,7 @@ func TestDeploymentSuccessOfAnotherDigestRefused(t *testing.T) {
 		other := "sha256:" + strings.Repeat("ab", 32)
 		w.report(repo, id, deploy.Success, deploy.StatusDescription(deploy.Success, other, ""))
 		w.report(repo, id, deploy.Success, "deployed")
-		got := statusPayloads(t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus}))
+		got := payloads[audit.DeploymentStatusPayload](t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus}))
 		if len(got) != 2 || got[0].Refused != audit.RefusedDigestMismatch || got[1].Refused != audit.RefusedDigestMismatch ||
 			!strings.Contains(got[0].Reason, other) {
 			t.Fatalf("deployment status records %+v; want both successes refused for their digest", got)
@@ -246,13 +232,13 @@ func TestDeploymentSuccessOfAnotherDigestRefused(t *testing.T) {
 		// Neither counts: the deployment is still new, so a success naming the
 		// right digest follows.
 		w.report(repo, id, deploy.Success, deploy.StatusDescription(deploy.Success, fraudDigest, ""))
-		if got := statusPayloads(t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus})); len(got) != 3 || got[2].Refused != "" {
+		if got := payloads[audit.DeploymentStatusPayload](t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus})); len(got) != 3 || got[2].Refused != "" {
 			t.Errorf("deployment status records %+v; want the third accepted", got)
 		}
 		// A deployment that failed is over: a later success is refused.
 		w.report(repo, id, deploy.Failure, "health check failed")
 		w.report(repo, id, deploy.Success, deploy.StatusDescription(deploy.Success, fraudDigest, ""))
-		got = statusPayloads(t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus}))
+		got = payloads[audit.DeploymentStatusPayload](t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus}))
 		if len(got) != 5 || got[3].Refused != "" || got[4].Refused != audit.RefusedTransition {
 			t.Errorf("deployment status records %+v; want the success after the failure refused", got)
 		}

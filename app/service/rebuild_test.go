@@ -38,19 +38,6 @@ func (w *world) sweep() string {
 	return w.calls()
 }
 
-func deploymentPayloads(t *testing.T, recs []audit.Record) []audit.DeploymentPayload {
-	t.Helper()
-	var out []audit.DeploymentPayload
-	for _, r := range recs {
-		var p audit.DeploymentPayload
-		if err := json.Unmarshal(r.Payload, &p); err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, p)
-	}
-	return out
-}
-
 // deployedAndSucceeded merges the example promotion, delivers its push and
 // reports its deployment in progress and then deployed, half a minute apart.
 func (w *world) deployedAndSucceeded() (githubtest.PullRequest, githubtest.Deployment) {
@@ -72,7 +59,7 @@ func (w *world) checkRebuilt(pr githubtest.PullRequest, d githubtest.Deployment)
 	t := w.t.(*testing.T)
 	t.Helper()
 	recs := w.records(audit.Filter{Kind: audit.KindDeployment})
-	deps := deploymentPayloads(t, recs)
+	deps := payloads[audit.DeploymentPayload](t, recs)
 	if len(recs) != 1 || recs[0].Model != "fraud-detector" || recs[0].Version != "2.3.0" || recs[0].Stage != "production" ||
 		recs[0].HeadSHA != pr.MergeCommitSHA || recs[0].Actor != "modelgate[bot]" {
 		t.Fatalf("deployment records %+v; want the App's one deployment", recs)
@@ -81,7 +68,7 @@ func (w *world) checkRebuilt(pr githubtest.PullRequest, d githubtest.Deployment)
 		p.Environment != "production" || p.Deployment.Artifact.Digest != fraudDigest || !p.CreatedAt.Equal(d.CreatedAt) {
 		t.Errorf("deployment payload %+v", p)
 	}
-	got := statusPayloads(t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus}))
+	got := payloads[audit.DeploymentStatusPayload](t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus}))
 	if len(got) != 2 || len(d.Statuses) != 2 {
 		t.Fatalf("%d status records of %d statuses; want each once: %+v", len(got), len(d.Statuses), got)
 	}
@@ -113,8 +100,8 @@ func TestRebuildFromGitHubOnAnEmptyStore(t *testing.T) {
 		w.gh.Advance(30 * time.Second)
 		t.Logf("API calls of a rebuild: %s", w.sweep())
 		w.checkRebuilt(pr, d)
-		if got := statusPayloads(t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus})); !got[1].CreatedAt.Equal(statusPayloads(t, before)[1].CreatedAt) {
-			t.Errorf("the success was posted at %s; the first store recorded %s", got[1].CreatedAt, statusPayloads(t, before)[1].CreatedAt)
+		if got := payloads[audit.DeploymentStatusPayload](t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus})); !got[1].CreatedAt.Equal(payloads[audit.DeploymentStatusPayload](t, before)[1].CreatedAt) {
+			t.Errorf("the success was posted at %s; the first store recorded %s", got[1].CreatedAt, payloads[audit.DeploymentStatusPayload](t, before)[1].CreatedAt)
 		}
 
 		// Sweeping again, or a status of the other deployment, changes
@@ -158,7 +145,7 @@ func TestSweepDeploysALostPush(t *testing.T) {
 		deps := w.gh.Deployments(repoName)
 		recs := w.records(audit.Filter{Kind: audit.KindDeployment})
 		if len(deps) != 1 || deps[0].SHA != pr.MergeCommitSHA || deps[0].Environment != "production" || len(recs) != 1 ||
-			deploymentPayloads(t, recs)[0].DeploymentID != deps[0].ID || deploymentPayloads(t, recs)[0].Rebuilt {
+			payloads[audit.DeploymentPayload](t, recs)[0].DeploymentID != deps[0].ID || payloads[audit.DeploymentPayload](t, recs)[0].Rebuilt {
 			t.Fatalf("deployments %+v, records %+v; want the merge deployed and recorded once", deps, recs)
 		}
 

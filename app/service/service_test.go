@@ -138,6 +138,20 @@ func (w *world) useDatabase(dsn string) {
 	w.dsn, w.db = dsn, db
 }
 
+// payloads decodes the payloads of records of one kind.
+func payloads[P any](t testing.TB, recs []audit.Record) []P {
+	t.Helper()
+	var out []P
+	for _, r := range recs {
+		var p P
+		if err := json.Unmarshal(r.Payload, &p); err != nil {
+			t.Fatalf("audit record %d: %v", r.Seq, err)
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 func cmpOr(a, b string) string {
 	if a != "" {
 		return a
