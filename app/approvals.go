@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/github"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/policy"
@@ -77,6 +78,10 @@ func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string,
 			}
 		}
 	}
+	requesters, err := a.requesters(ctx, fullName, pr)
+	if err != nil {
+		return nil, err
+	}
 	set := &approvalSet{committers: committers}
 	latest := map[string]github.Review{}
 	var order []string
@@ -105,6 +110,8 @@ func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string,
 			set.dropped = append(set.dropped, droppedApproval{user, "opened the pull request"})
 		case slices.ContainsFunc(committers, func(c string) bool { return strings.EqualFold(c, user) }):
 			set.dropped = append(set.dropped, droppedApproval{user, "pushed a commit to the pull request"})
+		case slices.ContainsFunc(requesters, func(c string) bool { return strings.EqualFold(c, user) }):
+			set.dropped = append(set.dropped, droppedApproval{user, "asked the App for the pull request with a /modelgate command"})
 		case r.CommitID != pr.HeadSHA:
 			set.dropped = append(set.dropped, droppedApproval{user,
 				fmt.Sprintf("approved %s; commits pushed since (head is now %s) need a new approval", shortSHA(r.CommitID), shortSHA(pr.HeadSHA))})
@@ -129,6 +136,23 @@ func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string,
 		}
 	}
 	return set, nil
+}
+
+// requesters are those whose /modelgate command made the App open the pull
+// request. The App is its author, but the change is theirs: counting their
+// approval would let one writer promote or roll back a stage alone.
+func (a *App) requesters(ctx context.Context, repository string, pr github.PullRequest) ([]string, error) {
+	recs, err := a.store.Records(ctx, audit.Filter{Kind: audit.KindProposal, Repository: repository, PullRequest: pr.Number})
+	if err != nil {
+		return nil, fmt.Errorf("read proposals: %w", err)
+	}
+	var logins []string
+	for _, r := range recs {
+		if !strings.EqualFold(r.Actor, pr.Author) && !slices.Contains(logins, r.Actor) {
+			logins = append(logins, r.Actor)
+		}
+	}
+	return logins, nil
 }
 
 // approverTeams lists the teams that the config of the rules commit names in

@@ -455,5 +455,22 @@ func TestJourneyCommands(t *testing.T) {
 		if len(recs) != 2 || recs[0].Actor != "dave" || recs[1].Actor != "dave" {
 			t.Errorf("proposal records %+v; want dave's", recs)
 		}
+
+		// The change is dave's, whoever opened it: his approval of the
+		// rollback he asked for does not count, anyone else's does.
+		rollback := prs[1].Number
+		w.approve(rollback, "dave")
+		w.settle()
+		if pr := w.gh.PullRequest(repoName, rollback); pr.Merged {
+			t.Fatal("the rollback merged on the approval of the user who asked for it")
+		}
+		if c := w.comment(rollback); !strings.Contains(c.Body, "asked the App for the pull request") {
+			t.Errorf("the comment does not say why dave's approval does not count:\n%s", c.Body)
+		}
+		w.approve(rollback, "bob")
+		w.settle()
+		if pr := w.gh.PullRequest(repoName, rollback); !pr.Merged {
+			t.Fatalf("the rollback did not merge on bob's approval; comment:\n%s", w.comment(rollback).Body)
+		}
 	})
 }
