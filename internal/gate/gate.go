@@ -38,9 +38,11 @@ const (
 // RunRecords are the records, besides git history, of what ran in the stages
 // of a branch: whether a model version ran there, so that a return to it is a
 // rollback, and the App's runs of a model there (oldest first), whose times
-// judge the soak. It is used concurrently when the gate is.
+// judge the soak. Where recorded is true the records decide whether it ran,
+// over git history; else git history does. It is used concurrently when the
+// gate is.
 type RunRecords interface {
-	Ran(ctx context.Context, repository, branch, model, version, stage string) (bool, error)
+	Ran(ctx context.Context, repository, branch, model, version, stage string) (ran, recorded bool, err error)
 	Runs(ctx context.Context, repository, branch, model, stage string) ([]rollout.Run, error)
 }
 
@@ -61,10 +63,10 @@ func (a AuditRuns) Runs(ctx context.Context, repository, branch, model, stage st
 	return runs, nil
 }
 
-func (a AuditRuns) Ran(ctx context.Context, repository, branch, model, version, stage string) (bool, error) {
+func (a AuditRuns) Ran(ctx context.Context, repository, branch, model, version, stage string) (ran, recorded bool, err error) {
 	runs, err := a.Runs(ctx, repository, branch, model, stage)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	deployed := false
 	for _, r := range runs {
@@ -72,22 +74,22 @@ func (a AuditRuns) Ran(ctx context.Context, repository, branch, model, version, 
 			continue
 		}
 		if r.Bad() {
-			return false, nil
+			return false, true, nil
 		}
 		deployed = deployed || !r.Deployed.IsZero()
 	}
 	if deployed {
-		return true, nil
+		return true, true, nil
 	}
 	f := audit.Filter{Kind: audit.KindMerge, Repository: repository, Model: model, Version: version, Stage: stage}
 	merges, err := a.Log.Records(ctx, f)
 	if err != nil {
-		return false, fmt.Errorf("read merges of %s %s into %s: %w", model, version, stage, err)
+		return false, false, fmt.Errorf("read merges of %s %s into %s: %w", model, version, stage, err)
 	}
 	for _, m := range merges {
 		var merge audit.MergePayload
 		if err := json.Unmarshal(m.Payload, &merge); err != nil {
-			return false, fmt.Errorf("audit record %d: %w", m.Seq, err)
+			return false, false, fmt.Errorf("audit record %d: %w", m.Seq, err)
 		}
 		if merge.BaseRef != branch {
 			continue
@@ -95,19 +97,19 @@ func (a AuditRuns) Ran(ctx context.Context, repository, branch, model, version, 
 		f.Kind, f.PullRequest, f.HeadSHA = audit.KindDecision, m.PullRequest, m.HeadSHA
 		decisions, err := a.Log.Records(ctx, f)
 		if err != nil {
-			return false, fmt.Errorf("read decisions on pull request #%d: %w", m.PullRequest, err)
+			return false, false, fmt.Errorf("read decisions on pull request #%d: %w", m.PullRequest, err)
 		}
 		for _, d := range decisions {
 			var rec DecisionRecord
 			if err := json.Unmarshal(d.Payload, &rec); err != nil {
-				return false, fmt.Errorf("audit record %d: %w", d.Seq, err)
+				return false, false, fmt.Errorf("audit record %d: %w", d.Seq, err)
 			}
 			if rec.Decision.Allow && rec.Promotion != nil && rec.Promotion.Kind != gitops.KindRemoval {
-				return true, nil
+				return true, true, nil
 			}
 		}
 	}
-	return false, nil
+	return false, false, nil
 }
 
 // Gate judges changes.
@@ -258,14 +260,15 @@ func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 func (g *Gate) rollbacks(ctx context.Context, repository, branch string, change *gitops.Change) error {
 	for i := range change.Promotions {
 		p := &change.Promotions[i]
-		if p.Rollback {
-			continue
-		}
-		ran, err := g.runs.Ran(ctx, repository, branch, p.Model, p.Version, p.ToStage)
+		ran, recorded, err := g.runs.Ran(ctx, repository, branch, p.Model, p.Version, p.ToStage)
 		if err != nil {
 			return fmt.Errorf("whether %s %s ran in %s: %w", p.Model, p.Version, p.ToStage, err)
 		}
-		p.Rollback = ran
+		// A failure the records hold outweighs any time the version stayed
+		// pinned: it did not run well there.
+		if recorded {
+			p.Rollback = ran
+		}
 	}
 	return nil
 }

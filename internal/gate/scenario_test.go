@@ -578,6 +578,29 @@ func TestScenarioFailedRunIsNoRollback(t *testing.T) {
 	}
 }
 
+// However long a version stayed pinned, a failed deployment of it that the
+// App recorded in the stage means it did not run well there: returning to
+// it is judged as a promotion.
+func TestScenarioFailureOutweighsTimePinned(t *testing.T) {
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Commit("example repository", now.Add(-96*time.Hour))
+	r.CopyDir(fraudPromotion)
+	r.Commit("fraud-detector 2.3.0 to production", now.Add(-3*time.Hour))
+	r.Branch("promote")
+	r.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \"2.2.0\", demand-forecast: \"1.4.0\"}\n")
+	r.Commit("roll back fraud-detector to 2.2.0", now.Add(-time.Hour))
+	db := auditLog(t)
+	day := now.Add(-90 * time.Hour)
+	deployed(t, db, 1, "main", "production", "2.2.0", day, posted{"success", day.Add(time.Minute), ""},
+		posted{"error", day.Add(time.Hour), ""})
+	res := judgeRecorded(t, r, db, approvedByCompliance)
+	wantDenied(t, res, "stage.skipped")
+	if res.Judgements[0].Promotion.Rollback {
+		t.Error("judged as a rollback")
+	}
+}
+
 // A merged promotion is a run (SPEC §1) while its deployment has not
 // reported, or succeeded and was replaced before its analysis concluded:
 // only a failure takes the run away.
