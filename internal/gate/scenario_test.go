@@ -215,7 +215,10 @@ func TestScenarioSoakNotElapsed(t *testing.T) {
 	}
 }
 
-func TestScenarioRollbackAllowed(t *testing.T) {
+// backTo220 is the example repository, where production ran fraud-detector
+// 2.2.0 for four days before 2.3.0; branch promote pins 2.2.0 again.
+func backTo220(t *testing.T) *gittest.Repo {
+	t.Helper()
 	r := gittest.New(t)
 	r.CopyDir("../../examples/gitops")
 	r.Commit("example repository", now.Add(-96*time.Hour))
@@ -224,6 +227,11 @@ func TestScenarioRollbackAllowed(t *testing.T) {
 	r.Branch("promote")
 	r.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \"2.2.0\", demand-forecast: \"1.4.0\"}\n")
 	r.Commit("roll back fraud-detector to 2.2.0", now.Add(-time.Hour))
+	return r
+}
+
+func TestScenarioRollbackAllowed(t *testing.T) {
+	r := backTo220(t)
 	res := judgeReal(t, r, approvedByCompliance)
 	if !res.Allow || !res.Judgements[0].Promotion.Rollback {
 		t.Fatalf("rollback denied or not seen as one:\n%s", denials(res))
@@ -582,14 +590,7 @@ func TestScenarioFailedRunIsNoRollback(t *testing.T) {
 // App recorded in the stage means it did not run well there: returning to
 // it is judged as a promotion.
 func TestScenarioFailureOutweighsTimePinned(t *testing.T) {
-	r := gittest.New(t)
-	r.CopyDir("../../examples/gitops")
-	r.Commit("example repository", now.Add(-96*time.Hour))
-	r.CopyDir(fraudPromotion)
-	r.Commit("fraud-detector 2.3.0 to production", now.Add(-3*time.Hour))
-	r.Branch("promote")
-	r.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \"2.2.0\", demand-forecast: \"1.4.0\"}\n")
-	r.Commit("roll back fraud-detector to 2.2.0", now.Add(-time.Hour))
+	r := backTo220(t)
 	db := auditLog(t)
 	day := now.Add(-90 * time.Hour)
 	deployed(t, db, 1, "main", "production", "2.2.0", day, posted{"success", day.Add(time.Minute), ""},
