@@ -132,17 +132,23 @@ func TestMergeCreatesDeployment(t *testing.T) {
 	})
 }
 
+// pushByHand writes one file on main's tip as pusher, past the App.
+func (w *world) pushByHand(path, content, pusher string) {
+	w.t.Helper()
+	w.work.Git("fetch", "-q", w.gh.GitDir(repoName), "main")
+	w.work.Git("reset", "-q", "--hard", "FETCH_HEAD")
+	w.work.Write(path, content)
+	w.work.Commit("by hand", time.Now())
+	w.gh.Push(repoName, "main", pusher)
+}
+
 // A push the App did not merge deploys nothing, though the App merged a
 // promotion into the same branch before.
 func TestPushNotMergedByTheAppDeploysNothing(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		w := newWorld(t, dsn, options{})
 		w.merged()
-		w.work.Git("fetch", "-q", w.gh.GitDir(repoName), "main")
-		w.work.Git("reset", "-q", "--hard", "FETCH_HEAD")
-		w.work.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \"2.3.0\", demand-forecast: \"1.4.0\"}\n")
-		w.work.Commit("by hand", time.Now())
-		w.gh.Push(repoName, "main", "mallory")
+		w.pushByHand("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \"2.3.0\", demand-forecast: \"1.4.0\"}\n", "mallory")
 		w.deliver(w.gh.PushEvent(repoName, "main"), http.StatusAccepted)
 		w.settle()
 		if deps := w.gh.Deployments(repoName); len(deps) != 0 {

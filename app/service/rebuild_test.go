@@ -164,11 +164,7 @@ func TestSweepSkipsAReplacedMerge(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		w := newWorld(t, dsn, options{})
 		w.merged()
-		w.work.Git("fetch", "-q", w.gh.GitDir(repoName), "main")
-		w.work.Git("reset", "-q", "--hard", "FETCH_HEAD")
-		w.work.Write("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \"2.2.0\", demand-forecast: \"1.4.0\"}\n")
-		w.work.Commit("back by hand", time.Now())
-		w.gh.Push(repoName, "main", "dave")
+		w.pushByHand("environments/production.yaml", "stage: production\nmodels: {fraud-detector: \"2.2.0\", demand-forecast: \"1.4.0\"}\n", "dave")
 		w.sweep()
 		if deps := w.gh.Deployments(repoName); len(deps) != 0 {
 			t.Errorf("a replaced merge was deployed: %+v", deps)
