@@ -15,6 +15,7 @@ const Schema = "modelgate.evidence/v1"
 type Evidence struct {
 	Schema     string                `json:"schema"`
 	Model      Model                 `json:"model"`
+	Manifest   *ManifestDigest       `json:"manifest,omitempty"`
 	Inputs     []Input               `json:"inputs"`
 	Data       *Data                 `json:"data,omitempty"`
 	Drift      *Drift                `json:"drift,omitempty"`
@@ -26,6 +27,13 @@ type Evidence struct {
 type Model struct {
 	Name    string `json:"name"`
 	Version string `json:"version"`
+}
+
+// ManifestDigest names the manifest file the checks ran for: an upload is
+// accepted only for the manifest at the pull request's head.
+type ManifestDigest struct {
+	Path   string `json:"path"` // as given to modelgate check
+	SHA256 string `json:"sha256"`
 }
 
 // Roles of the files a manifest names.

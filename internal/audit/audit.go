@@ -42,6 +42,13 @@ const (
 	// KindCommand is a /modelgate promote or rollback command, carried out or
 	// refused.
 	KindCommand Kind = "command"
+	// KindEvidence is an evidence document a GitHub Actions workflow
+	// uploaded for a pull request's head, accepted after its OIDC token and
+	// its binding to the head were verified; Model and Version are the
+	// document's, HeadSHA the pull request's head.
+	KindEvidence Kind = "evidence"
+	// KindEvidenceRefused is an upload that was refused, with why.
+	KindEvidenceRefused Kind = "evidence_refused"
 )
 
 // The payloads of the records the GitHub App writes besides decisions (whose
@@ -141,6 +148,48 @@ type (
 		Command   string   `json:"command"` // "promote" or "rollback"
 		Args      []string `json:"args"`
 		Refused   string   `json:"refused,omitempty"` // why it was not carried out
+	}
+	// EvidencePayload is the payload of a KindEvidence record.
+	EvidencePayload struct {
+		// Manifest is the manifest's path at the head, and ManifestSHA256
+		// the digest of its bytes there, which the evidence names.
+		Manifest       string          `json:"manifest"`
+		ManifestSHA256 string          `json:"manifest_sha256"`
+		Evidence       json.RawMessage `json:"evidence"`
+		Claims         WorkflowClaims  `json:"claims"`
+		// MergeCommit is the token's sha when it was the test merge commit
+		// of a pull_request workflow, whose parents were checked to be the
+		// base and the head; empty when the token named the head itself.
+		MergeCommit string    `json:"merge_commit,omitempty"`
+		VerifiedAt  time.Time `json:"verified_at"`
+	}
+	// EvidenceRefusedPayload is the payload of a KindEvidenceRefused record.
+	// Claims is set only once the token's signature and claims were
+	// verified: what an unverified token says is nobody's word, so the
+	// record's Repository is empty then too.
+	EvidenceRefusedPayload struct {
+		Reason  string          `json:"reason"` // a code: expired, wrong_audience, untrusted_workflow, ...
+		Message string          `json:"message"`
+		Claims  *WorkflowClaims `json:"claims,omitempty"`
+	}
+	// WorkflowClaims are the claims of a verified GitHub Actions OIDC token
+	// that say which run made an upload (GitHub's claim names).
+	WorkflowClaims struct {
+		Issuer         string    `json:"iss"`
+		Subject        string    `json:"sub"`
+		Repository     string    `json:"repository"`
+		RepositoryID   string    `json:"repository_id"`
+		Ref            string    `json:"ref"`
+		SHA            string    `json:"sha"`
+		EventName      string    `json:"event_name"`
+		JobWorkflowRef string    `json:"job_workflow_ref"`
+		WorkflowRef    string    `json:"workflow_ref"`
+		RunID          string    `json:"run_id"`
+		RunAttempt     string    `json:"run_attempt"`
+		Actor          string    `json:"actor"`
+		JTI            string    `json:"jti"`
+		IssuedAt       time.Time `json:"iat"`
+		Expires        time.Time `json:"exp"`
 	}
 	// PushPayload is the payload of a KindPush record.
 	PushPayload struct {

@@ -23,7 +23,26 @@ type Config struct {
 	Rollback   RollbackRule            `json:"rollback"`
 	Thresholds Thresholds              `json:"thresholds"`
 	Limits     Limits                  `json:"limits"`
+	Evidence   EvidenceRule            `json:"evidence"`
 	Data       map[string]any          `json:"data"`
+}
+
+// EvidenceRule says whose uploaded evidence the gate trusts, and which
+// promotions need it.
+type EvidenceRule struct {
+	// TrustedWorkflows are the job_workflow_ref values of the GitHub Actions
+	// OIDC tokens whose evidence counts: owner/repo/path@ref of a reusable
+	// workflow, at a ref that authors of pull requests cannot push to.
+	TrustedWorkflows []string `json:"trustedWorkflows"`
+	// RequireTrustedFor lists the risk tiers whose promotions are denied
+	// without evidence that a trusted workflow uploaded.
+	RequireTrustedFor []string `json:"requireTrustedFor"`
+}
+
+// Trusts tells whether evidence that a workflow uploaded counts: whether its
+// job_workflow_ref is one of TrustedWorkflows, exactly.
+func (r EvidenceRule) Trusts(jobWorkflowRef string) bool {
+	return jobWorkflowRef != "" && slices.Contains(r.TrustedWorkflows, jobWorkflowRef)
 }
 
 // PolicyChange is the approvals key for pull requests that touch .modelgate/.

@@ -12,13 +12,35 @@ import (
 // Input is the document every policy judges (policies/README.md). Lists are never
 // null, so that policies need not tell an absent list from an empty one.
 type Input struct {
-	Manifest    any               `json:"manifest"`
-	Evidence    any               `json:"evidence"`
-	Promotion   *gitops.Promotion `json:"promotion"`
-	PullRequest PullRequest       `json:"pull_request"`
-	History     History           `json:"history"`
-	Config      any               `json:"config"`
+	Manifest any `json:"manifest"`
+	Evidence any `json:"evidence"`
+	// EvidenceSource says where Evidence came from; nil when there is none.
+	EvidenceSource *EvidenceSource   `json:"evidence_source"`
+	Promotion      *gitops.Promotion `json:"promotion"`
+	PullRequest    PullRequest       `json:"pull_request"`
+	History        History           `json:"history"`
+	Config         any               `json:"config"`
 }
+
+// EvidenceSource says who computed the evidence a promotion is judged on.
+type EvidenceSource struct {
+	// Kind is EvidenceApp when modelgate ran the checks itself (the App on
+	// the repository's files, or the CLI), EvidenceOIDC when a workflow
+	// whose OIDC token was verified uploaded it.
+	Kind string `json:"kind"`
+	// Workflow, RunID and VerifiedAt name the upload (EvidenceOIDC only):
+	// the token's job_workflow_ref and run_id, and when it was verified
+	// (RFC 3339).
+	Workflow   string `json:"workflow,omitempty"`
+	RunID      string `json:"run_id,omitempty"`
+	VerifiedAt string `json:"verified_at,omitempty"`
+}
+
+// Kinds of EvidenceSource.
+const (
+	EvidenceApp  = "app"
+	EvidenceOIDC = "oidc"
+)
 
 type PullRequest struct {
 	Number       int        `json:"number"`
