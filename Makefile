@@ -31,6 +31,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzReadParquet -fuzztime $(FUZZTIME) ./checks/table/
 	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime $(FUZZTIME) ./app/
 	$(GO) test -run '^$$' -fuzz FuzzParseValue -fuzztime $(FUZZTIME) ./internal/policy/
+	$(GO) test -run '^$$' -fuzz FuzzPatchSides -fuzztime $(FUZZTIME) ./internal/github/
 	$(GO) test -run '^$$' -fuzz FuzzParseCondition -fuzztime $(FUZZTIME) ./internal/analysis/
 	$(GO) test -run '^$$' -fuzz FuzzEscape -fuzztime $(FUZZTIME) ./internal/analysis/
 	$(GO) test -run '^$$' -fuzz FuzzSetPin -fuzztime $(FUZZTIME) ./internal/gitops/

@@ -58,7 +58,7 @@ func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string,
 	if err != nil {
 		return nil, fmt.Errorf("read reviews: %w", err)
 	}
-	committers, err := repo.Committers(ctx, pr.Number)
+	committers, err := repo.Committers(ctx, pr.BaseSHA, pr.HeadSHA)
 	if err != nil {
 		return nil, fmt.Errorf("read commits: %w", err)
 	}

@@ -81,7 +81,7 @@ func (a *App) report(ctx context.Context, repo *github.Repo, pr github.PullReque
 		return err
 	}
 	writeApprovals(&body, ap)
-	if _, err := repo.StickyComment(ctx, pr.Number, reportMarker, body.String()); err != nil {
+	if _, err := repo.StickyPullRequestComment(ctx, pr, reportMarker, body.String()); err != nil {
 		return fmt.Errorf("comment: %w", err)
 	}
 	if !explain {
@@ -93,7 +93,7 @@ func (a *App) report(ctx context.Context, repo *github.Repo, pr github.PullReque
 	}
 	explanation := fmt.Sprintf("%s\n### modelgate explain: head `%s`\n\n```\n%s```\n\nInput digests: %s\n",
 		explainMarker, shortSHA(res.Head), strings.ReplaceAll(text.String(), "```", "'''"), inputDigests(res))
-	if _, err := repo.StickyComment(ctx, pr.Number, explainMarker, explanation); err != nil {
+	if _, err := repo.StickyPullRequestComment(ctx, pr, explainMarker, explanation); err != nil {
 		return fmt.Errorf("explain: %w", err)
 	}
 	return nil

@@ -21,6 +21,8 @@ import (
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/golang-jwt/jwt/v4"
 	gh "github.com/google/go-github/v62/github"
+
+	"github.com/modelgate/modelgate/internal/gitops"
 )
 
 var (
@@ -64,6 +66,7 @@ const (
 	compareCacheBytes  = 4 << 20
 	stickyCacheBytes   = 4 << 20
 	commitCacheBytes   = 32 << 20
+	historyCacheBytes  = 8 << 20
 )
 
 // App is a GitHub App. Its methods may be called from any goroutine.
@@ -84,6 +87,7 @@ type App struct {
 	compares  *lru[comparison]
 	stickies  *lru[sticky]
 	commits   *lru[commitNode]
+	histories *lru[[]gitops.Commit]
 
 	now func() time.Time // dates the App's JWTs
 
@@ -172,6 +176,7 @@ func newShared(base *url.URL, tr http.RoundTripper, maxWait time.Duration, clk c
 		compares:  newLRU[comparison](compareCacheBytes),
 		stickies:  newLRU[sticky](stickyCacheBytes),
 		commits:   newLRU[commitNode](commitCacheBytes),
+		histories: newLRU[[]gitops.Commit](historyCacheBytes),
 		clients:   map[int64]*Client{},
 	}
 }

@@ -245,7 +245,7 @@ func TestReviewsCommittersAndTeams(t *testing.T) {
 	s.work.Git("add", "-A")
 	s.work.Git("-c", "user.email=nobody@example.com", "commit", "-q", "--author", "Nobody <nobody@example.com>", "-m", "readme")
 	s.gh.Push(testRepo, "promote", "alice")
-	committers, err := s.repo.Committers(ctx, s.number)
+	committers, err := s.repo.Committers(ctx, s.base, s.gh.PullRequest(testRepo, s.number).HeadSHA)
 	if err != nil || !slices.Equal(committers, []string{"alice", "bob"}) {
 		t.Errorf("Committers = %v, %v; want alice and bob", committers, err)
 	}
@@ -378,6 +378,60 @@ func TestStickyComment(t *testing.T) {
 	}
 	if _, err := s.repo.StickyComment(ctx, s.number, explain, "no marker"); err == nil {
 		t.Error("StickyComment accepted a body without its marker")
+	}
+}
+
+// A pull request read with no comment needs no search for the App's; one
+// read with comments is searched, so that a new process, which knows none of
+// its comments, edits the one it wrote before rather than add another.
+func TestStickyPullRequestComment(t *testing.T) {
+	ctx := context.Background()
+	s := newPullScenario(t)
+	const marker = "<!-- modelgate:report -->"
+	const routeComments = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+	pr, err := s.repo.PullRequest(ctx, s.number)
+	if err != nil || pr.Comments != 0 {
+		t.Fatalf("PullRequest = %+v, %v; want no comments", pr, err)
+	}
+	s.gh.ResetCalls()
+	first, err := s.repo.StickyPullRequestComment(ctx, pr, marker, marker+"\nrunning")
+	if err != nil || s.count("GET", routeComments) != 0 || s.count("POST", routeComments) != 1 {
+		t.Fatalf("StickyPullRequestComment = %d, %v with %v; want one comment made without a search", first, err, s.calls())
+	}
+
+	restarted := s.repoOf(t, s.newApp(t, s.clock, 0))
+	pr, err = restarted.PullRequest(ctx, s.number)
+	if err != nil || pr.Comments != 1 {
+		t.Fatalf("PullRequest = %+v, %v; want one comment", pr, err)
+	}
+	s.gh.ResetCalls()
+	if id, err := restarted.StickyPullRequestComment(ctx, pr, marker, marker+"\ndenied"); err != nil || id != first || s.count("GET", routeComments) != 1 {
+		t.Errorf("StickyPullRequestComment after a restart = %d, %v with %v; want the comment %d, found by a search", id, err, s.calls(), first)
+	}
+	if n := len(s.gh.Comments(testRepo, s.number)); n != 1 {
+		t.Errorf("%d comments; want the App's one", n)
+	}
+}
+
+// The committers of more commits than a comparison lists on its first page
+// are all read.
+func TestCommittersOfManyCommits(t *testing.T) {
+	ctx := context.Background()
+	s := newPullScenario(t)
+	s.gh.AddUser("carol", "carol@example.com")
+	s.work.Checkout("promote")
+	for i := range compareCommitsPerPage {
+		s.work.Git("commit", "-q", "--allow-empty", "-m", fmt.Sprint("empty ", i))
+	}
+	s.work.Git("commit", "-q", "--allow-empty", "--author", "Carol <carol@example.com>", "-m", "last")
+	head := s.gh.Push(testRepo, "promote", "alice")
+	s.gh.ResetCalls()
+	committers, err := s.repo.Committers(ctx, s.base, head)
+	if err != nil || !slices.Contains(committers, "carol") {
+		t.Errorf("Committers = %v, %v; want carol, who made the newest commit, among them", committers, err)
+	}
+	if n := s.count("GET", routeCompare); n != 2 {
+		t.Errorf("%d pages of the comparison read, want 2", n)
 	}
 }
 
@@ -534,7 +588,7 @@ func TestExhaustedLimitFailsClosed(t *testing.T) {
 	if _, err := s.repo.Reviews(ctx, s.number); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.repo.Committers(ctx, s.number); err != nil {
+	if _, err := s.repo.Committers(ctx, s.base, s.head); err != nil {
 		t.Fatal(err)
 	}
 	// No request is left. go-github would refuse the next one by itself,

@@ -30,6 +30,9 @@ type PullRequest struct {
 	// DefaultBranch is the repository's default branch, as GitHub names it
 	// in the pull request's base.
 	DefaultBranch string
+	// Comments is how many comments its conversation held when read; -1
+	// where GitHub does not say (OpenPullRequests).
+	Comments int
 }
 
 func pullRequest(p *gh.PullRequest) PullRequest {
@@ -39,6 +42,10 @@ func pullRequest(p *gh.PullRequest) PullRequest {
 		HeadSHA: p.GetHead().GetSHA(), HeadRef: p.GetHead().GetRef(), HeadRepo: p.GetHead().GetRepo().GetFullName(),
 		BaseRef: p.GetBase().GetRef(), BaseSHA: p.GetBase().GetSHA(),
 		Labels: []string{}, DefaultBranch: p.GetBase().GetRepo().GetDefaultBranch(),
+		Comments: -1,
+	}
+	if p.Comments != nil {
+		pr.Comments = *p.Comments
 	}
 	for _, l := range p.Labels {
 		pr.Labels = append(pr.Labels, l.GetName())
@@ -95,36 +102,6 @@ func (r *Repo) Reviews(ctx context.Context, number int) ([]Review, error) {
 		})
 	}
 	return out, nil
-}
-
-// maxPullCommits is the most commits GitHub lists for a pull request.
-const maxPullCommits = 250
-
-// Committers lists the logins of the authors and committers of a pull
-// request's commits, each once. Commits whose addresses belong to no GitHub
-// account add nobody.
-func (r *Repo) Committers(ctx context.Context, number int) ([]string, error) {
-	list, err := collect(func(o gh.ListOptions) ([]*gh.RepositoryCommit, *gh.Response, error) {
-		return r.c.gh.PullRequests.ListCommits(ctx, r.owner, r.name, number, &o)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("commits of %s#%d: %w", r, number, err)
-	}
-	// Someone left out could approve their own change.
-	if len(list) >= maxPullCommits {
-		return nil, fmt.Errorf("commits of %s#%d: GitHub lists only the first %d commits of a pull request, so its committers are not all known", r, number, maxPullCommits)
-	}
-	seen := map[string]bool{}
-	var logins []string
-	for _, c := range list {
-		for _, u := range []*gh.User{c.GetAuthor(), c.GetCommitter()} {
-			if login := u.GetLogin(); login != "" && !seen[login] {
-				seen[login] = true
-				logins = append(logins, login)
-			}
-		}
-	}
-	return logins, nil
 }
 
 // activity is what modelgate reads of an entry of a repository's activity

@@ -222,7 +222,17 @@ type comparison struct {
 	// complete is false when GitHub may have left some out.
 	files    []string
 	complete bool
+	// committers are the logins of the authors and committers of the
+	// commits from the merge base to head that the comparison listed, each
+	// once; listed is how many commits it listed of all of them.
+	committers    []string
+	listed, total int
 }
+
+// compareCommitsPerPage is how many commits a page of a comparison lists:
+// a pull request's commits mostly fit on the first, whose committers the
+// approvals need.
+const compareCommitsPerPage = 100
 
 // maxCompareFiles is the most files GitHub lists in a comparison.
 const maxCompareFiles = 300
@@ -266,12 +276,14 @@ func (r *Repo) BaseTip(ctx context.Context, branch, head string) (string, error)
 func (r *Repo) fetchCompare(ctx context.Context, base, head string) (comparison, string, error) {
 	// When paginated, GitHub lists all the changed files with the first page:
 	// one commit a page keeps the rest of the answer small.
-	res, _, err := r.c.gh.Repositories.CompareCommits(ctx, r.owner, r.name, base, head, &gh.ListOptions{PerPage: 1})
+	res, _, err := r.c.gh.Repositories.CompareCommits(ctx, r.owner, r.name, base, head, &gh.ListOptions{PerPage: compareCommitsPerPage})
 	if err != nil {
 		return comparison{}, "", fmt.Errorf("compare %s...%s in %s: %w", base, head, r, err)
 	}
 	baseSHA := res.GetBaseCommit().GetSHA()
-	c := comparison{mergeBase: res.GetMergeBaseCommit().GetSHA(), complete: len(res.Files) < maxCompareFiles}
+	c := comparison{mergeBase: res.GetMergeBaseCommit().GetSHA(), complete: len(res.Files) < maxCompareFiles,
+		listed: len(res.Commits), total: res.GetTotalCommits()}
+	c.committers = addCommitters(nil, res.Commits)
 	if !isSHA(c.mergeBase) || !isSHA(baseSHA) {
 		return comparison{}, "", fmt.Errorf("compare %s...%s in %s: no merge base", base, head, r)
 	}
@@ -283,11 +295,15 @@ func (r *Repo) fetchCompare(ctx context.Context, base, head string) (comparison,
 		if f.GetStatus() == "renamed" && f.GetPreviousFilename() != "" {
 			c.files = append(c.files, f.GetPreviousFilename())
 		}
+		r.keepPatchSides(f.GetPatch())
 	}
 	slices.Sort(c.files)
 	c.files = slices.Compact(c.files)
 	for _, f := range c.files {
 		size += len(f) + 16
+	}
+	for _, l := range c.committers {
+		size += len(l) + 16
 	}
 	r.c.app.compares.add(key, c, size)
 	// The files are those from the merge base to head: this is also the
@@ -296,6 +312,69 @@ func (r *Repo) fetchCompare(ctx context.Context, base, head string) (comparison,
 		r.c.app.compares.add(r.key("compare", c.mergeBase, head), c, size)
 	}
 	return c, baseSHA, nil
+}
+
+// keepPatchSides keeps both sides of a patch as blobs, each under the SHA of
+// its own bytes: a side that is the whole file (a small file, such as an
+// environment file or a manifest, or one the change adds) is then read from
+// the comparison already fetched rather than by another request, and a side
+// that is not is under a SHA that no tree names.
+func (r *Repo) keepPatchSides(patch string) {
+	before, after, ok := patchSides(patch)
+	if !ok {
+		return
+	}
+	for _, data := range [][]byte{before, after} {
+		if data != nil {
+			key := r.key("blob", blobSHA(data))
+			r.c.app.blobs.add(key, data, len(key)+len(data))
+		}
+	}
+}
+
+// maxCommitters is the most commits whose committers Committers reads.
+const maxCommitters = 250
+
+// Committers lists the logins of the authors and committers of the commits
+// that head brings onto base, each once: for a pull request judged against
+// its base branch's tip, its commits, as the comparison that BaseTip fetched
+// lists them. Commits whose addresses belong to no GitHub account add
+// nobody.
+func (r *Repo) Committers(ctx context.Context, base, head string) ([]string, error) {
+	c, err := r.compare(ctx, base, head)
+	if err != nil {
+		return nil, err
+	}
+	// Someone left out could approve their own change.
+	if c.total >= maxCommitters {
+		return nil, fmt.Errorf("commits of %s...%s in %s: %d commits, more than the %d whose committers modelgate reads", base, head, r, c.total, maxCommitters)
+	}
+	logins, listed := slices.Clone(c.committers), c.listed
+	for page := 2; listed < c.total; page++ {
+		res, _, err := r.c.gh.Repositories.CompareCommits(immutable(ctx), r.owner, r.name, base, head, &gh.ListOptions{PerPage: compareCommitsPerPage, Page: page})
+		if err != nil {
+			return nil, fmt.Errorf("commits of %s...%s in %s: %w", base, head, r, err)
+		}
+		if len(res.Commits) == 0 {
+			return nil, fmt.Errorf("commits of %s...%s in %s: GitHub listed %d of %d commits", base, head, r, listed, c.total)
+		}
+		listed += len(res.Commits)
+		logins = addCommitters(logins, res.Commits)
+	}
+	return logins, nil
+}
+
+// addCommitters adds the logins of the commits' authors and committers that
+// logins does not hold yet.
+func addCommitters(logins []string, commits []*gh.RepositoryCommit) []string {
+	for _, c := range commits {
+		for _, u := range []*gh.User{c.GetAuthor(), c.GetCommitter()} {
+			if login := u.GetLogin(); login != "" && !slices.Contains(logins, login) {
+				logins = append(logins, login)
+			}
+		}
+	}
+	return logins
 }
 
 func (r *Repo) MergeBase(ctx context.Context, a, b string) (string, error) {
@@ -375,8 +454,23 @@ func (r *Repo) History(ctx context.Context, sha, file string) ([]gitops.Commit, 
 	if err := checkPath(file); err != nil {
 		return nil, err
 	}
+	// A commit's history never changes: the change of a pull request and
+	// the histories of every stage ask for the same one.
+	key := r.key("history", sha, file)
+	if commits, ok := r.c.app.histories.get(key); ok {
+		return slices.Clone(commits), nil
+	}
+	commits, err := r.history(ctx, sha, file)
+	if err != nil {
+		return nil, err
+	}
+	r.c.app.histories.add(key, commits, len(key)+64*len(commits))
+	return slices.Clone(commits), nil
+}
+
+func (r *Repo) history(ctx context.Context, sha, file string) ([]gitops.Commit, error) {
 	listed, err := collect(func(o gh.ListOptions) ([]*gh.RepositoryCommit, *gh.Response, error) {
-		return r.c.gh.Repositories.ListCommits(ctx, r.owner, r.name, &gh.CommitsListOptions{SHA: sha, Path: file, ListOptions: o})
+		return r.c.gh.Repositories.ListCommits(immutable(ctx), r.owner, r.name, &gh.CommitsListOptions{SHA: sha, Path: file, ListOptions: o})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("history of %s at %s: %w", file, sha, err)

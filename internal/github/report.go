@@ -137,6 +137,22 @@ type sticky struct {
 // comment, say) to body, or creates it, and returns its ID. A comment by
 // anyone else is never edited, even if it quotes the marker.
 func (r *Repo) StickyComment(ctx context.Context, number int, marker, body string) (int64, error) {
+	return r.sticky(ctx, number, true, marker, body)
+}
+
+// StickyPullRequestComment is StickyComment on a pull request as it was read:
+// one whose conversation held no comment then holds none of the App's
+// written before, so a first report on it creates its comment without
+// listing the conversation. Only a comment written since the pull request
+// was read could be missed, which is StickyComment's own race between its
+// search and its creation.
+func (r *Repo) StickyPullRequestComment(ctx context.Context, pr PullRequest, marker, body string) (int64, error) {
+	return r.sticky(ctx, pr.Number, pr.Comments != 0, marker, body)
+}
+
+// sticky is StickyComment, searching the conversation for the comment only
+// if search.
+func (r *Repo) sticky(ctx context.Context, number int, search bool, marker, body string) (int64, error) {
 	body = clip(body, maxCommentBytes)
 	if marker == "" || !strings.Contains(body, marker) {
 		return 0, fmt.Errorf("sticky comment: marker %q is not in the body's first %d bytes, so the comment could not be found again", marker, maxCommentBytes)
@@ -157,7 +173,7 @@ func (r *Repo) StickyComment(ctx context.Context, number int, marker, body strin
 		}
 		// Deleted since: look for it, or write it again.
 	}
-	id, err := r.findOrCreate(ctx, number, marker, body)
+	id, err := r.findOrCreate(ctx, number, search, marker, body)
 	if err != nil {
 		return 0, err
 	}
@@ -165,10 +181,13 @@ func (r *Repo) StickyComment(ctx context.Context, number int, marker, body strin
 	return id, nil
 }
 
-func (r *Repo) findOrCreate(ctx context.Context, number int, marker, body string) (int64, error) {
-	comments, err := r.comments(ctx, number)
-	if err != nil {
-		return 0, err
+func (r *Repo) findOrCreate(ctx context.Context, number int, search bool, marker, body string) (int64, error) {
+	var comments []issueComment
+	if search {
+		var err error
+		if comments, err = r.comments(ctx, number); err != nil {
+			return 0, err
+		}
 	}
 	for _, c := range comments {
 		if !strings.Contains(c.Body, marker) {
