@@ -351,6 +351,14 @@ func TestVerifyIssuerUnreachable(t *testing.T) {
 		f.iss.SetUnavailable(true)
 		f.clock.Advance(time.Minute)
 		assertPlainError(t, f, f.iss.Sign(f.claims()))
+		f.iss.SetUnavailable(false)
+		f.clock.Advance(time.Minute)
+		if _, err := f.v.Verify(t.Context(), f.iss.Sign(f.claims())); err != nil {
+			t.Errorf("Verify once the JWKS is back: %v", err)
+		}
+		if d := f.iss.DiscoveryFetches(); d != 1 {
+			t.Errorf("discovery fetched %d times, want 1: the document once had is kept", d)
+		}
 	})
 	t.Run("discovery names another issuer", func(t *testing.T) {
 		f := newFixture(t)
