@@ -313,4 +313,3 @@ func TestDVCImportURL(t *testing.T) {
 		t.Errorf("mismatch %+v", l.Mismatches[0])
 	}
 }
-
