@@ -36,6 +36,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzEscape -fuzztime $(FUZZTIME) ./internal/analysis/
 	$(GO) test -run '^$$' -fuzz FuzzSetPin -fuzztime $(FUZZTIME) ./internal/gitops/
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./internal/oidc/
+	$(GO) test -run '^$$' -fuzz FuzzDVC -fuzztime $(FUZZTIME) ./internal/lineage/
+	$(GO) test -run '^$$' -fuzz FuzzMLflow -fuzztime $(FUZZTIME) ./internal/lineage/
 
 # The deliberate bugs of mutations/*.yaml, one per guarantee of README's
 # security section, each built in with -overlay (the work tree is never

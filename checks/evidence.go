@@ -21,6 +21,7 @@ type Evidence struct {
 	Drift      *Drift                `json:"drift,omitempty"`
 	Evaluation *Evaluation           `json:"evaluation,omitempty"`
 	Fairness   map[string]*Attribute `json:"fairness,omitempty"`
+	Lineage    *Lineage              `json:"lineage,omitempty"`
 }
 
 // Model names the model version the evidence is about.
@@ -132,6 +133,79 @@ type Group struct {
 	TPR           Number `json:"tpr"`
 	FPR           Number `json:"fpr"`
 	Accuracy      Number `json:"accuracy"`
+}
+
+// Lineage is what the tools that made the model recorded of it, and where that
+// disagrees with the manifest or the evidence.
+type Lineage struct {
+	DVC        *DVCLineage    `json:"dvc,omitempty"`
+	MLflow     *MLflowLineage `json:"mlflow,omitempty"`
+	Mismatches []Mismatch     `json:"mismatches"`
+}
+
+// Sources of lineage.
+const (
+	SourceDVC    = "dvc"
+	SourceMLflow = "mlflow"
+)
+
+// Mismatch is one thing the manifest or the evidence says that its lineage
+// source records otherwise. Expected is what the source records, Actual what
+// the manifest or the evidence says.
+type Mismatch struct {
+	Source   string `json:"source"`
+	Subject  string `json:"subject"`
+	Expected string `json:"expected"`
+	Actual   string `json:"actual"`
+	Message  string `json:"message"`
+}
+
+// DVCLineage is what was read of a DVC project.
+type DVCLineage struct {
+	Files   int          `json:"files"`   // .dvc files and dvc.lock files read
+	Tracked []DVCTracked `json:"tracked"` // the entries compared with the manifest and the inputs
+}
+
+// DVCTracked is a file or directory that DVC records, as one .dvc file or
+// dvc.lock stage records it.
+type DVCTracked struct {
+	Path   string `json:"path"` // relative to the DVC project's root, or a URL
+	MD5    string `json:"md5"`  // 32 hex digits; a directory's without DVC's ".dir"
+	Size   int64  `json:"size,omitempty"`
+	NFiles int    `json:"nfiles,omitempty"` // a directory's
+	Source string `json:"source"`           // the file and entry that records it
+}
+
+// MLflowLineage is what was read of an MLflow run.
+type MLflowLineage struct {
+	TrackingURI string            `json:"tracking_uri"`
+	RunID       string            `json:"run_id"`
+	Status      string            `json:"status"`
+	Metrics     map[string]Number `json:"metrics"` // each key's value at its latest step
+	Model       *MLflowModel      `json:"model,omitempty"`
+	Signatures  []MLflowSignature `json:"signatures"`
+}
+
+// MLflowModel is a registered model version.
+type MLflowModel struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
+	RunID   string `json:"run_id"`
+	Source  string `json:"source"`
+	Status  string `json:"status"`
+}
+
+// MLflowSignature is the input schema of a model the run logged.
+type MLflowSignature struct {
+	ArtifactPath string        `json:"artifact_path"`
+	Inputs       []MLflowInput `json:"inputs"`
+}
+
+// MLflowInput is one input of a column-based signature; a tensor input has its
+// dtype as type.
+type MLflowInput struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
 }
 
 // Number is a statistic. It is JSON null where it is undefined (NaN), for a

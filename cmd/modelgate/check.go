@@ -21,13 +21,15 @@ import (
 	"github.com/modelgate/modelgate/internal/schema"
 )
 
-const checkUsage = "check MANIFEST [--out FILE] [--config FILE] [--format text|json]"
+const checkUsage = "check MANIFEST [--out FILE] [--config FILE] [--format text|json] [--dvc DIR] [--mlflow URI]"
 
 func runCheck(ctx context.Context, c *cli, args []string) int {
 	fl := c.flags("check", checkUsage)
 	out := fl.String("out", "", "write the evidence document (JSON) to this file")
 	configPath := fl.String("config", "", "read drift thresholds from this config file (a .modelgate/config.yaml); defaults without it")
 	format := choiceFlag(fl, "format", "what to print: a summary, or the evidence document itself", "text", "json")
+	dvcDir := fl.String("dvc", "", "compare the datasets and the files read with this DVC project's .dvc files and dvc.lock (its root folder)")
+	mlflowURI := fl.String("mlflow", c.getenv("MLFLOW_TRACKING_URI"), "read the manifest's MLflow run from this tracking server (http(s) URL; token in MLFLOW_TRACKING_TOKEN) or file store folder (default $MLFLOW_TRACKING_URI)")
 	if code, ok := c.parse(fl, reorderFlags(args)); !ok {
 		return code
 	}
@@ -66,6 +68,9 @@ func runCheck(ctx context.Context, c *cli, args []string) int {
 	ev, err := checks.Run(ctx, m, dir, drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
 	if err != nil {
 		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
+	}
+	if ev.Lineage, err = checkLineage(ctx, c, m, ev, dir, filepath.Dir(manifestPath), cfg.Limits, *dvcDir, *mlflowURI); err != nil {
+		return c.fail(fmt.Errorf("check %s: lineage: %w", manifestPath, err))
 	}
 	doc, err := json.MarshalIndent(ev, "", "  ")
 	if err != nil {
@@ -210,6 +215,7 @@ func writeSummary(w io.Writer, ev *checks.Evidence) error {
 				formatNumber(a.DisparateImpactRatio), formatNumber(a.EqualizedOddsDifference), formatNumber(a.DemographicParityDifference))
 		}
 	}
+	writeLineage(tw, ev.Lineage)
 	return tw.Flush()
 }
 

@@ -55,8 +55,9 @@ type Artifact struct {
 }
 
 type Lineage struct {
-	Code     *CodeRef  `json:"code,omitempty"`
-	Datasets []Dataset `json:"datasets,omitempty"`
+	Code     *CodeRef   `json:"code,omitempty"`
+	Datasets []Dataset  `json:"datasets,omitempty"`
+	MLflow   *MLflowRun `json:"mlflow,omitempty"`
 }
 
 type CodeRef struct {
@@ -64,10 +65,27 @@ type CodeRef struct {
 	Commit     string `json:"commit"`
 }
 
+// Dataset is a dataset the model was trained on. Path is where the training
+// repository's DVC project tracks it; Digest is sha256:<hex> or DVC's
+// md5:<hex>.
 type Dataset struct {
 	Name   string `json:"name"`
 	URI    string `json:"uri"`
+	Path   string `json:"path,omitempty"`
 	Digest string `json:"digest,omitempty"`
+}
+
+// MLflowRun is the MLflow run that trained the model and, if registered, its
+// model version.
+type MLflowRun struct {
+	TrackingURI string           `json:"trackingUri,omitempty"`
+	RunID       string           `json:"runId"`
+	Model       *RegisteredModel `json:"model,omitempty"`
+}
+
+type RegisteredModel struct {
+	Name    string `json:"name"`
+	Version string `json:"version"`
 }
 
 // Data declares the data validation and drift checks. Paths are relative to the
