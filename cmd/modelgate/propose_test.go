@@ -345,3 +345,55 @@ func TestProposeNothingWhenTheBaseHoldsIt(t *testing.T) {
 		t.Errorf("an unknown stage: exit %d %s", code, stderr)
 	}
 }
+
+// TestProposeAction runs the action's script as the runner does, with the
+// inputs in its environment and modelgate on PATH, twice: it opens the pull
+// request, then finds it unchanged, and writes the outputs each time.
+func TestProposeAction(t *testing.T) {
+	s := newProposeScenario(t)
+	action, err := os.ReadFile("../../actions/propose/action.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"PROPOSE_REPO", "PROPOSE_MANIFEST", "PROPOSE_STAGE", "PROPOSE_BASE", "PROPOSE_EVIDENCE", "PROPOSE_GITHUB_URL", "GITHUB_TOKEN", `"$GITHUB_ACTION_PATH/propose.sh"`} {
+		if !strings.Contains(string(action), name) {
+			t.Errorf("action.yml does not pass %s", name)
+		}
+	}
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(bin, "modelgate"), ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	script, err := filepath.Abs("../../actions/propose/propose.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(output string) string {
+		t.Helper()
+		cmd := exec.Command("bash", "--noprofile", "--norc", script)
+		cmd.Env = []string{
+			"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + t.TempDir(),
+			"GITHUB_OUTPUT=" + output, "GITHUB_TOKEN=" + s.env["GITHUB_TOKEN"],
+			"PROPOSE_REPO=" + gitopsRepo, "PROPOSE_MANIFEST=" + s.manifest, "PROPOSE_STAGE=dev", "PROPOSE_BASE=",
+			"PROPOSE_EVIDENCE=" + s.evidence, "PROPOSE_GITHUB_URL=" + s.env["GITHUB_API_URL"],
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("the script failed: %v\n%s", err, out)
+		}
+		written, err := os.ReadFile(output)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(written)
+	}
+	dir := t.TempDir()
+	prs := func() []githubtest.PullRequest { return s.gh.PullRequests(gitopsRepo) }
+	first := run(filepath.Join(dir, "first"))
+	if n := prs(); len(n) != 1 || first != "action=opened\npull-request-number=1\npull-request-url="+s.gh.URL()+"/acme/gitops/pull/1\n" {
+		t.Errorf("first GITHUB_OUTPUT:\n%s(pull requests %+v)", first, n)
+	}
+	if second := run(filepath.Join(dir, "second")); second != strings.Replace(first, "opened", "unchanged", 1) {
+		t.Errorf("second GITHUB_OUTPUT:\n%s", second)
+	}
+}
