@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"crypto/rsa"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -35,13 +33,7 @@ type proposeScenario struct {
 
 func newProposeScenario(t *testing.T) *proposeScenario {
 	t.Helper()
-	gh := githubtest.New(t)
-	key, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gh.AddApp(77, "modelgate", &key.PublicKey)
-	inst := gh.AddInstallation(77, "acme")
+	gh, inst := emulatedGitHub(t)
 	w := gittest.New(t)
 	w.Write(".modelgate/config.yaml", readExample(t, ".modelgate/config.yaml"))
 	w.Write("environments/dev.yaml", "# what runs in dev\nstage: dev\nmodels:\n  fraud-detector: \"2.2.0\"   # the current one\n  demand-forecast: \"1.5.0\"\n")

@@ -56,24 +56,21 @@ func (r *Repo) CreateBranch(ctx context.Context, branch, sha string) error {
 // ResetBranch moves branch to the commit sha, whatever it held: for a branch
 // only the App writes, whose content is not what it would write.
 func (r *Repo) ResetBranch(ctx context.Context, branch, sha string) error {
-	if err := checkSHA(sha); err != nil {
-		return fmt.Errorf("reset branch %s in %s: %w", branch, r, err)
-	}
-	_, _, err := r.c.gh.Git.UpdateRef(ctx, r.owner, r.name, &gh.Reference{Ref: gh.String("heads/" + branch), Object: &gh.GitObject{SHA: gh.String(sha)}}, true)
-	if err != nil {
-		return fmt.Errorf("reset branch %s to %s in %s: %w", branch, sha, r, err)
-	}
-	return nil
+	return r.moveBranch(ctx, branch, sha, true)
 }
 
 // FastForward moves branch to the commit sha, which must have the branch's
 // head in its history: GitHub refuses, rather than dropping commits that
 // someone pushed meanwhile.
 func (r *Repo) FastForward(ctx context.Context, branch, sha string) error {
+	return r.moveBranch(ctx, branch, sha, false)
+}
+
+func (r *Repo) moveBranch(ctx context.Context, branch, sha string, force bool) error {
 	if err := checkSHA(sha); err != nil {
 		return fmt.Errorf("move branch %s in %s: %w", branch, r, err)
 	}
-	_, _, err := r.c.gh.Git.UpdateRef(ctx, r.owner, r.name, &gh.Reference{Ref: gh.String("heads/" + branch), Object: &gh.GitObject{SHA: gh.String(sha)}}, false)
+	_, _, err := r.c.gh.Git.UpdateRef(ctx, r.owner, r.name, &gh.Reference{Ref: gh.String("heads/" + branch), Object: &gh.GitObject{SHA: gh.String(sha)}}, force)
 	if err != nil {
 		return fmt.Errorf("move branch %s to %s in %s: %w", branch, sha, r, err)
 	}
