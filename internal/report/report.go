@@ -135,8 +135,38 @@ func messages(p *printer, heading string, ms []policy.Message) {
 	p.f("\n")
 }
 
+// EvidenceSummary writes the numbers of one evidence document (SPEC §3) as
+// the pull request comments show them: metrics, drift per column, fairness
+// per group, contract violations. A document it cannot read writes a line
+// that says so.
+func EvidenceSummary(w io.Writer, raw json.RawMessage) error {
+	p := printer{w: w}
+	ev := parseEvidence(raw)
+	if ev == nil {
+		p.f("The evidence could not be read.\n\n")
+		return p.err
+	}
+	if line := metricsLine(ev); line != "" {
+		p.f("`%s`\n\n", line)
+	}
+	evidenceTables(&p, ev)
+	return p.err
+}
+
 // evidence is the part of the evidence document the report shows (SPEC §3).
 type evidence struct {
+	Data *struct {
+		Rows     int `json:"rows"`
+		Contract struct {
+			Passed     bool `json:"passed"`
+			Violations []struct {
+				Column  string `json:"column"`
+				Rule    string `json:"rule"`
+				Count   int    `json:"count"`
+				Message string `json:"message"`
+			} `json:"violations"`
+		} `json:"contract"`
+	} `json:"data"`
 	Evaluation *struct {
 		Metrics  map[string]*float64 `json:"metrics"`
 		Baseline *struct {
@@ -194,6 +224,13 @@ func metricsLine(ev *evidence) string {
 func evidenceTables(p *printer, ev *evidence) {
 	if ev == nil {
 		return
+	}
+	if d := ev.Data; d != nil && len(d.Contract.Violations) > 0 {
+		p.f("<details><summary>Data contract (%d rows): %d violations</summary>\n\n| Column | Rule | Rows | Message |\n|---|---|---|---|\n", d.Rows, len(d.Contract.Violations))
+		for _, v := range d.Contract.Violations {
+			p.f("| %s | %s | %d | %s |\n", mdEscape(v.Column), mdEscape(v.Rule), v.Count, mdEscape(v.Message))
+		}
+		p.f("\n</details>\n\n")
 	}
 	if e := ev.Evaluation; e != nil && len(e.Metrics) > 0 {
 		p.f("<details><summary>Evaluation</summary>\n\n| Metric | Value | Baseline |\n|---|---|---|\n")
