@@ -7,6 +7,7 @@
 # that it runs the same outside GitHub.
 set -euo pipefail
 
+path="${INPUT_PATH:-${GITHUB_WORKSPACE:?GITHUB_WORKSPACE is not set}}"
 base="${INPUT_BASE:-}"
 head="${INPUT_HEAD:-}"
 author="${INPUT_AUTHOR:-}"
@@ -20,7 +21,7 @@ fail() {
 }
 
 command -v "$modelgate" >/dev/null || fail "modelgate is not on PATH: run modelgate/modelgate/actions/setup first"
-cd "${GITHUB_WORKSPACE:?GITHUB_WORKSPACE is not set}"
+cd "$path"
 work="$(mktemp -d "${RUNNER_TEMP:?RUNNER_TEMP is not set}/modelgate-gate.XXXXXX")"
 : "${GITHUB_OUTPUT:?GITHUB_OUTPUT is not set}" "${GITHUB_STEP_SUMMARY:?GITHUB_STEP_SUMMARY is not set}"
 
