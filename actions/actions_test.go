@@ -207,6 +207,16 @@ func TestCheckPullRequest(t *testing.T) {
 		copyFile(t, filepath.Join(demand15, f), filepath.Join(repo.Dir, demand, f))
 	}
 	rewrite(t, filepath.Join(repo.Dir, demand, "model.yaml"), `version: "1.5.0"`, `version: "1.6.0"`)
+	// The pull request's own rules would let the regression through: the
+	// base's judge it.
+	appendFile(t, filepath.Join(repo.Dir, ".modelgate/config.yaml"), "thresholds: {evaluation: {maxRegression: 100}, drift: {shareDrifted: 1}}\n")
+	// Nor do the pull request's own policies judge it.
+	if err := os.MkdirAll(filepath.Join(repo.Dir, ".modelgate/policies"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo.Dir, ".modelgate/policies/never.rego"), []byte("package modelgate.never\n\ndeny contains \"denied by the pull request\" if true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	repo.Commit("Propose fraud-detector 2.4.0 and demand-forecast 1.6.0", time.Now())
 
 	r := newRunner(t, repo.Dir)
@@ -262,7 +272,7 @@ func TestCheckPullRequest(t *testing.T) {
 		"Data contract: passed.",
 		"### demand-forecast 1.6.0",
 		"| price | numeric |",
-		"| `evaluation.regression` | demand-forecast 1.6.0: rmse rose to 9.835",
+		"| evaluation.regression | demand-forecast 1.6.0: rmse rose to 9.835",
 		"**Policies: ❌ denied**",
 		"**Policies: ✅ allowed**",
 	} {
@@ -427,6 +437,18 @@ func copyFile(t *testing.T, src, dst string) {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(dst, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendFile(t *testing.T, path, text string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(text); err != nil {
 		t.Fatal(err)
 	}
 }
