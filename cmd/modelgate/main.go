@@ -51,7 +51,7 @@ func commands() []command {
 	return []command{
 		{"validate", "validate [--kind KIND] [--format text|json] PATH...", "validate manifests, environment files and config", runValidate},
 		{"check", checkUsage, "run the data, drift, evaluation and fairness checks a manifest declares and write the evidence", runCheck},
-		{"gate", "gate --repo DIR --base REF --head REF [--author USER] [--approved-by USER[:TEAM,...]]... [--format text|markdown|json]", "judge a change of a git checkout as the App judges a pull request, and record the decision", runGate},
+		{"gate", gateUsage, "judge a change of a git checkout as the App judges a pull request, and record the decision", runGate},
 		{"policy", "policy test [DIR] | policy eval --input FILE", "run the Rego unit tests, or evaluate the policies on an input document", runPolicy},
 		{"audit", auditVerifyUsage + " | " + auditCheckpointUsage + " | " + auditKeyUsage + " | " + auditReportUsage, "work with the audit log: verify it, sign checkpoints of it, report on a model", runAudit},
 		{"status", statusUsage, "show where each model stands in each stage: version, since, deployment, soak left, analysis", runStatus},
