@@ -236,7 +236,7 @@ func (db *DB) buildAuditTree(ctx context.Context, tx *sqlx.Tx) error {
 	// does not parse becomes a leaf with the zero time, and the tree stops
 	// at a gap in the sequence, which verification reports first.
 	errGap := errors.New("gap in the sequence")
-	err := scanRecords(ctx, tx, func(rec audit.Record, _ error) error {
+	err := scanRecords(ctx, tx, "", nil, func(rec audit.Record, _ error) error {
 		if rec.Seq != tree.Size()+1 {
 			return errGap
 		}
@@ -311,7 +311,7 @@ func insertHashes(ctx context.Context, tx *sqlx.Tx, first int64, hashes []tlog.H
 }
 
 func streamRecords(ctx context.Context, tx *sqlx.Tx, fn func(audit.Record) error) error {
-	return scanRecords(ctx, tx, func(rec audit.Record, err error) error {
+	return scanRecords(ctx, tx, "", nil, func(rec audit.Record, err error) error {
 		if err != nil {
 			return err
 		}
@@ -319,10 +319,11 @@ func streamRecords(ctx context.Context, tx *sqlx.Tx, fn func(audit.Record) error
 	})
 }
 
-// scanRecords calls fn with every record in sequence order, and with the
+// scanRecords calls fn with every record the WHERE clause where (with ?
+// placeholders; empty for all) selects, in sequence order, and with the
 // error of a row that does not convert (and the record as far as it does).
-func scanRecords(ctx context.Context, tx *sqlx.Tx, fn func(audit.Record, error) error) error {
-	rows, err := tx.QueryxContext(ctx, selectRecords+` ORDER BY seq`)
+func scanRecords(ctx context.Context, tx *sqlx.Tx, where string, args []any, fn func(audit.Record, error) error) error {
+	rows, err := tx.QueryxContext(ctx, tx.Rebind(selectRecords+where+` ORDER BY seq`), args...)
 	if err != nil {
 		return fmt.Errorf("read audit records: %w", err)
 	}
