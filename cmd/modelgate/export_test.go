@@ -16,15 +16,6 @@ import (
 	"github.com/modelgate/modelgate/internal/sqlstoretest"
 )
 
-// freshStore returns the DSN of a new, empty database on dsn's backend.
-func freshStore(t *testing.T, dsn string) string {
-	t.Helper()
-	if strings.HasPrefix(dsn, "postgres://") {
-		return sqlstoretest.PostgresDSN(t)
-	}
-	return filepath.Join(t.TempDir(), "imported.db")
-}
-
 // exportOf runs audit export and returns what it wrote.
 func exportOf(t *testing.T, dsn string, args ...string) string {
 	t.Helper()
@@ -96,7 +87,7 @@ func TestExportImportRoundTrips(t *testing.T) {
 			t.Errorf("first record line %s (%v); want record 1 with its digest and the genesis link", lines[1], err)
 		}
 
-		imported := freshStore(t, dsn)
+		imported := sqlstoretest.Fresh(t, dsn)
 		file := writeFile(t, exported)
 		if code, stdout := importFile(t, imported, file); code != exitOK || stdout != "audit import: 3 records imported from "+file+"\n" {
 			t.Fatalf("import into an empty store: exit %d %s", code, stdout)
@@ -136,7 +127,7 @@ func TestSinceExportExtendsAStoreHoldingThePrefix(t *testing.T) {
 		}
 		suffixFile := writeFile(t, suffix)
 
-		imported := freshStore(t, dsn)
+		imported := sqlstoretest.Fresh(t, dsn)
 		code, stdout := importFile(t, imported, suffixFile)
 		if code != exitFailed || !strings.Contains(stdout, suffixFile+":1: the export does not extend the store's log: it continues from record 1 (digest "+records[0].Digest+"), but the store's chain head is record 0 (digest "+audit.GenesisDigest+")") {
 			t.Errorf("suffix onto an empty store: exit %d %s; want it refused", code, stdout)
@@ -155,7 +146,7 @@ func TestSinceExportExtendsAStoreHoldingThePrefix(t *testing.T) {
 		}
 
 		// A store with a record of its own: the suffix would fork it.
-		other := freshStore(t, dsn)
+		other := sqlstoretest.Fresh(t, dsn)
 		gateRuns(t, env, other, []string{"--approved-by", "mallory"})
 		before := exportOf(t, other)
 		if code, stdout := importFile(t, other, suffixFile); code != exitFailed || !strings.Contains(stdout, "does not extend the store's log: it continues from record 1 (digest "+records[0].Digest+"), but the store's chain head is record 1 (digest ") {
@@ -246,7 +237,7 @@ func TestImportRefusesAnEditedExport(t *testing.T) {
 			{"line over the size cap", []string{lines[0], `{"seq":1,"payload":"` + strings.Repeat("x", audit.MaxExportLine) + "\"}\n", lines[2], lines[3]}, "2: line longer than 16777216 bytes"},
 			{"empty file", nil, "1: empty file (expected the header line)"},
 		}
-		imported := freshStore(t, dsn)
+		imported := sqlstoretest.Fresh(t, dsn)
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				file := writeFile(t, strings.Join(tt.lines, ""))
@@ -291,7 +282,7 @@ func TestImportedForgeryFailsTheCheckpoints(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	imported := freshStore(t, db)
+	imported := sqlstoretest.Fresh(t, db)
 	if code, stdout := importFile(t, imported, writeFile(t, forged.String())); code != exitOK {
 		t.Fatalf("a consistently forged export: exit %d %s", code, stdout)
 	}
@@ -310,7 +301,7 @@ func TestExportAndImportRefuseATamperedStore(t *testing.T) {
 		records := storedRecords(t, dsn)
 		suffix := writeFile(t, exportOf(t, dsn, "--since", records[1].RecordedAt.Format(time.RFC3339Nano)))
 
-		imported := freshStore(t, dsn)
+		imported := sqlstoretest.Fresh(t, dsn)
 		if code, stdout := importFile(t, imported, writeFile(t, prefix)); code != exitOK {
 			t.Fatalf("prefix: exit %d %s", code, stdout)
 		}
