@@ -38,19 +38,11 @@ type (
 		Digest string `json:"digest"`
 	}
 	recordLine struct {
-		Seq         int64           `json:"seq"`
-		RecordedAt  string          `json:"recorded_at"`
-		Kind        Kind            `json:"kind"`
-		Repository  string          `json:"repository"`
-		Model       string          `json:"model"`
-		Version     string          `json:"version"`
-		Stage       string          `json:"stage"`
-		PullRequest int             `json:"pull_request"`
-		HeadSHA     string          `json:"head_sha"`
-		Actor       string          `json:"actor"`
-		Payload     json.RawMessage `json:"payload"`
-		PrevDigest  string          `json:"prev_digest"`
-		Digest      string          `json:"digest"`
+		Seq        int64  `json:"seq"`
+		RecordedAt string `json:"recorded_at"`
+		Entry
+		PrevDigest string `json:"prev_digest"`
+		Digest     string `json:"digest"`
 	}
 )
 
@@ -99,12 +91,7 @@ func (x *ExportWriter) Write(r Record) error {
 	if r.Seq > x.through.Seq {
 		return &ChainError{Seq: r.Seq, Reason: fmt.Sprintf("beyond the chain head (head says seq %d: record inserted)", x.through.Seq)}
 	}
-	line, err := encodeLine(recordLine{
-		Seq: r.Seq, RecordedAt: r.RecordedAt.UTC().Format(TimeFormat), Kind: r.Kind,
-		Repository: r.Repository, Model: r.Model, Version: r.Version, Stage: r.Stage,
-		PullRequest: r.PullRequest, HeadSHA: r.HeadSHA, Actor: r.Actor,
-		Payload: r.Payload, PrevDigest: r.PrevDigest, Digest: r.Digest,
-	})
+	line, err := encodeLine(recordLine{Seq: r.Seq, RecordedAt: r.RecordedAt.UTC().Format(TimeFormat), Entry: r.Entry, PrevDigest: r.PrevDigest, Digest: r.Digest})
 	if err != nil {
 		return fmt.Errorf("export audit record %d: %w", r.Seq, err)
 	}
@@ -310,16 +297,7 @@ func parseRecord(line []byte) (Record, error) {
 	if !utf8.Valid(l.Payload) {
 		return Record{}, fmt.Errorf("audit record %d: payload is not UTF-8", l.Seq)
 	}
-	return Record{
-		Seq:        l.Seq,
-		RecordedAt: at,
-		Entry: Entry{
-			Kind: l.Kind, Repository: l.Repository, Model: l.Model, Version: l.Version, Stage: l.Stage,
-			PullRequest: l.PullRequest, HeadSHA: l.HeadSHA, Actor: l.Actor, Payload: l.Payload,
-		},
-		PrevDigest: l.PrevDigest,
-		Digest:     l.Digest,
-	}, nil
+	return Record{Seq: l.Seq, RecordedAt: at, Entry: l.Entry, PrevDigest: l.PrevDigest, Digest: l.Digest}, nil
 }
 
 // decodeStrict decodes a line that must be one JSON object with only v's

@@ -92,15 +92,9 @@ func (db *DB) VerifyTree(ctx context.Context, checkpoints ...audit.TreeHead) (in
 	var checked int64
 	var tree audit.TreeHead
 	err := db.readTx(ctx, func(tx *sqlx.Tx) error {
-		if err := db.requireAuditTables(ctx, tx); err != nil {
-			return err
-		}
 		// The head is read first, in the same snapshot as the records: the
 		// connection cannot run a second query while rows stream.
-		head, err := readHead(ctx, tx)
-		if errors.Is(err, sql.ErrNoRows) {
-			return &audit.ChainError{Reason: "the chain head row is missing (deleted)"}
-		}
+		head, err := db.readAuditHead(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -221,6 +215,19 @@ func (db *DB) requireAuditTables(ctx context.Context, tx *sqlx.Tx) error {
 		}
 	}
 	return nil
+}
+
+// readAuditHead reads the chain head of a log that is to be read whole,
+// reporting a missing table or head row as the tampering it is.
+func (db *DB) readAuditHead(ctx context.Context, tx *sqlx.Tx) (audit.Head, error) {
+	if err := db.requireAuditTables(ctx, tx); err != nil {
+		return audit.Head{}, err
+	}
+	head, err := readHead(ctx, tx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.Head{}, &audit.ChainError{Reason: "the chain head row is missing (deleted)"}
+	}
+	return head, err
 }
 
 // buildAuditTree makes the records already in the log the first leaves of

@@ -26,13 +26,7 @@ var ErrNotExtension = errors.New("the export does not extend the store's log")
 func (db *DB) Export(ctx context.Context, w io.Writer, since time.Time) (int64, error) {
 	var n int64
 	err := db.readTx(ctx, func(tx *sqlx.Tx) error {
-		if err := db.requireAuditTables(ctx, tx); err != nil {
-			return err
-		}
-		head, err := readHead(ctx, tx)
-		if errors.Is(err, sql.ErrNoRows) {
-			return &audit.ChainError{Reason: "the chain head row is missing (deleted)"}
-		}
+		head, err := db.readAuditHead(ctx, tx)
 		if err != nil {
 			return err
 		}
