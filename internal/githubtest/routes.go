@@ -12,6 +12,8 @@ type authKind int
 const (
 	installationAuth authKind = iota // an installation token
 	appAuth                          // an App JWT
+	userAuth                         // a user's token of an App
+	tokenAuth                        // an installation token or a user's token
 )
 
 // route is an operation of GitHub's description that the emulator implements.
@@ -56,7 +58,8 @@ var routes = []*route{
 	{method: "GET", template: "/repos/{owner}/{repo}/issues/{issue_number}/comments", query: append([]string{"since"}, pageQuery...), handle: (*Server).listComments},
 	{method: "POST", template: "/repos/{owner}/{repo}/issues/{issue_number}/comments", handle: (*Server).createComment},
 	{method: "PATCH", template: "/repos/{owner}/{repo}/issues/comments/{comment_id}", handle: (*Server).updateComment},
-	{method: "GET", template: "/orgs/{org}/teams/{team_slug}/memberships/{username}", handle: (*Server).getTeamMembership},
+	{method: "GET", template: "/orgs/{org}/teams/{team_slug}/memberships/{username}", auth: tokenAuth, handle: (*Server).getTeamMembership},
+	{method: "GET", template: "/user", auth: userAuth, handle: (*Server).getAuthenticatedUser},
 	{method: "GET", template: "/repos/{owner}/{repo}/collaborators/{username}/permission", handle: (*Server).getCollaboratorPermission},
 	{method: "POST", template: "/repos/{owner}/{repo}/deployments", handle: (*Server).createDeployment},
 	{method: "GET", template: "/repos/{owner}/{repo}/deployments", query: append([]string{"sha", "ref", "task", "environment"}, pageQuery...), handle: (*Server).listDeployments},
