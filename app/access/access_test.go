@@ -41,6 +41,8 @@ type site struct {
 type siteOptions struct {
 	gh  *githubtest.Server // shared with another site; nil: a new one
 	key []byte             // nil: a new key
+	// lifetime is the sessions' (0: the default).
+	lifetime time.Duration
 }
 
 func newSite(t *testing.T, opts siteOptions) *site {
@@ -69,7 +71,7 @@ func newSite(t *testing.T, opts siteOptions) *site {
 	acc, err := access.New(access.Config{
 		ClientID: id, ClientSecret: secret, SessionKey: key, PublicURL: base,
 		GitHubURL: gh.URL() + "/api/v3/", Teams: []access.Team{{Org: org, Slug: team}},
-		Log: slog.New(slog.NewJSONHandler(logs, nil)), Now: gh.Now,
+		Log: slog.New(slog.NewJSONHandler(logs, nil)), Now: gh.Now, SessionLifetime: opts.lifetime,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -337,7 +339,9 @@ func TestEvidenceRouteIsExempt(t *testing.T) {
 }
 
 func TestInvalidCookiesGet403(t *testing.T) {
-	s := newSite(t, siteOptions{})
+	// Sessions end well before the user's GitHub token, which still works
+	// after the session expired.
+	s := newSite(t, siteOptions{lifetime: time.Hour})
 	signedIn := newBrowser(t, true)
 	wantStatus(t, "sign-in", s.signIn(signedIn, "rita"), http.StatusOK)
 	valid := s.session(signedIn).Value
@@ -366,7 +370,7 @@ func TestInvalidCookiesGet403(t *testing.T) {
 
 	// Expired: the clock moves past the session's end.
 	wantStatus(t, "a fresh session", signedIn.get(s.url+"/models"), http.StatusOK)
-	s.gh.Advance(8*time.Hour + time.Second)
+	s.gh.Advance(time.Hour + time.Second)
 	b := newBrowser(t, false)
 	cookie := map[string]string{"Cookie": "modelgate_session=" + valid}
 	wantStatus(t, "an expired session, page", b.do(http.MethodGet, s.url+"/models", nil, cookie), http.StatusForbidden)
