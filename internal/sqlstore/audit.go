@@ -76,6 +76,16 @@ func (db *DB) HasRecord(ctx context.Context, f audit.Filter) (bool, error) {
 	return n > 0, nil
 }
 
+// Models returns the names of the models the audit log holds records of, in
+// name order.
+func (db *DB) Models(ctx context.Context) ([]string, error) {
+	models := []string{}
+	if err := db.x.SelectContext(ctx, &models, `SELECT DISTINCT model FROM audit_records WHERE model <> '' ORDER BY model`); err != nil {
+		return nil, fmt.Errorf("list audited models: %w", err)
+	}
+	return models, nil
+}
+
 // Verify checks the whole audit chain and returns how many records were
 // intact. Tampering is reported as an *audit.ChainError naming the first bad
 // record; any other error means the check could not be completed.

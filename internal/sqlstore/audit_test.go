@@ -126,6 +126,23 @@ func TestRecordsFilter(t *testing.T) {
 	})
 }
 
+func TestModels(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		db := openDB(t, dsn)
+		models, err := db.Models(t.Context())
+		if err != nil || len(models) != 0 {
+			t.Fatalf("Models of an empty log = %v, %v; want none", models, err)
+		}
+		appendAll(t, db, append(sampleEntries(),
+			audit.Entry{Kind: audit.KindDecision, Repository: "acme/models", Actor: "ci", Model: "anomaly", Version: "0.1.0", Stage: "dev"},
+			audit.Entry{Kind: audit.KindPush, Repository: "acme/models", Actor: "ci", PullRequest: 9, HeadSHA: "ccc333"}))
+		models, err = db.Models(t.Context())
+		if want := []string{"anomaly", "churn", "fraud"}; err != nil || !slices.Equal(models, want) {
+			t.Errorf("Models() = %v, %v; want %v", models, err, want)
+		}
+	})
+}
+
 func seqs(records []audit.Record) []int64 {
 	var out []int64
 	for _, r := range records {
