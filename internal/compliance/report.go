@@ -259,7 +259,7 @@ func Load(ctx context.Context, s Store, model, version string, now time.Time) (*
 		}
 		return nil, fmt.Errorf("%w for model %s", ErrNoRecords, model)
 	}
-	chain, err := verify(ctx, s)
+	chain, err := VerifyChain(ctx, s)
 	if err != nil {
 		return nil, fmt.Errorf("compliance report: %w", err)
 	}
@@ -286,7 +286,9 @@ func Load(ctx context.Context, s Store, model, version string, now time.Time) (*
 	return build(model, version, now, chain, records, related), nil
 }
 
-func verify(ctx context.Context, s Store) (Chain, error) {
+// VerifyChain verifies the whole audit chain. A broken chain is a Chain, not
+// an error: the error is only for a check that could not be made.
+func VerifyChain(ctx context.Context, s Store) (Chain, error) {
 	n, err := s.Verify(ctx)
 	var broken *audit.ChainError
 	if errors.As(err, &broken) {
