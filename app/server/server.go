@@ -26,6 +26,7 @@ import (
 
 	"github.com/modelgate/modelgate/app"
 	"github.com/modelgate/modelgate/app/access"
+	"github.com/modelgate/modelgate/app/web"
 	"github.com/modelgate/modelgate/internal/queue"
 )
 
@@ -52,6 +53,8 @@ type Config struct {
 	Wake chan<- struct{}
 	// Reviewers guards the reviewers' UI and API; nil serves neither.
 	Reviewers *access.Access
+	// UI is the reviewers' UI and API, served behind Reviewers.
+	UI *web.UI
 }
 
 // Server serves the App's HTTP endpoints.
@@ -84,7 +87,10 @@ func New(cfg Config) (*Server, error) {
 		e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
 	}
 	if cfg.Reviewers != nil {
-		cfg.Reviewers.Mount(e)
+		pages, api := cfg.Reviewers.Mount(e)
+		if cfg.UI != nil {
+			cfg.UI.Register(pages, api)
+		}
 	}
 	s.engine = e
 	return s, nil

@@ -40,6 +40,21 @@ func TestReviewersSignIn(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&who); err != nil || resp.StatusCode != http.StatusOK || who.Login != "bob" {
 		t.Fatalf("signed in to %s: %d %+v %v", resp.Request.URL, resp.StatusCode, who, err)
 	}
+	// The reviewers' UI is served behind the sign-in, from the App's store.
+	resp, err = browser.Get(w.url + "/api/v1/models")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var models struct {
+		Chain struct {
+			Intact bool `json:"intact"`
+		} `json:"chain"`
+		Models []string `json:"models"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&models); err != nil || resp.StatusCode != http.StatusOK || !models.Chain.Intact || models.Models == nil {
+		t.Fatalf("GET /api/v1/models signed in: %d %+v %v", resp.StatusCode, models, err)
+	}
 	resp, err = http.Get(w.url + "/api/v1/user")
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +67,7 @@ func TestReviewersSignIn(t *testing.T) {
 
 func TestNoReviewersUIWithoutSignIn(t *testing.T) {
 	w := newWorld(t, t.TempDir()+"/modelgate.db", options{})
-	for _, path := range []string{"/login", "/callback", "/api/v1/user"} {
+	for _, path := range []string{"/login", "/callback", "/api/v1/user", "/models", "/api/v1/models"} {
 		resp, err := http.Get(w.url + path)
 		if err != nil {
 			t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 	"github.com/modelgate/modelgate/app"
 	"github.com/modelgate/modelgate/app/access"
 	"github.com/modelgate/modelgate/app/server"
+	"github.com/modelgate/modelgate/app/web"
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/github"
@@ -105,6 +106,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	a := app.New(gh, db, signer, g, v, metrics, log, now)
 
 	var reviewers *access.Access
+	var ui *web.UI
 	if cfg.Reviewers == nil {
 		log.Info("reviewers' UI and API not served: no OAuth client configured (MODELGATE_OAUTH_CLIENT_ID)")
 	} else {
@@ -113,11 +115,14 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 		if reviewers, err = access.New(rc); err != nil {
 			return err
 		}
+		if ui, err = web.New(web.Config{Store: db, Log: log, Now: now}); err != nil {
+			return err
+		}
 	}
 
 	wake := make(chan struct{}, 1)
 	srv, err := server.New(server.Config{Secret: cfg.WebhookSecret, Queue: db, Ready: db.Ping, Metrics: metrics,
-		Gatherer: reg, Log: log, Wake: wake, Reviewers: reviewers})
+		Gatherer: reg, Log: log, Wake: wake, Reviewers: reviewers, UI: ui})
 	if err != nil {
 		return err
 	}
