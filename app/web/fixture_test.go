@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -127,6 +128,12 @@ type site struct {
 
 func newSite(t *testing.T, store web.Store) *site {
 	t.Helper()
+	return newSiteAt(t, store, "127.0.0.1")
+}
+
+// newSiteAt serves the site on loopback as host, a name of loopback.
+func newSiteAt(t *testing.T, store web.Store, host string) *site {
+	t.Helper()
 	gh := githubtest.New(t)
 	gh.AddApp(appID, "modelgate", nil)
 	gh.AddInstallation(appID, org)
@@ -135,7 +142,7 @@ func newSite(t *testing.T, store web.Store) *site {
 	if err != nil {
 		t.Fatal(err)
 	}
-	base := "http://" + ln.Addr().String()
+	base := "http://" + host + ":" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	id, secret := gh.OAuthClient(appID, base+"/callback")
 	key := make([]byte, access.MinKeyLength)
 	rand.Read(key)

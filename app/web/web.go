@@ -103,6 +103,8 @@ func (u *UI) Register(pages, api *gin.RouterGroup) {
 		c.Header("X-Content-Type-Options", "nosniff")
 		c.Data(http.StatusOK, "text/css; charset=utf-8", stylesheet)
 	})
+	// Browsers ask for an icon whatever the page says; there is none.
+	pages.GET("/favicon.ico", func(c *gin.Context) { c.Status(http.StatusNoContent) })
 	pages.GET("/", func(c *gin.Context) { c.Redirect(http.StatusSeeOther, "/models") })
 	pages.GET("/models", u.modelsPage)
 	pages.GET("/models/:model", u.modelPage)

@@ -264,14 +264,7 @@ func TestTamperedStore(t *testing.T) {
 	h := gatedStore(t)
 	s := newSite(t, h.db)
 	c := s.signIn(t)
-	raw, err := sql.Open("sqlite", h.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer raw.Close()
-	if _, err := raw.Exec(`UPDATE audit_records SET actor = 'mallory' WHERE seq = ?`, h.allowed.Seq); err != nil {
-		t.Fatal(err)
-	}
+	tamper(t, h, `UPDATE audit_records SET actor = 'mallory' WHERE seq = ?`, h.allowed.Seq)
 	broken := fmt.Sprintf("Audit chain BROKEN at record #%d", h.allowed.Seq)
 	for _, p := range append(h.pages(), "/models/absent") {
 		a := c.get(s.url + p)
@@ -295,6 +288,20 @@ func TestTamperedStore(t *testing.T) {
 		if err := json.Unmarshal([]byte(a.body), &got); err != nil || got.Chain.Intact || got.Chain.FirstBad != h.allowed.Seq {
 			t.Errorf("API %s: %v %s", p, err, a.body)
 		}
+	}
+}
+
+// tamper edits the store's SQLite file directly, as someone bypassing
+// modelgate would.
+func tamper(t *testing.T, h history, query string, args ...any) {
+	t.Helper()
+	raw, err := sql.Open("sqlite", h.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(query, args...); err != nil {
+		t.Fatal(err)
 	}
 }
 
