@@ -97,7 +97,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, now)
+	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, now)
 	a := app.New(gh, db, signer, g, v, metrics, log, now)
 
 	wake := make(chan struct{}, 1)
