@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -21,13 +24,15 @@ import (
 	"github.com/modelgate/modelgate/internal/schema"
 )
 
-const checkUsage = "check MANIFEST [--out FILE] [--config FILE] [--format text|json]"
+const checkUsage = "check MANIFEST [--out FILE] [--config FILE] [--input URI=FILE]... [--format text|json]"
 
 func runCheck(ctx context.Context, c *cli, args []string) int {
 	fl := c.flags("check", checkUsage)
 	out := fl.String("out", "", "write the evidence document (JSON) to this file")
 	configPath := fl.String("config", "", "read drift thresholds from this config file (a .modelgate/config.yaml); defaults without it")
 	format := choiceFlag(fl, "format", "what to print: a summary, or the evidence document itself", "text", "json")
+	copies := localCopies{}
+	fl.Var(copies, "input", "a local copy of data the manifest names by URI, as URI=FILE (repeatable)")
 	if code, ok := c.parse(fl, reorderFlags(args)); !ok {
 		return code
 	}
@@ -63,10 +68,17 @@ func runCheck(ctx context.Context, c *cli, args []string) int {
 		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
 	}
 	defer dir.Close()
-	ev, err := checks.Run(ctx, m, dir, drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
+	if err := copies.cover(m); err != nil {
+		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
+	}
+	ev, err := checks.Run(ctx, m, copies.over(dir), drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
 	if err != nil {
 		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
 	}
+	// The App accepts an upload of the evidence only for this manifest, as
+	// it is at the pull request's head.
+	sum := sha256.Sum256(data)
+	ev.Manifest = &checks.ManifestDigest{Path: filepath.ToSlash(manifestPath), SHA256: hex.EncodeToString(sum[:])}
 	doc, err := json.MarshalIndent(ev, "", "  ")
 	if err != nil {
 		return c.fail(fmt.Errorf("encode evidence: %w", err))
@@ -86,6 +98,52 @@ func runCheck(ctx context.Context, c *cli, args []string) int {
 		return c.fail(err)
 	}
 	return exitOK
+}
+
+// localCopies maps the URIs of data a manifest names to local files.
+type localCopies map[string]string
+
+func (l localCopies) String() string { return "" }
+
+func (l localCopies) Set(s string) error {
+	uri, file, ok := strings.Cut(s, "=")
+	if !ok || !manifest.IsURI(uri) || file == "" {
+		return fmt.Errorf("%q: want URI=FILE, such as s3://bucket/current.csv=data/current.csv", s)
+	}
+	l[uri] = file
+	return nil
+}
+
+// cover checks that every file the manifest names by URI has a local copy,
+// and that every copy is of one of them.
+func (l localCopies) cover(m *manifest.Manifest) error {
+	uris := m.URIs()
+	for _, u := range uris {
+		if _, ok := l[u]; !ok {
+			return fmt.Errorf("the manifest names %s by URI, which modelgate does not fetch: give a local copy with --input %s=FILE", u, u)
+		}
+	}
+	for u := range l {
+		if !slices.Contains(uris, u) {
+			return fmt.Errorf("--input %s: the manifest names no data file by that URI", u)
+		}
+	}
+	return nil
+}
+
+// over is dir with the local copies served under their URIs.
+func (l localCopies) over(dir fs.FS) fs.FS { return copiesFS{FS: dir, copies: l} }
+
+type copiesFS struct {
+	fs.FS
+	copies localCopies
+}
+
+func (c copiesFS) Open(name string) (fs.File, error) {
+	if file, ok := c.copies[name]; ok {
+		return os.Open(file)
+	}
+	return c.FS.Open(name)
 }
 
 // reorderFlags moves the flags after the manifest path before it, so that
