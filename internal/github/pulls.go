@@ -30,6 +30,10 @@ type PullRequest struct {
 	// DefaultBranch is the repository's default branch, as GitHub names it
 	// in the pull request's base.
 	DefaultBranch string
+	// RepoID is the id of the pull request's repository, as its base names
+	// it: a repository deleted and created again under the same name has
+	// another.
+	RepoID int64
 }
 
 func pullRequest(p *gh.PullRequest) PullRequest {
@@ -38,7 +42,7 @@ func pullRequest(p *gh.PullRequest) PullRequest {
 		State: p.GetState(), Draft: p.GetDraft(), Merged: p.GetMerged(),
 		HeadSHA: p.GetHead().GetSHA(), HeadRef: p.GetHead().GetRef(), HeadRepo: p.GetHead().GetRepo().GetFullName(),
 		BaseRef: p.GetBase().GetRef(), BaseSHA: p.GetBase().GetSHA(),
-		Labels: []string{}, DefaultBranch: p.GetBase().GetRepo().GetDefaultBranch(),
+		Labels: []string{}, DefaultBranch: p.GetBase().GetRepo().GetDefaultBranch(), RepoID: p.GetBase().GetRepo().GetID(),
 	}
 	for _, l := range p.Labels {
 		pr.Labels = append(pr.Labels, l.GetName())

@@ -32,6 +32,7 @@ var routes = []*route{
 	{method: "POST", template: "/app/installations/{installation_id}/access_tokens", auth: appAuth, handle: (*Server).createToken},
 	{method: "GET", template: "/installation/repositories", query: pageQuery, handle: (*Server).listInstallationRepos},
 	{method: "GET", template: "/repos/{owner}/{repo}", handle: (*Server).getRepo},
+	{method: "GET", template: "/repos/{owner}/{repo}/installation", auth: appAuth, handle: (*Server).getRepoInstallation},
 	{method: "GET", template: "/repos/{owner}/{repo}/pulls", query: append([]string{"state", "head", "base", "direction"}, pageQuery...), handle: (*Server).listPulls},
 	{method: "POST", template: "/repos/{owner}/{repo}/pulls", handle: (*Server).createPull},
 	{method: "GET", template: "/repos/{owner}/{repo}/pulls/{pull_number}", handle: (*Server).getPull},

@@ -356,12 +356,16 @@ func (s *Server) serve(req *request) *response {
 }
 
 // handle resolves the repository of /repos/{owner}/{repo}/... routes, which
-// must be one the caller's installation can see (GitHub answers 404 for the
-// others), and runs the route's handler.
+// must be one the caller's installation can see, or for an App's route one it
+// is installed on (GitHub answers 404 for the others), and runs the route's
+// handler.
 func (s *Server) handle(req *request) *response {
 	if owner, ok := req.params["owner"]; ok {
 		r := s.repos[strings.ToLower(owner+"/"+req.params["repo"])]
-		if r == nil || !req.caller.canSee(r) {
+		// An App sees the repositories it is installed on; an installation,
+		// those its token may access.
+		if r == nil || (req.route.auth == appAuth && (r.installation == nil || r.installation.app != req.caller.app)) ||
+			(req.route.auth != appAuth && !req.caller.canSee(r)) {
 			return notFound()
 		}
 		req.repo = r
