@@ -56,6 +56,7 @@ func commands() []command {
 		{"audit", auditVerifyUsage + " | " + auditCheckpointUsage + " | " + auditKeyUsage + " | " + auditReportUsage, "work with the audit log: verify it, sign checkpoints of it, report on a model", runAudit},
 		{"status", statusUsage, "show where each model stands in each stage: version, since, deployment, soak left, analysis", runStatus},
 		{"deploy", deployStatusUsage, "report a deployer's progress on a deployment modelgate created, proving the artifact it deployed", runDeploy},
+		{"evidence", evidenceUploadUsage, "upload evidence from a GitHub Actions job to the App, authenticated by the job's OIDC token", runEvidence},
 		{"serve", serveUsage, "run the GitHub App: webhooks, check runs, approvals and merges", runServe},
 	}
 }
