@@ -74,6 +74,15 @@ var migrations = [][]string{
 			hash TEXT NOT NULL
 		)`,
 	},
+	// Single-use tokens (tokens.go): the ids of the tokens used, until
+	// they expire (BIGINT unix milliseconds).
+	{
+		`CREATE TABLE used_tokens (
+			jti        TEXT PRIMARY KEY,
+			expires_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX used_tokens_expires ON used_tokens (expires_at)`,
+	},
 }
 
 // migrationCode runs after the statements of the migration it is keyed by
