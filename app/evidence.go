@@ -321,7 +321,7 @@ func (in *Intake) evidence(ctx context.Context, repo *github.Repo, req upload.Re
 	sum := sha256.Sum256(data)
 	u.manifest, u.digest = m, hex.EncodeToString(sum[:])
 
-	if err := in.app.validator.Decode(schema.Evidence, "evidence", req.Evidence, &u.evidence); err != nil {
+	if err := in.app.validator.Decode(schema.Evidence, "evidence.json", req.Evidence, &u.evidence); err != nil {
 		return refused(http.StatusBadRequest, upload.CodeInvalidEvidence, err.Error())
 	}
 	ev := u.evidence

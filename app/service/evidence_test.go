@@ -2,12 +2,15 @@ package service_test
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -70,6 +73,13 @@ func newUploads(t *testing.T, dsn string, o options) *uploads {
 	iss.Now = w.gh.Now
 	n := w.open("alice")
 	return &uploads{world: w, issuer: iss, n: n, head: w.gh.PullRequest(repoName, n).HeadSHA}
+}
+
+// approved has the reviews production needs given, without their webhooks:
+// the upload is what has the pull request judged.
+func (u *uploads) approved() {
+	u.gh.SubmitReview(repoName, u.n, "bob", "APPROVED")
+	u.gh.SubmitReview(repoName, u.n, "carol", "APPROVED")
 }
 
 // claims are those of a job of the training repository's reusable workflow,
@@ -168,11 +178,12 @@ func (u *uploads) accept(token string, r upload.Request) upload.Accepted {
 
 func fileDigest(t testing.TB, name string) string {
 	t.Helper()
-	out, err := exec.Command("sha256sum", name).Output()
+	data, err := os.ReadFile(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Fields(string(out))[0]
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
 }
 
 // dataBlobs are the blob SHAs of the data files of the example's 2.3.0, as
@@ -220,8 +231,7 @@ func (u *uploads) judgedOnUpload(run string) {
 func TestEvidenceUploadedByAPullRequestRun(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		u := newUploads(t, dsn, options{})
-		u.gh.SubmitReview(repoName, u.n, "bob", "APPROVED")
-		u.gh.SubmitReview(repoName, u.n, "carol", "APPROVED")
+		u.approved()
 		merge := u.gh.TestMerge(repoName, u.n)
 		c := u.claims(merge, "refs/pull/"+strconv.Itoa(u.n)+"/merge")
 		acc := u.accept(u.issuer.Sign(c), upload.Request{})
@@ -248,6 +258,7 @@ func TestEvidenceUploadedByAPullRequestRun(t *testing.T) {
 func TestEvidenceUploadedByAPushRun(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		u := newUploads(t, dsn, options{})
+		u.approved()
 		c := u.claims(u.head, "refs/heads/promote")
 		u.accept(u.issuer.Sign(c), upload.Request{PullRequest: u.n})
 		u.settle()
@@ -262,7 +273,7 @@ func TestEvidenceUploadedByAPushRun(t *testing.T) {
 // Without an upload the App's own checks judge, and the default rule denies
 // the high-risk promotion on them.
 func TestHighRiskPromotionWithoutUploadDenied(t *testing.T) {
-	u := newUploads(t, sqlstoretest.SQLite(t), options{})
+	u := newUploads(t, filepath.Join(t.TempDir(), "modelgate.db"), options{})
 	u.deliver(u.gh.PullRequestEvent(repoName, u.n, "opened"), http.StatusAccepted)
 	u.settle()
 	decisions := payloads[gate.DecisionRecord](t, u.records(audit.Filter{Kind: audit.KindDecision, PullRequest: u.n}))
@@ -275,6 +286,16 @@ func TestHighRiskPromotionWithoutUploadDenied(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("not denied evidence.untrusted: %+v", decisions[0].Decision.Deny)
+	}
+	// The App read the data itself: what the tests of uploads look for.
+	read := map[string]bool{}
+	for _, c := range u.gh.Calls() {
+		for _, b := range u.dataBlobs() {
+			read[b] = read[b] || strings.Contains(c.Path, b)
+		}
+	}
+	if len(read) != 4 || slices.Contains(slices.Collect(maps.Values(read)), false) {
+		t.Errorf("the App's own checks read the data blobs %v; want all four", read)
 	}
 }
 
@@ -431,9 +452,9 @@ func (u *uploads) refusals() []audit.Record {
 }
 
 // An issuer that cannot be reached is no verdict on the token: 503, nothing
-// recorded, and the same upload is accepted once it answers.
+// recorded, and the upload is accepted once it answers.
 func TestIssuerDownIsNoRefusal(t *testing.T) {
-	u := newUploads(t, sqlstoretest.SQLite(t), options{})
+	u := newUploads(t, filepath.Join(t.TempDir(), "modelgate.db"), options{})
 	u.issuer.SetUnavailable(true)
 	status, answer := u.post(u.issuer.Sign(u.claims(u.head, "refs/heads/promote")), u.body(upload.Request{PullRequest: u.n}), nil)
 	if status != http.StatusServiceUnavailable || !strings.Contains(string(answer), upload.CodeUnavailable) {
@@ -443,5 +464,6 @@ func TestIssuerDownIsNoRefusal(t *testing.T) {
 		t.Errorf("%d refusals recorded for an upload that was not checked", n)
 	}
 	u.issuer.SetUnavailable(false)
+	u.gh.Advance(time.Minute) // past the time the verifier waits before it asks a failed issuer again
 	u.accept(u.issuer.Sign(u.claims(u.head, "refs/heads/promote")), upload.Request{PullRequest: u.n})
 }
