@@ -328,13 +328,24 @@ func TestForgedUploadsRefused(t *testing.T) {
 		replayed := u.issuer.Sign(push())
 		u.accept(replayed, pr)
 
-		otherManifest := u.evidence()
-		var ev map[string]any
-		if err := json.Unmarshal(otherManifest, &ev); err != nil {
-			t.Fatal(err)
+		// The evidence, edited.
+		edited := func(edit func(ev map[string]any)) json.RawMessage {
+			var ev map[string]any
+			if err := json.Unmarshal(u.evidence(), &ev); err != nil {
+				t.Fatal(err)
+			}
+			edit(ev)
+			doc, _ := json.Marshal(ev)
+			return doc
 		}
-		ev["manifest"].(map[string]any)["sha256"] = strings.Repeat("0", 64)
-		otherManifest, _ = json.Marshal(ev)
+		otherManifest := edited(func(ev map[string]any) { ev["manifest"].(map[string]any)["sha256"] = strings.Repeat("0", 64) })
+		const m220 = "models/fraud-detector/2.2.0/model.yaml"
+		otherVersion := edited(func(ev map[string]any) {
+			ev["manifest"] = map[string]any{"path": m220, "sha256": fileDigest(t, filepath.Join(u.work.Dir, m220))}
+		})
+		otherInputs := edited(func(ev map[string]any) {
+			ev["inputs"].([]any)[0].(map[string]any)["path"] = "data/elsewhere.csv"
+		})
 
 		type variant struct {
 			name     string
@@ -394,6 +405,10 @@ func TestForgedUploadsRefused(t *testing.T) {
 				body: u.body(upload.Request{PullRequest: u.n, Evidence: otherManifest}), status: 409, code: upload.CodeManifestMismatch, verified: true},
 			{name: "another manifest", token: func() string { return u.issuer.Sign(push()) },
 				body: u.body(upload.Request{PullRequest: u.n, Manifest: "models/fraud-detector/2.2.0/model.yaml"}), status: 409, code: upload.CodeManifestMismatch, verified: true},
+			{name: "evidence of another version", token: func() string { return u.issuer.Sign(push()) },
+				body: u.body(upload.Request{PullRequest: u.n, Manifest: m220, Evidence: otherVersion}), status: 409, code: upload.CodeManifestMismatch, verified: true},
+			{name: "evidence of other files", token: func() string { return u.issuer.Sign(push()) },
+				body: u.body(upload.Request{PullRequest: u.n, Evidence: otherInputs}), status: 409, code: upload.CodeManifestMismatch, verified: true},
 			{name: "invalid evidence", token: func() string { return u.issuer.Sign(push()) },
 				body: u.body(upload.Request{PullRequest: u.n, Evidence: json.RawMessage(`{"schema":"modelgate.evidence/v1"}`)}), status: 400, code: upload.CodeInvalidEvidence, verified: true},
 			{name: "not JSON", token: func() string { return u.issuer.Sign(push()) }, body: []byte("manifest=x"), status: 400, code: upload.CodeMalformedBody},
