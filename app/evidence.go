@@ -245,7 +245,7 @@ func (in *Intake) mergeCommit(ctx context.Context, repo *github.Repo, u *pending
 			u.claims.SHA, u.pr.HeadSHA, u.number, u.pr.BaseRef, why))
 	}
 	parents, err := repo.Parents(ctx, u.claims.SHA)
-	if s := github.StatusCode(err); s == http.StatusNotFound || s == http.StatusUnprocessableEntity {
+	if unknownCommit(err) {
 		return mismatch("GitHub knows no such commit")
 	}
 	if err != nil {
@@ -256,7 +256,7 @@ func (in *Intake) mergeCommit(ctx context.Context, repo *github.Repo, u *pending
 	}
 	if parents[0] != u.pr.BaseSHA {
 		mb, err := repo.MergeBase(ctx, parents[0], u.pr.BaseSHA)
-		if err != nil && github.StatusCode(err) == 0 {
+		if err != nil && !unknownCommit(err) {
 			return unavailable(err)
 		}
 		if err != nil || mb != parents[0] {
@@ -348,6 +348,13 @@ func (in *Intake) evidence(ctx context.Context, repo *github.Repo, req upload.Re
 		return mismatch("the evidence was computed from %s, but %s names %s", orNone(read), req.Manifest, orNone(named))
 	}
 	return nil
+}
+
+// unknownCommit tells GitHub's answer that it has no such commit (404, or
+// 422 for a SHA it cannot resolve) from one that says nothing of it.
+func unknownCommit(err error) bool {
+	s := github.StatusCode(err)
+	return s == http.StatusNotFound || s == http.StatusUnprocessableEntity
 }
 
 func workflowClaims(c *oidc.Claims) audit.WorkflowClaims {

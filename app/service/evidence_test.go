@@ -339,10 +339,7 @@ func TestForgedUploadsRefused(t *testing.T) {
 			return doc
 		}
 		otherManifest := edited(func(ev map[string]any) { ev["manifest"].(map[string]any)["sha256"] = strings.Repeat("0", 64) })
-		const m220 = "models/fraud-detector/2.2.0/model.yaml"
-		otherVersion := edited(func(ev map[string]any) {
-			ev["manifest"] = map[string]any{"path": m220, "sha256": fileDigest(t, filepath.Join(u.work.Dir, m220))}
-		})
+		otherVersion := edited(func(ev map[string]any) { ev["model"].(map[string]any)["version"] = "2.3.1" })
 		otherInputs := edited(func(ev map[string]any) {
 			ev["inputs"].([]any)[0].(map[string]any)["path"] = "data/elsewhere.csv"
 		})
@@ -388,6 +385,9 @@ func TestForgedUploadsRefused(t *testing.T) {
 			{name: "merge of the base into the head", token: with(func(c oidctest.Claims) {
 				c["sha"] = u.gh.MergeCommit(repoName, "refs/heads/reversed", u.head, main)
 			}), status: 409, code: upload.CodeHeadMismatch, verified: true},
+			{name: "merge of another commit into the base", token: with(func(c oidctest.Claims) {
+				c["sha"] = u.gh.MergeCommit(repoName, "refs/heads/other-merge", main, elsewhere)
+			}), status: 409, code: upload.CodeHeadMismatch, verified: true},
 			{name: "merge of the head into another commit", token: with(func(c oidctest.Claims) {
 				c["sha"] = u.gh.MergeCommit(repoName, "refs/heads/forged", elsewhere, u.head)
 			}), status: 409, code: upload.CodeHeadMismatch, verified: true},
@@ -406,7 +406,7 @@ func TestForgedUploadsRefused(t *testing.T) {
 			{name: "another manifest", token: func() string { return u.issuer.Sign(push()) },
 				body: u.body(upload.Request{PullRequest: u.n, Manifest: "models/fraud-detector/2.2.0/model.yaml"}), status: 409, code: upload.CodeManifestMismatch, verified: true},
 			{name: "evidence of another version", token: func() string { return u.issuer.Sign(push()) },
-				body: u.body(upload.Request{PullRequest: u.n, Manifest: m220, Evidence: otherVersion}), status: 409, code: upload.CodeManifestMismatch, verified: true},
+				body: u.body(upload.Request{PullRequest: u.n, Evidence: otherVersion}), status: 409, code: upload.CodeManifestMismatch, verified: true},
 			{name: "evidence of other files", token: func() string { return u.issuer.Sign(push()) },
 				body: u.body(upload.Request{PullRequest: u.n, Evidence: otherInputs}), status: 409, code: upload.CodeManifestMismatch, verified: true},
 			{name: "invalid evidence", token: func() string { return u.issuer.Sign(push()) },
