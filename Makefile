@@ -34,6 +34,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseCondition -fuzztime $(FUZZTIME) ./internal/analysis/
 	$(GO) test -run '^$$' -fuzz FuzzEscape -fuzztime $(FUZZTIME) ./internal/analysis/
 	$(GO) test -run '^$$' -fuzz FuzzSetPin -fuzztime $(FUZZTIME) ./internal/gitops/
+	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./internal/oidc/
 
 # The deliberate bugs of mutations/*.yaml, one per guarantee of README's
 # security section, each built in with -overlay (the work tree is never

@@ -61,9 +61,9 @@ func (v *Verifier) keysFor(ctx context.Context, kid string) ([]jose.JSONWebKey, 
 	defer cancel()
 	keys, jwksURL, err := v.fetch(fetchCtx, jwksURL)
 	v.mu.Lock()
-	v.attempted, v.failure = now, err
+	v.attempted, v.failure, v.jwksURL = now, err, jwksURL
 	if err == nil {
-		v.jwksURL, v.keys, v.fetched = jwksURL, keys, now
+		v.keys, v.fetched = keys, now
 	}
 	v.mu.Unlock()
 	if err != nil {
@@ -95,7 +95,9 @@ func withID(keys []jose.JSONWebKey, kid string) []jose.JSONWebKey {
 	return out
 }
 
-// fetch reads the JWKS, and first the discovery document when jwksURL is "".
+// fetch reads the JWKS, and first the discovery document when jwksURL is
+// "". It returns the JWKS URL it used, "" when discovery failed, so that a
+// document once had is not fetched again.
 func (v *Verifier) fetch(ctx context.Context, jwksURL string) ([]jose.JSONWebKey, string, error) {
 	if jwksURL == "" {
 		provider, err := gooidc.NewProvider(gooidc.ClientContext(ctx, v.client), v.issuer)
@@ -115,7 +117,7 @@ func (v *Verifier) fetch(ctx context.Context, jwksURL string) ([]jose.JSONWebKey
 	}
 	keys, err := v.fetchJWKS(ctx, jwksURL)
 	if err != nil {
-		return nil, "", fmt.Errorf("JWKS %s: %w", jwksURL, err)
+		return nil, jwksURL, fmt.Errorf("JWKS %s: %w", jwksURL, err)
 	}
 	return keys, jwksURL, nil
 }

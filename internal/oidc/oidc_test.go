@@ -1,10 +1,13 @@
 package oidc_test
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -46,7 +49,7 @@ type fixture struct {
 	v     *oidc.Verifier
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	clk := &clock{now: time.Date(2026, 3, 14, 9, 26, 53, 0, time.UTC)}
 	iss := oidctest.NewIssuer(t)
@@ -348,6 +351,14 @@ func TestVerifyIssuerUnreachable(t *testing.T) {
 		f.iss.SetUnavailable(true)
 		f.clock.Advance(time.Minute)
 		assertPlainError(t, f, f.iss.Sign(f.claims()))
+		f.iss.SetUnavailable(false)
+		f.clock.Advance(time.Minute)
+		if _, err := f.v.Verify(t.Context(), f.iss.Sign(f.claims())); err != nil {
+			t.Errorf("Verify once the JWKS is back: %v", err)
+		}
+		if d := f.iss.DiscoveryFetches(); d != 1 {
+			t.Errorf("discovery fetched %d times, want 1: the document once had is kept", d)
+		}
 	})
 	t.Run("discovery names another issuer", func(t *testing.T) {
 		f := newFixture(t)
@@ -356,8 +367,23 @@ func TestVerifyIssuerUnreachable(t *testing.T) {
 	})
 	t.Run("discovery names a JWKS over http to another host", func(t *testing.T) {
 		f := newFixture(t)
-		f.iss.EditDiscovery(func(doc map[string]any) { doc["jwks_uri"] = "http://keys.example.com/jwks" })
+		f.iss.EditDiscovery(func(doc map[string]any) { doc["jwks_uri"] = "http://keys.example.com/.well-known/jwks" })
+		// keys.example.com resolves to the issuer, as it would for anyone
+		// in the path of plain http: only the scheme stands in the way.
+		issuerAddr := strings.TrimPrefix(f.iss.URL, "http://")
+		var d net.Dialer
+		client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			return d.DialContext(ctx, network, issuerAddr)
+		}}}
+		var err error
+		f.v, err = oidc.New(oidc.Config{Issuer: f.iss.URL, Audience: audience, Now: f.clock.Now, Client: client})
+		if err != nil {
+			t.Fatal(err)
+		}
 		assertPlainError(t, f, f.iss.Sign(f.claims()))
+		if k := f.iss.JWKSFetches(); k != 0 {
+			t.Errorf("the JWKS was fetched over http from a host that is not loopback %d times", k)
+		}
 	})
 }
 
