@@ -203,7 +203,7 @@ func (s *Server) reject(c *gin.Context, event string, status int, reason string)
 // object of the upload's shape, no larger than upload.MaxBody.
 func (s *Server) evidence(c *gin.Context) {
 	if s.cfg.Uploads == nil {
-		c.JSON(http.StatusNotFound, upload.ErrorBody{Error: upload.Error{Code: "uploads_disabled",
+		c.JSON(http.StatusNotFound, upload.ErrorBody{Error: upload.Error{Code: upload.CodeUploadsDisabled,
 			Message: "this App takes no evidence uploads: it has no OIDC audience (MODELGATE_OIDC_AUDIENCE)"}})
 		return
 	}

@@ -72,4 +72,5 @@ const (
 	CodeBodyTooLarge       = "body_too_large"         // 413
 	CodeUnsupportedType    = "unsupported_media_type" // 415: not application/json
 	CodeUnavailable        = "unavailable"            // 503: GitHub, the issuer or the store did not answer
+	CodeUploadsDisabled    = "uploads_disabled"       // 404: the App has no OIDC audience, so it takes no uploads
 )
