@@ -71,7 +71,7 @@ func runCheck(ctx context.Context, c *cli, args []string) int {
 	if err := copies.cover(m); err != nil {
 		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
 	}
-	ev, err := checks.Run(ctx, m, copies.over(dir), drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
+	ev, err := checks.Run(ctx, m, copies.over(dir, cfg.Limits.FileBytes), drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
 	if err != nil {
 		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
 	}
@@ -131,19 +131,32 @@ func (l localCopies) cover(m *manifest.Manifest) error {
 	return nil
 }
 
-// over is dir with the local copies served under their URIs.
-func (l localCopies) over(dir fs.FS) fs.FS { return copiesFS{FS: dir, copies: l} }
+// over is dir with the local copies served under their URIs, each bounded
+// by limit bytes as the files of the folder are. A copy is named on the
+// command line, so it may be anywhere, even behind a link.
+func (l localCopies) over(dir fs.FS, limit int64) fs.FS {
+	return copiesFS{FS: dir, copies: l, limit: limit}
+}
 
 type copiesFS struct {
 	fs.FS
 	copies localCopies
+	limit  int64
 }
 
 func (c copiesFS) Open(name string) (fs.File, error) {
-	if file, ok := c.copies[name]; ok {
-		return os.Open(file)
+	file, ok := c.copies[name]
+	if !ok {
+		return c.FS.Open(name)
 	}
-	return c.FS.Open(name)
+	info, err := os.Stat(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := gitops.CheckFile(file, info.Mode(), info.Size(), c.limit); err != nil {
+		return nil, err
+	}
+	return os.Open(file)
 }
 
 // reorderFlags moves the flags after the manifest path before it, so that

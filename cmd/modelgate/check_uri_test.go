@@ -63,6 +63,14 @@ func TestCheckDataByURI(t *testing.T) {
 	if code != exitCantRun || !strings.Contains(stderr, "--input s3://acme-ml/other.csv: the manifest names no data file by that URI") {
 		t.Errorf("a copy of data the manifest does not name: exit %d, %s", code, stderr)
 	}
+	small := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(small, []byte("limits: {fileBytes: 1000}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = runCLI(t, "check", manifestPath, "--config", small, "--input", uri+"="+local)
+	if code != exitCantRun || !strings.Contains(stderr, local) || !strings.Contains(stderr, "1000") {
+		t.Errorf("a copy larger than limits.fileBytes: exit %d, %s", code, stderr)
+	}
 	code, stdout, stderr := runCLI(t, "check", manifestPath, "--input", uri+"="+local, "--format", "json")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
