@@ -86,6 +86,9 @@ type options struct {
 	extraEdits func(r *gittest.Repo)
 	mainEdits  func(r *gittest.Repo) // of the default branch, before the promotion branches off
 	noConfig   bool                  // the base branch has no .modelgate/: not a repository modelgate watches
+	// oidcIssuer and oidcAudience are those of evidence uploads; none
+	// without an audience.
+	oidcIssuer, oidcAudience string
 }
 
 func newWorld(t testing.TB, dsn string, o options) *world {
@@ -176,7 +179,7 @@ func (w *world) start(o options) {
 	signer, _ := auditKeys()
 	cfg := service.Config{
 		AppID: appID, PrivateKey: keyPEM, WebhookSecret: []byte(w.gh.WebhookSecret()), AuditKey: signer,
-		Database: w.dsn, GitHubURL: w.gh.URL(), Transport: o.transport,
+		Database: w.dsn, GitHubURL: w.gh.URL(), Transport: o.transport, OIDCIssuer: o.oidcIssuer, OIDCAudience: o.oidcAudience,
 		Workers: 2, ReconcileInterval: reconcile, Lease: 5 * time.Second, Poll: 20 * time.Millisecond,
 		MaxAttempts: 4, Backoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(testWriter{w.t}, &slog.HandlerOptions{Level: slog.LevelWarn})),

@@ -118,13 +118,15 @@ type Gate struct {
 	checker   Checker
 	builtin   []policy.Module
 	runs      RunRecords
+	uploads   Uploads
 	now       func() time.Time
 }
 
-// New returns a gate that judges with the built-in policies and the checker,
-// and tells rollbacks by the run records and git history.
-func New(v *schema.Validator, checker Checker, builtin []policy.Module, runs RunRecords, now func() time.Time) *Gate {
-	return &Gate{validator: v, checker: checker, builtin: builtin, runs: runs, now: now}
+// New returns a gate that judges with the built-in policies, on the evidence
+// trusted workflows uploaded or else the checker's, and tells rollbacks by the
+// run records and git history.
+func New(v *schema.Validator, checker Checker, builtin []policy.Module, runs RunRecords, uploads Uploads, now func() time.Time) *Gate {
+	return &Gate{validator: v, checker: checker, builtin: builtin, runs: runs, uploads: uploads, now: now}
 }
 
 // Request is a change to judge: two commits of a repository, and the pull request
@@ -159,14 +161,16 @@ type Result struct {
 
 // Judgement is the decision on one promotion, with what it was made on.
 type Judgement struct {
-	Promotion *gitops.Promotion `json:"promotion"`
-	Evidence  json.RawMessage   `json:"evidence,omitempty"`
-	Decision  policy.Decision   `json:"decision"`
+	Promotion      *gitops.Promotion      `json:"promotion"`
+	Evidence       json.RawMessage        `json:"evidence,omitempty"`
+	EvidenceSource *policy.EvidenceSource `json:"evidence_source,omitempty"`
+	Decision       policy.Decision        `json:"decision"`
 }
 
 // Judge judges a change. Whatever stops it from being judged denies it; the only
-// errors are the context's and the run records': without them a promotion can
-// be judged neither as a rollback nor as not one.
+// errors are the context's, the run records' and the uploads': without them a
+// promotion can be judged neither as a rollback nor as not one, nor on the
+// evidence a trusted workflow uploaded.
 func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 	now := g.now()
 	res := &Result{Repository: req.Repository, Base: req.Base, Rules: req.Rules, Head: req.Head, PullRequest: req.PullRequest, JudgedAt: now.UTC()}
@@ -221,17 +225,17 @@ func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 			return nil, err
 		}
 		in.History = policy.NewHistory(now, histories, runs, p.Model)
-		evidence, checkErr := g.checker.Check(ctx, p.Manifest, gitops.FS(ctx, head, path.Dir(p.ManifestPath), change.Config.Limits.FileBytes), change.Config)
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
+		evidence, source, missing, err := g.evidence(ctx, req.Repository, req.Head, head, p, change.Config)
+		if err != nil {
+			return nil, err
 		}
-		if checkErr == nil {
+		if evidence != nil {
 			j.Evidence, in.Evidence = evidence, evidence
 		}
+		j.EvidenceSource, in.EvidenceSource = source, source
 		j.Decision = engine.Evaluate(ctx, in)
-		if checkErr != nil {
-			j.Decision.Deny = append(j.Decision.Deny, policy.Message{Code: CodeChecks, Package: "modelgate",
-				Msg: fmt.Sprintf("%s %s: the checks the manifest declares could not run: %v", p.Model, p.Version, checkErr)})
+		if missing != nil {
+			j.Decision.Deny = append(j.Decision.Deny, *missing)
 		}
 		j.Decision = policy.ApplyWaivers(j.Decision, waivers.list, p.Model, p.Version, now)
 		res.Judgements = append(res.Judgements, j)
@@ -366,14 +370,17 @@ func (g *Gate) stageRuns(ctx context.Context, repository, branch, model string, 
 // DecisionRecord is the payload of an audit.KindDecision record: one
 // judgement with everything it was made on.
 type DecisionRecord struct {
-	Base         string             `json:"base_sha"`
-	Rules        string             `json:"rules_sha,omitempty"`
-	PullRequest  policy.PullRequest `json:"pull_request"`
-	Promotion    *gitops.Promotion  `json:"promotion"`
-	Evidence     json.RawMessage    `json:"evidence,omitempty"`
-	Decision     policy.Decision    `json:"decision"`
-	BundleDigest string             `json:"bundle_digest,omitempty"`
-	Warnings     []string           `json:"warnings,omitempty"`
+	Base        string             `json:"base_sha"`
+	Rules       string             `json:"rules_sha,omitempty"`
+	PullRequest policy.PullRequest `json:"pull_request"`
+	Promotion   *gitops.Promotion  `json:"promotion"`
+	Evidence    json.RawMessage    `json:"evidence,omitempty"`
+	// EvidenceSource says who computed Evidence: the App, or a workflow
+	// whose upload was verified.
+	EvidenceSource *policy.EvidenceSource `json:"evidence_source,omitempty"`
+	Decision       policy.Decision        `json:"decision"`
+	BundleDigest   string                 `json:"bundle_digest,omitempty"`
+	Warnings       []string               `json:"warnings,omitempty"`
 }
 
 // AuditEntries are the records the verdict adds to the audit log: one per
@@ -382,7 +389,7 @@ func (r *Result) AuditEntries() ([]audit.Entry, error) {
 	var entries []audit.Entry
 	for _, j := range r.Judgements {
 		payload, err := json.Marshal(DecisionRecord{Base: r.Base, Rules: r.Rules, PullRequest: r.PullRequest, Promotion: j.Promotion,
-			Evidence: j.Evidence, Decision: j.Decision, BundleDigest: r.BundleDigest, Warnings: r.Warnings})
+			Evidence: j.Evidence, EvidenceSource: j.EvidenceSource, Decision: j.Decision, BundleDigest: r.BundleDigest, Warnings: r.Warnings})
 		if err != nil {
 			return nil, fmt.Errorf("encode audit record: %w", err)
 		}

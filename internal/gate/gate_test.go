@@ -76,7 +76,7 @@ func judge(t *testing.T, r *gittest.Repo, c gate.Checker) *gate.Result {
 // with the approvals given on its head, with an empty audit log.
 func judgeWith(t *testing.T, r *gittest.Repo, c gate.Checker, builtin []policy.Module, approvals []policy.Approval) *gate.Result {
 	t.Helper()
-	res, err := judgeOn(t, r, c, builtin, approvals, gate.AuditRuns{Log: auditLog(t)})
+	res, err := judgeOn(t, r, c, builtin, approvals, auditLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +94,9 @@ func auditLog(t *testing.T) *sqlstore.DB {
 	return db
 }
 
-// judgeOn is judgeWith with the run records given.
-func judgeOn(t *testing.T, r *gittest.Repo, c gate.Checker, builtin []policy.Module, approvals []policy.Approval, runs gate.RunRecords) (*gate.Result, error) {
+// judgeOn is judgeWith with the audit log given: the run records and the
+// uploaded evidence.
+func judgeOn(t *testing.T, r *gittest.Repo, c gate.Checker, builtin []policy.Module, approvals []policy.Approval, db *sqlstore.DB) (*gate.Result, error) {
 	t.Helper()
 	ctx := context.Background()
 	v, err := schema.New()
@@ -113,7 +114,7 @@ func judgeOn(t *testing.T, r *gittest.Repo, c gate.Checker, builtin []policy.Mod
 		a.SHA = head
 		onHead = append(onHead, a)
 	}
-	return gate.New(v, c, builtin, runs, func() time.Time { return now }).Judge(ctx, gate.Request{
+	return gate.New(v, c, builtin, gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, func() time.Time { return now }).Judge(ctx, gate.Request{
 		Repo: repo, Repository: "acme/models", Base: base, Head: head,
 		PullRequest: policy.PullRequest{Number: 1, Author: "alice", BaseRef: "main", Labels: []string{}, Approvals: onHead, Committers: []string{"alice"}},
 	})

@@ -2,6 +2,8 @@ package gitops_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os"
 	"slices"
 	"strings"
@@ -69,6 +71,17 @@ func wantError(t *testing.T, r *gittest.Repo, want ...string) {
 	}
 }
 
+// fileSHA256 is the hex SHA-256 of a file's bytes.
+func fileSHA256(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
 func TestPromotionFromExample(t *testing.T) {
 	r := exampleRepo(t)
 	r.Branch("promote")
@@ -81,7 +94,7 @@ func TestPromotionFromExample(t *testing.T) {
 	}
 	p := c.Promotions[0]
 	want := gitops.Promotion{Kind: gitops.KindPromotion, Model: "fraud-detector", Version: "2.3.0", FromVersion: "2.2.0", FromStage: "staging", ToStage: "production",
-		ManifestPath: "models/fraud-detector/2.3.0/model.yaml"}
+		ManifestPath: "models/fraud-detector/2.3.0/model.yaml", ManifestSHA256: fileSHA256(t, "../../examples/gitops/models/fraud-detector/2.3.0/model.yaml")}
 	p.Manifest, want.Manifest = nil, nil
 	if p != want {
 		t.Errorf("promotion = %+v\nwant       %+v", p, want)
