@@ -25,6 +25,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/modelgate/modelgate/app"
+	"github.com/modelgate/modelgate/app/access"
 	"github.com/modelgate/modelgate/internal/queue"
 )
 
@@ -49,6 +50,8 @@ type Config struct {
 	Log      *slog.Logger
 	// Wake is signalled, without blocking, when jobs were queued.
 	Wake chan<- struct{}
+	// Reviewers guards the reviewers' UI and API; nil serves neither.
+	Reviewers *access.Access
 }
 
 // Server serves the App's HTTP endpoints.
@@ -79,6 +82,9 @@ func New(cfg Config) (*Server, error) {
 	e.GET("/readyz", s.ready)
 	if cfg.Gatherer != nil {
 		e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
+	}
+	if cfg.Reviewers != nil {
+		cfg.Reviewers.Mount(e)
 	}
 	s.engine = e
 	return s, nil

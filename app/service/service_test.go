@@ -86,6 +86,7 @@ type options struct {
 	extraEdits func(r *gittest.Repo)
 	mainEdits  func(r *gittest.Repo) // of the default branch, before the promotion branches off
 	noConfig   bool                  // the base branch has no .modelgate/: not a repository modelgate watches
+	reviewers  string                // ORG/TEAM whose members sign in to the reviewers' UI; "": no UI
 }
 
 func newWorld(t testing.TB, dsn string, o options) *world {
@@ -182,8 +183,11 @@ func (w *world) start(o options) {
 		Log: slog.New(slog.NewTextHandler(testWriter{w.t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Now: w.gh.Now,
 	}
-	go func() { done <- service.Serve(ctx, ln, cfg) }()
 	w.url = "http://" + ln.Addr().String()
+	if o.reviewers != "" {
+		cfg.Reviewers = w.reviewers(o.reviewers)
+	}
+	go func() { done <- service.Serve(ctx, ln, cfg) }()
 	var once sync.Once
 	w.stop = func() {
 		once.Do(func() {

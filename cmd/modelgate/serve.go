@@ -15,7 +15,7 @@ import (
 	"github.com/modelgate/modelgate/app/service"
 )
 
-const serveUsage = "serve [--addr HOST:PORT] [--app-id ID] [--private-key-file FILE] [--webhook-secret-file FILE] [--audit-key-file FILE] [--github-url URL] [--database DSN] [--workers N] [--reconcile-interval D]"
+const serveUsage = "serve [--addr HOST:PORT] [--app-id ID] [--private-key-file FILE] [--webhook-secret-file FILE] [--audit-key-file FILE] [--github-url URL] [--database DSN] [--workers N] [--reconcile-interval D] [--oauth-client-id ID --oauth-client-secret-file FILE --session-key-file FILE --public-url URL --reviewer-team ORG/TEAM...]"
 
 func runServe(ctx context.Context, c *cli, args []string) int {
 	fl := c.flags("serve", serveUsage)
@@ -28,12 +28,16 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	dsn := c.databaseFlag(fl)
 	workers := fl.Int("workers", 2, "evaluations run at once")
 	reconcile := fl.Duration("reconcile-interval", 10*time.Minute, "how often open pull requests are swept for heads with no decision")
+	reviewers := c.reviewerFlags(fl)
 	if code, ok := c.parse(fl, args); !ok {
 		return code
 	}
+	rc, err := reviewers.config()
+	if err != nil {
+		return c.fail(fmt.Errorf("serve: %w", err))
+	}
 	cfg := service.Config{Database: *dsn, GitHubURL: *githubURL, Workers: *workers, ReconcileInterval: *reconcile,
-		Log: slog.New(slog.NewJSONHandler(c.stderr, nil))}
-	var err error
+		Reviewers: rc, Log: slog.New(slog.NewJSONHandler(c.stderr, nil))}
 	if cfg.AppID, err = strconv.ParseInt(*appID, 10, 64); err != nil || cfg.AppID <= 0 {
 		return c.fail(errors.New("serve: --app-id (or MODELGATE_APP_ID) must be the App's numeric ID"))
 	}
