@@ -1,6 +1,7 @@
 // Package server is the App's HTTP face: it takes in GitHub's webhook
 // deliveries — signature verified, queued durably and deduplicated before
-// they are acknowledged — and serves health checks and Prometheus metrics.
+// they are acknowledged — and serves health checks, Prometheus metrics and,
+// when configured, the reviewers' sign-in (package access).
 // It only translates HTTP into queued jobs; judging happens in package app.
 package server
 
