@@ -38,6 +38,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./internal/oidc/
 	$(GO) test -run '^$$' -fuzz FuzzDVC -fuzztime $(FUZZTIME) ./internal/lineage/
 	$(GO) test -run '^$$' -fuzz FuzzMLflow -fuzztime $(FUZZTIME) ./internal/lineage/
+	$(GO) test -run '^$$' -fuzz FuzzReadExport -fuzztime $(FUZZTIME) ./internal/audit/
 	$(GO) test -run '^$$' -fuzz FuzzCookies -fuzztime $(FUZZTIME) ./app/access/
 
 # The deliberate bugs of mutations/*.yaml, one per guarantee of README's
@@ -77,12 +78,16 @@ github-fixtures:
 
 # The official opa and cue CLIs, at the versions of the libraries modelgate is
 # built with, must accept the policies and schemas too; opa with the builtins
-# the engine offers policies.
+# the engine offers policies. Every workflow passes actionlint.
 OPA_VERSION = $(shell $(GO) list -m -f '{{.Version}}' github.com/open-policy-agent/opa)
 CUE_VERSION = $(shell $(GO) list -m -f '{{.Version}}' cuelang.org/go)
 OPA = $(GO) run github.com/open-policy-agent/opa@$(OPA_VERSION)
 CUE = $(GO) run cuelang.org/go/cmd/cue@$(CUE_VERSION)
+# actionlint checks workflows, not action metadata: .github/workflows/actions.yml
+# uses each action of actions/, so that their inputs are checked too.
+ACTIONLINT = $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 compat:
+	$(ACTIONLINT) .github/workflows/*.yml $(wildcard examples/*/.github/workflows/*.yml)
 	$(OPA) check --strict --capabilities internal/policy/capabilities.json policies/
 	$(OPA) test --capabilities internal/policy/capabilities.json policies/
 	$(CUE) vet -c -d '#Config' ./schemas/ examples/gitops/.modelgate/config.yaml examples/analysis/config.yaml

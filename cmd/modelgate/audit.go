@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -23,16 +24,21 @@ const (
 	auditCheckpointUsage = "audit checkpoint [--key-file FILE] [--out FILE] [--database DSN]"
 	auditKeyUsage        = "audit key [--key-file FILE] | audit key --new NAME --out FILE"
 	auditReportUsage     = "audit report --model NAME [--version V] [--format html|md|json|pdf] [--database DSN] [--out FILE]"
+	auditExportUsage     = "audit export [--since DATE] [--database DSN] > audit.jsonl"
+	auditImportUsage     = "audit import [--database DSN] FILE"
 )
 
 func runAudit(ctx context.Context, c *cli, args []string) int {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(c.stdout, "Usage: modelgate "+auditVerifyUsage+"\n       modelgate "+auditCheckpointUsage+
 			"\n       modelgate "+auditKeyUsage+"\n       modelgate "+auditReportUsage+
+			"\n       modelgate "+auditExportUsage+"\n       modelgate "+auditImportUsage+
 			"\n\n  verify       check the audit log's hash chain and Merkle tree, and that it extends each checkpoint: exit 0 intact, 1 tampered"+
 			"\n  checkpoint   write a signed checkpoint of the verified log (tree size and hash), to keep outside the database"+
 			"\n  key          print the verifier key of the checkpoint signing key, or make a new signing key"+
-			"\n  report       write a model's compliance report: exit 0, 2 when there is nothing to report")
+			"\n  report       write a model's compliance report: exit 0, 2 when there is nothing to report"+
+			"\n  export       write the log, or its records since a date, as JSON Lines with the chain: exit 0, 1 tampered"+
+			"\n  import       verify an export and append it to the log it extends, or nothing: exit 0, 1 refused")
 		if len(args) == 0 {
 			return exitCantRun
 		}
@@ -47,8 +53,12 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 		return auditKey(c, args[1:])
 	case "report":
 		return auditReport(ctx, c, args[1:])
+	case "export":
+		return auditExport(ctx, c, args[1:])
+	case "import":
+		return auditImport(ctx, c, args[1:])
 	}
-	return c.fail(fmt.Errorf("audit: unknown subcommand %q (expected verify, checkpoint, key or report)", args[0]))
+	return c.fail(fmt.Errorf("audit: unknown subcommand %q (expected verify, checkpoint, key, report, export or import)", args[0]))
 }
 
 // files is a repeatable flag naming files.
@@ -317,5 +327,88 @@ func auditReport(ctx context.Context, c *cli, args []string) int {
 	if err := os.WriteFile(*out, buf.Bytes(), 0o644); err != nil {
 		return c.fail(fmt.Errorf("write compliance report: %w", err))
 	}
+	return exitOK
+}
+
+// auditExport writes the log as JSON Lines to standard output, streamed, so
+// that a log of any size exports in constant memory. A log that breaks on
+// the way stops it with exit 1, and the file it leaves lacks the records
+// its header promises, so no import accepts it.
+func auditExport(ctx context.Context, c *cli, args []string) int {
+	fl := c.flags("audit export", auditExportUsage)
+	dsn := c.databaseFlag(fl)
+	sinceFlag := fl.String("since", "", "export from the first record recorded at or after this RFC 3339 date (2026-01-31, midnight UTC) or time (2026-01-31T12:00:00Z) on")
+	if code, ok := c.parse(fl, args); !ok {
+		return code
+	}
+	if fl.NArg() > 0 {
+		return c.fail(fmt.Errorf("audit export: unexpected argument %q", fl.Arg(0)))
+	}
+	var since time.Time
+	if *sinceFlag != "" {
+		var err error
+		if since, err = parseSince(*sinceFlag); err != nil {
+			return c.fail(fmt.Errorf("audit export: --since: %w", err))
+		}
+	}
+	db, err := sqlstore.OpenExisting(ctx, *dsn)
+	if err != nil {
+		return c.fail(err)
+	}
+	defer db.Close()
+	_, err = db.Export(ctx, c.stdout, since)
+	if broken, ok := errors.AsType[*audit.ChainError](err); ok {
+		fmt.Fprintf(c.stderr, "audit log TAMPERED: %v\nexport incomplete\n", broken)
+		return exitFailed
+	}
+	if err != nil {
+		return c.fail(err)
+	}
+	return exitOK
+}
+
+// parseSince reads an RFC 3339 date, meaning its midnight UTC, or time.
+func parseSince(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither an RFC 3339 date (2026-01-31) nor time (2026-01-31T12:00:00Z)", s)
+	}
+	return t, nil
+}
+
+// auditImport appends an export to the log, after verifying all of it: a
+// file with a bad line, or one that does not extend the store's log, is
+// refused with exit 1 and nothing written.
+func auditImport(ctx context.Context, c *cli, args []string) int {
+	fl := c.flags("audit import", auditImportUsage)
+	dsn := c.databaseFlag(fl)
+	if code, ok := c.parse(fl, args); !ok {
+		return code
+	}
+	if fl.NArg() != 1 {
+		return c.fail(errors.New("audit import: expected one FILE, an export as audit export writes it"))
+	}
+	file := fl.Arg(0)
+	db, err := sqlstore.Open(ctx, *dsn)
+	if err != nil {
+		return c.fail(err)
+	}
+	defer db.Close()
+	n, err := db.Import(ctx, file, func() (io.ReadCloser, error) { return os.Open(file) })
+	if refused, ok := errors.AsType[*audit.ExportError](err); ok {
+		fmt.Fprintf(c.stdout, "audit import REFUSED: %v\nnothing imported\n", refused)
+		return exitFailed
+	}
+	if broken, ok := errors.AsType[*audit.ChainError](err); ok {
+		fmt.Fprintf(c.stdout, "audit import REFUSED: the store's audit log is TAMPERED: %v\nnothing imported\n", broken)
+		return exitFailed
+	}
+	if err != nil {
+		return c.fail(err)
+	}
+	fmt.Fprintf(c.stdout, "audit import: %d %s imported from %s\n", n, plural(n, "record"), file)
 	return exitOK
 }

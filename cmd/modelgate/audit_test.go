@@ -49,19 +49,8 @@ func auditKeys(t *testing.T, name string) (env map[string]string, verifier strin
 // database, the checkpoint files and the records.
 func judgedLog(t *testing.T, env map[string]string) (db string, checkpoints []string, records []audit.Record) {
 	t.Helper()
-	r := promotionRepo(t)
 	db = filepath.Join(t.TempDir(), "audit.db")
-	for i, approvals := range [][]string{nil, {"--approved-by", "bob:compliance"}, {"--approved-by", "bob:compliance", "--approved-by", "carol"}} {
-		args := append([]string{"gate", "--repo", r.Dir, "--base", "main", "--head", "promote", "--author", "alice", "--database", db}, approvals...)
-		if code, stdout, stderr := runCLI(t, args...); code == exitCantRun {
-			t.Fatalf("gate: exit %d %s%s", code, stdout, stderr)
-		}
-		cp := filepath.Join(t.TempDir(), "checkpoint")
-		if code, stdout, stderr := runCLIEnv(t, env, "audit", "checkpoint", "--database", db, "--out", cp); code != exitOK {
-			t.Fatalf("audit checkpoint %d: exit %d %s%s", i+1, code, stdout, stderr)
-		}
-		checkpoints = append(checkpoints, cp)
-	}
+	checkpoints = gateRuns(t, env, db, nil, []string{"--approved-by", "bob:compliance"}, []string{"--approved-by", "bob:compliance", "--approved-by", "carol"})
 	store, err := sqlstore.Open(t.Context(), db)
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +60,26 @@ func judgedLog(t *testing.T, env map[string]string) (db string, checkpoints []st
 		t.Fatalf("records: %d, %v; want 3", len(records), err)
 	}
 	return db, checkpoints, records
+}
+
+// gateRuns runs the gate on a real repository into the store at dsn, once
+// per list of approval flags, keeping a checkpoint after each decision as
+// the App publishes one, and returns the checkpoint files.
+func gateRuns(t *testing.T, env map[string]string, dsn string, approvals ...[]string) (checkpoints []string) {
+	t.Helper()
+	r := promotionRepo(t)
+	for i, approved := range approvals {
+		args := append([]string{"gate", "--repo", r.Dir, "--base", "main", "--head", "promote", "--author", "alice", "--database", dsn}, approved...)
+		if code, stdout, stderr := runCLI(t, args...); code == exitCantRun {
+			t.Fatalf("gate: exit %d %s%s", code, stdout, stderr)
+		}
+		cp := filepath.Join(t.TempDir(), "checkpoint")
+		if code, stdout, stderr := runCLIEnv(t, env, "audit", "checkpoint", "--database", dsn, "--out", cp); code != exitOK {
+			t.Fatalf("audit checkpoint %d: exit %d %s%s", i+1, code, stdout, stderr)
+		}
+		checkpoints = append(checkpoints, cp)
+	}
+	return checkpoints
 }
 
 func checkpointArgs(files ...string) []string {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,14 +19,16 @@ import (
 	"github.com/modelgate/modelgate/checks/drift"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/manifest"
+	"github.com/modelgate/modelgate/internal/report"
 	"github.com/modelgate/modelgate/internal/schema"
 )
 
-const checkUsage = "check MANIFEST [--out FILE] [--config FILE] [--format text|json] [--dvc DIR] [--mlflow URI]"
+const checkUsage = "check MANIFEST [--out FILE] [--summary FILE] [--config FILE] [--format text|json] [--dvc DIR] [--mlflow URI]"
 
 func runCheck(ctx context.Context, c *cli, args []string) int {
 	fl := c.flags("check", checkUsage)
 	out := fl.String("out", "", "write the evidence document (JSON) to this file")
+	summary := fl.String("summary", "", "write the evidence as Markdown tables to this file (for a CI job summary such as $GITHUB_STEP_SUMMARY)")
 	configPath := fl.String("config", "", "read drift thresholds from this config file (a .modelgate/config.yaml); defaults without it")
 	format := choiceFlag(fl, "format", "what to print: a summary, or the evidence document itself", "text", "json")
 	dvcDir := fl.String("dvc", "", "compare the datasets and the files read with this DVC project's .dvc files and dvc.lock (its root folder)")
@@ -79,6 +82,15 @@ func runCheck(ctx context.Context, c *cli, args []string) int {
 	doc = append(doc, '\n')
 	if *out != "" {
 		if err := writeFileAtomic(*out, doc); err != nil {
+			return c.fail(err)
+		}
+	}
+	if *summary != "" {
+		var md bytes.Buffer
+		if err := report.MarkdownCheck(&md, manifestPath, doc); err != nil {
+			return c.fail(err)
+		}
+		if err := writeFileAtomic(*summary, md.Bytes()); err != nil {
 			return c.fail(err)
 		}
 	}

@@ -2,10 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/modelgate/modelgate/checks"
 )
 
 const fraudManifest = "../../examples/gitops/models/fraud-detector/2.3.0/model.yaml"
@@ -204,5 +208,46 @@ func TestCheckConfigLimits(t *testing.T) {
 		if code != exitCantRun || !strings.Contains(stderr, c.want) {
 			t.Errorf("%q: exit %d, stderr %q; want %q", c.config, code, stderr, c.want)
 		}
+	}
+}
+
+// --summary writes the evidence's tables, with the numbers the evidence holds.
+func TestCheckSummary(t *testing.T) {
+	dir := t.TempDir()
+	out, summary := filepath.Join(dir, "evidence.json"), filepath.Join(dir, "summary.md")
+	manifest := "../../examples/gitops/models/demand-forecast/1.5.0/model.yaml"
+	if code, _, stderr := runCLI(t, "check", manifest, "--out", out, "--summary", summary); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var ev checks.Evidence
+	doc, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(doc, &ev); err != nil {
+		t.Fatal(err)
+	}
+	md, err := os.ReadFile(summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rmse, base := float64(ev.Evaluation.Metrics["rmse"]), float64(ev.Evaluation.Baseline.Metrics["rmse"])
+	price := ev.Drift.Columns["price"]
+	for _, want := range []string{
+		"### demand-forecast 1.5.0",
+		fmt.Sprintf("| current | data/current.csv | %d | `%s` |", ev.Inputs[0].Rows, ev.Inputs[0].SHA256[:12]),
+		"Data contract: passed.",
+		fmt.Sprintf("| rmse | %s | %s |", strconv.FormatFloat(rmse, 'g', 6, 64), strconv.FormatFloat(base, 'g', 6, 64)),
+		fmt.Sprintf("| price | numeric | %s | %s | %s | n/a | yes |", strconv.FormatFloat(float64(*price.KSPValue), 'g', 6, 64),
+			strconv.FormatFloat(float64(price.PSI), 'g', 6, 64), strconv.FormatFloat(float64(*price.WassersteinNormed), 'g', 6, 64)),
+		"| temperature | numeric |",
+	} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("the summary lacks %q:\n%s", want, md)
+		}
+	}
+	// examples/README.md: RMSE 9.84 against the baseline's 9.41.
+	if rmse < 9.835 || rmse > 9.845 || base < 9.405 || base > 9.415 {
+		t.Errorf("rmse %v, baseline %v: not the example data's", rmse, base)
 	}
 }

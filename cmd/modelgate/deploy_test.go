@@ -40,13 +40,7 @@ type deployScenario struct {
 
 func newDeployScenario(t *testing.T) *deployScenario {
 	t.Helper()
-	gh := githubtest.New(t)
-	key, err := rsa.GenerateKey(rand.Reader, 1024)
-	if err != nil {
-		t.Fatal(err)
-	}
-	gh.AddApp(77, "modelgate", &key.PublicKey)
-	inst := gh.AddInstallation(77, "acme")
+	gh, inst := emulatedGitHub(t)
 	w := gittest.New(t)
 	w.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: 2.3.0}\n")
 	sha := w.Commit("promote fraud-detector 2.3.0 to staging", time.Now())
@@ -73,6 +67,19 @@ func newDeployScenario(t *testing.T) *deployScenario {
 	return &deployScenario{gh: gh, id: d.ID, env: map[string]string{
 		"GITHUB_TOKEN": token, "GITHUB_REPOSITORY": deployRepo, "GITHUB_API_URL": gh.URL() + "/api/v3",
 	}}
+}
+
+// emulatedGitHub is an emulated GitHub with modelgate's App installed on
+// the organization acme.
+func emulatedGitHub(t *testing.T) (*githubtest.Server, int64) {
+	t.Helper()
+	gh := githubtest.New(t)
+	key, err := rsa.GenerateKey(rand.Reader, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gh.AddApp(77, "modelgate", &key.PublicKey)
+	return gh, gh.AddInstallation(77, "acme")
 }
 
 func itoa(id int64) string { return strconv.FormatInt(id, 10) }

@@ -1,17 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"github.com/modelgate/modelgate/checks"
 	"io"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/git"
+	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/report"
 	"github.com/modelgate/modelgate/internal/schema"
@@ -19,7 +21,7 @@ import (
 	"github.com/modelgate/modelgate/policies"
 )
 
-const gateUsage = "gate --repo DIR --base REF --head REF [--author USER] [--approved-by USER[:TEAM,...]]... [--format text|markdown|json] [--database DSN]"
+const gateUsage = "gate --repo DIR --base REF --head REF [--author USER] [--approved-by USER[:TEAM,...]]... [--format text|markdown|json|github] [--summary FILE] [--database DSN]"
 
 // approvals collects --approved-by: approvals given on the head being judged.
 type approvals []policy.Approval
@@ -47,7 +49,8 @@ func runGate(ctx context.Context, c *cli, args []string) int {
 	author := fl.String("author", "", "who proposed the change; their approval never counts")
 	var approved approvals
 	fl.Var(&approved, "approved-by", "an approval of the head, as USER or USER:TEAM,... (repeatable)")
-	format := choiceFlag(fl, "format", "output format", "text", "markdown", "json")
+	format := choiceFlag(fl, "format", "output format; github: GitHub Actions workflow commands, an annotation on the manifest line of each denial and warning", "text", "markdown", "json", "github")
+	summary := fl.String("summary", "", "also write the report as Markdown to this file (for a CI job summary such as $GITHUB_STEP_SUMMARY)")
 	dsn := c.databaseFlag(fl)
 	if code, ok := c.parse(fl, args); !ok {
 		return code
@@ -107,13 +110,49 @@ func runGate(ctx context.Context, c *cli, args []string) int {
 		}
 		seqs = append(seqs, r.Seq)
 	}
-	if err := writeGate(c.stdout, *format, res, seqs); err != nil {
+	if *summary != "" {
+		var md bytes.Buffer
+		if err := report.Markdown(&md, res); err != nil {
+			return c.fail(err)
+		}
+		if err := writeFileAtomic(*summary, md.Bytes()); err != nil {
+			return c.fail(err)
+		}
+	}
+	if *format == "github" {
+		err = report.GitHub(c.stdout, res, changedFiles(ctx, repo.Snapshot(headSHA), res))
+	} else {
+		err = writeGate(c.stdout, *format, res, seqs)
+	}
+	if err != nil {
 		return c.fail(err)
 	}
 	if !res.Allow {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// changedFiles reads, at the head, the manifests and environment files the
+// judgements are about, for annotations on their lines. One that cannot be
+// read gets its annotations on its first line: the decision is made already.
+func changedFiles(ctx context.Context, head gitops.Snapshot, res *gate.Result) map[string][]byte {
+	files := map[string][]byte{}
+	for _, j := range res.Judgements {
+		p := j.Promotion
+		if p == nil {
+			continue
+		}
+		for _, name := range []string{p.ManifestPath, gitops.EnvironmentPath(p.ToStage)} {
+			if _, ok := files[name]; ok || name == "" {
+				continue
+			}
+			if data, err := head.ReadFile(ctx, name); err == nil {
+				files[name] = data
+			}
+		}
+	}
+	return files
 }
 
 func nonNilApprovals(a approvals) []policy.Approval {

@@ -51,10 +51,11 @@ func commands() []command {
 	return []command{
 		{"validate", "validate [--kind KIND] [--format text|json] PATH...", "validate manifests, environment files and config", runValidate},
 		{"check", checkUsage, "run the data, drift, evaluation and fairness checks a manifest declares and write the evidence", runCheck},
-		{"gate", "gate --repo DIR --base REF --head REF [--author USER] [--approved-by USER[:TEAM,...]]... [--format text|markdown|json]", "judge a change of a git checkout as the App judges a pull request, and record the decision", runGate},
+		{"gate", gateUsage, "judge a change of a git checkout as the App judges a pull request, and record the decision", runGate},
 		{"policy", "policy test [DIR] | policy eval --input FILE", "run the Rego unit tests, or evaluate the policies on an input document", runPolicy},
-		{"audit", auditVerifyUsage + " | " + auditCheckpointUsage + " | " + auditKeyUsage + " | " + auditReportUsage, "work with the audit log: verify it, sign checkpoints of it, report on a model", runAudit},
+		{"audit", auditVerifyUsage + " | " + auditCheckpointUsage + " | " + auditKeyUsage + " | " + auditReportUsage + " | " + auditExportUsage + " | " + auditImportUsage, "work with the audit log: verify it, sign checkpoints of it, report on a model, export and import it", runAudit},
 		{"status", statusUsage, "show where each model stands in each stage: version, since, deployment, soak left, analysis", runStatus},
+		{"propose", proposeUsage, "open or update the pull request that adds a model version to a GitOps repository and pins it in a stage", runPropose},
 		{"deploy", deployStatusUsage, "report a deployer's progress on a deployment modelgate created, proving the artifact it deployed", runDeploy},
 		{"serve", serveUsage, "run the GitHub App: webhooks, check runs, approvals and merges", runServe},
 	}

@@ -87,8 +87,8 @@ func TestValidateExamples(t *testing.T) {
 	for _, r := range results {
 		kinds[r.Kind]++
 	}
-	if kinds[kindModel] != 4 || kinds[kindEnvironment] != 5 || kinds[kindConfig] != 1 {
-		t.Errorf("validated %v, want 4 models, 5 environment files and 1 config", kinds)
+	if kinds[kindModel] != 5 || kinds[kindEnvironment] != 5 || kinds[kindConfig] != 1 {
+		t.Errorf("validated %v, want 5 models (the training repository's too), 5 environment files and 1 config", kinds)
 	}
 }
 

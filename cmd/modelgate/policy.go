@@ -11,17 +11,20 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/schema"
 	"github.com/modelgate/modelgate/policies"
 )
 
 func runPolicy(ctx context.Context, c *cli, args []string) int {
-	const usage = "Usage: modelgate policy test [DIR] | policy eval --input FILE\n\n" +
+	const usage = "Usage: modelgate policy test [DIR] | " + policyEvalUsage + "\n\n" +
 		"  test   run the Rego unit tests of DIR (default .modelgate/policies): exit 0 pass, 1 fail\n" +
-		"  eval   evaluate the policies on an input document: exit 0 allow, 1 deny"
+		"  eval   evaluate the policies on an input document, or on a manifest and its evidence: exit 0 allow, 1 deny"
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(c.stdout, usage)
 		if len(args) == 0 {
@@ -95,28 +98,34 @@ func policyTest(ctx context.Context, c *cli, args []string) int {
 	return exitOK
 }
 
+const policyEvalUsage = "policy eval (--input FILE | --manifest FILE --evidence FILE [--config FILE]) [--policies DIR] [--format text|json]"
+
 func policyEval(ctx context.Context, c *cli, args []string) int {
-	fl := c.flags("policy eval", "policy eval --input FILE [--policies DIR] [--format text|json]")
-	inputPath := fl.String("input", "", "the input document, JSON (policies/README.md describes it) (required)")
+	fl := c.flags("policy eval", policyEvalUsage)
+	inputPath := fl.String("input", "", "the input document, JSON (policies/README.md describes it)")
+	manifestPath := fl.String("manifest", "", "instead of --input: judge this manifest's entry into the first stage, on --evidence")
+	evidencePath := fl.String("evidence", "", "with --manifest: the evidence document modelgate check wrote for it")
+	configPath := fl.String("config", "", "with --manifest: the config (a .modelgate/config.yaml) whose stages and thresholds judge it; defaults without it")
 	dir := fl.String("policies", gitops.PoliciesDir, "the organisation's policies, evaluated with the built-in ones (skipped when the folder does not exist)")
 	format := choiceFlag(fl, "format", "output format", "text", "json")
 	if code, ok := c.parse(fl, args); !ok {
 		return code
 	}
-	if *inputPath == "" {
-		return c.fail(errors.New("policy eval: --input is required"))
+	var (
+		in  policy.Input
+		cfg *gitops.Config
+		err error
+	)
+	switch {
+	case *inputPath != "" && *manifestPath == "" && *evidencePath == "" && *configPath == "":
+		in, cfg, err = readInput(*inputPath)
+	case *inputPath == "" && *manifestPath != "" && *evidencePath != "":
+		in, cfg, err = entryInput(*manifestPath, *evidencePath, *configPath, c.now())
+	default:
+		err = errors.New("give either --input, or --manifest and --evidence (with --config)")
 	}
-	data, err := os.ReadFile(*inputPath)
 	if err != nil {
 		return c.fail(fmt.Errorf("policy eval: %w", err))
-	}
-	var in policy.Input
-	if err := json.Unmarshal(data, &in); err != nil {
-		return c.fail(fmt.Errorf("policy eval: %s is not an input document: %w", *inputPath, err))
-	}
-	cfg, err := inputConfig(in.Config)
-	if err != nil {
-		return c.fail(fmt.Errorf("policy eval: %s: %w", *inputPath, err))
 	}
 	own, err := readModules(*dir)
 	if errors.Is(err, fs.ErrNotExist) && *dir == gitops.PoliciesDir {
@@ -140,6 +149,67 @@ func policyEval(ctx context.Context, c *cli, args []string) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// readInput reads an input document and its config.
+func readInput(path string) (policy.Input, *gitops.Config, error) {
+	var in policy.Input
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return in, nil, err
+	}
+	if err := json.Unmarshal(data, &in); err != nil {
+		return in, nil, fmt.Errorf("%s is not an input document: %w", path, err)
+	}
+	cfg, err := inputConfig(in.Config)
+	if err != nil {
+		return in, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return in, cfg, nil
+}
+
+// entryInput is the input of a model version's entry into the config's first
+// stage, judged on its evidence: the promotion a training pipeline proposes
+// once its checks ran. Nothing has run anywhere yet, no one approved it, and
+// where the evidence came from is left unsaid: only the App, which verifies
+// an upload, can say that it came from a trusted workflow.
+func entryInput(manifestPath, evidencePath, configPath string, now time.Time) (policy.Input, *gitops.Config, error) {
+	var in policy.Input
+	v, err := schema.New()
+	if err != nil {
+		return in, nil, err
+	}
+	data, err := os.ReadFile(manifestPath)
+	if err != nil {
+		return in, nil, fmt.Errorf("read manifest: %w", err)
+	}
+	m, err := manifest.Parse(v, manifestPath, data)
+	if err != nil {
+		return in, nil, err
+	}
+	doc, err := os.ReadFile(evidencePath)
+	if err != nil {
+		return in, nil, fmt.Errorf("read evidence: %w", err)
+	}
+	var ev checks.Evidence
+	if err := v.Decode(schema.Evidence, evidencePath, doc, &ev); err != nil {
+		return in, nil, err
+	}
+	if ev.Model.Name != m.Metadata.Name || ev.Model.Version != m.Metadata.Version {
+		return in, nil, fmt.Errorf("%s is the evidence of %s %s, not of %s %s", evidencePath, ev.Model.Name, ev.Model.Version, m.Metadata.Name, m.Metadata.Version)
+	}
+	cfg, err := loadConfig(v, configPath)
+	if err != nil {
+		return in, nil, err
+	}
+	p := &gitops.Promotion{Kind: gitops.KindPromotion, Model: m.Metadata.Name, Version: m.Metadata.Version,
+		ToStage: cfg.Stages[0].Name, ManifestPath: filepath.ToSlash(manifestPath), Manifest: m}
+	in = policy.Input{
+		Manifest: m, Evidence: json.RawMessage(doc), Promotion: p,
+		PullRequest: policy.PullRequest{Labels: []string{}, Approvals: []policy.Approval{}, Committers: []string{}, ChangedFiles: []string{}},
+		History:     policy.NewHistory(now, map[string]gitops.History{}, nil, m.Metadata.Name),
+	}
+	return in, cfg, nil
 }
 
 // inputConfig validates the input's config and fills in its defaults, as the

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -159,5 +160,42 @@ func TestPolicyEvalKeepsTheBuiltinPolicies(t *testing.T) {
 	want := "approvals.rego:1:1: package modelgate.approvals is a built-in package"
 	if code != exitFailed || !strings.Contains(stdout, "policy.compile") || !strings.Contains(stdout, want) {
 		t.Errorf("exit %d; want a policy.compile denial naming %s\n%s%s", code, want, stdout, stderr)
+	}
+}
+
+// A manifest and its evidence are judged as the version's entry into the
+// first stage: the checks' numbers decide, approvals are not asked for, and
+// evidence of another version is refused.
+func TestPolicyEvalManifest(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		manifest string
+		code     int
+		deny     string
+	}{
+		{"../../examples/gitops/models/fraud-detector/2.3.0/model.yaml", exitOK, ""},
+		{"../../examples/gitops/models/demand-forecast/1.5.0/model.yaml", exitFailed, "evaluation.regression"},
+	} {
+		ev := filepath.Join(dir, filepath.Base(filepath.Dir(c.manifest))+".json")
+		if code, _, stderr := runCLI(t, "check", c.manifest, "--out", ev); code != exitOK {
+			t.Fatalf("check %s: exit %d: %s", c.manifest, code, stderr)
+		}
+		code, stdout, stderr := runCLI(t, "policy", "eval", "--manifest", c.manifest, "--evidence", ev,
+			"--config", "../../examples/gitops/.modelgate/config.yaml", "--format", "json")
+		var d struct{ Deny []struct{ Code string } }
+		if err := json.Unmarshal([]byte(stdout), &d); err != nil {
+			t.Fatalf("%s: %v\n%s", c.manifest, err, stderr)
+		}
+		var codes []string
+		for _, m := range d.Deny {
+			codes = append(codes, m.Code)
+		}
+		if code != c.code || (c.deny == "") != (len(codes) == 0) || (c.deny != "" && !slices.Contains(codes, c.deny)) {
+			t.Errorf("%s: exit %d, denials %v; want exit %d, denial %q", c.manifest, code, codes, c.code, c.deny)
+		}
+	}
+	code, _, stderr := runCLI(t, "policy", "eval", "--manifest", "../../examples/gitops/models/fraud-detector/2.2.0/model.yaml", "--evidence", filepath.Join(dir, "2.3.0.json"))
+	if code != exitCantRun || !strings.Contains(stderr, "is the evidence of fraud-detector 2.3.0, not of fraud-detector 2.2.0") {
+		t.Errorf("evidence of another version: exit %d: %s", code, stderr)
 	}
 }

@@ -67,7 +67,11 @@ func (v *Verifier) Next(r Record) error {
 }
 
 func (v *Verifier) check(r Record) error {
-	prev := v.head()
+	return v.head().check(r)
+}
+
+// check reports how r fails to be the record that directly follows prev.
+func (prev Head) check(r Record) error {
 	want := prev.Seq + 1
 	switch {
 	case r.Seq > want:

@@ -273,12 +273,22 @@ func (g *Gate) rollbacks(ctx context.Context, repository, branch string, change 
 	return nil
 }
 
-// deny makes the result a denial of the whole change.
+// deny makes the result a denial of the whole change. A document that could
+// not be read gives one message per problem, each with the problem's place
+// as fields (file, line, column), so that a report can point at it without
+// reading the message back.
 func (r *Result) deny(code string, err error) {
 	r.Allow = false
 	var msgs []policy.Message
-	for _, line := range strings.Split(err.Error(), "\n") {
-		msgs = append(msgs, policy.Message{Code: code, Msg: line, Package: "modelgate"})
+	lines := strings.Split(err.Error(), "\n")
+	var errs schema.Errors
+	placed := errors.As(err, &errs) && len(errs) == len(lines)
+	for i, line := range lines {
+		m := policy.Message{Code: code, Msg: line, Package: "modelgate"}
+		if placed {
+			m.Fields = map[string]any{"file": errs[i].File, "line": errs[i].Line, "column": errs[i].Column}
+		}
+		msgs = append(msgs, m)
 	}
 	r.Judgements = []Judgement{{Decision: policy.Decision{Deny: msgs, Warn: []policy.Message{}}}}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	gh "github.com/google/go-github/v62/github"
@@ -55,12 +56,23 @@ func (r *Repo) CreateBranch(ctx context.Context, branch, sha string) error {
 // ResetBranch moves branch to the commit sha, whatever it held: for a branch
 // only the App writes, whose content is not what it would write.
 func (r *Repo) ResetBranch(ctx context.Context, branch, sha string) error {
+	return r.moveBranch(ctx, branch, sha, true)
+}
+
+// FastForward moves branch to the commit sha, which must have the branch's
+// head in its history: GitHub refuses, rather than dropping commits that
+// someone pushed meanwhile.
+func (r *Repo) FastForward(ctx context.Context, branch, sha string) error {
+	return r.moveBranch(ctx, branch, sha, false)
+}
+
+func (r *Repo) moveBranch(ctx context.Context, branch, sha string, force bool) error {
 	if err := checkSHA(sha); err != nil {
-		return fmt.Errorf("reset branch %s in %s: %w", branch, r, err)
+		return fmt.Errorf("move branch %s in %s: %w", branch, r, err)
 	}
-	_, _, err := r.c.gh.Git.UpdateRef(ctx, r.owner, r.name, &gh.Reference{Ref: gh.String("heads/" + branch), Object: &gh.GitObject{SHA: gh.String(sha)}}, true)
+	_, _, err := r.c.gh.Git.UpdateRef(ctx, r.owner, r.name, &gh.Reference{Ref: gh.String("heads/" + branch), Object: &gh.GitObject{SHA: gh.String(sha)}}, force)
 	if err != nil {
-		return fmt.Errorf("reset branch %s to %s in %s: %w", branch, sha, r, err)
+		return fmt.Errorf("move branch %s to %s in %s: %w", branch, sha, r, err)
 	}
 	return nil
 }
@@ -122,23 +134,43 @@ const maxBodyBytes = maxCommentBytes
 // number of open pull requests. Another author's pull request from the
 // same branch is not the App's.
 func (r *Repo) OwnPullRequests(ctx context.Context, branch string) ([]PullRequest, error) {
+	list, err := r.PullRequestsFrom(ctx, branch)
+	if err != nil {
+		return nil, err
+	}
+	bot, err := r.c.app.botLogin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(list, func(pr PullRequest) bool { return !strings.EqualFold(pr.Author, bot) }), nil
+}
+
+// PullRequestsFrom lists the open pull requests from branch of the
+// repository itself (not a fork's branch of the same name), newest first,
+// in one call whatever the number of open pull requests.
+func (r *Repo) PullRequestsFrom(ctx context.Context, branch string) ([]PullRequest, error) {
 	list, err := collect(func(o gh.ListOptions) ([]*gh.PullRequest, *gh.Response, error) {
 		return r.c.gh.PullRequests.List(ctx, r.owner, r.name, &gh.PullRequestListOptions{State: "open", Head: r.owner + ":" + branch, ListOptions: o})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open pull requests from %s in %s: %w", branch, r, err)
 	}
-	bot, err := r.c.app.botLogin(ctx)
-	if err != nil {
-		return nil, err
-	}
 	var out []PullRequest
 	for _, p := range list {
-		if pr := pullRequest(p); pr.HeadRef == branch && strings.EqualFold(pr.Author, bot) && pr.HeadRepo == r.String() {
+		if pr := pullRequest(p); pr.HeadRef == branch && pr.HeadRepo == r.String() {
 			out = append(out, pr)
 		}
 	}
 	return out, nil
+}
+
+// EditPullRequest sets the title and body of a pull request.
+func (r *Repo) EditPullRequest(ctx context.Context, number int, title, body string) (PullRequest, error) {
+	p, _, err := r.c.gh.PullRequests.Edit(ctx, r.owner, r.name, number, &gh.PullRequest{Title: gh.String(title), Body: gh.String(clip(body, maxBodyBytes))})
+	if err != nil {
+		return PullRequest{}, fmt.Errorf("edit %s#%d: %w", r, number, err)
+	}
+	return pullRequest(p), nil
 }
 
 // ClosePullRequest closes a pull request without merging it, after a comment

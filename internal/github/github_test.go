@@ -201,7 +201,7 @@ func TestPullRequest(t *testing.T) {
 	s := newPullScenario(t)
 	pr, err := s.repo.PullRequest(ctx, s.number)
 	want := PullRequest{
-		Number: s.number, Title: "Promote a", Author: "alice", State: "open",
+		Number: s.number, URL: s.gh.URL() + "/acme/models/pull/1", Title: "Promote a", Author: "alice", State: "open",
 		HeadSHA: s.head, HeadRef: "promote", HeadRepo: testRepo, BaseRef: "main", BaseSHA: s.base, Labels: []string{"promotion", "dev"},
 		DefaultBranch: "main",
 	}

@@ -2,8 +2,12 @@ package github
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
+	"strings"
+
+	gh "github.com/google/go-github/v62/github"
 )
 
 // Permission is a user's permission on a repository as GitHub reports it:
@@ -39,4 +43,29 @@ func (r *Repo) Permission(ctx context.Context, user string) (Permission, error) 
 		return Permission{}, fmt.Errorf("permission of %s on %s: %w", user, r, err)
 	}
 	return Permission{Permission: body.Permission, Role: body.RoleName}, nil
+}
+
+// AcceptedPermissions returns the sets of permissions GitHub names, in its
+// X-Accepted-GitHub-Permissions header, as those that would have let a
+// refused request through, such as [["contents=write"]]: any one set will
+// do, and a set needs all its permissions. It is nil when err holds no such
+// answer.
+func AcceptedPermissions(err error) [][]string {
+	var e *gh.ErrorResponse
+	if !errors.As(err, &e) || e.Response == nil {
+		return nil
+	}
+	var sets [][]string
+	for set := range strings.SplitSeq(e.Response.Header.Get("X-Accepted-GitHub-Permissions"), ";") {
+		var perms []string
+		for p := range strings.SplitSeq(set, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				perms = append(perms, p)
+			}
+		}
+		if len(perms) > 0 {
+			sets = append(sets, perms)
+		}
+	}
+	return sets
 }

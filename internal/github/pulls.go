@@ -14,7 +14,9 @@ import (
 // PullRequest is what modelgate needs of a pull request.
 type PullRequest struct {
 	Number  int
+	URL     string // the pull request's page, html_url
 	Title   string
+	Body    string
 	Author  string // login
 	State   string // "open" or "closed"
 	Draft   bool
@@ -37,7 +39,7 @@ type PullRequest struct {
 
 func pullRequest(p *gh.PullRequest) PullRequest {
 	pr := PullRequest{
-		Number: p.GetNumber(), Title: p.GetTitle(), Author: p.GetUser().GetLogin(),
+		Number: p.GetNumber(), URL: p.GetHTMLURL(), Title: p.GetTitle(), Body: p.GetBody(), Author: p.GetUser().GetLogin(),
 		State: p.GetState(), Draft: p.GetDraft(), Merged: p.GetMerged(),
 		HeadSHA: p.GetHead().GetSHA(), HeadRef: p.GetHead().GetRef(), HeadRepo: p.GetHead().GetRepo().GetFullName(),
 		BaseRef: p.GetBase().GetRef(), BaseSHA: p.GetBase().GetSHA(),

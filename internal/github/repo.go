@@ -117,6 +117,7 @@ func (s snapshot) ReadDir(ctx context.Context, dir string) ([]string, error) {
 
 // tree is the recursive tree of a commit.
 type tree struct {
+	sha     string               // of the root tree object
 	entries map[string]treeEntry // by path
 	dirs    map[string][]string  // the sorted names in each folder, by path
 }
@@ -156,7 +157,10 @@ func (r *Repo) tree(ctx context.Context, sha string) (*tree, error) {
 	if res.GetTruncated() {
 		return nil, fmt.Errorf("tree of %s at %s: GitHub truncated it (a recursive tree holds at most 100,000 entries and 7 MB): the repository is too large to read this way", r, sha)
 	}
-	t := &tree{entries: make(map[string]treeEntry, len(res.Entries)), dirs: map[string][]string{}}
+	if !isSHA(res.GetSHA()) {
+		return nil, fmt.Errorf("tree of %s at %s: GitHub named no tree", r, sha)
+	}
+	t := &tree{sha: res.GetSHA(), entries: make(map[string]treeEntry, len(res.Entries)), dirs: map[string][]string{}}
 	size := len(key)
 	for _, e := range res.Entries {
 		p := e.GetPath()

@@ -55,7 +55,45 @@ type token struct {
 	app          *app   // a user token's App
 	user         string // a user token's login
 	expires      time.Time
-	repos        []string // the full names the token is limited to; nil for all
+	repos        []string          // the full names the token is limited to; nil for all
+	permissions  map[string]string // what the token may do; nil for the installation's
+}
+
+// granted is the access ("read", "write", "admin") the token has to a
+// permission, "" for none. Metadata is read by every token, as on GitHub.
+func (t *token) granted(permission string) string {
+	perms := permissions
+	if t.permissions != nil {
+		perms = t.permissions
+	}
+	if permission == "metadata" {
+		return cmp.Or(perms[permission], "read")
+	}
+	return perms[permission]
+}
+
+// accessLevels orders the access a permission grants: write includes read.
+var accessLevels = map[string]int{"read": 1, "write": 2, "admin": 3}
+
+// allows tells whether the token holds every permission of one of the sets
+// a route accepts ("contents=write" or "issues=write,pull_requests=read").
+func (t *token) allows(sets [][]string) bool {
+	if len(sets) == 0 {
+		return true
+	}
+	for _, set := range sets {
+		ok := true
+		for _, p := range set {
+			name, level, _ := strings.Cut(p, "=")
+			if accessLevels[t.granted(name)] < accessLevels[level] {
+				ok = false
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
 }
 
 // caller is who makes a request: an App (JWT), an installation (token), or
@@ -104,13 +142,36 @@ func (s *Server) AddInstallation(appID int64, org string) int64 {
 // GITHUB_TOKEN: for clients that authenticate with a token, not as an App.
 func (s *Server) InstallationToken(installationID int64) string {
 	s.t.Helper()
+	return s.ScopedToken(installationID, TokenScope{})
+}
+
+// TokenScope narrows a token, as a workflow's permissions narrow its
+// GITHUB_TOKEN, actions/create-github-app-token narrows an App's token, or
+// a fine-grained personal access token is made for some repositories and
+// permissions only.
+type TokenScope struct {
+	// Repositories are the full names ("owner/name") the token can see;
+	// empty for all the installation's.
+	Repositories []string
+	// Permissions are what the token may do, such as {"contents": "read"};
+	// nil for the installation's. Metadata is always readable.
+	Permissions map[string]string
+}
+
+// ScopedToken issues a token of an installation, valid for an hour, limited
+// to scope. A call the token lacks a permission for is answered 403 with
+// the X-Accepted-GitHub-Permissions header naming what it needs; a
+// repository it cannot see, 404.
+func (s *Server) ScopedToken(installationID int64, scope TokenScope) string {
+	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	inst := s.installations[installationID]
 	if inst == nil {
-		s.t.Fatalf("githubtest: InstallationToken: no installation %d", installationID)
+		s.t.Fatalf("githubtest: ScopedToken: no installation %d", installationID)
 	}
-	tok := &token{value: "ghs_" + rand.Text(), installation: inst, expires: s.now().Add(time.Hour)}
+	tok := &token{value: "ghs_" + rand.Text(), installation: inst, expires: s.now().Add(time.Hour),
+		repos: slices.Clone(scope.Repositories), permissions: maps.Clone(scope.Permissions)}
 	s.tokens[tok.value] = tok
 	return tok.value
 }
@@ -246,12 +307,13 @@ func (s *Server) createToken(req *request) *response {
 	if len(tok.repos) != len(body.Repositories)+len(body.RepositoryIDs) {
 		return validationFailed("There is at least one repository that does not exist or is not accessible to the parent installation.")
 	}
-	s.tokens[tok.value] = tok
 	// The token has the installation's permissions, or the subset asked for.
 	granted := permissions
 	if body.Permissions != nil {
 		granted = body.Permissions
+		tok.permissions = maps.Clone(body.Permissions)
 	}
+	s.tokens[tok.value] = tok
 	out := object{
 		"token":                tok.value,
 		"expires_at":           timestamp(tok.expires),

@@ -110,8 +110,10 @@ func (s *Server) putContents(req *request) *response {
 		}
 		status = http.StatusOK
 	}
-	bot := s.user(req.caller.app.bot())
-	author := signature{name: bot.login, email: fmt.Sprintf("%d+%s@users.noreply.github.com", bot.id, bot.login), date: s.now()}
+	author, err := s.signature(req, nil)
+	if err != nil {
+		return s.notFoundOr(req, err)
+	}
 	sha, err := r.git.commitFile(parent, p, data, body.Message, author)
 	if err != nil {
 		return s.notFoundOr(req, err)
@@ -119,11 +121,11 @@ func (s *Server) putContents(req *request) *response {
 	if _, err := r.git.run("update-ref", "refs/heads/"+branch, sha, parent); err != nil {
 		return s.notFoundOr(req, err)
 	}
-	s.recordRefUpdate(r, branch, parent, sha, "", bot.login)
+	s.recordRefUpdate(r, branch, parent, sha, "", author.name)
 	r.pushed = s.now()
 	for _, pr := range r.pulls {
 		if pr.State == "open" && pr.Head == branch {
-			pr.previousHead, pr.HeadSHA, pr.pusher, pr.updated = pr.HeadSHA, sha, bot.login, s.now()
+			pr.previousHead, pr.HeadSHA, pr.pusher, pr.updated = pr.HeadSHA, sha, author.name, s.now()
 		}
 		if pr.State == "open" && pr.Base == branch {
 			pr.BaseSHA = sha

@@ -22,8 +22,16 @@ type gitRepo struct{ dir string }
 // runGit runs git in dir with a configuration that ignores the machine's, and
 // returns its standard output.
 func runGit(dir string, env []string, args ...string) (string, error) {
+	return runGitInput(dir, env, nil, args...)
+}
+
+// runGitInput is runGit with input on git's standard input.
+func runGitInput(dir string, env []string, input []byte, args ...string) (string, error) {
 	cmd := exec.Command("git", args...)
 	cmd.Dir = dir
+	if input != nil {
+		cmd.Stdin = bytes.NewReader(input)
+	}
 	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null", "LC_ALL=C")
 	cmd.Env = append(cmd.Env, env...)
 	var stderr bytes.Buffer

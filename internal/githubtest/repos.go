@@ -372,14 +372,24 @@ func (s *Server) getTree(req *request) *response {
 	if err != nil {
 		return s.notFoundOr(req, err)
 	}
+	o, err := s.treeObject(r, tree, req.URL.Query().Has("recursive"))
+	if err != nil {
+		return s.notFoundOr(req, err)
+	}
+	return reply(http.StatusOK, o)
+}
+
+// treeObject is GitHub's git tree: the tree's entries, and with recursive
+// (GitHub recurses when the parameter is present, whatever its value) those
+// of every folder in it.
+func (s *Server) treeObject(r *repo, tree string, recursive bool) (object, error) {
 	args := []string{"--end-of-options", tree}
-	// GitHub recurses when the parameter is present, whatever its value.
-	if req.URL.Query().Has("recursive") {
+	if recursive {
 		args = append([]string{"-r", "-t"}, args...)
 	}
 	entries, err := r.git.lsTree(args...)
 	if err != nil {
-		return s.notFoundOr(req, err)
+		return nil, err
 	}
 	api := s.api + "/repos/" + r.fullName()
 	items := []object{}
@@ -393,7 +403,7 @@ func (s *Server) getTree(req *request) *response {
 		}
 		items = append(items, item)
 	}
-	return reply(http.StatusOK, object{"sha": tree, "url": api + "/git/trees/" + tree, "tree": items, "truncated": false})
+	return object{"sha": tree, "url": api + "/git/trees/" + tree, "tree": items, "truncated": false}, nil
 }
 
 // GET /repos/{owner}/{repo}/git/blobs/{file_sha}

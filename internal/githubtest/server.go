@@ -378,7 +378,17 @@ func (s *Server) handle(req *request) *response {
 		}
 		req.repo = r
 	}
-	return req.route.handle(s, req)
+	if req.caller.token == nil || req.route.permission == "" {
+		return req.route.handle(s, req)
+	}
+	// GitHub names the permissions a route takes to the tokens of Apps and
+	// fine-grained tokens, and refuses one that lacks them.
+	resp := errorReply(http.StatusForbidden, "Resource not accessible by integration")
+	if req.caller.token.allows(req.route.permissionSets()) {
+		resp = req.route.handle(s, req)
+	}
+	resp.header.Set("X-Accepted-GitHub-Permissions", req.route.permission)
+	return resp
 }
 
 // conditional answers 304 Not Modified, which GitHub does not count against

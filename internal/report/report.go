@@ -135,8 +135,47 @@ func messages(p *printer, heading string, ms []policy.Message) {
 	p.f("\n")
 }
 
+// EvidenceSummary writes the numbers of one evidence document (SPEC §3) as
+// the pull request comments show them: metrics, drift per column, fairness
+// per group, contract violations. A document it cannot read writes a line
+// that says so.
+func EvidenceSummary(w io.Writer, raw json.RawMessage) error {
+	p := printer{w: w}
+	ev := parseEvidence(raw)
+	if ev == nil {
+		p.f("The evidence could not be read.\n\n")
+		return p.err
+	}
+	if line := metricsLine(ev); line != "" {
+		p.f("`%s`\n\n", line)
+	}
+	evidenceTables(&p, ev)
+	return p.err
+}
+
 // evidence is the part of the evidence document the report shows (SPEC §3).
 type evidence struct {
+	Model struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	} `json:"model"`
+	Inputs []struct {
+		Role   string `json:"role"`
+		Path   string `json:"path"`
+		Rows   int    `json:"rows"`
+		SHA256 string `json:"sha256"`
+	} `json:"inputs"`
+	Data *struct {
+		Contract struct {
+			Passed     bool `json:"passed"`
+			Violations []struct {
+				Column  string `json:"column"`
+				Rule    string `json:"rule"`
+				Count   int    `json:"count"`
+				Message string `json:"message"`
+			} `json:"violations"`
+		} `json:"contract"`
+	} `json:"data"`
 	Evaluation *struct {
 		Metrics  map[string]*float64 `json:"metrics"`
 		Baseline *struct {
@@ -191,12 +230,43 @@ func metricsLine(ev *evidence) string {
 	return strings.Join(parts, " ")
 }
 
+// MarkdownCheck writes an evidence document for a CI job's summary: the
+// model, the files its numbers were computed from, and their tables, open.
+func MarkdownCheck(w io.Writer, manifestPath string, raw json.RawMessage) error {
+	p := printer{w: w, open: true}
+	ev := parseEvidence(raw)
+	if ev == nil {
+		return fmt.Errorf("%s: the evidence is not an evidence document", manifestPath)
+	}
+	p.f("### %s %s\n\n`%s`\n\n", mdEscape(ev.Model.Name), mdEscape(ev.Model.Version), mdEscape(manifestPath))
+	if len(ev.Inputs) > 0 {
+		p.f("| Input | File | Rows | SHA-256 |\n|---|---|---|---|\n")
+		for _, in := range ev.Inputs {
+			p.f("| %s | %s | %d | `%s` |\n", mdEscape(in.Role), mdEscape(in.Path), in.Rows, short(in.SHA256))
+		}
+		p.f("\n")
+	}
+	evidenceTables(&p, ev)
+	return p.err
+}
+
 func evidenceTables(p *printer, ev *evidence) {
 	if ev == nil {
 		return
 	}
+	if d := ev.Data; d != nil {
+		if vs := d.Contract.Violations; len(vs) > 0 {
+			p.f("%s\n\n| Column | Rule | Rows | Message |\n|---|---|---|---|\n", p.details(fmt.Sprintf("Data contract: %d violations", len(vs))))
+			for _, v := range vs {
+				p.f("| %s | %s | %d | %s |\n", mdEscape(orDash(v.Column)), mdEscape(v.Rule), v.Count, mdEscape(v.Message))
+			}
+			p.f("\n</details>\n\n")
+		} else if d.Contract.Passed {
+			p.f("Data contract: passed.\n\n")
+		}
+	}
 	if e := ev.Evaluation; e != nil && len(e.Metrics) > 0 {
-		p.f("<details><summary>Evaluation</summary>\n\n| Metric | Value | Baseline |\n|---|---|---|\n")
+		p.f("%s\n\n| Metric | Value | Baseline |\n|---|---|---|\n", p.details("Evaluation"))
 		for _, name := range slices.Sorted(maps.Keys(e.Metrics)) {
 			base := "—"
 			if e.Baseline != nil {
@@ -207,7 +277,7 @@ func evidenceTables(p *printer, ev *evidence) {
 		p.f("\n</details>\n\n")
 	}
 	if d := ev.Drift; d != nil && len(d.Columns) > 0 {
-		p.f("<details><summary>Drift (share drifted %s)</summary>\n\n| Column | Kind | KS p | PSI | Wasserstein (normed) | Jensen–Shannon | Drifted |\n|---|---|---|---|---|---|---|\n", num(d.ShareDrifted))
+		p.f("%s\n\n| Column | Kind | KS p | PSI | Wasserstein (normed) | Jensen–Shannon | Drifted |\n|---|---|---|---|---|---|---|\n", p.details("Drift (share drifted "+num(d.ShareDrifted)+")"))
 		for _, name := range slices.Sorted(maps.Keys(d.Columns)) {
 			c := d.Columns[name]
 			p.f("| %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(name), c.Kind, num(c.KSPValue), num(c.PSI), num(c.WassersteinNormed), num(c.JensenShannon), yesNo(c.Drifted))
@@ -216,7 +286,7 @@ func evidenceTables(p *printer, ev *evidence) {
 	}
 	for _, attr := range slices.Sorted(maps.Keys(ev.Fairness)) {
 		f := ev.Fairness[attr]
-		p.f("<details><summary>Fairness by %s (disparate impact %s, equalized odds difference %s)</summary>\n\n", mdEscape(attr), num(f.DisparateImpactRatio), num(f.EqualizedOddsDifference))
+		p.f("%s\n\n", p.details(fmt.Sprintf("Fairness by %s (disparate impact %s, equalized odds difference %s)", mdEscape(attr), num(f.DisparateImpactRatio), num(f.EqualizedOddsDifference))))
 		p.f("| Group | Count | Selection rate | TPR | FPR | Accuracy |\n|---|---|---|---|---|---|\n")
 		for _, g := range slices.Sorted(maps.Keys(f.Groups)) {
 			s := f.Groups[g]
@@ -227,8 +297,17 @@ func evidenceTables(p *printer, ev *evidence) {
 }
 
 type printer struct {
-	w   io.Writer
-	err error
+	w    io.Writer
+	err  error
+	open bool // tables shown rather than folded
+}
+
+// details opens a folded section with its summary line.
+func (p *printer) details(summary string) string {
+	if p.open {
+		return "<details open><summary>" + summary + "</summary>"
+	}
+	return "<details><summary>" + summary + "</summary>"
 }
 
 func (p *printer) f(format string, args ...any) {
@@ -284,6 +363,13 @@ func num(v *float64) string {
 		return "n/a"
 	}
 	return strconv.FormatFloat(*v, 'g', 6, 64)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
 }
 
 func short(sha string) string { return sha[:min(len(sha), 12)] }

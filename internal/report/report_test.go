@@ -66,3 +66,21 @@ func TestText(t *testing.T) {
 		}
 	}
 }
+
+func TestEvidenceSummary(t *testing.T) {
+	var b bytes.Buffer
+	raw := json.RawMessage(`{"data": {"rows": 40, "contract": {"passed": false, "violations": [{"column": "amount", "rule": "min", "count": 3, "message": "3 rows below 0"}]}},
+		"evaluation": {"metrics": {"roc_auc": 0.91}}}`)
+	if err := report.EvidenceSummary(&b, raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"`roc_auc=0.91`", "Data contract (40 rows): 1 violations", "| amount | min | 3 | 3 rows below 0 |", "| roc_auc | 0.91 | — |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, b.String())
+		}
+	}
+	b.Reset()
+	if err := report.EvidenceSummary(&b, json.RawMessage(`[1]`)); err != nil || !strings.Contains(b.String(), "could not be read") {
+		t.Errorf("unreadable evidence: %q, %v", b.String(), err)
+	}
+}

@@ -92,15 +92,9 @@ func (db *DB) VerifyTree(ctx context.Context, checkpoints ...audit.TreeHead) (in
 	var checked int64
 	var tree audit.TreeHead
 	err := db.readTx(ctx, func(tx *sqlx.Tx) error {
-		if err := db.requireAuditTables(ctx, tx); err != nil {
-			return err
-		}
 		// The head is read first, in the same snapshot as the records: the
 		// connection cannot run a second query while rows stream.
-		head, err := readHead(ctx, tx)
-		if errors.Is(err, sql.ErrNoRows) {
-			return &audit.ChainError{Reason: "the chain head row is missing (deleted)"}
-		}
+		head, err := db.readAuditHead(ctx, tx)
 		if err != nil {
 			return err
 		}
@@ -223,6 +217,19 @@ func (db *DB) requireAuditTables(ctx context.Context, tx *sqlx.Tx) error {
 	return nil
 }
 
+// readAuditHead reads the chain head of a log that is to be read whole,
+// reporting a missing table or head row as the tampering it is.
+func (db *DB) readAuditHead(ctx context.Context, tx *sqlx.Tx) (audit.Head, error) {
+	if err := db.requireAuditTables(ctx, tx); err != nil {
+		return audit.Head{}, err
+	}
+	head, err := readHead(ctx, tx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return audit.Head{}, &audit.ChainError{Reason: "the chain head row is missing (deleted)"}
+	}
+	return head, err
+}
+
 // buildAuditTree makes the records already in the log the first leaves of
 // the tree, under the audit lock so that no append interleaves.
 func (db *DB) buildAuditTree(ctx context.Context, tx *sqlx.Tx) error {
@@ -236,7 +243,7 @@ func (db *DB) buildAuditTree(ctx context.Context, tx *sqlx.Tx) error {
 	// does not parse becomes a leaf with the zero time, and the tree stops
 	// at a gap in the sequence, which verification reports first.
 	errGap := errors.New("gap in the sequence")
-	err := scanRecords(ctx, tx, func(rec audit.Record, _ error) error {
+	err := scanRecords(ctx, tx, "", nil, func(rec audit.Record, _ error) error {
 		if rec.Seq != tree.Size()+1 {
 			return errGap
 		}
@@ -311,7 +318,7 @@ func insertHashes(ctx context.Context, tx *sqlx.Tx, first int64, hashes []tlog.H
 }
 
 func streamRecords(ctx context.Context, tx *sqlx.Tx, fn func(audit.Record) error) error {
-	return scanRecords(ctx, tx, func(rec audit.Record, err error) error {
+	return scanRecords(ctx, tx, "", nil, func(rec audit.Record, err error) error {
 		if err != nil {
 			return err
 		}
@@ -319,10 +326,11 @@ func streamRecords(ctx context.Context, tx *sqlx.Tx, fn func(audit.Record) error
 	})
 }
 
-// scanRecords calls fn with every record in sequence order, and with the
+// scanRecords calls fn with every record the WHERE clause where (with ?
+// placeholders; empty for all) selects, in sequence order, and with the
 // error of a row that does not convert (and the record as far as it does).
-func scanRecords(ctx context.Context, tx *sqlx.Tx, fn func(audit.Record, error) error) error {
-	rows, err := tx.QueryxContext(ctx, selectRecords+` ORDER BY seq`)
+func scanRecords(ctx context.Context, tx *sqlx.Tx, where string, args []any, fn func(audit.Record, error) error) error {
+	rows, err := tx.QueryxContext(ctx, tx.Rebind(selectRecords+where+` ORDER BY seq`), args...)
 	if err != nil {
 		return fmt.Errorf("read audit records: %w", err)
 	}

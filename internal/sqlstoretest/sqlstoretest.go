@@ -36,6 +36,15 @@ func Each(t *testing.T, test func(t *testing.T, dsn string)) {
 	})
 }
 
+// Fresh returns the DSN of another fresh, empty database on dsn's backend.
+func Fresh(t testing.TB, dsn string) string {
+	t.Helper()
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return PostgresDSN(t)
+	}
+	return filepath.Join(t.TempDir(), "modelgate.db")
+}
+
 // PostgresDSN creates a schema of its own for the test, dropped when it
 // ends, and returns a URL whose connections use it.
 func PostgresDSN(t testing.TB) string {
