@@ -39,6 +39,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDVC -fuzztime $(FUZZTIME) ./internal/lineage/
 	$(GO) test -run '^$$' -fuzz FuzzMLflow -fuzztime $(FUZZTIME) ./internal/lineage/
 	$(GO) test -run '^$$' -fuzz FuzzReadExport -fuzztime $(FUZZTIME) ./internal/audit/
+	$(GO) test -run '^$$' -fuzz FuzzCookies -fuzztime $(FUZZTIME) ./app/access/
 
 # The deliberate bugs of mutations/*.yaml, one per guarantee of README's
 # security section, each built in with -overlay (the work tree is never

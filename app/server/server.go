@@ -1,8 +1,9 @@
 // Package server is the App's HTTP face: it takes in GitHub's webhook
 // deliveries — signature verified, queued durably and deduplicated before
 // they are acknowledged — and the evidence workflows upload, and serves
-// health checks and Prometheus metrics. It only translates HTTP into queued
-// jobs and calls of the App; judging happens in package app.
+// health checks, Prometheus metrics and, when configured, the reviewers'
+// sign-in (package access). It only translates HTTP into queued jobs and
+// calls of the App; judging happens in package app.
 package server
 
 import (
@@ -28,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/modelgate/modelgate/app"
+	"github.com/modelgate/modelgate/app/access"
 	"github.com/modelgate/modelgate/internal/queue"
 	"github.com/modelgate/modelgate/internal/upload"
 )
@@ -55,6 +57,8 @@ type Config struct {
 	Wake chan<- struct{}
 	// Uploads takes evidence uploads (app.Intake); nil takes none.
 	Uploads Uploader
+	// Reviewers guards the reviewers' UI and API; nil serves neither.
+	Reviewers *access.Access
 }
 
 // Uploader takes evidence uploads; see app.Intake. It is used concurrently.
@@ -92,6 +96,9 @@ func New(cfg Config) (*Server, error) {
 	e.GET("/readyz", s.ready)
 	if cfg.Gatherer != nil {
 		e.GET("/metrics", gin.WrapH(promhttp.HandlerFor(cfg.Gatherer, promhttp.HandlerOpts{})))
+	}
+	if cfg.Reviewers != nil {
+		cfg.Reviewers.Mount(e)
 	}
 	s.engine = e
 	return s, nil

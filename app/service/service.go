@@ -21,6 +21,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/modelgate/modelgate/app"
+	"github.com/modelgate/modelgate/app/access"
 	"github.com/modelgate/modelgate/app/server"
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/gate"
@@ -56,6 +57,9 @@ type Config struct {
 	MaxBackoff        time.Duration // default 10m
 	Grace             time.Duration // default 20s
 	Log               *slog.Logger
+	// Reviewers configures the reviewers' sign-in; nil serves no reviewers'
+	// UI or API. Its GitHubURL, Transport, Log and Now are the App's.
+	Reviewers *access.Config
 	// Now is the clock of the App, its workers and its queue (default
 	// time.Now): what decides when a soak ends and a measurement is due.
 	Now func() time.Time
@@ -116,9 +120,20 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 		log.Info("taking evidence uploads", "oidc_issuer", issuer, "oidc_audience", cfg.OIDCAudience)
 	}
 
+	var reviewers *access.Access
+	if cfg.Reviewers == nil {
+		log.Info("reviewers' UI and API not served: no OAuth client configured (MODELGATE_OAUTH_CLIENT_ID)")
+	} else {
+		rc := *cfg.Reviewers
+		rc.GitHubURL, rc.Transport, rc.Log, rc.Now = cfg.GitHubURL, cfg.Transport, log, now
+		if reviewers, err = access.New(rc); err != nil {
+			return err
+		}
+	}
+
 	wake := make(chan struct{}, 1)
 	srv, err := server.New(server.Config{Secret: cfg.WebhookSecret, Queue: db, Ready: db.Ping, Metrics: metrics,
-		Gatherer: reg, Log: log, Wake: wake, Uploads: uploads})
+		Gatherer: reg, Log: log, Wake: wake, Uploads: uploads, Reviewers: reviewers})
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,7 @@ type options struct {
 	// oidcIssuer and oidcAudience are those of evidence uploads; none
 	// without an audience.
 	oidcIssuer, oidcAudience string
+	reviewers  string                // ORG/TEAM whose members sign in to the reviewers' UI; "": no UI
 }
 
 func newWorld(t testing.TB, dsn string, o options) *world {
@@ -185,8 +186,11 @@ func (w *world) start(o options) {
 		Log: slog.New(slog.NewTextHandler(testWriter{w.t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Now: w.gh.Now,
 	}
-	go func() { done <- service.Serve(ctx, ln, cfg) }()
 	w.url = "http://" + ln.Addr().String()
+	if o.reviewers != "" {
+		cfg.Reviewers = w.reviewers(o.reviewers)
+	}
+	go func() { done <- service.Serve(ctx, ln, cfg) }()
 	var once sync.Once
 	w.stop = func() {
 		once.Do(func() {

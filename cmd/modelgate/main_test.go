@@ -111,6 +111,8 @@ func TestCannotRun(t *testing.T) {
 		{"serve with a missing key", []string{"serve", "--app-id", "7", "--private-key-file", "no/such.pem"}, "read private key"},
 		{"serve without a webhook secret", []string{"serve", "--app-id", "7", "--private-key-file", "main.go"}, "the webhook secret is required"},
 		{"serve without an audit key", []string{"serve", "--app-id", "7", "--private-key-file", "main.go", "--webhook-secret-file", "main.go"}, "the audit key is required"},
+		{"serve with part of the reviewers' sign-in", []string{"serve", "--oauth-client-id", "Iv1.1"}, "the reviewers' sign-in is partly configured: --oauth-client-secret-file"},
+		{"serve with a bad reviewer team", []string{"serve", "--reviewer-team", "acme"}, "want ORG/TEAM-SLUG"},
 		{"serve with a bad audit key", []string{"serve", "--app-id", "7", "--private-key-file", "main.go", "--webhook-secret-file", "main.go", "--audit-key-file", "main.go"}, "audit key main.go: malformed"},
 	}
 	for _, tt := range tests {

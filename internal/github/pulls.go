@@ -154,7 +154,14 @@ func (r *Repo) Pushers(ctx context.Context, branch string) ([]string, error) {
 // TeamMember tells whether user is an active member of the organization's
 // team (its slug).
 func (r *Repo) TeamMember(ctx context.Context, org, teamSlug, user string) (bool, error) {
-	m, _, err := r.c.gh.Teams.GetTeamMembershipBySlug(ctx, url.PathEscape(org), url.PathEscape(teamSlug), url.PathEscape(user))
+	return r.c.TeamMember(ctx, org, teamSlug, user)
+}
+
+// TeamMember tells whether user is an active member of the organization's
+// team (its slug), as the client's credential lets it see: GitHub answers
+// 404, read as not a member, for a team the credential cannot see.
+func (c *Client) TeamMember(ctx context.Context, org, teamSlug, user string) (bool, error) {
+	m, _, err := c.gh.Teams.GetTeamMembershipBySlug(ctx, url.PathEscape(org), url.PathEscape(teamSlug), url.PathEscape(user))
 	if StatusCode(err) == http.StatusNotFound {
 		return false, nil
 	}
@@ -162,6 +169,19 @@ func (r *Repo) TeamMember(ctx context.Context, org, teamSlug, user string) (bool
 		return false, fmt.Errorf("membership of %s in %s/%s: %w", user, org, teamSlug, err)
 	}
 	return m.GetState() == "active", nil
+}
+
+// User returns the login of the user whose token the client holds
+// (GET /user).
+func (c *Client) User(ctx context.Context) (string, error) {
+	u, _, err := c.gh.Users.Get(ctx, "")
+	if err != nil {
+		return "", fmt.Errorf("the token's user: %w", err)
+	}
+	if u.GetLogin() == "" {
+		return "", errors.New("the token's user: GitHub named no login")
+	}
+	return u.GetLogin(), nil
 }
 
 // Merge merges a pull request with method ("merge", "squash" or "rebase")

@@ -24,6 +24,7 @@ type app struct {
 	slug    string
 	key     *rsa.PublicKey
 	created time.Time
+	oauth   *oauthApp // nil until OAuthClient enables user authorization
 }
 
 func (a *app) bot() string { return a.slug + "[bot]" }
@@ -46,9 +47,13 @@ var permissions = map[string]string{
 // events come to every App without a subscription.
 var appEvents = []string{"check_run", "check_suite", "deployment", "deployment_status", "issue_comment", "pull_request", "pull_request_review", "push"}
 
+// token is an installation's token, or a user's token of an App (user set,
+// installation nil).
 type token struct {
 	value        string
 	installation *installation
+	app          *app   // a user token's App
+	user         string // a user token's login
 	expires      time.Time
 	repos        []string          // the full names the token is limited to; nil for all
 	permissions  map[string]string // what the token may do; nil for the installation's
@@ -91,11 +96,13 @@ func (t *token) allows(sets [][]string) bool {
 	return false
 }
 
-// caller is who makes a request: an App (JWT), or an installation (token).
+// caller is who makes a request: an App (JWT), an installation (token), or
+// a user (a user token of app).
 type caller struct {
 	app          *app
 	installation *installation
 	token        *token
+	user         string
 }
 
 func (c *caller) canSee(r *repo) bool {
@@ -189,6 +196,16 @@ func (s *Server) authenticate(req *request) (*caller, *response) {
 	tok := s.tokens[credential]
 	if tok == nil || !s.now().Before(tok.expires) {
 		return nil, errorReply(http.StatusUnauthorized, "Bad credentials")
+	}
+	if tok.installation == nil {
+		if req.route.auth != userAuth && req.route.auth != tokenAuth {
+			s.t.Errorf("githubtest: %s %s: the emulator does not serve this endpoint to user tokens", req.Method, req.route.template)
+			return nil, errorReply(http.StatusForbidden, "Resource not accessible by integration")
+		}
+		return &caller{app: tok.app, token: tok, user: tok.user}, nil
+	}
+	if req.route.auth == userAuth {
+		return nil, errorReply(http.StatusForbidden, "Resource not accessible by integration")
 	}
 	return &caller{app: tok.installation.app, installation: tok.installation, token: tok}, nil
 }

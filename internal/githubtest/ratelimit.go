@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -50,6 +51,9 @@ func (s *Server) bucketFor(c *caller) *bucket {
 	if c.installation != nil {
 		id := c.installation.id
 		return s.bucket(fmt.Sprintf("installation:%d", id), defaultLimit, fmt.Sprintf("API rate limit exceeded for installation ID %d.", id))
+	}
+	if c.user != "" {
+		return s.bucket("user:"+strings.ToLower(c.user), defaultLimit, fmt.Sprintf("API rate limit exceeded for user ID %d.", s.user(c.user).id))
 	}
 	return s.bucket(fmt.Sprintf("app:%d", c.app.id), defaultLimit, fmt.Sprintf("API rate limit exceeded for app ID %d.", c.app.id))
 }

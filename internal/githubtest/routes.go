@@ -12,6 +12,8 @@ type authKind int
 const (
 	installationAuth authKind = iota // an installation token
 	appAuth                          // an App JWT
+	userAuth                         // a user's token of an App
+	tokenAuth                        // an installation token or a user's token
 )
 
 // route is an operation of GitHub's description that the emulator implements.
@@ -74,7 +76,8 @@ var routes = []*route{
 	{method: "GET", template: "/repos/{owner}/{repo}/issues/{issue_number}/comments", query: append([]string{"since"}, pageQuery...), permission: "issues=read; pull_requests=read", handle: (*Server).listComments},
 	{method: "POST", template: "/repos/{owner}/{repo}/issues/{issue_number}/comments", permission: "issues=write; pull_requests=write", handle: (*Server).createComment},
 	{method: "PATCH", template: "/repos/{owner}/{repo}/issues/comments/{comment_id}", permission: "issues=write; pull_requests=write", handle: (*Server).updateComment},
-	{method: "GET", template: "/orgs/{org}/teams/{team_slug}/memberships/{username}", permission: "members=read", handle: (*Server).getTeamMembership},
+	{method: "GET", template: "/orgs/{org}/teams/{team_slug}/memberships/{username}", auth: tokenAuth, permission: "members=read", handle: (*Server).getTeamMembership},
+	{method: "GET", template: "/user", auth: userAuth, handle: (*Server).getAuthenticatedUser},
 	{method: "GET", template: "/repos/{owner}/{repo}/collaborators/{username}/permission", permission: "metadata=read", handle: (*Server).getCollaboratorPermission},
 	{method: "POST", template: "/repos/{owner}/{repo}/deployments", permission: "deployments=write", handle: (*Server).createDeployment},
 	{method: "GET", template: "/repos/{owner}/{repo}/deployments", query: append([]string{"sha", "ref", "task", "environment"}, pageQuery...), permission: "deployments=read", handle: (*Server).listDeployments},

@@ -55,6 +55,11 @@
 // down; FailNext injects errors. GET responses carry an ETag, and a request
 // with a matching If-None-Match gets 304, which does not count against the
 // limit, as on GitHub.
+//
+// A user signs in through the App's web flow (OAuthClient, SignIn, and the
+// /login/oauth/ endpoints of "Authorizing OAuth apps"), or gets a token from
+// UserToken; a user's token serves GET /user and the team memberships of the
+// organizations the App is installed on.
 package githubtest
 
 import (
@@ -93,7 +98,9 @@ type Server struct {
 	installations map[int64]*installation
 	tokens        map[string]*token
 	repos         map[string]*repo
-	teams         map[string]*team // by lower-case "org/team-slug"
+	teams         map[string]*team  // by lower-case "org/team-slug"
+	grants        map[string]*grant // authorization codes
+	signedIn      string            // the user that approves authorization requests
 	limits        map[string]*bucket
 	faults        []*fault
 	calls         []Call
@@ -117,6 +124,7 @@ func New(t testing.TB) *Server {
 		tokens:        map[string]*token{},
 		repos:         map[string]*repo{},
 		teams:         map[string]*team{},
+		grants:        map[string]*grant{},
 		limits:        map[string]*bucket{},
 	}
 	s.hookID = s.newID()
@@ -264,10 +272,14 @@ func validationFailed(message string) *response {
 	return reply(http.StatusUnprocessableEntity, object{"message": message, "documentation_url": docsURL, "status": "422"})
 }
 
-// ServeHTTP serves one API call: it routes it, validates the request, applies
+// ServeHTTP serves one API call, or a step of the OAuth web flow: it routes it, validates the request, applies
 // injected faults, authentication and rate limits, runs the handler and
 // validates the response before sending it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/login/oauth/") {
+		s.serveOAuth(w, r)
+		return
+	}
 	rt, params := matchRoute(r.Method, strings.TrimPrefix(r.URL.EscapedPath(), apiPrefix))
 	if rt == nil {
 		s.t.Errorf("githubtest: %s %s is not an endpoint that the emulator implements", r.Method, r.URL.Path)
