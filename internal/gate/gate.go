@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -160,6 +161,12 @@ type Result struct {
 // Judgement is the decision on one promotion, with what it was made on.
 type Judgement struct {
 	Promotion *gitops.Promotion `json:"promotion"`
+	// Model and Version name the model version of a change that could not be
+	// read, as the path of the file it could not read says them
+	// (models/<name>/<version>/...), so that the denial reaches that model's
+	// history; empty when there is a promotion or no path says them.
+	Model   string `json:"model,omitempty"`
+	Version string `json:"version,omitempty"`
 	Evidence  json.RawMessage   `json:"evidence,omitempty"`
 	Decision  policy.Decision   `json:"decision"`
 }
@@ -276,21 +283,38 @@ func (g *Gate) rollbacks(ctx context.Context, repository, branch string, change 
 // deny makes the result a denial of the whole change. A document that could
 // not be read gives one message per problem, each with the problem's place
 // as fields (file, line, column), so that a report can point at it without
-// reading the message back.
+// reading the message back. The denial is judged once for each model version
+// whose files the messages name, so that each version's history holds it,
+// and once for the change when they name none.
 func (r *Result) deny(code string, err error) {
 	r.Allow = false
 	var msgs []policy.Message
 	lines := strings.Split(err.Error(), "\n")
 	var errs schema.Errors
 	placed := errors.As(err, &errs) && len(errs) == len(lines)
+	type version struct{ model, version string }
+	var named []version
 	for i, line := range lines {
 		m := policy.Message{Code: code, Msg: line, Package: "modelgate"}
+		file, _, _ := strings.Cut(line, ":")
 		if placed {
 			m.Fields = map[string]any{"file": errs[i].File, "line": errs[i].Line, "column": errs[i].Column}
+			file = errs[i].File
+		}
+		if model, ver, ok := gitops.ModelVersionOf(file); ok && !slices.Contains(named, version{model, ver}) {
+			named = append(named, version{model, ver})
 		}
 		msgs = append(msgs, m)
 	}
-	r.Judgements = []Judgement{{Decision: policy.Decision{Deny: msgs, Warn: []policy.Message{}}}}
+	d := policy.Decision{Deny: msgs, Warn: []policy.Message{}}
+	if len(named) == 0 {
+		r.Judgements = []Judgement{{Decision: d}}
+		return
+	}
+	r.Judgements = nil
+	for _, v := range named {
+		r.Judgements = append(r.Judgements, Judgement{Model: v.model, Version: v.version, Decision: d})
+	}
 }
 
 type waiverSet struct {
@@ -390,6 +414,8 @@ func (r *Result) AuditEntries() ([]audit.Entry, error) {
 			HeadSHA: r.Head, Actor: r.PullRequest.Author, Payload: payload}
 		if p := j.Promotion; p != nil {
 			e.Model, e.Version, e.Stage = p.Model, p.Version, p.ToStage
+		} else {
+			e.Model, e.Version = j.Model, j.Version
 		}
 		entries = append(entries, e)
 	}
