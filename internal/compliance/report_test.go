@@ -104,7 +104,7 @@ func history(t *testing.T, hostile string) *fakeStore {
 
 func load(t *testing.T, s *fakeStore, version string) *Report {
 	t.Helper()
-	rep, err := Load(context.Background(), s, "churn", version, time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC))
+	rep, err := Load(context.Background(), s, Query{Model: "churn", Version: version}, time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,11 +160,11 @@ func TestLoad(t *testing.T) {
 
 func TestLoadOneVersion(t *testing.T) {
 	s := history(t, "x")
-	if _, err := Load(context.Background(), s, "churn", "9.9.9", time.Now()); !errors.Is(err, ErrNoRecords) ||
+	if _, err := Load(context.Background(), s, Query{Model: "churn", Version: "9.9.9"}, time.Now()); !errors.Is(err, ErrNoRecords) ||
 		!strings.Contains(err.Error(), "churn version 9.9.9") {
 		t.Errorf("Load of a version without records: %v, want ErrNoRecords", err)
 	}
-	if _, err := Load(context.Background(), s, "nope", "", time.Now()); !errors.Is(err, ErrNoRecords) {
+	if _, err := Load(context.Background(), s, Query{Model: "nope"}, time.Now()); !errors.Is(err, ErrNoRecords) {
 		t.Errorf("Load of an unknown model: %v, want ErrNoRecords", err)
 	}
 	if rep := load(t, s, "1.4.0"); rep.Version != "1.4.0" || len(rep.Versions) != 1 {
@@ -218,8 +218,8 @@ func TestUnreadablePayloadStillReports(t *testing.T) {
 	s.records[4].Payload = json.RawMessage(`{"decision": tampered`)
 	s.records[8].Payload = json.RawMessage(`not json`)
 	rep := load(t, s, "")
-	if len(rep.Unreadable) != 1 || rep.Unreadable[0].Seq != 5 {
-		t.Errorf("unreadable = %+v, want record 5", rep.Unreadable)
+	if len(rep.Unreadable) != 2 || rep.Unreadable[0].Seq != 5 || rep.Unreadable[1].Seq != 9 {
+		t.Errorf("unreadable = %+v, want records 5 and 9", rep.Unreadable)
 	}
 	for _, format := range []string{FormatJSON, FormatMarkdown, FormatHTML, FormatPDF} {
 		var buf bytes.Buffer

@@ -154,8 +154,11 @@ type Result struct {
 	// when it proposes none or could not be read.
 	Judgements   []Judgement `json:"judgements"`
 	BundleDigest string      `json:"bundle_digest,omitempty"`
-	Warnings     []string    `json:"warnings,omitempty"`
-	JudgedAt     time.Time   `json:"judged_at"`
+	// Thresholds are the base branch's, which the policies judged by; nil
+	// when the change could not be read.
+	Thresholds *gitops.Thresholds `json:"thresholds,omitempty"`
+	Warnings   []string           `json:"warnings,omitempty"`
+	JudgedAt   time.Time          `json:"judged_at"`
 }
 
 // Judgement is the decision on one promotion, with what it was made on.
@@ -165,10 +168,10 @@ type Judgement struct {
 	// read, as the path of the file it could not read says them
 	// (models/<name>/<version>/...), so that the denial reaches that model's
 	// history; empty when there is a promotion or no path says them.
-	Model   string `json:"model,omitempty"`
-	Version string `json:"version,omitempty"`
-	Evidence  json.RawMessage   `json:"evidence,omitempty"`
-	Decision  policy.Decision   `json:"decision"`
+	Model    string          `json:"model,omitempty"`
+	Version  string          `json:"version,omitempty"`
+	Evidence json.RawMessage `json:"evidence,omitempty"`
+	Decision policy.Decision `json:"decision"`
 }
 
 // Judge judges a change. Whatever stops it from being judged denies it; the only
@@ -187,6 +190,7 @@ func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 		return res, nil
 	}
 	res.Change = change
+	res.Thresholds = &change.Config.Thresholds
 	res.PullRequest.ChangedFiles = nonNil(change.ChangedFiles)
 	if err := g.rollbacks(ctx, req.Repository, req.PullRequest.BaseRef, change); err != nil {
 		return nil, err
@@ -390,14 +394,20 @@ func (g *Gate) stageRuns(ctx context.Context, repository, branch, model string, 
 // DecisionRecord is the payload of an audit.KindDecision record: one
 // judgement with everything it was made on.
 type DecisionRecord struct {
-	Base         string             `json:"base_sha"`
-	Rules        string             `json:"rules_sha,omitempty"`
-	PullRequest  policy.PullRequest `json:"pull_request"`
-	Promotion    *gitops.Promotion  `json:"promotion"`
+	Base        string             `json:"base_sha"`
+	Rules       string             `json:"rules_sha,omitempty"`
+	PullRequest policy.PullRequest `json:"pull_request"`
+	Promotion   *gitops.Promotion  `json:"promotion"`
+	// Manifest is the promoted version's manifest as judged, so that its
+	// model card can be read from the audit log alone.
+	Manifest     *manifest.Manifest `json:"manifest,omitempty"`
 	Evidence     json.RawMessage    `json:"evidence,omitempty"`
 	Decision     policy.Decision    `json:"decision"`
 	BundleDigest string             `json:"bundle_digest,omitempty"`
-	Warnings     []string           `json:"warnings,omitempty"`
+	// Thresholds are the configured thresholds the decision was made by,
+	// so that a report shows each number against its own.
+	Thresholds *gitops.Thresholds `json:"thresholds,omitempty"`
+	Warnings   []string           `json:"warnings,omitempty"`
 }
 
 // AuditEntries are the records the verdict adds to the audit log: one per
@@ -405,8 +415,12 @@ type DecisionRecord struct {
 func (r *Result) AuditEntries() ([]audit.Entry, error) {
 	var entries []audit.Entry
 	for _, j := range r.Judgements {
-		payload, err := json.Marshal(DecisionRecord{Base: r.Base, Rules: r.Rules, PullRequest: r.PullRequest, Promotion: j.Promotion,
-			Evidence: j.Evidence, Decision: j.Decision, BundleDigest: r.BundleDigest, Warnings: r.Warnings})
+		var m *manifest.Manifest
+		if j.Promotion != nil {
+			m = j.Promotion.Manifest
+		}
+		payload, err := json.Marshal(DecisionRecord{Base: r.Base, Rules: r.Rules, PullRequest: r.PullRequest, Promotion: j.Promotion, Manifest: m,
+			Evidence: j.Evidence, Decision: j.Decision, BundleDigest: r.BundleDigest, Thresholds: r.Thresholds, Warnings: r.Warnings})
 		if err != nil {
 			return nil, fmt.Errorf("encode audit record: %w", err)
 		}
