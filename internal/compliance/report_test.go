@@ -57,7 +57,7 @@ func decisionPayload(allow bool, head, msg string) string {
 		"evaluation":{"metrics":{"accuracy":0.91,"roc_auc":0.87,"f1":null},"baseline":{"metrics":{"accuracy":0.9}}},
 		"fairness":{"sex":{"disparate_impact_ratio":0.82,"equalized_odds_difference":0.04}}},
 	"decision":{"allow":` + map[bool]string{true: "true", false: "false"}[allow] + `,"deny":` + deny + `,
-		"warn":[{"code":"drift.share","msg":"drift above threshold","package":"modelgate.drift",
+		"warn":[{"code":"drift.share","msg":"drift above threshold (waived until 2099-01-01 by dana: seasonal)","package":"modelgate.drift",
 			"waiver":{"model":"churn","code":"drift.share","reason":"seasonal","approvedBy":"dana","expires":"2099-01-01"}}],
 		"bundle_digest":"sha256:bundle","input_digest":"sha256:input"},
 	"bundle_digest":"sha256:bundle"}`
@@ -303,6 +303,24 @@ func TestMarkdownEscapesTheAuditLog(t *testing.T) {
 	want := `\<script\>alert("x")\</script\> \& \[link\](javascript:alert(1)) \*bold\* \| pipe`
 	if !strings.Contains(out, want) {
 		t.Errorf("Markdown report lacks %s:\n%s", want, out)
+	}
+}
+
+// TestWaiverShownOnce checks that a waived denial states its waiver once
+// per decision: in the decision's table of waivers, not again in its message.
+func TestWaiverShownOnce(t *testing.T) {
+	rep := load(t, history(t, "x"), "")
+	if w := rep.Versions[0].Stages[0].Proposals[0].Decisions[1].Warn[0]; w.Msg != "drift above threshold" || w.Waiver == nil {
+		t.Errorf("waived warning = %+v, want its message without the waiver's note", w)
+	}
+	for _, format := range []string{FormatMarkdown, FormatHTML} {
+		var buf bytes.Buffer
+		if err := rep.Render(&buf, format); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(buf.String(), "seasonal"); n != 2 {
+			t.Errorf("%s: the waiver's reason appears %d times for 2 decisions:\n%s", format, n, buf.String())
+		}
 	}
 }
 
