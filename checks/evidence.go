@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math"
 	"strconv"
+
+	"github.com/modelgate/modelgate/internal/manifest"
 )
 
 // Schema identifies the version of the evidence document.
@@ -39,10 +41,10 @@ type ManifestDigest struct {
 
 // Roles of the files a manifest names.
 const (
-	RoleReference   = "reference"
-	RoleCurrent     = "current"
-	RolePredictions = "predictions"
-	RoleBaseline    = "baseline"
+	RoleReference   = manifest.RoleReference
+	RoleCurrent     = manifest.RoleCurrent
+	RolePredictions = manifest.RolePredictions
+	RoleBaseline    = manifest.RoleBaseline
 )
 
 // Input is a file that was read, so that the audit can prove which data the

@@ -63,9 +63,14 @@ type runner struct {
 
 // read reads a file the manifest names and records it as an input.
 func (r *runner) read(ctx context.Context, role, name string, specs []table.Spec) (*table.Table, error) {
-	clean := path.Clean(name)
-	if !fs.ValidPath(clean) {
-		return nil, fmt.Errorf("%s file %q: must be a path inside the manifest's folder", role, name)
+	// Data named by URI is opened by its URI: the file system decides
+	// whether it holds a copy (modelgate check --input).
+	clean := name
+	if !manifest.IsURI(name) {
+		clean = path.Clean(name)
+		if !fs.ValidPath(clean) {
+			return nil, fmt.Errorf("%s file %q: must be a path inside the manifest's folder", role, name)
+		}
 	}
 	t, err := table.Read(ctx, r.fsys, clean, specs, r.limits)
 	if err != nil {

@@ -101,6 +101,8 @@ func TestRegoDefaultsAreTheConfigDefaults(t *testing.T) {
 		check("data.modelgate.approvals.rule of a rollback on "+name, got, defined, approvals[gitops.RollbackApprovals])
 		got, defined = eval("data.modelgate.policy_change.rule", in)
 		check("data.modelgate.policy_change.rule on "+name, got, defined, approvals[gitops.PolicyChange])
+		got, defined = eval("data.modelgate.evidence.require_trusted_for", in)
+		check("data.modelgate.evidence.require_trusted_for on "+name, got, defined, jsonValue(t, cfg.Evidence.RequireTrustedFor))
 	}
 }
 

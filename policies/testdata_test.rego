@@ -44,8 +44,15 @@ config := {
 			"minGroupSize": 30,
 		},
 	},
+	"evidence": {
+		"trustedWorkflows": [workflow],
+		"requireTrustedFor": ["high"],
+	},
 	"data": {},
 }
+
+# The reusable workflow whose uploads the config trusts.
+workflow := "acme/fraud-training/.github/workflows/evidence.yml@refs/heads/main"
 
 manifest := {
 	"apiVersion": "modelgate/v1",
@@ -180,6 +187,7 @@ evidence := {
 base := {
 	"manifest": manifest,
 	"evidence": evidence,
+	"evidence_source": {"kind": "oidc", "workflow": workflow, "run_id": "7312", "verified_at": "2026-11-23T10:40:00Z"},
 	"promotion": {
 		"model": "fraud-detector",
 		"version": "2.3.0",

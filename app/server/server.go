@@ -1,10 +1,13 @@
 // Package server is the App's HTTP face: it takes in GitHub's webhook
 // deliveries — signature verified, queued durably and deduplicated before
-// they are acknowledged — and serves health checks and Prometheus metrics.
-// It only translates HTTP into queued jobs; judging happens in package app.
+// they are acknowledged — and the evidence workflows upload, and serves
+// health checks, Prometheus metrics and, when configured, the reviewers'
+// sign-in (package access). It only translates HTTP into queued jobs and
+// calls of the App; judging happens in package app.
 package server
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -14,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strconv"
 	"strings"
@@ -28,6 +32,7 @@ import (
 	"github.com/modelgate/modelgate/app/access"
 	"github.com/modelgate/modelgate/app/web"
 	"github.com/modelgate/modelgate/internal/queue"
+	"github.com/modelgate/modelgate/internal/upload"
 )
 
 // Enqueuer stores jobs durably; see sqlstore.DB.Enqueue.
@@ -51,10 +56,18 @@ type Config struct {
 	Log      *slog.Logger
 	// Wake is signalled, without blocking, when jobs were queued.
 	Wake chan<- struct{}
+	// Uploads takes evidence uploads (app.Intake); nil takes none.
+	Uploads Uploader
 	// Reviewers guards the reviewers' UI and API; nil serves neither.
 	Reviewers *access.Access
 	// UI is the reviewers' UI and API, served behind Reviewers.
 	UI *web.UI
+}
+
+// Uploader takes evidence uploads; see app.Intake. It is used concurrently.
+type Uploader interface {
+	Upload(ctx context.Context, token string, req upload.Request) (*upload.Accepted, error)
+	Refuse(ctx context.Context, refusal *upload.Error) error
 }
 
 // Server serves the App's HTTP endpoints.
@@ -81,6 +94,7 @@ func New(cfg Config) (*Server, error) {
 		c.AbortWithStatus(http.StatusInternalServerError)
 	}))
 	e.POST("/webhooks", s.webhook)
+	e.POST(upload.Path, s.evidence)
 	e.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.ready)
 	if cfg.Gatherer != nil {
@@ -195,6 +209,73 @@ func (s *Server) reject(c *gin.Context, event string, status int, reason string)
 	s.cfg.Metrics.Delivery(event, "rejected")
 	s.cfg.Log.Warn("webhook rejected", "status", status, "reason", reason, "delivery", c.GetHeader("X-GitHub-Delivery"))
 	c.JSON(status, gin.H{"error": reason})
+}
+
+// evidence reads an upload and hands it to the App: the token as the
+// Authorization header carries it, and the body, which must be one JSON
+// object of the upload's shape, no larger than upload.MaxBody.
+func (s *Server) evidence(c *gin.Context) {
+	if s.cfg.Uploads == nil {
+		c.JSON(http.StatusNotFound, upload.ErrorBody{Error: upload.Error{Code: upload.CodeUploadsDisabled,
+			Message: "this App takes no evidence uploads: it has no OIDC audience (MODELGATE_OIDC_AUDIENCE)"}})
+		return
+	}
+	ctx := c.Request.Context()
+	req, refusal := readUpload(c)
+	var err error
+	var accepted *upload.Accepted
+	if refusal != nil {
+		err = s.cfg.Uploads.Refuse(ctx, refusal)
+	} else {
+		accepted, err = s.cfg.Uploads.Upload(ctx, bearer(c.GetHeader("Authorization")), req)
+	}
+	if err == nil {
+		c.JSON(http.StatusCreated, accepted)
+		return
+	}
+	var e *upload.Error
+	if !errors.As(err, &e) {
+		e = &upload.Error{Status: http.StatusServiceUnavailable, Code: upload.CodeUnavailable, Message: "the App cannot take the upload now"}
+	}
+	c.JSON(e.Status, upload.ErrorBody{Error: *e})
+}
+
+func readUpload(c *gin.Context) (upload.Request, *upload.Error) {
+	var req upload.Request
+	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || mt != "application/json" {
+		return req, &upload.Error{Status: http.StatusUnsupportedMediaType, Code: upload.CodeUnsupportedType, Message: "the body must be application/json"}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, upload.MaxBody))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return req, &upload.Error{Status: http.StatusRequestEntityTooLarge, Code: upload.CodeBodyTooLarge,
+			Message: fmt.Sprintf("the body is larger than %d bytes", upload.MaxBody)}
+	}
+	if err != nil {
+		return req, &upload.Error{Status: http.StatusBadRequest, Code: upload.CodeMalformedBody, Message: "the body could not be read"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		return req, &upload.Error{Status: http.StatusBadRequest, Code: upload.CodeMalformedBody, Message: "the body is not an upload: " + err.Error()}
+	}
+	if dec.More() {
+		return req, &upload.Error{Status: http.StatusBadRequest, Code: upload.CodeMalformedBody, Message: "the body holds more than one JSON value"}
+	}
+	if len(req.Evidence) == 0 || string(req.Evidence) == "null" {
+		return req, &upload.Error{Status: http.StatusBadRequest, Code: upload.CodeMalformedBody, Message: "the body has no evidence"}
+	}
+	return req, nil
+}
+
+// bearer is the credential of an Authorization: Bearer header; "" for any
+// other.
+func bearer(header string) string {
+	scheme, credential, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") {
+		return ""
+	}
+	return strings.TrimSpace(credential)
 }
 
 // validSignature checks X-Hub-Signature-256 as GitHub computes it: the

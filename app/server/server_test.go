@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/modelgate/modelgate/internal/queue"
 	"github.com/modelgate/modelgate/internal/sqlstore"
 	"github.com/modelgate/modelgate/internal/sqlstoretest"
+	"github.com/modelgate/modelgate/internal/upload"
 )
 
 // intake is a webhook server on loopback, storing into a real database.
@@ -302,5 +304,19 @@ func BenchmarkIntake(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 		})
+	}
+}
+
+// A server without an uploader takes no uploads, and says why.
+func TestUploadsDisabledWithoutAnAudience(t *testing.T) {
+	in := startIntake(t, t.TempDir()+"/modelgate.db", "s3cret")
+	resp, err := http.Post(in.url+upload.Path, "application/json", strings.NewReader(`{"manifest":"m","evidence":{}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e upload.ErrorBody
+	if err := json.NewDecoder(resp.Body).Decode(&e); err != nil || resp.StatusCode != http.StatusNotFound || e.Error.Code != upload.CodeUploadsDisabled {
+		t.Errorf("%d %+v (%v); want 404 %s", resp.StatusCode, e, err, upload.CodeUploadsDisabled)
 	}
 }

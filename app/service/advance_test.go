@@ -46,6 +46,8 @@ approvals:
   staging: {count: 1}
   production: {count: 2, teams: [compliance]}
   policyChange: {count: 2, teams: [compliance]}
+# As in the example: the App's own checks judge its high-risk model too.
+evidence: {requireTrustedFor: []}
 `, stagingSoak, productionPromote))
 			r.Write("environments/staging.yaml", stagingBefore)
 			if production != "" {

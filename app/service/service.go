@@ -27,6 +27,7 @@ import (
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/github"
+	"github.com/modelgate/modelgate/internal/oidc"
 	"github.com/modelgate/modelgate/internal/schema"
 	"github.com/modelgate/modelgate/internal/sqlstore"
 	"github.com/modelgate/modelgate/policies"
@@ -42,6 +43,11 @@ type Config struct {
 	Database      string // SQLite path or postgres:// URL
 	GitHubURL     string // API base; empty for github.com
 	Transport     http.RoundTripper
+	// OIDCAudience is the audience the OIDC tokens of evidence uploads
+	// (POST /api/v1/evidence) must name; without one the App takes no
+	// uploads. OIDCIssuer is their issuer, by default GitHub Actions' for
+	// GitHubURL (oidc.DefaultIssuer).
+	OIDCIssuer, OIDCAudience string
 
 	Workers           int           // default 2
 	ReconcileInterval time.Duration // default 10m; negative: no sweeps (another replica sweeps)
@@ -102,8 +108,18 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, now)
+	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, now)
 	a := app.New(gh, db, signer, g, v, metrics, log, now)
+	var uploads server.Uploader
+	if cfg.OIDCAudience != "" {
+		issuer := cmp.Or(cfg.OIDCIssuer, oidc.DefaultIssuer(cfg.GitHubURL))
+		verifier, err := oidc.New(oidc.Config{Issuer: issuer, Audience: cfg.OIDCAudience, Now: now})
+		if err != nil {
+			return fmt.Errorf("evidence uploads: %w", err)
+		}
+		uploads = app.NewIntake(a, verifier, db)
+		log.Info("taking evidence uploads", "oidc_issuer", issuer, "oidc_audience", cfg.OIDCAudience)
+	}
 
 	var reviewers *access.Access
 	var ui *web.UI
@@ -122,7 +138,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 
 	wake := make(chan struct{}, 1)
 	srv, err := server.New(server.Config{Secret: cfg.WebhookSecret, Queue: db, Ready: db.Ping, Metrics: metrics,
-		Gatherer: reg, Log: log, Wake: wake, Reviewers: reviewers, UI: ui})
+		Gatherer: reg, Log: log, Wake: wake, Uploads: uploads, Reviewers: reviewers, UI: ui})
 	if err != nil {
 		return err
 	}

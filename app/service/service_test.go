@@ -86,6 +86,9 @@ type options struct {
 	extraEdits func(r *gittest.Repo)
 	mainEdits  func(r *gittest.Repo) // of the default branch, before the promotion branches off
 	noConfig   bool                  // the base branch has no .modelgate/: not a repository modelgate watches
+	// oidcIssuer and oidcAudience are those of evidence uploads; none
+	// without an audience.
+	oidcIssuer, oidcAudience string
 	reviewers  string                // ORG/TEAM whose members sign in to the reviewers' UI; "": no UI
 }
 
@@ -177,7 +180,7 @@ func (w *world) start(o options) {
 	signer, _ := auditKeys()
 	cfg := service.Config{
 		AppID: appID, PrivateKey: keyPEM, WebhookSecret: []byte(w.gh.WebhookSecret()), AuditKey: signer,
-		Database: w.dsn, GitHubURL: w.gh.URL(), Transport: o.transport,
+		Database: w.dsn, GitHubURL: w.gh.URL(), Transport: o.transport, OIDCIssuer: o.oidcIssuer, OIDCAudience: o.oidcAudience,
 		Workers: 2, ReconcileInterval: reconcile, Lease: 5 * time.Second, Poll: 20 * time.Millisecond,
 		MaxAttempts: 4, Backoff: 20 * time.Millisecond, MaxBackoff: 100 * time.Millisecond,
 		Log: slog.New(slog.NewTextHandler(testWriter{w.t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -371,7 +374,7 @@ func TestPromotionApprovedAndMerged(t *testing.T) {
 			t.Errorf("audit chain: %v", err)
 		}
 		// The compliance report reads back what the App recorded.
-		rep, err := compliance.Load(t.Context(), w.db, "fraud-detector", "2.3.0", time.Now())
+		rep, err := compliance.Load(t.Context(), w.db, compliance.Query{Model: "fraud-detector", Version: "2.3.0"}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1276,7 +1279,7 @@ func TestRemovalNeedsApprovals(t *testing.T) {
 		if merges := w.records(audit.Filter{Kind: audit.KindMerge, PullRequest: n, Model: "fraud-detector", Version: "2.2.0", Stage: "production"}); len(merges) != 1 {
 			t.Errorf("merge records of the removal: %+v", merges)
 		}
-		rep, err := compliance.Load(t.Context(), w.db, "fraud-detector", "2.2.0", time.Now())
+		rep, err := compliance.Load(t.Context(), w.db, compliance.Query{Model: "fraud-detector", Version: "2.2.0"}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -32,41 +32,17 @@ func (u *UI) apiModels(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"chain": chain, "models": models})
 }
 
-// versionState is a version's state in one stage, as the model's page shows
-// it.
-type versionState struct {
-	Stage    string `json:"stage"`
-	State    string `json:"state"`
-	Since    string `json:"since"`
-	By       string `json:"by,omitempty"`
-	Decision string `json:"decision,omitempty"`
-}
-
-type versionSummary struct {
-	Version string         `json:"version"`
-	Stages  []versionState `json:"stages"`
-}
-
-func summaries(rep *compliance.Report) []versionSummary {
-	out := []versionSummary{}
-	for _, v := range rep.Versions {
-		s := versionSummary{Version: v.Version, Stages: []versionState{}}
-		for _, st := range v.Stages {
-			cl := stateOf(rep.Model, st)
-			s.Stages = append(s.Stages, versionState{Stage: st.Stage, State: cl.State, Since: cl.Since.UTC().Format("2006-01-02T15:04:05Z"), By: cl.By, Decision: cl.Link})
-		}
-		out = append(out, s)
-	}
-	return out
-}
-
 func (u *UI) apiVersions(c *gin.Context) {
 	rep, err := u.load(c.Request.Context(), c.Param("model"), "")
 	if err != nil {
 		u.apiFail(c, u.fail(c, err))
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"chain": rep.Chain, "model": rep.Model, "versions": summaries(rep)})
+	versions := []string{}
+	for _, v := range rep.Versions {
+		versions = append(versions, v.Version)
+	}
+	c.JSON(http.StatusOK, gin.H{"chain": rep.Chain, "model": rep.Model, "versions": versions, "summary": rep.Summary})
 }
 
 func (u *UI) apiVersion(c *gin.Context) {

@@ -169,7 +169,7 @@ func TestInBrowser(t *testing.T) {
 	browser := headlessChromium(t)
 	h := gatedStore(t)
 	s := newSite(t, h.db)
-	rep, err := compliance.Load(context.Background(), h.db, model, "", time.Now())
+	rep, err := compliance.Load(context.Background(), h.db, compliance.Query{Model: model}, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,12 +210,18 @@ func TestInBrowser(t *testing.T) {
 		if len(charts.Titles) != len(allowed.Evidence.Metrics) {
 			t.Fatalf("metric charts %q, want one per metric of %+v", charts.Titles, allowed.Evidence.Metrics)
 		}
+		if !slices.ContainsFunc(allowed.Evidence.Metrics, func(m compliance.Metric) bool { return m.Threshold != nil }) {
+			t.Fatalf("no metric of %+v has a threshold to draw", allowed.Evidence.Metrics)
+		}
 		for i, m := range allowed.Evidence.Metrics {
 			want := []string{m.Name + " across versions", "2.2.0", "2.3.0", chart.Label(*m.Value), chart.Label(*dev.Evidence.Metrics[i].Value)}
 			for _, w := range want {
 				if !slices.Contains(charts.Texts[i], w) {
 					t.Errorf("chart %q lacks the label %q: %q", charts.Titles[i], w, charts.Texts[i])
 				}
+			}
+			if m.Threshold != nil && charts.Dashed[i] != 1 {
+				t.Errorf("chart %q: %d threshold lines, want the threshold %v", charts.Titles[i], charts.Dashed[i], *m.Threshold)
 			}
 			if charts.Width[i] < 300 {
 				t.Errorf("chart %q drawn %.0f pixels wide", charts.Titles[i], charts.Width[i])
@@ -236,20 +242,40 @@ func TestInBrowser(t *testing.T) {
 				t.Errorf("metrics table %q, want %s %v %v in row %d", cells, m.Name, *m.Value, *m.Baseline, i)
 			}
 		}
+		// Fairness per group and drift per column, each against its
+		// threshold, labelled with the numbers the store holds.
 		charts := b.charts(t, "#evidence-charts svg")
-		if len(charts.Titles) == 0 {
-			t.Fatal("no evidence chart")
+		chartOf := func(title string) int {
+			t.Helper()
+			i := slices.Index(charts.Titles, title)
+			if i < 0 {
+				t.Fatalf("no chart %q among %q", title, charts.Titles)
+			}
+			return i
 		}
-		texts := slices.Concat(charts.Texts...)
-		for _, m := range d.Evidence.Metrics {
-			if !slices.Contains(texts, chart.Label(*m.Value)) || !slices.Contains(texts, m.Name) {
-				t.Errorf("charts lack %s %s: %q", m.Name, chart.Label(*m.Value), texts)
+		wantLabels := func(i int, labels ...string) {
+			t.Helper()
+			for _, l := range labels {
+				if !slices.Contains(charts.Texts[i], l) {
+					t.Errorf("chart %q lacks the label %q: %q", charts.Titles[i], l, charts.Texts[i])
+				}
 			}
 		}
 		for _, f := range d.Evidence.Fairness {
-			if !slices.Contains(texts, f.Attribute) || !slices.Contains(texts, chart.Label(*f.DisparateImpactRatio)) {
-				t.Errorf("charts lack the fairness of %s: %q", f.Attribute, texts)
+			i := chartOf("Fairness by " + f.Attribute)
+			for _, g := range f.Groups {
+				wantLabels(i, g.Group, chart.Label(*g.SelectionRate), chart.Label(*g.TPR), chart.Label(*g.FPR))
 			}
+			if f.DisparateImpactMin == nil || charts.Dashed[i] != 1 || !slices.ContainsFunc(charts.Texts[i], func(s string) bool { return strings.HasPrefix(s, "lowest selection rate allowed ") }) {
+				t.Errorf("chart %q: %d threshold lines, labels %q", charts.Titles[i], charts.Dashed[i], charts.Texts[i])
+			}
+		}
+		i := chartOf("Drift per column")
+		for _, c := range d.Evidence.Drift {
+			wantLabels(i, chart.Label(*c.Statistic), "threshold "+chart.Label(*c.Threshold))
+		}
+		if charts.Dashed[i] != len(d.Evidence.Drift) {
+			t.Errorf("drift chart: %d threshold lines for %d columns", charts.Dashed[i], len(d.Evidence.Drift))
 		}
 		b.screenshot(t, shots, "decision")
 	})

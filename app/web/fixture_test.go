@@ -79,7 +79,7 @@ func gatedStore(t *testing.T) history {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, time.Now)
+	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, time.Now)
 	judge := func(head, author string, approvals ...policy.Approval) audit.Record {
 		t.Helper()
 		for i := range approvals {

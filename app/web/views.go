@@ -63,9 +63,18 @@ func newModelView(rep *compliance.Report) modelView {
 	}
 	for _, ver := range rep.Versions {
 		row := versionRow{Version: ver.Version, Cells: make([]*cell, len(v.Stages))}
+		for _, st := range rep.Summary {
+			if st.Version != ver.Version || !slices.Contains(v.Stages, st.Stage) {
+				continue
+			}
+			c := &cell{State: st.State, Since: st.Since, By: st.By}
+			if st.Decision != 0 {
+				c.Link = decisionLink(rep.Model, st.Decision)
+			}
+			row.Cells[slices.Index(v.Stages, st.Stage)] = c
+		}
 		for _, st := range ver.Stages {
 			col := slices.Index(v.Stages, st.Stage)
-			row.Cells[col] = stateOf(rep.Model, st)
 			for _, s := range stageSteps(rep, ver.Version, st) {
 				s.Column = col
 				v.Timeline = append(v.Timeline, s)
@@ -76,41 +85,6 @@ func newModelView(rep *compliance.Report) modelView {
 	slices.SortFunc(v.Timeline, func(a, b step) int { return cmp.Compare(a.Seq, b.Seq) })
 	v.Charts = metricCharts(rep)
 	return v
-}
-
-// stateOf is where a version stands in a stage: what its latest record
-// says.
-func stateOf(model string, st compliance.Stage) *cell {
-	c := &cell{}
-	var last int64
-	for _, p := range st.Proposals {
-		for _, d := range p.Decisions {
-			if d.Seq > last {
-				last = d.Seq
-				c.State, c.Since, c.By, c.Link = p.Status, d.RecordedAt, p.Author, decisionLink(model, d.Seq)
-			}
-		}
-		for _, m := range p.Merges {
-			if m.Seq > last {
-				last = m.Seq
-				c.State, c.Since, c.By = compliance.StatusMerged, m.RecordedAt, m.Actor
-			}
-		}
-	}
-	for _, e := range st.Events {
-		if e.Seq > last && (e.Kind == audit.KindDeployment || e.Kind == audit.KindRollback) {
-			last = e.Seq
-			c.State, c.Since, c.By = stateOfEvent(e.Kind), e.RecordedAt, e.Actor
-		}
-	}
-	return c
-}
-
-func stateOfEvent(k audit.Kind) string {
-	if k == audit.KindRollback {
-		return "rolled back"
-	}
-	return "deployed"
 }
 
 // stageSteps are the records of a version in a stage as timeline steps.
@@ -197,5 +171,5 @@ func findDecision(rep *compliance.Report, seq int64) (located, bool) {
 
 func newDecisionView(rep *compliance.Report, l located) decisionView {
 	return decisionView{Model: rep.Model, Version: l.Version, Stage: l.Stage, Proposal: l.Proposal, Decision: l.Decision,
-		Verified: rep.Chain.Verifies(l.Decision.Seq), Charts: evidenceCharts(l.Decision.Evidence)}
+		Verified: rep.Chain.Verifies(l.Decision.Seq), Charts: evidenceCharts(rep, l.Decision)}
 }

@@ -121,7 +121,7 @@ func (u *UI) Register(pages, api *gin.RouterGroup) {
 
 // load reads a model's report (of one version when version is not empty).
 func (u *UI) load(ctx context.Context, model, version string) (*compliance.Report, error) {
-	return compliance.Load(ctx, u.store, model, version, u.now())
+	return compliance.Load(ctx, u.store, compliance.Query{Model: model, Version: version}, u.now())
 }
 
 // failure is an answer other than the page asked for.

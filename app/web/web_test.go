@@ -107,7 +107,7 @@ func TestPages(t *testing.T) {
 	a := c.get(s.url + "/models/" + model)
 	wantAll(t, "the model's page", a.body,
 		`<a href="/models/fraud-detector/versions/2.2.0">2.2.0</a>`, `<a href="/models/fraud-detector/versions/2.3.0">2.3.0</a>`,
-		"<th>dev</th>", "<th>production</th>", "<strong>deployed</strong>", "by deploy-bot",
+		"<th>dev</th>", "<th>production</th>", "<strong>merged</strong>", "<strong>proposed</strong>",
 		fmt.Sprintf(`<a href="/models/fraud-detector/decisions/%d">denied</a> by alice`, h.denied.Seq),
 		fmt.Sprintf(`<a href="/models/fraud-detector/decisions/%d">allowed</a> by alice`, h.allowed.Seq),
 		fmt.Sprintf(`<a href="/models/fraud-detector/decisions/%d">allowed</a> by dana`, h.devDecision.Seq),
@@ -116,9 +116,9 @@ func TestPages(t *testing.T) {
 
 	a = c.get(s.url + fmt.Sprintf("/models/%s/decisions/%d", model, h.allowed.Seq))
 	wantAll(t, "the allowed decision's page", a.body, "fraud-detector 2.3.0 to production", `id="verdict">allowed`,
-		"bob (compliance), carol", "Replaces</th><td>2.2.0", "<td>accuracy</td><td class=\"num\">0.904</td>",
-		"<td>sex</td><td class=\"num\">0.9114</td>", "Metrics against the baseline", "Fairness per sensitive attribute",
-		">0.904</text>", ">0.9114</text>")
+		"bob (compliance), carol", "bob: counted; carol: counted", "Replaces</th><td>2.2.0", "<td>accuracy</td><td class=\"num\">0.904</td>",
+		"Fairness by sex</h3>", "Disparate impact ratio 0.9114", "Fairness by sex</title>", "Drift per column</title>",
+		"<td>amount</td><td>wasserstein</td><td>wasserstein_normed</td>")
 	a = c.get(s.url + fmt.Sprintf("/models/%s/decisions/%d", model, h.denied.Seq))
 	wantAll(t, "the denied decision's page", a.body, `id="verdict">denied`, `<td class="bad">deny</td>`, "Approvals</th><td>none")
 }
@@ -184,17 +184,16 @@ func TestAPI(t *testing.T) {
 		t.Errorf("models: %+v", models)
 	}
 	var versions struct {
-		Chain    chain `json:"chain"`
-		Versions []struct {
-			Version string `json:"version"`
-			Stages  []struct {
-				Stage, State, By, Decision string
-			} `json:"stages"`
-		} `json:"versions"`
+		Chain    chain    `json:"chain"`
+		Versions []string `json:"versions"`
+		Summary  []struct {
+			Version, Stage, State string
+			Decision              int64 `json:"decision_seq"`
+		} `json:"summary"`
 	}
 	get("/models/"+model+"/versions", &versions)
-	if len(versions.Versions) != 2 || versions.Versions[1].Version != "2.3.0" || versions.Versions[1].Stages[0].State != "deployed" ||
-		versions.Versions[0].Stages[0].Decision != fmt.Sprintf("/models/%s/decisions/%d", model, h.devDecision.Seq) {
+	if strings.Join(versions.Versions, ",") != "2.2.0,2.3.0" || len(versions.Summary) != 2 || versions.Summary[1].State != "merged" ||
+		versions.Summary[0].Decision != h.devDecision.Seq || versions.Summary[1].Decision != h.allowed.Seq {
 		t.Errorf("versions: %+v", versions)
 	}
 	var version struct {
@@ -312,7 +311,9 @@ func TestAuditTextIsEscaped(t *testing.T) {
 	h := gatedStore(t)
 	evil := `<img src=x onerror=alert(1)>`
 	payload := `{"base_sha":"` + strings.Repeat("a", 40) + `","decision":{"allow":false,"deny":[{"code":"evil","msg":"` + evil + `"}],"warn":[]},` +
-		`"evidence":{"schema":"modelgate.evidence/v1","evaluation":{"metrics":{"` + evil + `":0.5}},"fairness":{"` + evil + `":{"disparate_impact_ratio":0.7}}}}`
+		`"evidence":{"schema":"modelgate.evidence/v1","evaluation":{"metrics":{"` + evil + `":0.5}},` +
+		`"drift":{"columns":{"` + evil + `":{"method":"psi","psi":0.3,"drifted":true}}},` +
+		`"fairness":{"` + evil + `":{"disparate_impact_ratio":0.7,"groups":{"` + evil + `":{"count":3,"selection_rate":0.5}}}}}}`
 	rec, err := h.db.Append(context.Background(), audit.Entry{Kind: audit.KindDecision, Repository: "acme/models", Actor: "alice",
 		Model: model, Version: "6.6.6", Stage: "dev", HeadSHA: strings.Repeat("b", 40), Payload: json.RawMessage(payload)})
 	if err != nil {

@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -23,7 +26,7 @@ import (
 	"github.com/modelgate/modelgate/internal/schema"
 )
 
-const checkUsage = "check MANIFEST [--out FILE] [--summary FILE] [--config FILE] [--format text|json] [--dvc DIR] [--mlflow URI]"
+const checkUsage = "check MANIFEST [--out FILE] [--summary FILE] [--config FILE] [--input URI=FILE]... [--format text|json] [--dvc DIR] [--mlflow URI]"
 
 func runCheck(ctx context.Context, c *cli, args []string) int {
 	fl := c.flags("check", checkUsage)
@@ -33,6 +36,8 @@ func runCheck(ctx context.Context, c *cli, args []string) int {
 	format := choiceFlag(fl, "format", "what to print: a summary, or the evidence document itself", "text", "json")
 	dvcDir := fl.String("dvc", "", "compare the datasets and the files read with this DVC project's .dvc files and dvc.lock (its root folder)")
 	mlflowURI := fl.String("mlflow", c.getenv("MLFLOW_TRACKING_URI"), "read the manifest's MLflow run from this tracking server (http(s) URL; token in MLFLOW_TRACKING_TOKEN) or file store folder (default $MLFLOW_TRACKING_URI)")
+	copies := localCopies{}
+	fl.Var(copies, "input", "a local copy of data the manifest names by URI, as URI=FILE (repeatable)")
 	if code, ok := c.parse(fl, reorderFlags(args)); !ok {
 		return code
 	}
@@ -68,10 +73,17 @@ func runCheck(ctx context.Context, c *cli, args []string) int {
 		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
 	}
 	defer dir.Close()
-	ev, err := checks.Run(ctx, m, dir, drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
+	if err := copies.cover(m); err != nil {
+		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
+	}
+	ev, err := checks.Run(ctx, m, copies.over(dir, cfg.Limits.FileBytes), drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
 	if err != nil {
 		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
 	}
+	// The App accepts an upload of the evidence only for this manifest, as
+	// it is at the pull request's head.
+	sum := sha256.Sum256(data)
+	ev.Manifest = &checks.ManifestDigest{Path: filepath.ToSlash(manifestPath), SHA256: hex.EncodeToString(sum[:])}
 	if ev.Lineage, err = checkLineage(ctx, c, m, ev, dir, filepath.Dir(manifestPath), cfg.Limits, *dvcDir, *mlflowURI); err != nil {
 		return c.fail(fmt.Errorf("check %s: lineage: %w", manifestPath, err))
 	}
@@ -103,6 +115,65 @@ func runCheck(ctx context.Context, c *cli, args []string) int {
 		return c.fail(err)
 	}
 	return exitOK
+}
+
+// localCopies maps the URIs of data a manifest names to local files.
+type localCopies map[string]string
+
+func (l localCopies) String() string { return "" }
+
+func (l localCopies) Set(s string) error {
+	uri, file, ok := strings.Cut(s, "=")
+	if !ok || !manifest.IsURI(uri) || file == "" {
+		return fmt.Errorf("%q: want URI=FILE, such as s3://bucket/current.csv=data/current.csv", s)
+	}
+	l[uri] = file
+	return nil
+}
+
+// cover checks that every file the manifest names by URI has a local copy,
+// and that every copy is of one of them.
+func (l localCopies) cover(m *manifest.Manifest) error {
+	uris := m.URIs()
+	for _, u := range uris {
+		if _, ok := l[u]; !ok {
+			return fmt.Errorf("the manifest names %s by URI, which modelgate does not fetch: give a local copy with --input %s=FILE", u, u)
+		}
+	}
+	for u := range l {
+		if !slices.Contains(uris, u) {
+			return fmt.Errorf("--input %s: the manifest names no data file by that URI", u)
+		}
+	}
+	return nil
+}
+
+// over is dir with the local copies served under their URIs, each bounded
+// by limit bytes as the files of the folder are. A copy is named on the
+// command line, so it may be anywhere, even behind a link.
+func (l localCopies) over(dir fs.FS, limit int64) fs.FS {
+	return copiesFS{FS: dir, copies: l, limit: limit}
+}
+
+type copiesFS struct {
+	fs.FS
+	copies localCopies
+	limit  int64
+}
+
+func (c copiesFS) Open(name string) (fs.File, error) {
+	file, ok := c.copies[name]
+	if !ok {
+		return c.FS.Open(name)
+	}
+	info, err := os.Stat(file)
+	if err != nil {
+		return nil, err
+	}
+	if err := gitops.CheckFile(file, info.Mode(), info.Size(), c.limit); err != nil {
+		return nil, err
+	}
+	return os.Open(file)
 }
 
 // reorderFlags moves the flags after the manifest path before it, so that

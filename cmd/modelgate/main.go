@@ -57,6 +57,7 @@ func commands() []command {
 		{"status", statusUsage, "show where each model stands in each stage: version, since, deployment, soak left, analysis", runStatus},
 		{"propose", proposeUsage, "open or update the pull request that adds a model version to a GitOps repository and pins it in a stage", runPropose},
 		{"deploy", deployStatusUsage, "report a deployer's progress on a deployment modelgate created, proving the artifact it deployed", runDeploy},
+		{"evidence", evidenceUploadUsage, "upload evidence from a GitHub Actions job to the App, authenticated by the job's OIDC token", runEvidence},
 		{"serve", serveUsage, "run the GitHub App: webhooks, check runs, approvals and merges", runServe},
 	}
 }

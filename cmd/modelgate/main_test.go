@@ -112,6 +112,7 @@ func TestCannotRun(t *testing.T) {
 		{"serve without a webhook secret", []string{"serve", "--app-id", "7", "--private-key-file", "main.go"}, "the webhook secret is required"},
 		{"serve without an audit key", []string{"serve", "--app-id", "7", "--private-key-file", "main.go", "--webhook-secret-file", "main.go"}, "the audit key is required"},
 		{"serve with part of the reviewers' sign-in", []string{"serve", "--oauth-client-id", "Iv1.1"}, "the reviewers' sign-in is partly configured: --oauth-client-secret-file"},
+		{"serve with the public URL alone, the audience of uploads, not a sign-in", []string{"serve", "--public-url", "https://modelgate.example.com"}, "--app-id (or MODELGATE_APP_ID) must be"},
 		{"serve with a bad reviewer team", []string{"serve", "--reviewer-team", "acme"}, "want ORG/TEAM-SLUG"},
 		{"serve with a bad audit key", []string{"serve", "--app-id", "7", "--private-key-file", "main.go", "--webhook-secret-file", "main.go", "--audit-key-file", "main.go"}, "audit key main.go: malformed"},
 	}

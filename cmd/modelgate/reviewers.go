@@ -42,7 +42,6 @@ func (r *reviewerFlags) config() (*access.Config, error) {
 		{"--oauth-client-id (MODELGATE_OAUTH_CLIENT_ID)", *r.clientID},
 		{"--oauth-client-secret-file (MODELGATE_OAUTH_CLIENT_SECRET_FILE)", *r.secretFile},
 		{"--session-key-file (MODELGATE_SESSION_KEY_FILE)", *r.keyFile},
-		{"--public-url (MODELGATE_PUBLIC_URL)", *r.publicURL},
 		{"--reviewer-team (MODELGATE_REVIEWER_TEAMS)", strings.Join(teams.names(), ",")},
 	}
 	var missing []string
@@ -51,8 +50,13 @@ func (r *reviewerFlags) config() (*access.Config, error) {
 			missing = append(missing, s.name)
 		}
 	}
+	// The public URL alone is no sign-in setting: it is also the audience
+	// of evidence uploads.
 	if len(missing) == len(settings) {
 		return nil, nil
+	}
+	if *r.publicURL == "" {
+		missing = append(missing, "--public-url (MODELGATE_PUBLIC_URL)")
 	}
 	if len(missing) > 0 {
 		return nil, fmt.Errorf("the reviewers' sign-in is partly configured: %s missing", strings.Join(missing, ", "))

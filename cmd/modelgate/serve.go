@@ -15,7 +15,7 @@ import (
 	"github.com/modelgate/modelgate/app/service"
 )
 
-const serveUsage = "serve [--addr HOST:PORT] [--app-id ID] [--private-key-file FILE] [--webhook-secret-file FILE] [--audit-key-file FILE] [--github-url URL] [--database DSN] [--workers N] [--reconcile-interval D] [--oauth-client-id ID --oauth-client-secret-file FILE --session-key-file FILE --public-url URL --reviewer-team ORG/TEAM...]"
+const serveUsage = "serve [--addr HOST:PORT] [--app-id ID] [--private-key-file FILE] [--webhook-secret-file FILE] [--audit-key-file FILE] [--github-url URL] [--oidc-issuer URL] [--oidc-audience AUD] [--database DSN] [--workers N] [--reconcile-interval D] [--oauth-client-id ID --oauth-client-secret-file FILE --session-key-file FILE --public-url URL --reviewer-team ORG/TEAM...]"
 
 func runServe(ctx context.Context, c *cli, args []string) int {
 	fl := c.flags("serve", serveUsage)
@@ -25,6 +25,8 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	secretFile := fl.String("webhook-secret-file", "", "a file holding the webhook secret (default: env MODELGATE_WEBHOOK_SECRET)")
 	auditKeyFile := fl.String("audit-key-file", c.getenv("MODELGATE_AUDIT_KEY_FILE"), "the key that signs the audit log's checkpoints, as audit key --new writes it (env MODELGATE_AUDIT_KEY_FILE)")
 	githubURL := fl.String("github-url", c.getenv("MODELGATE_GITHUB_URL"), "GitHub API base URL, for GitHub Enterprise Server (env MODELGATE_GITHUB_URL)")
+	issuer := fl.String("oidc-issuer", c.getenv("MODELGATE_OIDC_ISSUER"), "issuer of the OIDC tokens of evidence uploads (env MODELGATE_OIDC_ISSUER; default GitHub Actions' for --github-url)")
+	audience := fl.String("oidc-audience", c.getenv("MODELGATE_OIDC_AUDIENCE"), "audience the OIDC tokens of evidence uploads must name (env MODELGATE_OIDC_AUDIENCE; default the App's URL, --public-url); without one the App takes no uploads")
 	dsn := c.databaseFlag(fl)
 	workers := fl.Int("workers", 2, "evaluations run at once")
 	reconcile := fl.Duration("reconcile-interval", 10*time.Minute, "how often open pull requests are swept for heads with no decision")
@@ -36,7 +38,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return c.fail(fmt.Errorf("serve: %w", err))
 	}
-	cfg := service.Config{Database: *dsn, GitHubURL: *githubURL, Workers: *workers, ReconcileInterval: *reconcile,
+	cfg := service.Config{Database: *dsn, GitHubURL: *githubURL, OIDCIssuer: *issuer, OIDCAudience: cmp.Or(*audience, *reviewers.publicURL), Workers: *workers, ReconcileInterval: *reconcile,
 		Reviewers: rc, Log: slog.New(slog.NewJSONHandler(c.stderr, nil))}
 	if cfg.AppID, err = strconv.ParseInt(*appID, 10, 64); err != nil || cfg.AppID <= 0 {
 		return c.fail(errors.New("serve: --app-id (or MODELGATE_APP_ID) must be the App's numeric ID"))

@@ -135,3 +135,9 @@ func (l Lines) summary() string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// Summary is the text alternative of a chart: its title and every number
+// it shows, as its SVG's <desc> has them.
+func Summary(c Chart) string {
+	return c.heading() + ". " + c.summary()
+}

@@ -76,7 +76,7 @@ func judge(t *testing.T, r *gittest.Repo, c gate.Checker) *gate.Result {
 // with the approvals given on its head, with an empty audit log.
 func judgeWith(t *testing.T, r *gittest.Repo, c gate.Checker, builtin []policy.Module, approvals []policy.Approval) *gate.Result {
 	t.Helper()
-	res, err := judgeOn(t, r, c, builtin, approvals, gate.AuditRuns{Log: auditLog(t)})
+	res, err := judgeOn(t, r, c, builtin, approvals, auditLog(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,8 +94,9 @@ func auditLog(t *testing.T) *sqlstore.DB {
 	return db
 }
 
-// judgeOn is judgeWith with the run records given.
-func judgeOn(t *testing.T, r *gittest.Repo, c gate.Checker, builtin []policy.Module, approvals []policy.Approval, runs gate.RunRecords) (*gate.Result, error) {
+// judgeOn is judgeWith with the audit log given: the run records and the
+// uploaded evidence.
+func judgeOn(t *testing.T, r *gittest.Repo, c gate.Checker, builtin []policy.Module, approvals []policy.Approval, db *sqlstore.DB) (*gate.Result, error) {
 	t.Helper()
 	ctx := context.Background()
 	v, err := schema.New()
@@ -113,7 +114,7 @@ func judgeOn(t *testing.T, r *gittest.Repo, c gate.Checker, builtin []policy.Mod
 		a.SHA = head
 		onHead = append(onHead, a)
 	}
-	return gate.New(v, c, builtin, runs, func() time.Time { return now }).Judge(ctx, gate.Request{
+	return gate.New(v, c, builtin, gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, func() time.Time { return now }).Judge(ctx, gate.Request{
 		Repo: repo, Repository: "acme/models", Base: base, Head: head,
 		PullRequest: policy.PullRequest{Number: 1, Author: "alice", BaseRef: "main", Labels: []string{}, Approvals: onHead, Committers: []string{"alice"}},
 	})
@@ -180,6 +181,32 @@ func TestInvalidChangeDenies(t *testing.T) {
 	entries, err := res.AuditEntries()
 	if err != nil || len(entries) != 1 || entries[0].Model != "" {
 		t.Errorf("audit entries %+v, %v", entries, err)
+	}
+}
+
+// TestUnreadableManifestDenialNamesItsVersion checks that a manifest that
+// does not parse is denied on the record of the model version its path
+// names, so that the denial reaches that version's history.
+func TestUnreadableManifestDenialNamesItsVersion(t *testing.T) {
+	res := judge(t, repo(t, func(r *gittest.Repo) {
+		r.Write("models/fraud-detector/9.0.0/model.yaml", "name: [broken\n")
+		r.Write("models/churn/1.0.0/model.yaml", "model: {name: 3}\n")
+	}), checker{accuracy: 0.99})
+	if res.Allow || !strings.Contains(denials(res), "change.invalid: models/fraud-detector/9.0.0/model.yaml") {
+		t.Fatalf("want an invalid change denial naming the manifest:\n%s", denials(res))
+	}
+	entries, err := res.AuditEntries()
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("audit entries %+v, %v; want one per model version named", entries, err)
+	}
+	got := map[string]string{entries[0].Model: entries[0].Version, entries[1].Model: entries[1].Version}
+	if got["fraud-detector"] != "9.0.0" || got["churn"] != "1.0.0" || entries[0].Stage != "" {
+		t.Errorf("audit entries name %v, want fraud-detector 9.0.0 and churn 1.0.0", got)
+	}
+	for _, e := range entries {
+		if !strings.Contains(string(e.Payload), "models/fraud-detector/9.0.0/model.yaml") || !strings.Contains(string(e.Payload), "models/churn/1.0.0/model.yaml") {
+			t.Errorf("record of %s lacks the whole change's denials: %s", e.Model, e.Payload)
+		}
 	}
 }
 

@@ -280,12 +280,16 @@ func TestScenarioRollbackNeedsMinimumTimePinned(t *testing.T) {
 	}
 	// 2.3.0 soaked in staging before 2.4.0 replaced it: as a promotion it
 	// is judged in full, and one approval is not production's two.
-	wantNoRollback(t, judgeReal(t, setup(""), approvedOnce))
-	res := judgeReal(t, setup("rollback: {minPinned: 30m}\n"), approvedOnce)
+	wantNoRollback(t, judgeReal(t, setup(appChecked), approvedOnce))
+	res := judgeReal(t, setup("rollback: {minPinned: 30m}\n"+appChecked), approvedOnce)
 	if !res.Allow || !res.Judgements[0].Promotion.Rollback {
 		t.Fatalf("2.3.0 ran in production for 30m, the minimum: want an allowed rollback, got\n%s", denials(res))
 	}
 }
+
+// appChecked is the example config's evidence rule, for the configs that
+// replace it: the App's own checks judge the example's high-risk model too.
+const appChecked = "evidence: {requireTrustedFor: []}\n"
 
 // approvedOnce is the approval a rollback needs by default (approvals.rollback),
 // short of what a promotion into production needs.
@@ -348,7 +352,7 @@ func TestScenarioMergedPromotionMakesARollback(t *testing.T) {
 	db := auditLog(t)
 	judge := func() *gate.Result {
 		t.Helper()
-		res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvedOnce, gate.AuditRuns{Log: db})
+		res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvedOnce, db)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -375,7 +379,7 @@ func TestScenarioMergedPromotionMakesARollback(t *testing.T) {
 	// Without the audit log there is no verdict: neither a rollback nor a
 	// promotion.
 	db.Close()
-	if res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvedByCompliance, gate.AuditRuns{Log: db}); err == nil {
+	if res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvedByCompliance, db); err == nil {
 		t.Fatalf("judged with the audit log closed: %+v", res)
 	}
 }
@@ -528,7 +532,7 @@ func analyzed(t *testing.T, db *sqlstore.DB, id int64, stage, version string, at
 // judgeRecorded judges branch promote of r with the run records of db.
 func judgeRecorded(t *testing.T, r *gittest.Repo, db *sqlstore.DB, approvals []policy.Approval) *gate.Result {
 	t.Helper()
-	res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvals, gate.AuditRuns{Log: db})
+	res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvals, db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -739,7 +743,7 @@ const stagingAnalysis = `stages:
       metrics:
         - {name: error-rate, query: "sum(rate(model_errors_total[5m]))", successCondition: result < 0.01, count: 12}
   - {name: production, soak: 72h}
-`
+` + appChecked
 
 // Out of a stage with live analysis, a version moves on only once its
 // analysis there passed.

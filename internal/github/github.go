@@ -361,11 +361,20 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
 
 // Repo returns a repository of the installation, named "owner/name".
 func (c *Client) Repo(fullName string) (*Repo, error) {
-	owner, name, ok := strings.Cut(fullName, "/")
-	if !ok || !nameRE.MatchString(owner) || !nameRE.MatchString(name) || strings.Trim(owner, ".") == "" || strings.Trim(name, ".") == "" {
-		return nil, fmt.Errorf("invalid repository name %q", fullName)
+	owner, name, err := splitName(fullName)
+	if err != nil {
+		return nil, err
 	}
 	return &Repo{c: c, owner: owner, name: name}, nil
+}
+
+// splitName splits a repository's full name, "owner/name".
+func splitName(fullName string) (owner, name string, err error) {
+	owner, name, ok := strings.Cut(fullName, "/")
+	if !ok || !nameRE.MatchString(owner) || !nameRE.MatchString(name) || strings.Trim(owner, ".") == "" || strings.Trim(name, ".") == "" {
+		return "", "", fmt.Errorf("invalid repository name %q", fullName)
+	}
+	return owner, name, nil
 }
 
 // collect follows the pages of a list, a hundred items a page.

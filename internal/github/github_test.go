@@ -203,7 +203,7 @@ func TestPullRequest(t *testing.T) {
 	want := PullRequest{
 		Number: s.number, URL: s.gh.URL() + "/acme/models/pull/1", Title: "Promote a", Author: "alice", State: "open",
 		HeadSHA: s.head, HeadRef: "promote", HeadRepo: testRepo, BaseRef: "main", BaseSHA: s.base, Labels: []string{"promotion", "dev"},
-		DefaultBranch: "main",
+		DefaultBranch: "main", RepoID: s.gh.RepoID(testRepo),
 	}
 	if err != nil || fmt.Sprint(pr) != fmt.Sprint(want) {
 		t.Errorf("PullRequest = %+v, %v\nwant %+v", pr, err, want)

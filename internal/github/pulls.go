@@ -35,6 +35,10 @@ type PullRequest struct {
 	// Comments is how many comments its conversation held when read; -1
 	// where GitHub does not say (OpenPullRequests).
 	Comments int
+	// RepoID is the id of the pull request's repository, as its base names
+	// it: a repository deleted and created again under the same name has
+	// another.
+	RepoID int64
 }
 
 func pullRequest(p *gh.PullRequest) PullRequest {
@@ -43,7 +47,7 @@ func pullRequest(p *gh.PullRequest) PullRequest {
 		State: p.GetState(), Draft: p.GetDraft(), Merged: p.GetMerged(),
 		HeadSHA: p.GetHead().GetSHA(), HeadRef: p.GetHead().GetRef(), HeadRepo: p.GetHead().GetRepo().GetFullName(),
 		BaseRef: p.GetBase().GetRef(), BaseSHA: p.GetBase().GetSHA(),
-		Labels: []string{}, DefaultBranch: p.GetBase().GetRepo().GetDefaultBranch(),
+		Labels: []string{}, DefaultBranch: p.GetBase().GetRepo().GetDefaultBranch(), RepoID: p.GetBase().GetRepo().GetID(),
 		Comments: -1,
 	}
 	if p.Comments != nil {

@@ -280,6 +280,11 @@ func (s *Server) listInstallations(req *request) *response {
 	return resp
 }
 
+// GET /repos/{owner}/{repo}/installation
+func (s *Server) getRepoInstallation(req *request) *response {
+	return reply(http.StatusOK, s.installationObject(req.repo.installation))
+}
+
 func (s *Server) sortedInstallations() []*installation {
 	return slices.SortedFunc(maps.Values(s.installations), func(a, b *installation) int { return cmp.Compare(a.id, b.id) })
 }

@@ -72,6 +72,71 @@ func (s *Server) AddRepo(installationID int64, fullName, src string) {
 	}
 }
 
+// RepoID returns the repository's id, which GitHub never gives to another
+// repository: what GitHub Actions' OIDC tokens name as repository_id.
+func (s *Server) RepoID(fullName string) int64 {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.mustRepo(fullName).id
+}
+
+// RecreateRepo gives the repository a new id, as when it is deleted and a
+// repository of the same name is created and pushed the same commits: what
+// was said of the old one is no word about the new.
+func (s *Server) RecreateRepo(fullName string) int64 {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.mustRepo(fullName)
+	r.id = s.newID()
+	return r.id
+}
+
+// MergeCommit makes a commit whose parents are the commits given, with the
+// tree git merges the first two into, and points ref at it (GitHub keeps a
+// pull request's test merge commit at refs/pull/<n>/merge); it returns the
+// commit.
+func (s *Server) MergeCommit(fullName, ref string, parents ...string) string {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.mustRepo(fullName)
+	if len(parents) < 2 {
+		s.t.Fatalf("githubtest: MergeCommit: %d parents; a merge has two or more", len(parents))
+	}
+	tree, err := r.git.run("merge-tree", "--write-tree", "--no-messages", "--end-of-options", parents[0], parents[1])
+	if err != nil {
+		s.t.Fatalf("githubtest: MergeCommit: %v", err)
+	}
+	args := []string{"commit-tree", strings.TrimSpace(tree), "-m", "Merge " + parents[1] + " into " + parents[0]}
+	for _, p := range parents {
+		args = append(args, "-p", p)
+	}
+	sha, err := runGit(r.git.dir, []string{"GIT_AUTHOR_NAME=GitHub", "GIT_AUTHOR_EMAIL=noreply@github.com",
+		"GIT_COMMITTER_NAME=GitHub", "GIT_COMMITTER_EMAIL=noreply@github.com"}, args...)
+	if err != nil {
+		s.t.Fatalf("githubtest: MergeCommit: %v", err)
+	}
+	sha = strings.TrimSpace(sha)
+	if _, err := r.git.run("update-ref", ref, sha); err != nil {
+		s.t.Fatalf("githubtest: MergeCommit: %v", err)
+	}
+	return sha
+}
+
+// TestMerge makes the test merge commit of an open pull request, its base
+// merged with its head, at refs/pull/<n>/merge, as GitHub does for the
+// pull_request workflows it runs, and returns it.
+func (s *Server) TestMerge(fullName string, number int) string {
+	s.t.Helper()
+	s.mu.Lock()
+	p := s.mustPull(fullName, number)
+	base, head := p.BaseSHA, p.HeadSHA
+	s.mu.Unlock()
+	return s.MergeCommit(fullName, fmt.Sprintf("refs/pull/%d/merge", number), base, head)
+}
+
 // mustRepo returns a repository for a test's call, failing the test when it
 // does not exist.
 func (s *Server) mustRepo(fullName string) *repo {

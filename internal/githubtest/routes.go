@@ -48,6 +48,7 @@ var routes = []*route{
 	{method: "POST", template: "/app/installations/{installation_id}/access_tokens", auth: appAuth, handle: (*Server).createToken},
 	{method: "GET", template: "/installation/repositories", query: pageQuery, handle: (*Server).listInstallationRepos},
 	{method: "GET", template: "/repos/{owner}/{repo}", permission: "metadata=read", handle: (*Server).getRepo},
+	{method: "GET", template: "/repos/{owner}/{repo}/installation", auth: appAuth, handle: (*Server).getRepoInstallation},
 	{method: "GET", template: "/repos/{owner}/{repo}/pulls", query: append([]string{"state", "head", "base", "direction"}, pageQuery...), permission: "pull_requests=read", handle: (*Server).listPulls},
 	{method: "POST", template: "/repos/{owner}/{repo}/pulls", permission: "pull_requests=write", handle: (*Server).createPull},
 	{method: "GET", template: "/repos/{owner}/{repo}/pulls/{pull_number}", permission: "pull_requests=read", handle: (*Server).getPull},

@@ -169,7 +169,10 @@ type Call struct {
 	// Route is the operation's path template in GitHub's description, such as
 	// /repos/{owner}/{repo}/pulls/{pull_number}, or the raw path of a request
 	// to an endpoint that the emulator does not implement.
-	Route  string
+	Route string
+	// Path is the request's path, which names what was read: a blob by its
+	// SHA, a pull request by its number.
+	Path   string
 	Status int
 }
 
@@ -323,7 +326,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, rt *route, resp *r
 			s.t.Errorf("githubtest: %s %s: encode response: %v", r.Method, r.URL.Path, err)
 		}
 	}
-	call := Call{Method: r.Method, Route: r.URL.Path, Status: resp.status}
+	call := Call{Method: r.Method, Route: r.URL.Path, Path: r.URL.Path, Status: resp.status}
 	if rt != nil {
 		call.Route = rt.template
 		if err := s.spec.validateResponse(r, rt.template, resp.status, resp.header, data); err != nil {
@@ -368,12 +371,16 @@ func (s *Server) serve(req *request) *response {
 }
 
 // handle resolves the repository of /repos/{owner}/{repo}/... routes, which
-// must be one the caller's installation can see (GitHub answers 404 for the
-// others), and runs the route's handler.
+// must be one the caller's installation can see, or for an App's route one it
+// is installed on (GitHub answers 404 for the others), and runs the route's
+// handler.
 func (s *Server) handle(req *request) *response {
 	if owner, ok := req.params["owner"]; ok {
 		r := s.repos[strings.ToLower(owner+"/"+req.params["repo"])]
-		if r == nil || !req.caller.canSee(r) {
+		// An App sees the repositories it is installed on; an installation,
+		// those its token may access.
+		if r == nil || (req.route.auth == appAuth && (r.installation == nil || r.installation.app != req.caller.app)) ||
+			(req.route.auth != appAuth && !req.caller.canSee(r)) {
 			return notFound()
 		}
 		req.repo = r

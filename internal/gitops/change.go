@@ -2,6 +2,8 @@ package gitops
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,6 +39,9 @@ type Promotion struct {
 	Rollback     bool               `json:"rollback"`
 	ManifestPath string             `json:"manifest_path"`
 	Manifest     *manifest.Manifest `json:"-"`
+	// ManifestSHA256 is the hex SHA-256 of the manifest's bytes at the head:
+	// what uploaded evidence must name to be about this manifest.
+	ManifestSHA256 string `json:"-"`
 }
 
 // Removal is a pin deleted from a stage.
@@ -207,6 +212,8 @@ func (r *reader) resolve(ctx context.Context, p *Promotion) error {
 		return err
 	}
 	p.ManifestPath = file
+	sum := sha256.Sum256(data)
+	p.ManifestSHA256 = hex.EncodeToString(sum[:])
 	history, err := PinHistory(ctx, r.repo, r.v, r.change.Base, p.ToStage)
 	if err != nil {
 		return err
@@ -239,6 +246,16 @@ func FindManifest(ctx context.Context, snap Snapshot, model, version string) (st
 	default:
 		return "", fmt.Errorf("%s/ has %d manifests (%s): keep one", dir, len(found), strings.Join(found, ", "))
 	}
+}
+
+// ModelVersionOf returns the model and version a path inside a version's
+// folder (models/<name>/<version>/...) names, and whether it names them.
+func ModelVersionOf(p string) (model, version string, ok bool) {
+	parts := strings.SplitN(path.Clean(p), "/", 4)
+	if len(parts) < 4 || parts[0] != ModelsDir || parts[1] == ".." || parts[2] == ".." {
+		return "", "", false
+	}
+	return parts[1], parts[2], true
 }
 
 func (c *Config) stageNames() []string {

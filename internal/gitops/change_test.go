@@ -2,6 +2,9 @@ package gitops_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -69,6 +72,17 @@ func wantError(t *testing.T, r *gittest.Repo, want ...string) {
 	}
 }
 
+// fileSHA256 is the hex SHA-256 of a file's bytes.
+func fileSHA256(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
 func TestPromotionFromExample(t *testing.T) {
 	r := exampleRepo(t)
 	r.Branch("promote")
@@ -81,7 +95,7 @@ func TestPromotionFromExample(t *testing.T) {
 	}
 	p := c.Promotions[0]
 	want := gitops.Promotion{Kind: gitops.KindPromotion, Model: "fraud-detector", Version: "2.3.0", FromVersion: "2.2.0", FromStage: "staging", ToStage: "production",
-		ManifestPath: "models/fraud-detector/2.3.0/model.yaml"}
+		ManifestPath: "models/fraud-detector/2.3.0/model.yaml", ManifestSHA256: fileSHA256(t, "../../examples/gitops/models/fraud-detector/2.3.0/model.yaml")}
 	p.Manifest, want.Manifest = nil, nil
 	if p != want {
 		t.Errorf("promotion = %+v\nwant       %+v", p, want)
@@ -320,5 +334,21 @@ func TestPinHistoryDeletionAndMalformedFileEndARun(t *testing.T) {
 	pinProduction(r, "2.3.0", t0.Add(98*time.Hour))
 	if since, ok := pinHistory(t, r, "production").Since("fraud-detector", "2.3.0"); !ok || !since.Equal(t0.Add(98*time.Hour)) {
 		t.Errorf("2.3.0 in production since %v, %v; want %v, after the malformed pin", since, ok, t0.Add(98*time.Hour))
+	}
+}
+
+func TestModelVersionOf(t *testing.T) {
+	for p, want := range map[string][3]string{
+		"models/churn/1.4.0/model.yaml":   {"churn", "1.4.0", "true"},
+		"models/churn/1.4.0/data/x.csv":   {"churn", "1.4.0", "true"},
+		"models/churn/1.4.0":              {"", "", "false"},
+		"environments/production.yaml":    {"", "", "false"},
+		"models/../1.4.0/model.yaml":      {"", "", "false"},
+		"./models/churn/2.0.0/model.yaml": {"churn", "2.0.0", "true"},
+	} {
+		m, v, ok := gitops.ModelVersionOf(p)
+		if m != want[0] || v != want[1] || fmt.Sprint(ok) != want[2] {
+			t.Errorf("ModelVersionOf(%q) = %q, %q, %v; want %v", p, m, v, ok, want)
+		}
 	}
 }

@@ -89,7 +89,7 @@ type RegisteredModel struct {
 }
 
 // Data declares the data validation and drift checks. Paths are relative to the
-// manifest's folder.
+// manifest's folder, or URIs of data kept elsewhere (IsURI).
 type Data struct {
 	Reference string    `json:"reference,omitempty"`
 	Current   string    `json:"current"`
@@ -136,6 +136,59 @@ type Evaluation struct {
 type Fairness struct {
 	SensitiveAttributes []string          `json:"sensitiveAttributes"`
 	ReferenceGroups     map[string]string `json:"referenceGroups,omitempty"`
+}
+
+// File is a data file a manifest names, with the role the checks read it in
+// (the roles of the evidence's inputs).
+type File struct {
+	Role string
+	Path string // as the manifest names it: relative to its folder, or a URI
+}
+
+// Roles of the data files a manifest names.
+const (
+	RoleReference   = "reference"
+	RoleCurrent     = "current"
+	RolePredictions = "predictions"
+	RoleBaseline    = "baseline"
+)
+
+// Files lists the data files the manifest names, in the order the checks
+// read them.
+func (m *Manifest) Files() []File {
+	var files []File
+	add := func(role, p string) {
+		if p != "" {
+			files = append(files, File{Role: role, Path: p})
+		}
+	}
+	if d := m.Spec.Data; d != nil {
+		add(RoleReference, d.Reference)
+		add(RoleCurrent, d.Current)
+	}
+	if e := m.Spec.Evaluation; e != nil {
+		add(RolePredictions, e.Predictions)
+		add(RoleBaseline, e.Baseline)
+	}
+	return files
+}
+
+// URIs lists the data files the manifest names by URI: data kept outside the
+// repository, which only a workflow that can read it can check.
+func (m *Manifest) URIs() []string {
+	var uris []string
+	for _, f := range m.Files() {
+		if IsURI(f.Path) {
+			uris = append(uris, f.Path)
+		}
+	}
+	return uris
+}
+
+// IsURI tells a data file named by URI (s3://, gs://, https://; the schemas
+// accept no other) from a path in the manifest's folder.
+func IsURI(p string) bool {
+	return strings.Contains(p, "://")
 }
 
 // FileNames are the names a manifest may have in its version folder, in the order
