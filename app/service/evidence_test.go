@@ -63,16 +63,18 @@ type uploads struct {
 	issuer *oidctest.Issuer
 	n      int
 	head   string
+	// dataDir is the folder of the promoted version's data files.
+	dataDir string
 }
 
-func newUploads(t *testing.T, dsn string, o options) *uploads {
+func newUploads(t testing.TB, dsn string, o options) *uploads {
 	t.Helper()
 	iss := oidctest.NewIssuer(t)
 	o.mainEdits, o.oidcIssuer, o.oidcAudience = trustEvidence(t), iss.URL, oidcAudience
 	w := newWorld(t, dsn, o)
 	iss.Now = w.gh.Now
 	n := w.open("alice")
-	return &uploads{world: w, issuer: iss, n: n, head: w.gh.PullRequest(repoName, n).HeadSHA}
+	return &uploads{world: w, issuer: iss, n: n, head: w.gh.PullRequest(repoName, n).HeadSHA, dataDir: fraudDir}
 }
 
 // approved has the reviews production needs given, without their webhooks:
@@ -186,13 +188,17 @@ func fileDigest(t testing.TB, name string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// dataBlobs are the blob SHAs of the data files of the example's 2.3.0, as
+// dataFiles are the data files of the promoted version, as its manifest
+// names them.
+var dataFiles = []string{"data/reference.csv", "data/current.csv", "eval/predictions.csv", "eval/baseline_predictions.csv"}
+
+// dataBlobs are the blob SHAs of the data files of the promoted version, as
 // git names them.
 func (u *uploads) dataBlobs() []string {
 	u.t.Helper()
 	var blobs []string
-	for _, f := range []string{"data/reference.csv", "data/current.csv", "eval/predictions.csv", "eval/baseline_predictions.csv"} {
-		blobs = append(blobs, strings.TrimSpace(u.work.Git("rev-parse", "HEAD:"+fraudDir+"/"+f)))
+	for _, f := range dataFiles {
+		blobs = append(blobs, strings.TrimSpace(u.work.Git("rev-parse", "promote:"+u.dataDir+"/"+f)))
 	}
 	return blobs
 }
@@ -221,6 +227,29 @@ func (u *uploads) judgedOnUpload(run string) {
 				u.t.Errorf("the App read a data file (%s %s) though the evidence was uploaded", c.Method, c.Path)
 			}
 		}
+		for _, f := range dataFiles {
+			if strings.Contains(c.Path, u.dataDir+"/"+f) {
+				u.t.Errorf("the App read a data file by its path (%s %s) though the evidence was uploaded", c.Method, c.Path)
+			}
+		}
+	}
+}
+
+// judgedOnOwnChecks checks that the App's only decision on the head was
+// made on its own checks, and that the default rule denied the high-risk
+// promotion on them.
+func (u *uploads) judgedOnOwnChecks() {
+	u.t.Helper()
+	decisions := payloads[gate.DecisionRecord](u.t, u.records(audit.Filter{Kind: audit.KindDecision, PullRequest: u.n}))
+	if len(decisions) != 1 || decisions[0].EvidenceSource == nil || decisions[0].EvidenceSource.Kind != policy.EvidenceApp {
+		u.t.Fatalf("decisions %+v; want one on the App's own checks", decisions)
+	}
+	found := false
+	for _, m := range decisions[0].Decision.Deny {
+		found = found || m.Code == "evidence.untrusted"
+	}
+	if !found {
+		u.t.Errorf("not denied evidence.untrusted: %+v", decisions[0].Decision.Deny)
 	}
 }
 
@@ -276,17 +305,7 @@ func TestHighRiskPromotionWithoutUploadDenied(t *testing.T) {
 	u := newUploads(t, filepath.Join(t.TempDir(), "modelgate.db"), options{})
 	u.deliver(u.gh.PullRequestEvent(repoName, u.n, "opened"), http.StatusAccepted)
 	u.settle()
-	decisions := payloads[gate.DecisionRecord](t, u.records(audit.Filter{Kind: audit.KindDecision, PullRequest: u.n}))
-	if len(decisions) != 1 || decisions[0].EvidenceSource == nil || decisions[0].EvidenceSource.Kind != policy.EvidenceApp {
-		t.Fatalf("decisions %+v; want one on the App's own checks", decisions)
-	}
-	found := false
-	for _, m := range decisions[0].Decision.Deny {
-		found = found || m.Code == "evidence.untrusted"
-	}
-	if !found {
-		t.Errorf("not denied evidence.untrusted: %+v", decisions[0].Decision.Deny)
-	}
+	u.judgedOnOwnChecks()
 	// The App read the data itself: what the tests of uploads look for.
 	read := map[string]bool{}
 	for _, c := range u.gh.Calls() {
