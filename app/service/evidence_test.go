@@ -13,13 +13,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/modelgate/modelgate/app"
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/checks/drift"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gate"
+	"github.com/modelgate/modelgate/internal/githubtest"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/gittest"
 	"github.com/modelgate/modelgate/internal/manifest"
@@ -207,6 +210,15 @@ func (u *uploads) dataBlobs() []string {
 // on the upload, without reading a data file, and allowed the promotion.
 func (u *uploads) judgedOnUpload(run string) {
 	u.t.Helper()
+	if rec := u.onUpload(run); !rec.Decision.Allow {
+		u.t.Errorf("the high-risk promotion judged on trusted evidence is denied: %+v", rec.Decision.Deny)
+	}
+}
+
+// onUpload checks that the App's last decision on the head was made on the
+// upload of run, without reading a data file, and returns it.
+func (u *uploads) onUpload(run string) gate.DecisionRecord {
+	u.t.Helper()
 	decisions := u.records(audit.Filter{Kind: audit.KindDecision, PullRequest: u.n, HeadSHA: u.head})
 	if len(decisions) == 0 {
 		u.t.Fatal("the upload was not judged")
@@ -217,9 +229,6 @@ func (u *uploads) judgedOnUpload(run string) {
 	}
 	if src := rec.EvidenceSource; src == nil || src.Kind != policy.EvidenceOIDC || src.Workflow != evidenceWorkflow || src.RunID != run {
 		u.t.Errorf("judged on evidence from %+v; want the upload of run %s by %s", rec.EvidenceSource, run, evidenceWorkflow)
-	}
-	if !rec.Decision.Allow {
-		u.t.Errorf("the high-risk promotion judged on trusted evidence is denied: %+v", rec.Decision.Deny)
 	}
 	for _, c := range u.gh.Calls() {
 		for _, b := range u.dataBlobs() {
@@ -233,6 +242,7 @@ func (u *uploads) judgedOnUpload(run string) {
 			}
 		}
 	}
+	return rec
 }
 
 // judgedOnOwnChecks checks that the App's only decision on the head was
@@ -500,4 +510,169 @@ func TestIssuerDownIsNoRefusal(t *testing.T) {
 	u.issuer.SetUnavailable(false)
 	u.gh.Advance(time.Minute) // past the time the verifier waits before it asks a failed issuer again
 	u.accept(u.issuer.Sign(u.claims(u.head, "refs/heads/promote")), upload.Request{PullRequest: u.n})
+}
+
+// servedCalls tells the App's GitHub calls made while it served an upload
+// from those of its workers: the upload handler calls in the request's
+// context, which carries the server's local address.
+type servedCalls struct {
+	mu      sync.Mutex
+	handler []string // method and path of each call the handler made
+	workers int
+}
+
+func (s *servedCalls) RoundTrip(req *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	if req.Context().Value(http.LocalAddrContextKey) != nil {
+		s.handler = append(s.handler, req.Method+" "+req.URL.Path)
+	} else {
+		s.workers++
+	}
+	s.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (s *servedCalls) counts() (handler []string, workers int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.handler), s.workers
+}
+
+func (s *servedCalls) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handler, s.workers = nil, 0
+}
+
+// deniedOnlyApprovals checks that the App judged the head on the upload of
+// run and that the only denials are of the approvals, which nobody gave.
+func (u *uploads) deniedOnlyApprovals(run string) {
+	u.t.Helper()
+	rec := u.onUpload(run)
+	if rec.Decision.Allow || len(rec.Decision.Deny) == 0 {
+		u.t.Fatalf("the promotion with no approval is allowed: %+v", rec.Decision)
+	}
+	for _, m := range rec.Decision.Deny {
+		if !strings.HasPrefix(m.Code, "approvals.") {
+			u.t.Errorf("denied %s on the upload: %s", m.Code, m.Msg)
+		}
+	}
+}
+
+// BenchmarkUploadToCheckRun measures, on the example promotion
+// (fraud-detector 2.3.0 into production, high risk), the time from the upload
+// of its evidence by a pull_request run to the App's policy check run judged
+// on it, and the GitHub API calls of each part: the upload's own checks, the
+// first evaluation that follows on the App that took it, and an evaluation on
+// the recorded upload by an App that did not take it (a restarted one: cold
+// caches, a new installation token). -v lists the calls.
+func BenchmarkUploadToCheckRun(b *testing.B) {
+	var lat []time.Duration
+	var uploadCalls, evalCalls, coldCalls int
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		calls := &servedCalls{}
+		u := newUploads(b, b.TempDir()+"/mg.db", options{transport: calls})
+		merge := u.gh.TestMerge(repoName, u.n)
+		job := u.claims(merge, "refs/pull/"+strconv.Itoa(u.n)+"/merge")
+		token, body := u.issuer.Sign(job), u.body(upload.Request{})
+		u.gh.ResetCalls()
+		calls.reset()
+		b.StartTimer()
+		t0 := time.Now()
+		if status, answer := u.post(token, body, nil); status != http.StatusCreated {
+			b.Fatalf("upload: %d %s", status, answer)
+		}
+		for u.runs(u.head)[app.CheckPolicy].Name == "" {
+			time.Sleep(time.Millisecond)
+		}
+		lat = append(lat, time.Since(t0))
+		b.StopTimer()
+		u.settle()
+		u.deniedOnlyApprovals(job["run_id"].(string))
+		handler, workers := calls.counts()
+		all := u.gh.Calls()
+		if len(all) != len(handler)+workers {
+			b.Fatalf("the emulator saw %d calls, the App made %d", len(all), len(handler)+workers)
+		}
+		// The handler's calls are all made before the evaluation is queued.
+		for j, c := range all[:len(handler)] {
+			if c.Method+" "+c.Path != handler[j] {
+				b.Fatalf("call %d is %s %s, the upload handler's is %s", j, c.Method, c.Path, handler[j])
+			}
+		}
+		uploadCalls, evalCalls = len(handler), workers
+		if i == 0 && testing.Verbose() {
+			b.Logf("the upload's %d calls:", len(handler))
+			for _, c := range all[:len(handler)] {
+				b.Logf("  %s %d (%s)", c, c.Status, c.Path)
+			}
+			b.Logf("the evaluation's %d calls:", workers)
+			for _, c := range all[len(handler):] {
+				b.Logf("  %s %d (%s)", c, c.Status, c.Path)
+			}
+		}
+
+		// Another App, which did not take the upload, judges the pull
+		// request on it.
+		u.stop()
+		u.start(options{transport: calls, oidcIssuer: u.issuer.URL, oidcAudience: oidcAudience})
+		u.gh.ResetCalls()
+		u.deliver(u.gh.PullRequestEvent(repoName, u.n, "reopened"), http.StatusAccepted)
+		u.settle()
+		u.deniedOnlyApprovals(job["run_id"].(string))
+		coldCalls = len(u.gh.Calls())
+		if i == 0 && testing.Verbose() {
+			b.Logf("the evaluation of an App that did not take the upload, %d calls:", coldCalls)
+			for _, c := range u.gh.Calls() {
+				b.Logf("  %s %d (%s)", c, c.Status, c.Path)
+			}
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "median-ms")
+	b.ReportMetric(float64(uploadCalls), "upload-calls")
+	b.ReportMetric(float64(evalCalls), "first-eval-calls")
+	b.ReportMetric(float64(coldCalls), "cold-eval-calls")
+}
+
+// The evaluation that follows an upload asks GitHub again only what may have
+// changed since: the pull request and the comparison with the base branch,
+// conditionally. The installation token, the trees and the config and
+// manifest blobs the upload read are reused from the caches by SHA.
+func TestEvaluationAfterUploadReusesItsReads(t *testing.T) {
+	calls := &servedCalls{}
+	u := newUploads(t, filepath.Join(t.TempDir(), "modelgate.db"), options{transport: calls})
+	merge := u.gh.TestMerge(repoName, u.n)
+	token, body := u.issuer.Sign(u.claims(merge, "refs/pull/"+strconv.Itoa(u.n)+"/merge")), u.body(upload.Request{})
+	u.gh.ResetCalls()
+	calls.reset()
+	if status, answer := u.post(token, body, nil); status != http.StatusCreated {
+		t.Fatalf("upload: %d %s", status, answer)
+	}
+	u.settle()
+	handler, _ := calls.counts()
+	all := u.gh.Calls()
+	read := map[string]bool{}
+	for _, c := range all[:len(handler)] {
+		read[c.Method+" "+c.Path] = true
+	}
+	for _, want := range []string{"/git/trees/", "/git/blobs/", "/access_tokens"} {
+		if !slices.ContainsFunc(all[:len(handler)], func(c githubtest.Call) bool { return strings.Contains(c.Path, want) }) {
+			t.Errorf("the upload made no call of %s: %v", want, all[:len(handler)])
+		}
+	}
+	for _, c := range all[len(handler):] {
+		again := c.Method == http.MethodGet && read[c.Method+" "+c.Path]
+		switch {
+		case strings.HasSuffix(c.Path, "/access_tokens"):
+			t.Errorf("the evaluation made a new installation token (%s)", c.Path)
+		case again && (strings.Contains(c.Path, "/git/trees/") || strings.Contains(c.Path, "/git/blobs/")):
+			t.Errorf("the evaluation read %s again; the upload had read it", c.Path)
+		case again && (c.Route == "/repos/{owner}/{repo}/pulls/{pull_number}" || c.Route == "/repos/{owner}/{repo}/compare/{basehead}") && c.Status != http.StatusNotModified:
+			t.Errorf("the evaluation read %s again unconditionally (%d); the upload had read it", c.Path, c.Status)
+		}
+	}
 }
