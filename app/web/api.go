@@ -2,7 +2,6 @@ package web
 
 import (
 	"net/http"
-	"slices"
 
 	"github.com/gin-gonic/gin"
 
@@ -46,38 +45,22 @@ func (u *UI) apiVersions(c *gin.Context) {
 }
 
 func (u *UI) apiVersion(c *gin.Context) {
-	model, version := c.Param("model"), c.Param("version")
-	rep, err := u.load(c.Request.Context(), model, version)
-	if err != nil {
-		u.apiFail(c, u.fail(c, err))
+	rep, v, f := u.version(c)
+	if f != nil {
+		u.apiFail(c, *f)
 		return
 	}
-	i := slices.IndexFunc(rep.Versions, func(v compliance.Version) bool { return v.Version == version })
-	if i < 0 {
-		u.apiFail(c, failure{http.StatusNotFound, "The audit log holds no records of " + describe(c) + "."})
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"chain": rep.Chain, "model": model, "version": rep.Versions[i]})
+	c.JSON(http.StatusOK, gin.H{"chain": rep.Chain, "model": rep.Model, "version": v})
 }
 
 func (u *UI) apiDecision(c *gin.Context) {
-	seq, ok := seqParam(c)
-	if !ok {
-		u.apiFail(c, failure{http.StatusNotFound, "a decision is named by the number of its audit record"})
-		return
-	}
-	rep, err := u.load(c.Request.Context(), c.Param("model"), "")
-	if err != nil {
-		u.apiFail(c, u.fail(c, err))
-		return
-	}
-	d, ok := findDecision(rep, seq)
-	if !ok {
-		u.apiFail(c, failure{http.StatusNotFound, "model " + rep.Model + " has no decision recorded as record #" + c.Param("seq")})
+	rep, d, f := u.decision(c)
+	if f != nil {
+		u.apiFail(c, *f)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"chain": rep.Chain, "model": rep.Model, "version": d.Version, "stage": d.Stage,
-		"verified": rep.Chain.Verifies(seq), "decision": d.Decision})
+		"verified": rep.Chain.Verifies(d.Decision.Seq), "decision": d.Decision})
 }
 
 // apiReport answers with the report in the format of the query (json

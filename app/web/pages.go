@@ -5,7 +5,6 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -125,41 +124,26 @@ func (u *UI) modelPage(c *gin.Context) {
 }
 
 func (u *UI) versionPage(c *gin.Context) {
-	model, version := c.Param("model"), c.Param("version")
-	rep, err := u.load(c.Request.Context(), model, version)
-	if err != nil {
-		u.failPage(c, u.fail(c, err))
+	rep, v, f := u.version(c)
+	if f != nil {
+		u.failPage(c, *f)
 		return
 	}
-	i := slices.IndexFunc(rep.Versions, func(v compliance.Version) bool { return v.Version == version })
-	if i < 0 {
-		u.failPage(c, failure{http.StatusNotFound, "The audit log holds no records of " + describe(c) + "."})
-		return
-	}
-	u.render(c, http.StatusOK, "version", page{Title: model + " " + version,
-		Crumbs: []crumb{modelsCrumb(), modelCrumb(model), {version, ""}}, Chain: rep.Chain,
-		Content: newVersionView(rep, rep.Versions[i])})
+	u.render(c, http.StatusOK, "version", page{Title: rep.Model + " " + v.Version,
+		Crumbs: []crumb{modelsCrumb(), modelCrumb(rep.Model), {v.Version, ""}}, Chain: rep.Chain,
+		Content: newVersionView(rep, v)})
 }
 
 func (u *UI) decisionPage(c *gin.Context) {
-	seq, ok := seqParam(c)
-	if !ok {
-		u.failPage(c, failure{http.StatusNotFound, "A decision is named by the number of its audit record."})
+	rep, d, f := u.decision(c)
+	if f != nil {
+		u.failPage(c, *f)
 		return
 	}
-	rep, err := u.load(c.Request.Context(), c.Param("model"), "")
-	if err != nil {
-		u.failPage(c, u.fail(c, err))
-		return
-	}
-	d, ok := findDecision(rep, seq)
-	if !ok {
-		u.failPage(c, failure{http.StatusNotFound, "Model " + rep.Model + " has no decision recorded as record #" + c.Param("seq") + "."})
-		return
-	}
-	u.render(c, http.StatusOK, "decision", page{Title: "Decision #" + c.Param("seq"),
+	title := "Decision #" + c.Param("seq")
+	u.render(c, http.StatusOK, "decision", page{Title: title,
 		Crumbs: []crumb{modelsCrumb(), modelCrumb(rep.Model),
-			{d.Version, "/models/" + pathEscape(rep.Model) + "/versions/" + pathEscape(d.Version)}, {"Decision #" + c.Param("seq"), ""}},
+			{d.Version, "/models/" + pathEscape(rep.Model) + "/versions/" + pathEscape(d.Version)}, {title, ""}},
 		Chain: rep.Chain, Content: newDecisionView(rep, d)})
 }
 

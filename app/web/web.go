@@ -25,6 +25,7 @@ import (
 	"html/template"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,6 +148,41 @@ func describe(c *gin.Context) string {
 		s += " version " + v
 	}
 	return s
+}
+
+// version reads the report of the request's :model restricted to its
+// :version.
+func (u *UI) version(c *gin.Context) (*compliance.Report, compliance.Version, *failure) {
+	version := c.Param("version")
+	rep, err := u.load(c.Request.Context(), c.Param("model"), version)
+	if err != nil {
+		f := u.fail(c, err)
+		return nil, compliance.Version{}, &f
+	}
+	i := slices.IndexFunc(rep.Versions, func(v compliance.Version) bool { return v.Version == version })
+	if i < 0 {
+		return nil, compliance.Version{}, &failure{http.StatusNotFound, "The audit log holds no records of " + describe(c) + "."}
+	}
+	return rep, rep.Versions[i], nil
+}
+
+// decision reads the report of the request's :model and finds in it the
+// decision recorded as :seq.
+func (u *UI) decision(c *gin.Context) (*compliance.Report, located, *failure) {
+	seq, ok := seqParam(c)
+	if !ok {
+		return nil, located{}, &failure{http.StatusNotFound, "A decision is named by the number of its audit record."}
+	}
+	rep, err := u.load(c.Request.Context(), c.Param("model"), "")
+	if err != nil {
+		f := u.fail(c, err)
+		return nil, located{}, &f
+	}
+	d, ok := findDecision(rep, seq)
+	if !ok {
+		return nil, located{}, &failure{http.StatusNotFound, "Model " + rep.Model + " has no decision recorded as record #" + c.Param("seq") + "."}
+	}
+	return rep, d, nil
 }
 
 // seqParam reads the :seq of a decision's route.
