@@ -17,13 +17,7 @@ func (u *UI) apiFail(c *gin.Context, f failure) {
 }
 
 func (u *UI) apiModels(c *gin.Context) {
-	ctx := c.Request.Context()
-	models, err := u.store.Models(ctx)
-	if err != nil {
-		u.apiFail(c, u.fail(c, err))
-		return
-	}
-	chain, err := compliance.VerifyChain(ctx, u.store)
+	models, chain, err := u.models(c.Request.Context())
 	if err != nil {
 		u.apiFail(c, u.fail(c, err))
 		return

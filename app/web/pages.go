@@ -99,13 +99,7 @@ func modelsCrumb() crumb { return crumb{"Models", "/models"} }
 func modelCrumb(model string) crumb { return crumb{model, "/models/" + pathEscape(model)} }
 
 func (u *UI) modelsPage(c *gin.Context) {
-	ctx := c.Request.Context()
-	models, err := u.store.Models(ctx)
-	if err != nil {
-		u.failPage(c, u.fail(c, err))
-		return
-	}
-	chain, err := compliance.VerifyChain(ctx, u.store)
+	models, chain, err := u.models(c.Request.Context())
 	if err != nil {
 		u.failPage(c, u.fail(c, err))
 		return

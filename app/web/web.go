@@ -150,6 +150,16 @@ func describe(c *gin.Context) string {
 	return s
 }
 
+// models lists the models of the log, and the chain's status.
+func (u *UI) models(ctx context.Context) ([]string, compliance.Chain, error) {
+	models, err := u.store.Models(ctx)
+	if err != nil {
+		return nil, compliance.Chain{}, err
+	}
+	chain, err := compliance.VerifyChain(ctx, u.store)
+	return models, chain, err
+}
+
 // version reads the report of the request's :model restricted to its
 // :version.
 func (u *UI) version(c *gin.Context) (*compliance.Report, compliance.Version, *failure) {
