@@ -154,7 +154,11 @@ func TestDocsNameEveryField(t *testing.T) {
 		case map[string]any:
 			for k, e := range v {
 				keys[k] = true
-				walk(e)
+				// A payload as recorded, and a map by task and metric,
+				// have keys of the data's, not of the report's.
+				if k != "details" && k != "minimum" {
+					walk(e)
+				}
 			}
 		case []any:
 			for _, e := range v {
