@@ -89,7 +89,7 @@ type options struct {
 	// oidcIssuer and oidcAudience are those of evidence uploads; none
 	// without an audience.
 	oidcIssuer, oidcAudience string
-	reviewers  string                // ORG/TEAM whose members sign in to the reviewers' UI; "": no UI
+	reviewers                string // ORG/TEAM whose members sign in to the reviewers' UI; "": no UI
 }
 
 func newWorld(t testing.TB, dsn string, o options) *world {

@@ -125,7 +125,11 @@ func (r *Report) outline() []block {
 	add(block{Kind: paragraph, Text: "Where each version stands in each stage; the record column names the latest decision on it there."})
 	sum := table{Header: []string{"Version", "Stage", "State", "Since", "By", "State from"}}
 	for _, st := range r.Summary {
-		row := r.row(st.Decision, orNone(st.Version), orNone(st.Stage), st.State, stamp(st.Since), orNone(st.By), r.item(st.Seq, "").Ref())
+		state := st.State
+		if st.SoakEnds != nil {
+			state += " until " + stamp(*st.SoakEnds)
+		}
+		row := r.row(st.Decision, orNone(st.Version), orNone(st.Stage), state, stamp(st.Since), orNone(st.By), r.item(st.Seq, "").Ref())
 		if st.Decision != 0 {
 			row.Link = anchor(st.Decision)
 		}

@@ -313,7 +313,7 @@ func Load(ctx context.Context, s Store, q Query, now time.Time) (*Report, error)
 		rep.Since = &since
 	}
 	var problems []Problem
-	rep.Summary, problems = summary(all, q.Version)
+	rep.Summary, problems = summary(all, q.Version, now)
 	rep.Unreadable = append(rep.Unreadable, problems...)
 	sortBySeq(rep.Unreadable, func(p Problem) int64 { return p.Seq })
 	rep.Cards = cards(all, q.Version)
