@@ -3,9 +3,6 @@ package service_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +10,7 @@ import (
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/compliance"
 	"github.com/modelgate/modelgate/internal/deploy"
+	"github.com/modelgate/modelgate/internal/pdftest"
 	"github.com/modelgate/modelgate/internal/sqlstoretest"
 )
 
@@ -35,31 +33,8 @@ func (w *world) reports() (*compliance.Report, map[string]string) {
 		}
 		out[format] = buf.String()
 	}
-	out[compliance.FormatPDF] = pdfText(w.t, []byte(out[compliance.FormatPDF]))
+	out[compliance.FormatPDF] = pdftest.Text(w.t, []byte(out[compliance.FormatPDF]))
 	return rep, out
-}
-
-// pdfText is the text of a PDF as poppler's pdftotext reads it, its
-// whitespace collapsed; without pdftotext the test is skipped, or fails
-// where MODELGATE_REQUIRE_PDFTOTEXT is set (CI).
-func pdfText(t testing.TB, pdf []byte) string {
-	t.Helper()
-	tool, err := exec.LookPath("pdftotext")
-	if err != nil {
-		if os.Getenv("MODELGATE_REQUIRE_PDFTOTEXT") != "" {
-			t.Fatal("pdftotext (poppler-utils) is not installed")
-		}
-		t.Skip("pdftotext (poppler-utils) is not installed")
-	}
-	file := filepath.Join(t.TempDir(), "report.pdf")
-	if err := os.WriteFile(file, pdf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	text, err := exec.Command(tool, "-enc", "UTF-8", file, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	return strings.Join(strings.Fields(string(text)), " ")
 }
 
 func stateOf(rep *compliance.Report, version, stage string) compliance.StageState {

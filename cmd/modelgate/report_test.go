@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gittest"
+	"github.com/modelgate/modelgate/internal/pdftest"
 	"github.com/modelgate/modelgate/internal/schema"
 	"github.com/modelgate/modelgate/internal/sqlstore"
 )
@@ -145,7 +145,7 @@ func TestAuditReport(t *testing.T) {
 		if !strings.HasPrefix(string(pdf), "%PDF-") || !strings.HasSuffix(strings.TrimSpace(string(pdf)), "%%EOF") {
 			t.Fatalf("not a PDF: %q", pdf[:min(len(pdf), 40)])
 		}
-		flat := strings.Join(pdfPages(t, pdf), " ")
+		flat := strings.Join(pdftest.Pages(t, pdf), " ")
 		for _, want := range append(wants, "bob compliance "+res.Head[:12]+" yes record #1", "accuracy 0.904") {
 			if !strings.Contains(flat, want) {
 				t.Errorf("PDF lacks %q:\n%s", want, flat)
@@ -233,7 +233,7 @@ func TestAuditReportNamesAndTamperingInEveryFormat(t *testing.T) {
 		t.Fatalf("gate exit %d\n%s%s", code, stdout, stderr)
 	}
 	report := func(format string) string { return reportFile(t, db, format) }
-	pages := func() []string { return pdfPages(t, []byte(report("pdf"))) }
+	pages := func() []string { return pdftest.Pages(t, []byte(report("pdf"))) }
 	for _, format := range []string{"md", "html", "json"} {
 		out := report(format)
 		for _, n := range names {
@@ -311,35 +311,8 @@ func reports(t *testing.T, db string) map[string]string {
 	for _, format := range []string{"md", "html", "json"} {
 		out[format] = reportFile(t, db, format)
 	}
-	out["pdf"] = strings.Join(pdfPages(t, []byte(reportFile(t, db, "pdf"))), " ")
+	out["pdf"] = strings.Join(pdftest.Pages(t, []byte(reportFile(t, db, "pdf"))), " ")
 	return out
-}
-
-// pdfPages is the text of each page of a PDF as poppler's pdftotext reads
-// it, its whitespace collapsed; without pdftotext the test is skipped, or
-// fails where MODELGATE_REQUIRE_PDFTOTEXT is set (CI).
-func pdfPages(t *testing.T, pdf []byte) []string {
-	t.Helper()
-	tool, err := exec.LookPath("pdftotext")
-	if err != nil {
-		if os.Getenv("MODELGATE_REQUIRE_PDFTOTEXT") != "" {
-			t.Fatal("pdftotext (poppler-utils) is not installed")
-		}
-		t.Skip("pdftotext (poppler-utils) is not installed")
-	}
-	file := filepath.Join(t.TempDir(), "report.pdf")
-	if err := os.WriteFile(file, pdf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	text, err := exec.Command(tool, "-enc", "UTF-8", file, "-").Output()
-	if err != nil {
-		t.Fatalf("pdftotext: %v", err)
-	}
-	ps := strings.Split(strings.TrimSuffix(string(text), "\f"), "\f")
-	for i := range ps {
-		ps[i] = strings.Join(strings.Fields(ps[i]), " ")
-	}
-	return ps
 }
 
 // gateRun runs the gate on the example promotion of fraud-detector 2.3.0 to
