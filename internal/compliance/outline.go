@@ -100,6 +100,15 @@ func (r *Report) chainStatus() (string, bool) {
 		r.Chain.FirstBad, r.Chain.Reason, r.Chain.FirstBad), false
 }
 
+// chainBlock states the chain's verdict, as an alert when it is broken.
+func (r *Report) chainBlock() block {
+	status, ok := r.chainStatus()
+	if ok {
+		return block{Kind: paragraph, Text: status}
+	}
+	return block{Kind: alert, Text: status}
+}
+
 func (r *Report) outline() []block {
 	var out []block
 	add := func(b block) { out = append(out, b) }
@@ -108,11 +117,7 @@ func (r *Report) outline() []block {
 	if r.Since != nil {
 		add(block{Kind: paragraph, Text: fmt.Sprintf("Records from %s on; the summary counts every record.", stamp(*r.Since))})
 	}
-	if status, ok := r.chainStatus(); ok {
-		add(block{Kind: paragraph, Text: status})
-	} else {
-		add(block{Kind: alert, Text: status})
-	}
+	add(r.chainBlock())
 	if len(r.Unreadable) > 0 {
 		add(block{Kind: alert, Text: "Some records could not be fully read:"})
 		var items []item
@@ -157,8 +162,7 @@ func (r *Report) outline() []block {
 	}
 	// The chain's verdict closes the report too, so that no excerpt of it
 	// loses the verdict.
-	status, ok := r.chainStatus()
-	add(block{Kind: map[bool]blockKind{true: paragraph, false: alert}[ok], Text: status})
+	add(r.chainBlock())
 	return out
 }
 

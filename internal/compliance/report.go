@@ -508,7 +508,12 @@ func (b *builder) decode(r audit.Record, v any) {
 }
 
 func (b *builder) unreadable(r audit.Record, err error) {
-	b.rep.Unreadable = append(b.rep.Unreadable, Problem{Seq: r.Seq, Reason: fmt.Sprintf("%s payload: %v", r.Kind, err)})
+	b.rep.Unreadable = append(b.rep.Unreadable, problemOf(r, err))
+}
+
+// problemOf is a record whose payload could not be decoded.
+func problemOf(r audit.Record, err error) Problem {
+	return Problem{Seq: r.Seq, Reason: fmt.Sprintf("%s payload: %v", r.Kind, err)}
 }
 
 // report assembles the report, with every list in record order.

@@ -49,7 +49,7 @@ func summary(all []audit.Record, version string, now time.Time) ([]StageState, [
 	var problems []Problem
 	readable := func(r audit.Record, v any) bool {
 		if err := json.Unmarshal(r.Payload, v); err != nil {
-			problems = append(problems, Problem{Seq: r.Seq, Reason: fmt.Sprintf("%s payload: %v", r.Kind, err)})
+			problems = append(problems, problemOf(r, err))
 			return false
 		}
 		return true
@@ -235,6 +235,8 @@ func cards(all []audit.Record, version string) []Card {
 				Task: m.Spec.Task, IntendedUse: m.Spec.IntendedUse, Limitations: m.Spec.Limitations, ArtifactURI: m.Spec.Artifact.URI,
 				ArtifactDigest: m.Spec.Artifact.Digest, Framework: m.Spec.Artifact.Framework, Lineage: m.Spec.Lineage, EvidenceSources: []EvidenceSource{}}
 			if len(d.Evidence) > 0 {
+				// Evidence that cannot be read is reported with its
+				// decision; the card goes without its cross-checks.
 				if e, err := summarize(d.Evidence, nil); err == nil {
 					c.LineageChecks = e.Lineage
 				}
