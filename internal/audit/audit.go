@@ -91,8 +91,7 @@ type (
 		CreatedAt time.Time `json:"created_at,omitzero"`
 		// Soak is the stage's soak as the config at Ref sets it, a Go
 		// duration ("24h0m0s"): the run soaks from its success until the
-		// soak has passed. Empty in a rebuilt record and in records made
-		// before it was recorded.
+		// soak has passed. Empty in records made before it was recorded.
 		Soak string `json:"soak,omitempty"`
 	}
 	// DeploymentStatusPayload is the payload of a KindDeploymentStatus
