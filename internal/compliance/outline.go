@@ -313,11 +313,9 @@ func orNone(s string) string {
 	return s
 }
 
+// num writes a number of the evidence as the charts beside it label it.
 func num(v *float64) string {
-	if v == nil {
-		return "n/a"
-	}
-	return strconv.FormatFloat(*v, 'g', 4, 64)
+	return chart.Label(value(v))
 }
 
 func optInt(v *int64) string {
