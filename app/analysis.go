@@ -56,20 +56,30 @@ func distinct(ms []analysis.Measurement) []analysis.Measurement {
 	})
 }
 
+// stageConfig reads the config at ref, which names the rules of the
+// stage's runs of that commit, and finds the stage in it.
+func (a *App) stageConfig(ctx context.Context, repo *github.Repo, ref, stage string) (*gitops.Config, int, error) {
+	// Not permanent: a config that could not be read may be on the next
+	// attempt (one that does not parse is dead-lettered once they run out).
+	cfg, err := gitops.LoadConfig(ctx, repo.Snapshot(ref), a.validator)
+	if err != nil {
+		return nil, 0, fmt.Errorf("config at %s: %w", ref, err)
+	}
+	i := cfg.StageIndex(stage)
+	if i < 0 {
+		return nil, 0, permanent(fmt.Errorf("config at %s has no stage %q", ref, stage))
+	}
+	return cfg, i, nil
+}
+
 // stageRules reads the rules of a run's stage from the config at the
 // deployment's ref: the merge commit on the base branch, so the analysis
 // and its Prometheus address are the base branch's, as they were when the
 // version was merged, never a pull request's.
 func (a *App) stageRules(ctx context.Context, repo *github.Repo, r rollout.Run) (gitops.Stage, *analysis.Template, error) {
-	// Not permanent: a config that could not be read may be on the next
-	// attempt (one that does not parse is dead-lettered once they run out).
-	cfg, err := gitops.LoadConfig(ctx, repo.Snapshot(r.Ref), a.validator)
+	cfg, i, err := a.stageConfig(ctx, repo, r.Ref, r.Stage)
 	if err != nil {
-		return gitops.Stage{}, nil, fmt.Errorf("config at %s: %w", r.Ref, err)
-	}
-	i := cfg.StageIndex(r.Stage)
-	if i < 0 {
-		return gitops.Stage{}, nil, permanent(fmt.Errorf("config at %s has no stage %q", r.Ref, r.Stage))
+		return gitops.Stage{}, nil, err
 	}
 	templates, err := analysis.CompileConfig(cfg)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/deploy"
@@ -63,6 +64,12 @@ func (a *App) deployMerge(ctx context.Context, log *slog.Logger, repo *github.Re
 	if err != nil {
 		return err
 	}
+	// The run's soak is the one the App will wait for, read from the same
+	// commit, recorded so that the log alone says when the run soaks.
+	cfg, stage, err := a.stageConfig(ctx, repo, merge.CommitSHA, m.Stage)
+	if err != nil {
+		return err
+	}
 	d, err := a.existingDeployment(ctx, repo, merge.CommitSHA, m.Stage, payload)
 	if err != nil {
 		return err
@@ -76,7 +83,7 @@ func (a *App) deployMerge(ctx context.Context, log *slog.Logger, repo *github.Re
 		log.Info("deployment created", "deployment", d.ID, "model", m.Model, "version", m.Version, "environment", m.Stage)
 	}
 	entry.Payload = mustJSON(audit.DeploymentPayload{DeploymentID: d.ID, Environment: m.Stage, Ref: merge.CommitSHA,
-		BaseRef: merge.BaseRef, Deployment: payload, CreatedAt: d.CreatedAt})
+		BaseRef: merge.BaseRef, Deployment: payload, CreatedAt: d.CreatedAt, Soak: time.Duration(cfg.Stages[stage].Soak).String()})
 	_, err = a.store.Append(ctx, entry)
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/deploy"
@@ -166,8 +167,12 @@ func (a *App) rebuildDeployment(ctx context.Context, log *slog.Logger, repo *git
 		return err
 	}
 	if rec == nil {
+		cfg, stage, err := a.stageConfig(ctx, repo, d.SHA, d.Environment)
+		if err != nil {
+			return err
+		}
 		dep = audit.DeploymentPayload{DeploymentID: d.ID, Environment: d.Environment, Ref: d.SHA, BaseRef: branch,
-			Deployment: payload, Rebuilt: true, CreatedAt: d.CreatedAt}
+			Deployment: payload, Rebuilt: true, CreatedAt: d.CreatedAt, Soak: time.Duration(cfg.Stages[stage].Soak).String()}
 		r, err := a.store.Append(ctx, audit.Entry{Kind: audit.KindDeployment, Repository: repo.String(), Model: payload.Model,
 			Version: payload.Version, Stage: d.Environment, HeadSHA: d.SHA, Actor: d.Creator, Payload: mustJSON(dep)})
 		if err != nil {

@@ -1,6 +1,7 @@
 // Package schemas holds modelgate's CUE definitions: the model manifest, the
-// environment file, the repository config and the evidence document. They are the
-// single source of truth for what those documents may contain.
+// environment file, the repository config, the evidence document and the
+// compliance report's JSON. They are the single source of truth for what
+// those documents may contain.
 package schemas
 
 import "embed"

@@ -65,7 +65,7 @@ func (w *world) checkRebuilt(pr githubtest.PullRequest, d githubtest.Deployment)
 		t.Fatalf("deployment records %+v; want the App's one deployment", recs)
 	}
 	if p := deps[0]; !p.Rebuilt || p.DeploymentID != d.ID || p.Ref != pr.MergeCommitSHA || p.BaseRef != "main" ||
-		p.Environment != "production" || p.Deployment.Artifact.Digest != fraudDigest || !p.CreatedAt.Equal(d.CreatedAt) {
+		p.Environment != "production" || p.Deployment.Artifact.Digest != fraudDigest || !p.CreatedAt.Equal(d.CreatedAt) || p.Soak != "72h0m0s" {
 		t.Errorf("deployment payload %+v", p)
 	}
 	got := payloads[audit.DeploymentStatusPayload](t, w.records(audit.Filter{Kind: audit.KindDeploymentStatus}))

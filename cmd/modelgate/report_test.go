@@ -5,12 +5,16 @@ import (
 	"database/sql"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/gittest"
+	"github.com/modelgate/modelgate/internal/pdftest"
+	"github.com/modelgate/modelgate/internal/schema"
 	"github.com/modelgate/modelgate/internal/sqlstore"
 )
 
@@ -141,15 +145,7 @@ func TestAuditReport(t *testing.T) {
 		if !strings.HasPrefix(string(pdf), "%PDF-") || !strings.HasSuffix(strings.TrimSpace(string(pdf)), "%%EOF") {
 			t.Fatalf("not a PDF: %q", pdf[:min(len(pdf), 40)])
 		}
-		tool, err := exec.LookPath("pdftotext")
-		if err != nil {
-			t.Skip("pdftotext (poppler-utils) is not installed")
-		}
-		text, err := exec.Command(tool, "-enc", "UTF-8", out, "-").Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		flat := strings.Join(strings.Fields(string(text)), " ")
+		flat := strings.Join(pdftest.Pages(t, pdf), " ")
 		for _, want := range append(wants, "bob compliance "+res.Head[:12]+" yes record #1", "accuracy 0.904") {
 			if !strings.Contains(flat, want) {
 				t.Errorf("PDF lacks %q:\n%s", want, flat)
@@ -236,41 +232,8 @@ func TestAuditReportNamesAndTamperingInEveryFormat(t *testing.T) {
 	if code, stdout, stderr := runCLI(t, args...); code != exitOK {
 		t.Fatalf("gate exit %d\n%s%s", code, stdout, stderr)
 	}
-	report := func(format string) string {
-		t.Helper()
-		out := filepath.Join(t.TempDir(), "report."+format)
-		if code, _, stderr := runCLI(t, "audit", "report", "--model", "fraud-detector", "--format", format, "--out", out, "--database", db); code != exitOK {
-			t.Fatalf("%s: exit %d: %s", format, code, stderr)
-		}
-		b, err := os.ReadFile(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
-	pages := func() []string {
-		t.Helper()
-		tool, err := exec.LookPath("pdftotext")
-		if err != nil {
-			if os.Getenv("MODELGATE_REQUIRE_PDFTOTEXT") != "" {
-				t.Fatal("pdftotext (poppler-utils) is not installed")
-			}
-			t.Skip("pdftotext (poppler-utils) is not installed")
-		}
-		file := filepath.Join(t.TempDir(), "report.pdf")
-		if err := os.WriteFile(file, []byte(report("pdf")), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		text, err := exec.Command(tool, "-enc", "UTF-8", file, "-").Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps := strings.Split(strings.TrimSuffix(string(text), "\f"), "\f")
-		for i := range ps {
-			ps[i] = strings.Join(strings.Fields(ps[i]), " ")
-		}
-		return ps
-	}
+	report := func(format string) string { return reportFile(t, db, format) }
+	pages := func() []string { return pdftest.Pages(t, []byte(report("pdf"))) }
 	for _, format := range []string{"md", "html", "json"} {
 		out := report(format)
 		for _, n := range names {
@@ -312,5 +275,182 @@ func TestAuditReportNamesAndTamperingInEveryFormat(t *testing.T) {
 		if !strings.Contains(p, broken) {
 			t.Errorf("PDF page %d of %d lacks the broken chain:\n%s", i+1, len(ps), p)
 		}
+	}
+}
+
+// reportFile writes fraud-detector's compliance report in format from the
+// database, checking a JSON one against schemas/report.cue.
+func reportFile(t *testing.T, db, format string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "report."+format)
+	if code, _, stderr := runCLI(t, "audit", "report", "--model", "fraud-detector", "--format", format, "--out", out, "--database", db); code != exitOK {
+		t.Fatalf("%s: exit %d: %s", format, code, stderr)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if format == "json" {
+		v, err := schema.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc any
+		if err := v.Decode(schema.Report, "report.json", b, &doc); err != nil {
+			t.Errorf("the JSON report does not match #Report: %v", err)
+		}
+	}
+	return string(b)
+}
+
+// reports writes fraud-detector's report in every format, the PDF as the
+// text of its pages.
+func reports(t *testing.T, db string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, format := range []string{"md", "html", "json"} {
+		out[format] = reportFile(t, db, format)
+	}
+	out["pdf"] = strings.Join(pdftest.Pages(t, []byte(reportFile(t, db, "pdf"))), " ")
+	return out
+}
+
+// gateRun runs the gate on the example promotion of fraud-detector 2.3.0 to
+// production with the changes to main and to the promotion given, and
+// returns the database it recorded in.
+func gateRun(t *testing.T, mainEdits, promotionEdits func(*gittest.Repo), wantExit int) string {
+	t.Helper()
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	mainEdits(r)
+	r.Commit("example repository", time.Now().Add(-96*time.Hour))
+	r.Branch("promote")
+	r.CopyDir("../../examples/promotions/fraud-detector-2.3.0-production")
+	promotionEdits(r)
+	r.Commit("promote fraud-detector 2.3.0 to production", time.Now())
+	db := filepath.Join(t.TempDir(), "audit.db")
+	code, stdout, stderr := runCLI(t, "gate", "--repo", r.Dir, "--base", "main", "--head", "promote",
+		"--author", "alice", "--approved-by", "bob:compliance", "--approved-by", "carol", "--database", db)
+	if code != wantExit {
+		t.Fatalf("gate exit %d, want %d\n%s%s", code, wantExit, stdout, stderr)
+	}
+	return db
+}
+
+// TestAuditReportOfABrokenManifest: a promotion whose manifest does not
+// validate is denied, and the denial is in the model's report in every
+// format, on the version the manifest's path names.
+func TestAuditReportOfABrokenManifest(t *testing.T) {
+	const manifest = "models/fraud-detector/2.3.0/model.yaml"
+	db := gateRun(t, func(*gittest.Repo) {}, func(r *gittest.Repo) {
+		b, err := os.ReadFile(filepath.Join(r.Dir, manifest))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Write(manifest, strings.Replace(string(b), "riskTier: high", "riskTier: huge", 1))
+	}, exitFailed)
+	out := reports(t, db)
+	for _, format := range []string{"md", "html", "pdf"} {
+		for _, want := range []string{"Version 2.3.0", "DENIED", "change.invalid", manifest + ":7:13: metadata.riskTier: value"} {
+			if !strings.Contains(out[format], want) {
+				t.Errorf("%s report lacks %q:\n%s", format, want, out[format])
+			}
+		}
+	}
+	var doc struct {
+		Summary  []struct{ Version, State string }
+		Versions []struct {
+			Version string
+			Stages  []struct {
+				Proposals []struct {
+					Decisions []struct {
+						Allow bool
+						Deny  []struct{ Code, Msg string }
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out["json"]), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Summary) != 1 || doc.Summary[0].Version != "2.3.0" || doc.Summary[0].State != "denied" ||
+		len(doc.Versions) != 1 || doc.Versions[0].Version != "2.3.0" {
+		t.Fatalf("JSON report:\n%s", out["json"])
+	}
+	d := doc.Versions[0].Stages[0].Proposals[0].Decisions[0]
+	if d.Allow || len(d.Deny) == 0 || !slices.ContainsFunc(d.Deny, func(m struct{ Code, Msg string }) bool {
+		return m.Code == "change.invalid" && strings.HasPrefix(m.Msg, manifest+":7:13: metadata.riskTier")
+	}) {
+		t.Errorf("the decision %+v; want the manifest's denial", d)
+	}
+}
+
+// TestAuditReportStatesAWaiverOnce: a waiver on the base branch turns the
+// two denials of its code (one per sensitive attribute) into warnings, and
+// every format states it once.
+func TestAuditReportStatesAWaiverOnce(t *testing.T) {
+	const reason = "interim while the 2026 sample is relabelled"
+	db := gateRun(t, func(r *gittest.Repo) {
+		b, err := os.ReadFile(filepath.Join(r.Dir, ".modelgate/config.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Write(".modelgate/config.yaml", string(b)+"thresholds:\n  fairness: {disparateImpactMin: 0.95}\n")
+		r.Write(".modelgate/waivers.yaml", "waivers:\n  - {model: fraud-detector, version: 2.3.0, code: fairness.disparate_impact, reason: "+
+			reason+", approvedBy: risk-board, expires: \"2099-01-01\"}\n")
+	}, func(*gittest.Repo) {}, exitOK)
+	out := reports(t, db)
+	for _, format := range []string{"md", "html", "pdf"} {
+		if n := strings.Count(out[format], reason); n != 1 {
+			t.Errorf("%s report states the waiver %d times, want once:\n%s", format, n, out[format])
+		}
+		code := "fairness.disparate_impact"
+		if format == "md" {
+			code = `fairness.disparate\_impact`
+		}
+		for _, want := range []string{code, "risk-board", "2099-01-01", "(waived)"} {
+			if !strings.Contains(out[format], want) {
+				t.Errorf("%s report lacks %q:\n%s", format, want, out[format])
+			}
+		}
+	}
+	// The JSON names the waiver in the decision's list of waivers and, as
+	// structure, beside the warning it made; the message does not repeat it.
+	var doc struct {
+		Versions []struct {
+			Stages []struct {
+				Proposals []struct {
+					Decisions []struct {
+						Warn []struct {
+							Code, Msg string
+							Waiver    *struct{ Reason string }
+						}
+						Waivers []struct {
+							Code, Reason string
+						}
+					}
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out["json"]), &doc); err != nil {
+		t.Fatal(err)
+	}
+	d := doc.Versions[0].Stages[0].Proposals[0].Decisions[0]
+	if len(d.Waivers) != 1 || d.Waivers[0].Reason != reason || d.Waivers[0].Code != "fairness.disparate_impact" {
+		t.Errorf("waivers %+v; want the one waiver once", d.Waivers)
+	}
+	waived := 0
+	for _, w := range d.Warn {
+		if w.Waiver != nil {
+			waived++
+			if strings.Contains(w.Msg, reason) || w.Waiver.Reason != reason {
+				t.Errorf("waived warning %+v; want its waiver beside its message, not in it", w)
+			}
+		}
+	}
+	if waived != 2 {
+		t.Errorf("%d waived warnings, want 2:\n%s", waived, out["json"])
 	}
 }

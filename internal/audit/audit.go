@@ -89,6 +89,10 @@ type (
 		// rebuilt record is written long after, and the run it starts ends
 		// the one before it then, not when the store was rebuilt.
 		CreatedAt time.Time `json:"created_at,omitzero"`
+		// Soak is the stage's soak as the config at Ref sets it, a Go
+		// duration ("24h0m0s"): the run soaks from its success until the
+		// soak has passed. Empty in records made before it was recorded.
+		Soak string `json:"soak,omitempty"`
 	}
 	// DeploymentStatusPayload is the payload of a KindDeploymentStatus
 	// record. Refused, when not empty, says why the status does not count:

@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"encoding/xml"
 	"math"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/go-pdf/fpdf"
 	"golang.org/x/image/font/gofont/goregular"
+
+	"github.com/modelgate/modelgate/internal/pdftest"
 )
 
 func fairness() Bars {
@@ -186,7 +185,7 @@ func TestDrawOnAPDFPage(t *testing.T) {
 	if err := pdf.Output(&buf); err != nil {
 		t.Fatal(err)
 	}
-	text := pdfText(t, buf.Bytes())
+	text := pdftest.Text(t, buf.Bytes())
 	for _, want := range []string{"Łódź <script>", "Ελληνικά", "Кириллица", "min selection rate 0.4", "max 0.2", "0.913", "minimum 0.85", "n/a"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("PDF text lacks %q:\n%s", want, text)
@@ -195,24 +194,4 @@ func TestDrawOnAPDFPage(t *testing.T) {
 	if bytes.Contains(buf.Bytes(), []byte("/Subtype /Image")) {
 		t.Error("charts were drawn as images, not vectors")
 	}
-}
-
-func pdfText(t *testing.T, pdf []byte) string {
-	t.Helper()
-	tool, err := exec.LookPath("pdftotext")
-	if err != nil {
-		if os.Getenv("MODELGATE_REQUIRE_PDFTOTEXT") != "" {
-			t.Fatal("pdftotext (poppler-utils) is not installed")
-		}
-		t.Skip("pdftotext (poppler-utils) is not installed")
-	}
-	file := filepath.Join(t.TempDir(), "chart.pdf")
-	if err := os.WriteFile(file, pdf, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.Command(tool, "-enc", "UTF-8", file, "-").CombinedOutput()
-	if err != nil {
-		t.Fatalf("pdftotext: %v\n%s", err, out)
-	}
-	return string(out)
 }

@@ -90,7 +90,11 @@ type Lineage struct {
 	Mismatches   []Mismatch `json:"mismatches"`
 }
 
-// Mismatch is a lineage cross-check that failed.
+// Mismatch is a lineage cross-check that failed. It is the report's own
+// type, not the checks', so that the report's JSON keeps its keys
+// (modelgate.report/v1) whatever the evidence's Go types become. Expected
+// is what the lineage source records, Actual what the manifest or the
+// evidence says.
 type Mismatch struct {
 	Source   string `json:"source"`
 	Subject  string `json:"subject"`

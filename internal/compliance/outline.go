@@ -100,6 +100,15 @@ func (r *Report) chainStatus() (string, bool) {
 		r.Chain.FirstBad, r.Chain.Reason, r.Chain.FirstBad), false
 }
 
+// chainBlock states the chain's verdict, as an alert when it is broken.
+func (r *Report) chainBlock() block {
+	status, ok := r.chainStatus()
+	if ok {
+		return block{Kind: paragraph, Text: status}
+	}
+	return block{Kind: alert, Text: status}
+}
+
 func (r *Report) outline() []block {
 	var out []block
 	add := func(b block) { out = append(out, b) }
@@ -108,11 +117,7 @@ func (r *Report) outline() []block {
 	if r.Since != nil {
 		add(block{Kind: paragraph, Text: fmt.Sprintf("Records from %s on; the summary counts every record.", stamp(*r.Since))})
 	}
-	if status, ok := r.chainStatus(); ok {
-		add(block{Kind: paragraph, Text: status})
-	} else {
-		add(block{Kind: alert, Text: status})
-	}
+	add(r.chainBlock())
 	if len(r.Unreadable) > 0 {
 		add(block{Kind: alert, Text: "Some records could not be fully read:"})
 		var items []item
@@ -125,7 +130,11 @@ func (r *Report) outline() []block {
 	add(block{Kind: paragraph, Text: "Where each version stands in each stage; the record column names the latest decision on it there."})
 	sum := table{Header: []string{"Version", "Stage", "State", "Since", "By", "State from"}}
 	for _, st := range r.Summary {
-		row := r.row(st.Decision, orNone(st.Version), orNone(st.Stage), st.State, stamp(st.Since), orNone(st.By), r.item(st.Seq, "").Ref())
+		state := st.State
+		if st.SoakEnds != nil {
+			state += " until " + stamp(*st.SoakEnds)
+		}
+		row := r.row(st.Decision, orNone(st.Version), orNone(st.Stage), state, stamp(st.Since), orNone(st.By), r.item(st.Seq, "").Ref())
 		if st.Decision != 0 {
 			row.Link = anchor(st.Decision)
 		}
@@ -153,8 +162,7 @@ func (r *Report) outline() []block {
 	}
 	// The chain's verdict closes the report too, so that no excerpt of it
 	// loses the verdict.
-	status, ok := r.chainStatus()
-	add(block{Kind: map[bool]blockKind{true: paragraph, false: alert}[ok], Text: status})
+	add(r.chainBlock())
 	return out
 }
 
@@ -305,11 +313,9 @@ func orNone(s string) string {
 	return s
 }
 
+// num writes a number of the evidence as the charts beside it label it.
 func num(v *float64) string {
-	if v == nil {
-		return "n/a"
-	}
-	return strconv.FormatFloat(*v, 'g', 4, 64)
+	return chart.Label(value(v))
 }
 
 func optInt(v *int64) string {

@@ -313,7 +313,7 @@ func Load(ctx context.Context, s Store, q Query, now time.Time) (*Report, error)
 		rep.Since = &since
 	}
 	var problems []Problem
-	rep.Summary, problems = summary(all, q.Version)
+	rep.Summary, problems = summary(all, q.Version, now)
 	rep.Unreadable = append(rep.Unreadable, problems...)
 	sortBySeq(rep.Unreadable, func(p Problem) int64 { return p.Seq })
 	rep.Cards = cards(all, q.Version)
@@ -510,7 +510,12 @@ func (b *builder) decode(r audit.Record, v any) {
 }
 
 func (b *builder) unreadable(r audit.Record, err error) {
-	b.rep.Unreadable = append(b.rep.Unreadable, Problem{Seq: r.Seq, Reason: fmt.Sprintf("%s payload: %v", r.Kind, err)})
+	b.rep.Unreadable = append(b.rep.Unreadable, problemOf(r, err))
+}
+
+// problemOf is a record whose payload could not be decoded.
+func problemOf(r audit.Record, err error) Problem {
+	return Problem{Seq: r.Seq, Reason: fmt.Sprintf("%s payload: %v", r.Kind, err)}
 }
 
 // report assembles the report, with every list in record order.

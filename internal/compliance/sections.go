@@ -1,6 +1,7 @@
 package compliance
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -259,7 +260,7 @@ func (r *Report) trends() []block {
 			for _, m := range d.Evidence.Metrics {
 				if m.Name == n {
 					val = value(m.Value)
-					th = cmpOr(m.Threshold, th)
+					th = cmp.Or(m.Threshold, th) // the latest version's, where it recorded one
 					t.Rows = append(t.Rows, r.row(d.Seq, v, num(m.Value), num(m.Threshold)))
 				}
 			}
@@ -271,14 +272,6 @@ func (r *Report) trends() []block {
 		out = append(out, block{Kind: tabular, Table: t}, block{Kind: figure, Chart: l})
 	}
 	return out
-}
-
-// cmpOr is the latest threshold recorded: a's when set.
-func cmpOr(a, b *float64) *float64 {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 func value(v *float64) float64 {

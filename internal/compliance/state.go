@@ -19,7 +19,7 @@ const (
 	StateDenied     = "denied"      // its latest decision denied it
 	StateMerged     = "merged"      // pinned, not yet deployed
 	StateDeployed   = "deployed"    // its deployment succeeded
-	StateSoaking    = "soaking"     // deployed, with its live analysis still running
+	StateSoaking    = "soaking"     // deployed, its stage's soak not over
 	StateFailed     = "failed"      // its deployment or live analysis failed
 	StateRolledBack = "rolled back" // a rollback replaced it
 )
@@ -36,18 +36,20 @@ type StageState struct {
 	// latest decision on it in the stage, 0 when there is none.
 	Seq      int64 `json:"seq"`
 	Decision int64 `json:"decision_seq"`
+	// SoakEnds is when a soaking version's soak ends; nil in any other
+	// state.
+	SoakEnds *time.Time `json:"soak_ends,omitempty"`
 }
 
 // summary works out where every version of the model stands in every stage
-// from all the model's records; version, when not empty, keeps its rows
-// alone.
-// Records of runs that cannot be read are left out of the runs and returned
-// as problems.
-func summary(all []audit.Record, version string) ([]StageState, []Problem) {
+// at now from all the model's records; version, when not empty, keeps its
+// rows alone. Records of runs that cannot be read are left out of the runs
+// and returned as problems.
+func summary(all []audit.Record, version string, now time.Time) ([]StageState, []Problem) {
 	var problems []Problem
 	readable := func(r audit.Record, v any) bool {
 		if err := json.Unmarshal(r.Payload, v); err != nil {
-			problems = append(problems, Problem{Seq: r.Seq, Reason: fmt.Sprintf("%s payload: %v", r.Kind, err)})
+			problems = append(problems, problemOf(r, err))
 			return false
 		}
 		return true
@@ -55,7 +57,7 @@ func summary(all []audit.Record, version string) ([]StageState, []Problem) {
 	type key struct{ version, stage string }
 	var order []key
 	states := map[key]*StageState{}
-	set := func(k key, state string, at time.Time, by string, seq int64) {
+	set := func(k key, state string, at time.Time, by string, seq int64) *StageState {
 		st := states[k]
 		if st == nil {
 			st = &StageState{Version: k.version, Stage: k.stage}
@@ -63,9 +65,10 @@ func summary(all []audit.Record, version string) ([]StageState, []Problem) {
 			order = append(order, k)
 		}
 		if at.Before(st.Since) {
-			return
+			return nil
 		}
-		st.State, st.Since, st.By, st.Seq = state, at.UTC(), by, seq
+		st.State, st.Since, st.By, st.Seq, st.SoakEnds = state, at.UTC(), by, seq, nil
+		return st
 	}
 	type pull struct {
 		repository string
@@ -75,6 +78,9 @@ func summary(all []audit.Record, version string) ([]StageState, []Problem) {
 	rollbacks := map[pull]string{} // the version a rollback pull request replaces
 	var deployments, statuses, measurements, analyses []audit.Record
 	deployedBy := map[int64]audit.Record{}
+	// The soak each run's deployment record names; a run without one is
+	// never said to soak, as nothing says for how long.
+	soaks := map[int64]time.Duration{}
 	judgedAt := map[int64]time.Time{} // a run's latest analysis record
 	for _, r := range all {
 		k := key{r.Version, r.Stage}
@@ -113,6 +119,11 @@ func summary(all []audit.Record, version string) ([]StageState, []Problem) {
 			if readable(r, &d) {
 				deployments = append(deployments, r)
 				deployedBy[d.DeploymentID] = r
+				if soak, err := time.ParseDuration(d.Soak); err == nil {
+					soaks[d.DeploymentID] = soak
+				} else if d.Soak != "" {
+					problems = append(problems, Problem{Seq: r.Seq, Reason: fmt.Sprintf("deployment payload: soak %q: %v", d.Soak, err)})
+				}
 			}
 		case audit.KindDeploymentStatus:
 			if readable(r, &audit.DeploymentStatusPayload{}) {
@@ -142,8 +153,11 @@ func summary(all []audit.Record, version string) ([]StageState, []Problem) {
 			set(k, StateFailed, run.Failed, rec.Actor, rec.Seq)
 		case run.Analysis != nil && (run.Analysis.Phase == analysis.Failed || run.Analysis.Phase == analysis.Error):
 			set(k, StateFailed, judgedAt[run.DeploymentID], rec.Actor, rec.Seq)
-		case !run.Deployed.IsZero() && run.Current() && run.Analysis != nil && run.Analysis.Phase == analysis.Running:
-			set(k, StateSoaking, run.Deployed, rec.Actor, rec.Seq)
+		case !run.Deployed.IsZero() && run.Current() && soaking(soaks, run, now):
+			end := run.Deployed.Add(soaks[run.DeploymentID]).UTC()
+			if st := set(k, StateSoaking, run.Deployed, rec.Actor, rec.Seq); st != nil {
+				st.SoakEnds = &end
+			}
 		case !run.Deployed.IsZero():
 			set(k, StateDeployed, run.Deployed, rec.Actor, rec.Seq)
 		}
@@ -155,6 +169,13 @@ func summary(all []audit.Record, version string) ([]StageState, []Problem) {
 		}
 	}
 	return out, problems
+}
+
+// soaking says whether a run's soak, as its deployment record names it, is
+// not over at now.
+func soaking(soaks map[int64]time.Duration, run rollout.Run, now time.Time) bool {
+	soak, ok := soaks[run.DeploymentID]
+	return ok && now.Before(run.Deployed.Add(soak))
 }
 
 // Card is a version's model card: what its manifest says of it, and where
@@ -214,6 +235,8 @@ func cards(all []audit.Record, version string) []Card {
 				Task: m.Spec.Task, IntendedUse: m.Spec.IntendedUse, Limitations: m.Spec.Limitations, ArtifactURI: m.Spec.Artifact.URI,
 				ArtifactDigest: m.Spec.Artifact.Digest, Framework: m.Spec.Artifact.Framework, Lineage: m.Spec.Lineage, EvidenceSources: []EvidenceSource{}}
 			if len(d.Evidence) > 0 {
+				// Evidence that cannot be read is reported with its
+				// decision; the card goes without its cross-checks.
 				if e, err := summarize(d.Evidence, nil); err == nil {
 					c.LineageChecks = e.Lineage
 				}

@@ -38,6 +38,9 @@ const (
 	// WaiverEntries is the waivers file with its entries unjudged, so that each
 	// can be judged on its own.
 	WaiverEntries Definition = "#WaiverEntries"
+	// Report is the JSON of a compliance report, which modelgate writes and
+	// its readers check.
+	Report Definition = "#Report"
 )
 
 // schemaDir prefixes schema file names in positions, so that errors against the
@@ -92,7 +95,7 @@ func compile() (*compiled, error) {
 		return nil, fmt.Errorf("compile schemas: %w", err)
 	}
 	c := &compiled{ctx: ctx, defs: make(map[Definition]cue.Value)}
-	for _, def := range []Definition{Model, Environment, Config, Evidence, Waiver, WaiverEntries} {
+	for _, def := range []Definition{Model, Environment, Config, Evidence, Waiver, WaiverEntries, Report} {
 		// A reference compiled in the package's scope, rather than a lookup of the
 		// definition, is what makes CUE close the definition's structs: unknown
 		// fields are errors.
