@@ -6,7 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 BIN      := bin/modelgate
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build test fuzz mutate demo compat bench goldens lint clean
+.PHONY: all build test fuzz mutate demo compat bench goldens lint clean docs
 
 all: build
 
@@ -114,6 +114,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# The reference pages of docs/, generated from the CUE schemas and their
+# comments; `make test` fails when the committed pages are stale.
+docs:
+	$(GO) run ./scripts/docs -dir docs
 
 clean:
 	rm -rf bin
