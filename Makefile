@@ -6,17 +6,22 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 BIN      := bin/modelgate
 LDFLAGS  := -X main.version=$(VERSION)
 
-.PHONY: all build test fuzz mutate demo compat bench goldens lint clean
+.PHONY: all announce build test fuzz mutate demo compat bench goldens lint clean docs
 
 all: build
 
-build:
+# Said before a build starts, so that a silent first build is not mistaken for
+# a hang: it compiles OPA, CUE and the rest from source.
+announce:
+	@echo "make: compiling modelgate; the first build takes several minutes on two cores (later builds are cached)"
+
+build: announce
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/modelgate
 
 # The tests, on SQLite and on PostgreSQL (MODELGATE_TEST_POSTGRES, default
 # postgres://127.0.0.1:5432/test; skipped with a note when it is unreachable
 # unless MODELGATE_REQUIRE_POSTGRES=1).
-test: lint github-fixtures compat
+test: announce lint github-fixtures compat
 	$(GO) test -count=1 ./...
 	$(GO) test -count=1 -race ./internal/sqlstore/ ./internal/schema/ ./internal/policy/ ./internal/github/ ./checks/... ./app/...
 
@@ -114,6 +119,11 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+
+# The reference pages of docs/, generated from the CUE schemas and their
+# comments; `make test` fails when the committed pages are stale.
+docs:
+	$(GO) run ./scripts/docs -dir docs
 
 clean:
 	rm -rf bin

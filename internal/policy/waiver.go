@@ -23,6 +23,10 @@ type Waiver struct {
 	Expires    string `json:"expires"`
 }
 
+// CodeWaiverExpired warns of a waiver of the judged model that no longer
+// applies: its denial blocks again.
+const CodeWaiverExpired = "waiver.expired"
+
 // unwaivable are the codes no waiver lifts: a waiver cannot stand in for the
 // people who must approve, nor for a policy that could not be evaluated.
 var unwaivable = []string{"approvals.", "policy_change.", "policy."}
@@ -89,7 +93,7 @@ func ApplyWaivers(d Decision, waivers []Waiver, model, version string, now time.
 	}
 	for _, w := range waivers {
 		if w.Model == model && (w.Version == "" || w.Version == version) && w.Expires < today {
-			d.Warn = append(d.Warn, Message{Code: "waiver.expired", Package: "modelgate",
+			d.Warn = append(d.Warn, Message{Code: CodeWaiverExpired, Package: "modelgate",
 				Msg: fmt.Sprintf("waiver of %s for %s expired on %s and no longer applies", w.Code, model, w.Expires)})
 		}
 	}
