@@ -31,11 +31,12 @@ func main() {
 	sizes := flag.String("rows", "1000000,10000000", "rows of each case, comma-separated")
 	runs := flag.String("runs", "5,1", "runs of each program on each case, of which the fastest counts")
 	numbers := flag.String("numbers", "full,short", "how the cases write numbers, comma-separated: full (as pandas writes float64) or short (a few decimals)")
+	parquetCodecs := flag.String("parquet", "snappy,zstd", "also time modelgate on each case written as Parquet with these compressions, comma-separated; none for no Parquet")
 	generateOnly := flag.Bool("generate", false, "generate the cases and stop, for timing the programs by other means")
 	python := flag.String("python", "/usr/bin/python3", "the Python that runs the peer")
 	peer := flag.String("peer", "checks/bench/peer.py", "the peer script")
 	flag.Parse()
-	if err := run(*bin, *dir, *sizes, *runs, *numbers, *generateOnly, *python, *peer); err != nil {
+	if err := run(*bin, *dir, *sizes, *runs, *numbers, *parquetCodecs, *generateOnly, *python, *peer); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -48,7 +49,7 @@ type measurement struct {
 	maxRSS int64         // bytes
 }
 
-func run(bin, dir, sizes, runs, numberList string, generateOnly bool, python, peer string) error {
+func run(bin, dir, sizes, runs, numberList, parquetList string, generateOnly bool, python, peer string) error {
 	var results []result
 	rows, err := positives(sizes)
 	if err != nil {
@@ -67,6 +68,16 @@ func run(bin, dir, sizes, runs, numberList string, generateOnly bool, python, pe
 			return fmt.Errorf("-numbers: %q is neither full nor short", s)
 		}
 	}
+	var parquets []string
+	if parquetList != "none" {
+		for _, c := range strings.Split(parquetList, ",") {
+			if _, ok := codecs[strings.TrimSpace(c)]; !ok {
+				return fmt.Errorf("-parquet: no compression %q (want snappy or zstd)", c)
+			}
+			parquets = append(parquets, strings.TrimSpace(c))
+		}
+	}
+	var inParquet []parquetResult
 	for i, n := range rows {
 		times := repeats[min(i, len(repeats)-1)]
 		for _, numbers := range cases {
@@ -74,6 +85,11 @@ func run(bin, dir, sizes, runs, numberList string, generateOnly bool, python, pe
 			caseDir := filepath.Join(dir, name)
 			if err := ensureCase(caseDir, n, numbers); err != nil {
 				return err
+			}
+			for _, codec := range parquets {
+				if err := ensureParquet(caseDir, caseDir+"-"+codec, codec); err != nil {
+					return err
+				}
 			}
 			if generateOnly {
 				continue
@@ -94,11 +110,27 @@ func run(bin, dir, sizes, runs, numberList string, generateOnly bool, python, pe
 			if err != nil {
 				return err
 			}
-			results = append(results, result{rows: n, numbers: numbers, runs: times, modelgate: mg, peer: py, agree: agree})
+			r := result{rows: n, numbers: numbers, runs: times, modelgate: mg, peer: py, agree: agree}
+			results = append(results, r)
+			for _, codec := range parquets {
+				pq := caseDir + "-" + codec
+				fmt.Fprintf(os.Stderr, "%s-%s: modelgate check…\n", name, codec)
+				pqEvidence := filepath.Join(pq, "evidence.json")
+				m, err := fastest(times, bin, "check", filepath.Join(pq, "model.yaml"), "--out", pqEvidence, "--format", "json")
+				if err != nil {
+					return err
+				}
+				agree, err := sameNumbers(pqEvidence, peerOut)
+				if err != nil {
+					return err
+				}
+				inParquet = append(inParquet, parquetResult{csv: r, codec: codec, modelgate: m, agree: agree})
+			}
 		}
 	}
 	if !generateOnly {
 		printTable(results)
+		printParquet(inParquet)
 	}
 	return nil
 }
@@ -108,6 +140,45 @@ type result struct {
 	numbers         Numbers
 	modelgate, peer measurement
 	agree           string
+}
+
+// parquetResult is modelgate on a case written as Parquet, beside the CSV run.
+type parquetResult struct {
+	csv       result
+	codec     string
+	modelgate measurement
+	agree     string
+}
+
+func printParquet(results []parquetResult) {
+	if len(results) == 0 {
+		return
+	}
+	w := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(w, "rows\tnumbers\tParquet\tmodelgate\tCPU\tpeak RSS\tCSV\tCPU\tCPU vs CSV\t")
+	for _, r := range results {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%.2f s\t%.2f s\t%d MB\t%.2f s\t%.2f s\t%.2f×\t\n", describeRows(r.csv.rows), r.csv.numbers, r.codec,
+			r.modelgate.wall.Seconds(), r.modelgate.cpu.Seconds(), r.modelgate.maxRSS>>20,
+			r.csv.modelgate.wall.Seconds(), r.csv.modelgate.cpu.Seconds(), r.modelgate.cpu.Seconds()/r.csv.modelgate.cpu.Seconds())
+	}
+	w.Flush()
+	for _, r := range results {
+		fmt.Printf("%s rows, %s numbers, Parquet (%s): numbers of modelgate and the peer: %s\n", describeRows(r.csv.rows), r.csv.numbers, r.codec, r.agree)
+	}
+}
+
+// ensureParquet writes the CSV case in from as Parquet into dir unless an
+// earlier run has.
+func ensureParquet(from, dir, codec string) error {
+	done := filepath.Join(dir, ".complete")
+	if _, err := os.Stat(done); err == nil {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "writing %s as Parquet (%s) into %s…\n", from, codec, dir)
+	if err := toParquet(from, dir, codec); err != nil {
+		return fmt.Errorf("parquet %s: %w", dir, err)
+	}
+	return os.WriteFile(done, nil, 0o644)
 }
 
 // ensureCase generates the case unless an earlier run has.
