@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -312,6 +313,21 @@ func (p *part) reset() {
 	p.nulls, p.invalid = Tally{}, Tally{}
 	clear(p.failed)
 	p.verdicts = p.verdicts[:0]
+}
+
+// reserve makes room for n more values, doubling what is kept so that a column
+// read in many pages is copied about once, but never past most values.
+func (p *part) reserve(n, most int) {
+	p.floats = reserve(p.floats, n, most)
+	p.codes = reserve(p.codes, n, most)
+	p.hashes = reserve(p.hashes, n, most)
+}
+
+func reserve[T any](s []T, n, most int) []T {
+	if s == nil || cap(s)-len(s) >= n {
+		return s
+	}
+	return slices.Grow(s, min(max(2*cap(s), len(s)+n), most)-len(s))
 }
 
 // missing records that a row has no value: it is null, unparsable or ragged.
