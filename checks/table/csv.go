@@ -130,9 +130,17 @@ func (p *recordParser) general(data []byte, pos int) (next, newlines int, err er
 // bytes eight at a time. It reports false at a quote, having done nothing that
 // general must undo.
 func (p *recordParser) plain(data []byte, pos int) (next, newlines int, ok bool) {
-	start, i, n := pos, pos, len(data)
-	for ; i+8 <= n; i += 8 {
-		w := binary.LittleEndian.Uint64(data[i:])
+	start, n := pos, len(data)
+	for i := pos; i < n; i += 8 {
+		var w uint64
+		if i+8 <= n {
+			w = binary.LittleEndian.Uint64(data[i:])
+		} else {
+			// The last bytes, padded with zeros, which are none of the three.
+			var tail [8]byte
+			copy(tail[:], data[i:])
+			w = binary.LittleEndian.Uint64(tail[:])
+		}
 		for m := specials(w); m != 0; m &= m - 1 {
 			j := i + bits.TrailingZeros64(m)>>3
 			switch data[j] {
@@ -146,19 +154,6 @@ func (p *recordParser) plain(data []byte, pos int) (next, newlines int, ok bool)
 				p.fields = p.fields[:0]
 				return 0, 0, false
 			}
-		}
-	}
-	for ; i < n; i++ {
-		switch data[i] {
-		case ',':
-			p.fields = append(p.fields, data[start:i])
-			start = i + 1
-		case '\n':
-			p.fields = append(p.fields, trimCR(data[start:i]))
-			return i + 1, 1, true
-		case '"':
-			p.fields = p.fields[:0]
-			return 0, 0, false
 		}
 	}
 	p.fields = append(p.fields, trimCR(data[start:]))
