@@ -34,6 +34,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzDepth -fuzztime $(FUZZTIME) ./internal/schema/
 	$(GO) test -run '^$$' -fuzz FuzzReadCSV -fuzztime $(FUZZTIME) ./checks/table/
 	$(GO) test -run '^$$' -fuzz FuzzReadParquet -fuzztime $(FUZZTIME) ./checks/table/
+	$(GO) test -run '^$$' -fuzz FuzzParseFloat -fuzztime $(FUZZTIME) ./checks/internal/floats/
 	$(GO) test -run '^$$' -fuzz FuzzParseEvent -fuzztime $(FUZZTIME) ./app/
 	$(GO) test -run '^$$' -fuzz FuzzParseValue -fuzztime $(FUZZTIME) ./internal/policy/
 	$(GO) test -run '^$$' -fuzz FuzzPatchSides -fuzztime $(FUZZTIME) ./internal/github/
@@ -100,7 +101,8 @@ compat:
 	$(CUE) vet -c -d '#Model' ./schemas/ $(wildcard examples/gitops/models/*/*/model.yaml)
 
 # The checks engine against a pandas + numpy + scipy + scikit-learn peer on
-# generated cases of 1M and 10M rows, kept in .cache/bench (BENCHMARKS.md), then
+# generated cases of 1M and 10M rows — numbers as pandas writes them and short
+# decimals, and the first also as Parquet — kept in .cache/bench (BENCHMARKS.md), then
 # the Go benchmarks of its hot paths, then the App: webhook intake on loopback
 # (SQLite and PostgreSQL) and webhook-to-check-run time on the GitHub emulator.
 bench: build github-fixtures

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -54,9 +55,22 @@ var (
 	ageBands  = []string{"18-29", "30-44", "45-64", "65+"}
 )
 
+// Numbers is how a case writes its numbers.
+type Numbers string
+
+const (
+	// Full writes every float64 as pandas' DataFrame.to_csv does, in its
+	// shortest round-trip form (Python's repr): up to 17 significant digits,
+	// "1e-05" below 1e-4, and bools as True and False.
+	Full Numbers = "full"
+	// Short writes amounts to the cent and scores to four decimals, as a
+	// hand-made export would.
+	Short Numbers = "short"
+)
+
 // generate writes the benchmark case of n rows into dir, deterministically: the
-// same n gives the same bytes.
-func generate(dir string, n int) error {
+// same n and numbers give the same bytes.
+func generate(dir string, n int, numbers Numbers) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -68,10 +82,10 @@ func generate(dir string, n int) error {
 		name  string
 		write func(w *bufio.Writer, rng *rand.Rand)
 	}{
-		{"reference.csv", func(w *bufio.Writer, rng *rand.Rand) { transactions(w, rng, n, width, 'r', 0) }},
-		{"current.csv", func(w *bufio.Writer, rng *rand.Rand) { transactions(w, rng, n, width, 'c', 1) }},
-		{"predictions.csv", func(w *bufio.Writer, rng *rand.Rand) { predictions(w, rng, n, width, 0.9) }},
-		{"baseline.csv", func(w *bufio.Writer, rng *rand.Rand) { predictions(w, rng, n, width, 0.8) }},
+		{"reference.csv", func(w *bufio.Writer, rng *rand.Rand) { transactions(w, rng, numbers, n, width, 'r', 0) }},
+		{"current.csv", func(w *bufio.Writer, rng *rand.Rand) { transactions(w, rng, numbers, n, width, 'c', 1) }},
+		{"predictions.csv", func(w *bufio.Writer, rng *rand.Rand) { predictions(w, rng, numbers, n, width, 0.9) }},
+		{"baseline.csv", func(w *bufio.Writer, rng *rand.Rand) { predictions(w, rng, numbers, n, width, 0.8) }},
 	}
 	for i, f := range files {
 		rng := rand.New(rand.NewPCG(uint64(n), uint64(i)))
@@ -98,7 +112,7 @@ func writeFile(path string, write func(*bufio.Writer)) error {
 
 // transactions writes txn_id,amount,hour,country,card_present rows; shift > 0
 // moves the distributions as a season would.
-func transactions(w *bufio.Writer, rng *rand.Rand, n, width int, prefix byte, shift float64) {
+func transactions(w *bufio.Writer, rng *rand.Rand, numbers Numbers, n, width int, prefix byte, shift float64) {
 	w.WriteString("txn_id,amount,hour,country,card_present\n")
 	var b []byte
 	for i := range n {
@@ -106,7 +120,11 @@ func transactions(w *bufio.Writer, rng *rand.Rand, n, width int, prefix byte, sh
 		b = appendPadded(b, i+1, width)
 		amount := math.Exp(3.5 + 0.1*shift + 1.1*rng.NormFloat64())
 		b = append(b, ',')
-		b = strconv.AppendFloat(b, math.Round(amount*100)/100, 'f', 2, 64)
+		if numbers == Full {
+			b = appendRepr(b, amount)
+		} else {
+			b = strconv.AppendFloat(b, math.Round(amount*100)/100, 'f', 2, 64)
+		}
 		hour := int(math.Mod(14+3*shift+5*rng.NormFloat64()+48, 24))
 		b = append(b, ',')
 		b = strconv.AppendInt(b, int64(hour), 10)
@@ -114,7 +132,7 @@ func transactions(w *bufio.Writer, rng *rand.Rand, n, width int, prefix byte, sh
 		b = append(b, ',')
 		b = append(b, countries[min(c, len(countries)-1)]...)
 		b = append(b, ',')
-		b = strconv.AppendBool(b, rng.IntN(3) > 0)
+		b = appendBool(b, numbers, rng.IntN(3) > 0)
 		b = append(b, '\n')
 		w.Write(b)
 	}
@@ -122,7 +140,7 @@ func transactions(w *bufio.Writer, rng *rand.Rand, n, width int, prefix byte, sh
 
 // predictions writes txn_id,label,score,prediction,sex,age_band rows of a model
 // whose scores separate the classes as well as skill says.
-func predictions(w *bufio.Writer, rng *rand.Rand, n, width int, skill float64) {
+func predictions(w *bufio.Writer, rng *rand.Rand, numbers Numbers, n, width int, skill float64) {
 	w.WriteString("txn_id,label,score,prediction,sex,age_band\n")
 	var b []byte
 	for i := range n {
@@ -135,7 +153,10 @@ func predictions(w *bufio.Writer, rng *rand.Rand, n, width int, skill float64) {
 			label = 1
 		}
 		z := rng.NormFloat64() + 2.5*skill*float64(label) - 2 + 0.2*float64(age)
-		score := math.Round(1e4/(1+math.Exp(-z))) / 1e4
+		score := 1 / (1 + math.Exp(-z))
+		if numbers == Short {
+			score = math.Round(1e4/(1+math.Exp(-z))) / 1e4
+		}
 		pred := 0
 		if score >= 0.5 {
 			pred = 1
@@ -143,7 +164,11 @@ func predictions(w *bufio.Writer, rng *rand.Rand, n, width int, skill float64) {
 		b = append(b, ',')
 		b = strconv.AppendInt(b, int64(label), 10)
 		b = append(b, ',')
-		b = strconv.AppendFloat(b, score, 'f', 4, 64)
+		if numbers == Full {
+			b = appendRepr(b, score)
+		} else {
+			b = strconv.AppendFloat(b, score, 'f', 4, 64)
+		}
 		b = append(b, ',')
 		b = strconv.AppendInt(b, int64(pred), 10)
 		b = append(b, ',')
@@ -153,6 +178,35 @@ func predictions(w *bufio.Writer, rng *rand.Rand, n, width int, skill float64) {
 		b = append(b, '\n')
 		w.Write(b)
 	}
+}
+
+// appendRepr appends v as Python's repr writes a float64, which is what pandas
+// and numpy print: the shortest digits that read back as v, in positional form
+// with at least one decimal for exponents from -4 to 15, else as d.ddde±XX.
+func appendRepr(b []byte, v float64) []byte {
+	var buf [32]byte
+	e := strconv.AppendFloat(buf[:0], v, 'e', -1, 64)
+	exp, _ := strconv.Atoi(string(e[bytes.IndexByte(e, 'e')+1:]))
+	if exp < -4 || exp >= 16 {
+		return append(b, e...) // Go's exponent form is Python's: 1e-05, 1.5e+16
+	}
+	start := len(b)
+	b = strconv.AppendFloat(b, v, 'f', -1, 64)
+	if bytes.IndexByte(b[start:], '.') < 0 {
+		b = append(b, ".0"...)
+	}
+	return b
+}
+
+// appendBool appends a bool as pandas writes it in a full case, else as Go does.
+func appendBool(b []byte, numbers Numbers, v bool) []byte {
+	switch {
+	case numbers == Short:
+		return strconv.AppendBool(b, v)
+	case v:
+		return append(b, "True"...)
+	}
+	return append(b, "False"...)
 }
 
 func appendPadded(b []byte, v, width int) []byte {

@@ -68,22 +68,19 @@ var (
 func (p *recordParser) parse(data []byte, pos int) (next, newlines int, err error) {
 	p.fields = p.fields[:0]
 	p.scratch = p.scratch[:0]
-	n := len(data)
 	if end, ok := lineEnd(data, pos); ok {
 		return end, 1, nil
 	}
-	// Most records are a line without quotes: found and split at word speed.
-	line, next, newlines := data[pos:], n, 0
-	if nl := bytes.IndexByte(line, '\n'); nl >= 0 {
-		line, next, newlines = line[:nl], pos+nl+1, 1
-	}
-	if bytes.IndexByte(line, '"') < 0 {
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
-		}
-		p.split(line)
+	if next, newlines, ok := p.plain(data, pos); ok {
 		return next, newlines, nil
 	}
+	return p.general(data, pos)
+}
+
+// general parses any record, quoted fields and all, one byte at a time.
+func (p *recordParser) general(data []byte, pos int) (next, newlines int, err error) {
+	p.fields = p.fields[:0]
+	n := len(data)
 	newlines = 0
 	i := pos
 	for {
@@ -129,30 +126,58 @@ func (p *recordParser) parse(data []byte, pos int) (next, newlines int, err erro
 	}
 }
 
-// split splits a line without quotes at its commas, eight bytes at a time.
-func (p *recordParser) split(line []byte) {
-	start, i := 0, 0
-	for ; i+8 <= len(line); i += 8 {
-		for m := commas(binary.LittleEndian.Uint64(line[i:])); m != 0; m &= m - 1 {
+// plain parses a record without quotes, as most are, in one pass over its
+// bytes eight at a time. It reports false at a quote, having done nothing that
+// general must undo.
+func (p *recordParser) plain(data []byte, pos int) (next, newlines int, ok bool) {
+	start, n := pos, len(data)
+	for i := pos; i < n; i += 8 {
+		var w uint64
+		if i+8 <= n {
+			w = binary.LittleEndian.Uint64(data[i:])
+		} else {
+			// The last bytes, padded with zeros, which are none of the three.
+			var tail [8]byte
+			copy(tail[:], data[i:])
+			w = binary.LittleEndian.Uint64(tail[:])
+		}
+		for m := specials(w); m != 0; m &= m - 1 {
 			j := i + bits.TrailingZeros64(m)>>3
-			p.fields = append(p.fields, line[start:j])
-			start = j + 1
+			switch data[j] {
+			case ',':
+				p.fields = append(p.fields, data[start:j])
+				start = j + 1
+			case '\n':
+				p.fields = append(p.fields, trimCR(data[start:j]))
+				return j + 1, 1, true
+			default:
+				p.fields = p.fields[:0]
+				return 0, 0, false
+			}
 		}
 	}
-	for ; i < len(line); i++ {
-		if line[i] == ',' {
-			p.fields = append(p.fields, line[start:i])
-			start = i + 1
-		}
-	}
-	p.fields = append(p.fields, line[start:])
+	p.fields = append(p.fields, trimCR(data[start:]))
+	return n, 0, true
 }
 
-// commas sets the top bit of each byte of w that is a comma, and no other bit:
-// an exact test for a zero byte of w XOR ",,,,,,,,".
-func commas(w uint64) uint64 {
+// trimCR removes the carriage return of a line's last field.
+func trimCR(f []byte) []byte {
+	if len(f) > 0 && f[len(f)-1] == '\r' {
+		return f[:len(f)-1]
+	}
+	return f
+}
+
+// specials sets the top bit of each byte of w that is a comma, a newline or a
+// quote, and no other bit.
+func specials(w uint64) uint64 {
+	return zeroBytes(w^0x2c2c2c2c2c2c2c2c) | zeroBytes(w^0x0a0a0a0a0a0a0a0a) | zeroBytes(w^0x2222222222222222)
+}
+
+// zeroBytes sets the top bit of each zero byte of x, and no other bit: exact,
+// unlike the usual test, which may also flag a byte after a zero one.
+func zeroBytes(x uint64) uint64 {
 	const low7 = 0x7f7f7f7f7f7f7f7f
-	x := w ^ 0x2c2c2c2c2c2c2c2c
 	return ^((x&low7 + low7) | x | low7)
 }
 

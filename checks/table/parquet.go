@@ -237,6 +237,17 @@ func readParquetColumn(ctx context.Context, f *parquet.File, s *Spec, leaf, rows
 				pages.Close()
 				return nil, err
 			}
+			if page.NumValues() > int64(rows-row) {
+				parquet.Release(page)
+				pages.Close()
+				return nil, fmt.Errorf("more values than the %d rows the footer claims", rows)
+			}
+			p.reserve(int(page.NumValues()), rows)
+			if n, ok := p.addPlainNumbers(row, page, text); ok {
+				row += n
+				parquet.Release(page)
+				continue
+			}
 			values := page.Values()
 			for {
 				n, err := values.ReadValues(buf)
@@ -304,6 +315,43 @@ func (p *part) addValue(r int, v parquet.Value, text []byte) []byte {
 		p.add(r, v.ByteArray())
 		return text
 	}
+	return p.addNumber(r, num, text)
+}
+
+// addPlainNumbers records the values of a page of numbers without nulls or a
+// dictionary, as most pages of numbers are, from the page's own array rather
+// than value by value. It reports false, having done nothing, for any other page.
+func (p *part) addPlainNumbers(r int, page parquet.Page, text []byte) (int, bool) {
+	if page.NumNulls() != 0 || page.Dictionary() != nil {
+		return 0, false
+	}
+	data := page.Data()
+	switch page.Type().Kind() {
+	case parquet.Double:
+		values := data.Double()
+		for i, v := range values {
+			text = p.addNumber(r+i, v, text)
+		}
+		return len(values), true
+	case parquet.Int64:
+		values := data.Int64()
+		for i, v := range values {
+			text = p.addNumber(r+i, float64(v), text)
+		}
+		return len(values), true
+	case parquet.Int32:
+		values := data.Int32()
+		for i, v := range values {
+			text = p.addNumber(r+i, float64(v), text)
+		}
+		return len(values), true
+	}
+	return 0, false
+}
+
+// addNumber records a number read from a Parquet file as row r's. text is
+// scratch space, returned for reuse.
+func (p *part) addNumber(r int, num float64, text []byte) []byte {
 	if math.IsNaN(num) || math.IsInf(num, 0) {
 		p.invalid.add(r, strconv.AppendFloat(text[:0], num, 'g', -1, 64))
 		p.missing()

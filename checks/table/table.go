@@ -6,13 +6,15 @@ package table
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/modelgate/modelgate/checks/internal/floats"
 )
 
 // Type is what the values of a column are.
@@ -175,107 +177,10 @@ func HashNumber(v float64) uint64 { return nonZero(maphash.Comparable(seed, v)) 
 
 func nonZero(h uint64) uint64 { return max(h, 1) }
 
-// pow10 are the powers of ten that float64 holds exactly.
-var pow10 = [...]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
-	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22}
-
 // ParseNumber parses a finite decimal number — optional sign, digits with an
 // optional fraction, optional exponent — between optional spaces, correctly
 // rounded. NaN, infinities, hexadecimal and digit separators are not numbers.
-func ParseNumber(b []byte) (float64, bool) {
-	b = trimSpace(b)
-	i, n := 0, len(b)
-	if n == 0 {
-		return 0, false
-	}
-	neg := false
-	if b[0] == '+' || b[0] == '-' {
-		neg = b[0] == '-'
-		i++
-	}
-	var mant uint64
-	digits, exp10 := 0, 0
-	sawDigit, exact := false, true
-	for ; i < n && '0' <= b[i] && b[i] <= '9'; i++ {
-		sawDigit = true
-		switch d := uint64(b[i] - '0'); {
-		case digits < 19:
-			mant = mant*10 + d
-			if mant != 0 {
-				digits++
-			}
-		default:
-			exp10++
-			exact = exact && d == 0
-		}
-	}
-	if i < n && b[i] == '.' {
-		for i++; i < n && '0' <= b[i] && b[i] <= '9'; i++ {
-			sawDigit = true
-			if digits < 19 {
-				mant = mant*10 + uint64(b[i]-'0')
-				if mant != 0 {
-					digits++
-				}
-				exp10--
-			} else {
-				exact = exact && b[i] == '0'
-			}
-		}
-	}
-	if !sawDigit {
-		return 0, false
-	}
-	if i < n && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		eneg := false
-		if i < n && (b[i] == '+' || b[i] == '-') {
-			eneg = b[i] == '-'
-			i++
-		}
-		if i == n {
-			return 0, false
-		}
-		e := 0
-		for ; i < n && '0' <= b[i] && b[i] <= '9'; i++ {
-			if e < 100000 {
-				e = e*10 + int(b[i]-'0')
-			}
-		}
-		if eneg {
-			e = -e
-		}
-		exp10 += e
-	}
-	if i != n {
-		return 0, false
-	}
-	var v float64
-	switch {
-	case mant == 0:
-		v = 0
-	case exact && mant < 1<<53 && exp10 >= -22 && exp10 <= 22:
-		// Clinger's fast path: both operands are exact, so one correctly rounded
-		// operation gives the correctly rounded result.
-		v = float64(mant)
-		if exp10 < 0 {
-			v /= pow10[-exp10]
-		} else {
-			v *= pow10[exp10]
-		}
-	default:
-		f, err := strconv.ParseFloat(string(b), 64)
-		// A number too small for a float64 is 0, as every reader of CSV has it.
-		if err != nil && !(errors.Is(err, strconv.ErrRange) && f == 0) || math.IsInf(f, 0) {
-			return 0, false
-		}
-		return f + 0, true // +0 turns -0 into 0
-	}
-	if neg && v != 0 {
-		v = -v
-	}
-	return v, true
-}
+func ParseNumber(b []byte) (float64, bool) { return floats.Parse(b) }
 
 // ParseInt parses a number that is a whole number ("3", "3.0", "3e2").
 func ParseInt(b []byte) (float64, bool) {
@@ -408,6 +313,21 @@ func (p *part) reset() {
 	p.nulls, p.invalid = Tally{}, Tally{}
 	clear(p.failed)
 	p.verdicts = p.verdicts[:0]
+}
+
+// reserve makes room for n more values, doubling what is kept so that a column
+// read in many pages is copied about once, but never past most values.
+func (p *part) reserve(n, most int) {
+	p.floats = reserve(p.floats, n, most)
+	p.codes = reserve(p.codes, n, most)
+	p.hashes = reserve(p.hashes, n, most)
+}
+
+func reserve[T any](s []T, n, most int) []T {
+	if s == nil || cap(s)-len(s) >= n {
+		return s
+	}
+	return slices.Grow(s, min(max(2*cap(s), len(s)+n), most)-len(s))
 }
 
 // missing records that a row has no value: it is null, unparsable or ragged.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"strconv"
 	"strings"
@@ -412,5 +413,46 @@ func TestCSVLimits(t *testing.T) {
 	}
 	if tb, err := Read(context.Background(), fsys, "current.csv", specs, Limits{Rows: 50, Columns: 3}); err != nil || tb.Rows != 50 {
 		t.Errorf("at the limits: %v", err)
+	}
+}
+
+// TestPlainRecords: the one-pass parser of records without quotes splits every
+// record it takes as the general parser does, and takes every record without
+// quotes.
+func TestPlainRecords(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	alphabet := []byte("a1,,\n\r\" .e")
+	var fast, general recordParser
+	for range 200000 {
+		data := make([]byte, rng.IntN(40))
+		for i := range data {
+			data[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		pos := 0
+		if len(data) > 0 {
+			pos = rng.IntN(len(data))
+		}
+		if len(data) == 0 {
+			continue
+		}
+		if _, ok := lineEnd(data, pos); ok {
+			continue
+		}
+		fast.fields = fast.fields[:0]
+		next, newlines, ok := fast.plain(data, pos)
+		line := data[pos:]
+		if nl := bytes.IndexByte(line, '\n'); nl >= 0 {
+			line = line[:nl]
+		}
+		if quoted := bytes.IndexByte(line, '"') >= 0; ok == quoted {
+			t.Fatalf("plain(%q, %d) ok = %v", data, pos, ok)
+		}
+		if !ok {
+			continue
+		}
+		gNext, gNewlines, err := general.general(data, pos)
+		if err != nil || next != gNext || newlines != gNewlines || !slices.EqualFunc(fast.fields, general.fields, bytes.Equal) {
+			t.Fatalf("plain(%q, %d) = %q, %d, %d; general %q, %d, %d, %v", data, pos, fast.fields, next, newlines, general.fields, gNext, gNewlines, err)
+		}
 	}
 }

@@ -1,0 +1,206 @@
+package floats
+
+import (
+	"errors"
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// reference is what Parse must return: for a decimal number strconv's correctly
+// rounded value, with -0 as 0, underflow as 0 and overflow refused; for
+// anything else, that it is not a number.
+func reference(s string) (float64, bool) {
+	if !decimal.MatchString(s) {
+		return 0, false
+	}
+	f, err := strconv.ParseFloat(strings.Trim(s, " \t"), 64)
+	if err != nil && !(errors.Is(err, strconv.ErrRange) && f == 0) || math.IsInf(f, 0) {
+		return 0, false
+	}
+	return f + 0, true
+}
+
+// same reports whether Parse agrees with reference on s, bit for bit.
+func same(t *testing.T, s string) {
+	t.Helper()
+	got, ok := Parse([]byte(s))
+	want, wantOK := reference(s)
+	if ok != wantOK || math.Float64bits(got) != math.Float64bits(want) {
+		t.Fatalf("Parse(%q) = %v (%#x), %v; want %v (%#x), %v", s, got, math.Float64bits(got), ok, want, math.Float64bits(want), wantOK)
+	}
+}
+
+// TestParseShortest: every float64 in its shortest forms, as Go, Python and
+// pandas write them, reads back as itself, over two million random bit patterns
+// (every exponent, subnormals included) and values of the sizes data hold.
+func TestParseShortest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	n := 2000000
+	if testing.Short() {
+		n = 100000
+	}
+	var buf []byte
+	for i := range n {
+		var v float64
+		switch i % 4 {
+		case 0, 1:
+			v = math.Float64frombits(rng.Uint64())
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				continue
+			}
+		case 2:
+			v = math.Exp(rng.NormFloat64() * 5)
+		default:
+			v = rng.Float64()
+		}
+		for _, format := range []byte{'g', 'e', 'f'} {
+			if format == 'f' && math.Abs(v) > 1e30 || math.Abs(v) < 1e-30 && format == 'f' {
+				continue
+			}
+			buf = strconv.AppendFloat(buf[:0], v, format, -1, 64)
+			got, ok := Parse(buf)
+			if !ok || got != v && !(v == 0 && got == 0) {
+				t.Fatalf("Parse(%q) = %v, %v; want %v", buf, got, ok, v)
+			}
+		}
+	}
+}
+
+// TestParseDigits: mantissas of 1 to 25 digits, at exponents from one end of
+// the range to the other, agree with strconv.
+func TestParseDigits(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	n := 1000000
+	if testing.Short() {
+		n = 50000
+	}
+	var sb strings.Builder
+	for range n {
+		sb.Reset()
+		if rng.IntN(2) == 0 {
+			sb.WriteByte('-')
+		}
+		digits := 1 + rng.IntN(25)
+		point := rng.IntN(digits + 1)
+		for d := range digits {
+			if d == point {
+				sb.WriteByte('.')
+			}
+			sb.WriteByte(byte('0' + rng.IntN(10)))
+		}
+		if rng.IntN(3) > 0 {
+			sb.WriteString("e" + strconv.Itoa(rng.IntN(700)-350))
+		}
+		same(t, sb.String())
+	}
+}
+
+// TestParseHalfway: numbers exactly halfway between two float64s, and a hair
+// either side, round as strconv rounds them (to even at the halfway point).
+func TestParseHalfway(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for i := range 20000 {
+		v := math.Float64frombits(rng.Uint64() >> 1)
+		if i%2 == 0 {
+			v = math.Exp(rng.NormFloat64() * 10)
+		}
+		if math.IsInf(v, 0) || math.IsNaN(v) || v == math.MaxFloat64 {
+			continue
+		}
+		lo := new(big.Float).SetPrec(200).SetFloat64(v)
+		hi := new(big.Float).SetPrec(200).SetFloat64(math.Nextafter(v, math.Inf(1)))
+		mid := new(big.Float).SetPrec(200).Add(lo, hi)
+		mid.Quo(mid, big.NewFloat(2))
+		exact := mid.Text('e', 1100)
+		m, e, _ := strings.Cut(exact, "e")
+		m = strings.TrimRight(m, "0")
+		same(t, m+"e"+e)
+		for _, digits := range []int{16, 17, 18, 19, 20, 25, 40} {
+			same(t, mid.Text('e', digits))
+		}
+	}
+}
+
+// TestParseEdges: the limits of float64 and of the fast paths, signs, spaces,
+// and what is not a number.
+func TestParseEdges(t *testing.T) {
+	for _, s := range []string{
+		"0", "-0", "+0", "0.0", "-0.0", "0e999999", ".5", "5.", "-.5e-3", " 1.5\t", "\t-2 ",
+		"9007199254740991", "9007199254740992", "9007199254740993", "9007199254740994", "9007199254740995",
+		"18014398509481985", "1e22", "1e23", "9999999999999999999", "10000000000000000000", "18446744073709551615",
+		"18446744073709551616", "99999999999999999999999", "1234567890123456789012345678901234567890",
+		"0.1", "0.2", "0.3", "1e-05", "54.598150033144236", "0.00012345678901234567", "1.7976931348623157e+308",
+		"1.7976931348623158e308", "1.7976931348623159e308", "1.8e308", "1e309", "-1e309",
+		"2.2250738585072014e-308", "2.2250738585072011e-308", "2.225073858507201e-308", "4.9406564584124654e-324",
+		"5e-324", "2.4703282292062328e-324", "2.4703282292062327e-324", "2.4e-324", "1e-400", "-1e-400",
+		"1e-348", "1e-349", "1e347", "1e-350", "1e348", "0.000000000000000000000000000000000000001e38",
+		"100000000000000000000000000000000000000e-38", "1e+16", "1E5", "1e+", "1e", "e5", "", " ", "-", "+", ".",
+		"1.2.3", "1e5.5", "0x1p3", "inf", "-inf", "Inf", "infinity", "nan", "NaN", "1_000", "1,5", "--1", "+-1",
+		"1 2", "١",
+	} {
+		same(t, s)
+	}
+}
+
+// TestParseAllocates: a number of any size is read without allocating.
+func TestParseAllocates(t *testing.T) {
+	for _, s := range []string{"54.598150033144236", "0.00012345678901234567", "12.5", "1e-05", "9999999999999999999999"} {
+		b := []byte(s)
+		if n := testing.AllocsPerRun(100, func() { Parse(b) }); n != 0 {
+			t.Errorf("Parse(%q): %v allocations", s, n)
+		}
+	}
+}
+
+// decimal is the grammar Parse accepts.
+var decimal = regexp.MustCompile(`^[ \t]*[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?[ \t]*$`)
+
+// FuzzParseFloat: Parse agrees with strconv.ParseFloat, bit for bit, on every
+// decimal number, and refuses everything else.
+func FuzzParseFloat(f *testing.F) {
+	for _, s := range []string{"54.598150033144236", "1e-05", "-0", "9007199254740993", "2.4703282292062328e-324", "1.5 ", "inf", "0x10", "1e309"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		same(t, s)
+	})
+}
+
+func BenchmarkParse(b *testing.B) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	for _, c := range []struct {
+		name string
+		text func(float64) string
+	}{
+		{"shortest", func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }},
+		{"cents", func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }},
+	} {
+		texts := make([][]byte, 4096)
+		size := 0
+		for i := range texts {
+			texts[i] = []byte(c.text(math.Exp(3.5 + 1.1*rng.NormFloat64())))
+			size += len(texts[i])
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(size / len(texts)))
+			i := 0
+			for b.Loop() {
+				Parse(texts[i&4095])
+				i++
+			}
+		})
+		b.Run(c.name+"/strconv", func(b *testing.B) {
+			b.SetBytes(int64(size / len(texts)))
+			i := 0
+			for b.Loop() {
+				strconv.ParseFloat(string(texts[i&4095]), 64)
+				i++
+			}
+		})
+	}
+}
