@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,16 +12,24 @@ import (
 	"github.com/modelgate/modelgate/internal/watch"
 )
 
+// repositoryRow is a row of watched_repositories.
+type repositoryRow struct {
+	ID           int64  `db:"repository_id"`
+	FullName     string `db:"full_name"`
+	Installation int64  `db:"installation"`
+	Watched      int    `db:"watched"`
+	CheckedAt    int64  `db:"checked_at"`
+}
+
+func (r repositoryRow) repository() watch.Repository {
+	return watch.Repository{ID: r.ID, FullName: r.FullName, Installation: r.Installation, Watched: r.Watched != 0,
+		CheckedAt: time.UnixMilli(r.CheckedAt).UTC()}
+}
+
 // Repositories returns what is remembered of the repositories of an
 // installation.
 func (db *DB) Repositories(ctx context.Context, installation int64) ([]watch.Repository, error) {
-	var rows []struct {
-		ID           int64  `db:"repository_id"`
-		FullName     string `db:"full_name"`
-		Installation int64  `db:"installation"`
-		Watched      int    `db:"watched"`
-		CheckedAt    int64  `db:"checked_at"`
-	}
+	var rows []repositoryRow
 	err := db.x.SelectContext(ctx, &rows, db.x.Rebind(`SELECT repository_id, full_name, installation, watched, checked_at
 		FROM watched_repositories WHERE installation = ? ORDER BY repository_id`), installation)
 	if err != nil {
@@ -27,8 +37,7 @@ func (db *DB) Repositories(ctx context.Context, installation int64) ([]watch.Rep
 	}
 	out := make([]watch.Repository, 0, len(rows))
 	for _, r := range rows {
-		out = append(out, watch.Repository{ID: r.ID, FullName: r.FullName, Installation: r.Installation,
-			Watched: r.Watched != 0, CheckedAt: time.UnixMilli(r.CheckedAt).UTC()})
+		out = append(out, r.repository())
 	}
 	return out, nil
 }
@@ -85,4 +94,19 @@ func (db *DB) ForgetInstallation(ctx context.Context, installation int64) error 
 		return fmt.Errorf("forget installation %d: %w", installation, err)
 	}
 	return nil
+}
+
+// Repository returns what is remembered of the repository with id, and
+// whether anything is.
+func (db *DB) Repository(ctx context.Context, id int64) (watch.Repository, bool, error) {
+	var r repositoryRow
+	err := db.x.GetContext(ctx, &r, db.x.Rebind(`SELECT repository_id, full_name, installation, watched, checked_at
+		FROM watched_repositories WHERE repository_id = ?`), id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return watch.Repository{}, false, nil
+	}
+	if err != nil {
+		return watch.Repository{}, false, fmt.Errorf("read repository %d: %w", id, err)
+	}
+	return r.repository(), true, nil
 }

@@ -46,6 +46,13 @@ func TestRepositories(t *testing.T) {
 			t.Errorf("after a check and a rename: %s, want %s", got, want)
 		}
 
+		if r, ok, err := db.Repository(ctx, 1); err != nil || !ok || r != (watch.Repository{1, "acme/renamed", 7, true, at}) {
+			t.Errorf("Repository(1) = %v, %v, %v", r, ok, err)
+		}
+		if _, ok, err := db.Repository(ctx, 99); err != nil || ok {
+			t.Errorf("Repository(99) = %v, %v; want nothing", ok, err)
+		}
+
 		// A repository moved to another installation leaves the first.
 		put(watch.Repository{ID: 3, FullName: "acme/c", Installation: 7, CheckedAt: later})
 		if got := list(8); got != "[]" {
