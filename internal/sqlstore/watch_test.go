@@ -30,7 +30,7 @@ func TestRepositories(t *testing.T) {
 		put(watch.Repository{ID: 1, FullName: "acme/a", Installation: 7, Watched: true, CheckedAt: at})
 		put(watch.Repository{ID: 2, FullName: "acme/b", Installation: 7, CheckedAt: at})
 		put(watch.Repository{ID: 3, FullName: "beta/c", Installation: 8, Watched: true, CheckedAt: at})
-		want := fmt.Sprint([]watch.Repository{{1, "acme/a", 7, true, at}, {2, "acme/b", 7, false, at}})
+		want := fmt.Sprint([]watch.Repository{rep(1, "acme/a", 7, true, at), rep(2, "acme/b", 7, false, at)})
 		if got := list(7); got != want {
 			t.Errorf("Repositories(7) = %s, want %s", got, want)
 		}
@@ -41,12 +41,12 @@ func TestRepositories(t *testing.T) {
 		if err := db.RenameRepository(ctx, 1, "acme/renamed"); err != nil {
 			t.Fatal(err)
 		}
-		want = fmt.Sprint([]watch.Repository{{1, "acme/renamed", 7, true, at}, {2, "acme/b", 7, true, later}})
+		want = fmt.Sprint([]watch.Repository{rep(1, "acme/renamed", 7, true, at), rep(2, "acme/b", 7, true, later)})
 		if got := list(7); got != want {
 			t.Errorf("after a check and a rename: %s, want %s", got, want)
 		}
 
-		if r, ok, err := db.Repository(ctx, 1); err != nil || !ok || r != (watch.Repository{1, "acme/renamed", 7, true, at}) {
+		if r, ok, err := db.Repository(ctx, 1); err != nil || !ok || r != rep(1, "acme/renamed", 7, true, at) {
 			t.Errorf("Repository(1) = %v, %v, %v", r, ok, err)
 		}
 		if _, ok, err := db.Repository(ctx, 99); err != nil || ok {
@@ -61,7 +61,7 @@ func TestRepositories(t *testing.T) {
 		if err := db.ForgetRepositories(ctx, 7, []int64{1, 3}); err != nil {
 			t.Fatal(err)
 		}
-		want = fmt.Sprint([]watch.Repository{{2, "acme/b", 7, true, later}})
+		want = fmt.Sprint([]watch.Repository{rep(2, "acme/b", 7, true, later)})
 		if got := list(7); got != want {
 			t.Errorf("after forgetting 1 and 3: %s, want %s", got, want)
 		}
@@ -72,11 +72,15 @@ func TestRepositories(t *testing.T) {
 		if got := list(7); got != "[]" {
 			t.Errorf("after forgetting installation 7: %s", got)
 		}
-		if got := list(8); got != fmt.Sprint([]watch.Repository{{4, "beta/d", 8, false, later}}) {
+		if got := list(8); got != fmt.Sprint([]watch.Repository{rep(4, "beta/d", 8, false, later)}) {
 			t.Errorf("forgetting installation 7 touched installation 8: %s", got)
 		}
 		if err := db.PutRepository(ctx, watch.Repository{FullName: "acme/x", Installation: 7}); err == nil {
 			t.Error("a repository without an id was remembered")
 		}
 	})
+}
+
+func rep(id int64, name string, inst int64, watched bool, at time.Time) watch.Repository {
+	return watch.Repository{ID: id, FullName: name, Installation: inst, Watched: watched, CheckedAt: at}
 }
