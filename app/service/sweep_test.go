@@ -53,10 +53,10 @@ func newLarge(tb testing.TB, dsn string, repos, watched, prs int) *large {
 	return l
 }
 
-// sweep sweeps the installation, as its installation delivery asks, and
+// costedSweep sweeps the installation, as its installation delivery asks, and
 // returns the API calls the sweep and the jobs it queued made, and what
 // they cost of the installation's rate limit.
-func (l *large) sweep() (calls []githubtest.Call, cost int) {
+func (l *large) costedSweep() (calls []githubtest.Call, cost int) {
 	l.t.Helper()
 	before := l.gh.RateLimitRemaining(l.inst)
 	l.gh.ResetCalls()
@@ -135,7 +135,7 @@ func TestSweepReadsOnlyWatchedRepositories(t *testing.T) {
 		l.gh.FailNext("GET", "/repos/acme/watched-2/contents/.modelgate", http.StatusInternalServerError, nil, 1)
 		l.start(options{})
 
-		calls, _ := l.sweep()
+		calls, _ := l.costedSweep()
 		if n, _ := count(calls, contentsRoute); n != l.repos {
 			t.Errorf("the first sweep checked %d repositories; want each of the %d once", n, l.repos)
 		}
@@ -156,11 +156,11 @@ func TestSweepReadsOnlyWatchedRepositories(t *testing.T) {
 		// The repository whose check failed is checked again; then a sweep
 		// with nothing new lists the repositories and the watched ones'
 		// pull requests, and GitHub answers each with 304.
-		calls, _ = l.sweep()
+		calls, _ = l.costedSweep()
 		if n, _ := count(calls, contentsRoute); n != 1 {
 			t.Errorf("the second sweep checked %d repositories; want the one whose check failed", n)
 		}
-		calls, cost := l.sweep()
+		calls, cost := l.costedSweep()
 		pages, fullPages := count(calls, reposRoute)
 		pulls, fullPulls := count(calls, pullsRoute)
 		if len(calls) != l.pages()+len(l.watched) || pages != l.pages() || pulls != len(l.watched) || fullPages+fullPulls != 0 || cost != 0 {
@@ -179,7 +179,7 @@ func TestSweepLearnsFromDeliveries(t *testing.T) {
 		l.gh.AddRepo(l.inst, "acme/late", late.Dir)
 		l.repos++
 		l.start(options{})
-		l.sweep()
+		l.costedSweep()
 		if known := l.remembered(); len(known) != l.repos || known["acme/late"].Watched {
 			t.Fatalf("remembered %v", known)
 		}
@@ -199,7 +199,7 @@ func TestSweepLearnsFromDeliveries(t *testing.T) {
 		late.Commit("promote", time.Now())
 		l.gh.Push("acme/late", "promote", "alice")
 		l.gh.OpenPullRequest("acme/late", githubtest.PullRequestOptions{Head: "promote", Author: "alice", Title: "Promote"})
-		l.sweep()
+		l.costedSweep()
 		if left := l.unjudged("acme/late"); len(left) != 0 {
 			t.Errorf("after the sweep, no decision on %v", left)
 		}
@@ -224,7 +224,7 @@ func TestSweepLearnsFromDeliveries(t *testing.T) {
 		if l.remembered()["acme/late"].Watched {
 			t.Error("a push that removed .modelgate/ left the repository watched")
 		}
-		calls, _ := l.sweep()
+		calls, _ := l.costedSweep()
 		for _, c := range calls {
 			if strings.HasPrefix(c.Path, "/repos/acme/late/") {
 				t.Errorf("the sweep read %s of a repository that no longer holds .modelgate/", c.Path)
@@ -242,7 +242,7 @@ func TestSweepLearnsFromDeliveries(t *testing.T) {
 		l.gh.RenameRepo("acme/watched-1", "renamed")
 		id := l.gh.RepoID("acme/renamed")
 		l.gh.OpenPullRequest("acme/renamed", githubtest.PullRequestOptions{Head: "promote", Author: "alice", Title: "Promote"})
-		calls, _ = l.sweep()
+		calls, _ = l.costedSweep()
 		known := l.remembered()
 		if _, ok := known["acme/svc-2"]; ok {
 			t.Error("a deleted repository is remembered")
@@ -279,7 +279,7 @@ func TestSweepAfterAnOutage(t *testing.T) {
 		l.gh.AddRepo(l.inst, "acme/quiet", quiet.Dir)
 		l.repos++
 		l.start(options{})
-		l.sweep()
+		l.costedSweep()
 		if left := l.unjudged(l.watched...); len(left) != 0 {
 			t.Fatalf("before the outage, no decision on %v", left)
 		}
@@ -292,7 +292,7 @@ func TestSweepAfterAnOutage(t *testing.T) {
 			t.Fatalf("the outage left only %v without a decision", left)
 		}
 		l.start(options{})
-		calls, _ := l.sweep()
+		calls, _ := l.costedSweep()
 		if left := l.unjudged(watched...); len(left) != 0 {
 			t.Errorf("after the sweep, no decision on %v", left)
 		}
@@ -341,16 +341,16 @@ func BenchmarkSweep(b *testing.B) {
 	l.repos++
 	l.start(options{})
 	start := time.Now()
-	first, firstCost := l.sweep()
+	first, firstCost := l.costedSweep()
 	firstTime := time.Since(start)
 	if left := l.unjudged(l.watched...); len(left) != 0 {
 		b.Fatalf("after the first sweep, no decision on %v", left)
 	}
-	l.sweep() // the first conditional answers
+	l.costedSweep() // the first conditional answers
 	var calls, cost int
 	sweeps := 0
 	for b.Loop() {
-		c, n := l.sweep()
+		c, n := l.costedSweep()
 		calls, cost, sweeps = calls+len(c), cost+n, sweeps+1
 	}
 	b.StopTimer()
@@ -364,7 +364,7 @@ func BenchmarkSweep(b *testing.B) {
 	unjudged := len(l.unjudged(watched...))
 	l.start(options{})
 	start = time.Now()
-	after, afterCost := l.sweep()
+	after, afterCost := l.costedSweep()
 	afterTime := time.Since(start)
 	if left := l.unjudged(watched...); len(left) != 0 {
 		b.Errorf("after the outage's sweep, no decision on %v", left)

@@ -394,18 +394,22 @@ func (s *Server) getRepo(req *request) *response {
 
 // GET /installation/repositories
 func (s *Server) listInstallationRepos(req *request) *response {
-	var list []object
+	var visible []*repo
 	for _, r := range s.sortedRepos() {
 		if req.caller.canSee(r) {
-			list = append(list, s.repoObject(r, false))
+			visible = append(visible, r)
 		}
 	}
 	resp := reply(http.StatusOK, nil)
+	list := []object{}
+	for _, r := range page(req, resp, visible) {
+		list = append(list, s.repoObject(r, false))
+	}
 	selection := "all"
 	if req.caller.token.repos != nil {
 		selection = "selected"
 	}
-	resp.body = object{"total_count": len(list), "repositories": nonNil(page(req, resp, list)), "repository_selection": selection}
+	resp.body = object{"total_count": len(visible), "repositories": list, "repository_selection": selection}
 	return resp
 }
 
