@@ -54,18 +54,29 @@ func (a *App) RunReconciler(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// RecheckInterval is how long what is remembered of a repository — whether
-// its default branch holds .modelgate/ — is taken for true before the sweep
-// asks GitHub again: the deliveries that keep it up to date (pushes to the
-// default branch, repositories added to and removed from an installation)
-// can be lost, and a repository that came to hold .modelgate/ unseen is
-// swept again within a day.
+// RecheckInterval is the longest that what is remembered of a repository —
+// whether its default branch holds .modelgate/ — is taken for true before
+// the sweep asks GitHub again: the deliveries that keep it up to date
+// (pushes to the default branch, repositories added to and removed from an
+// installation) can be lost, and a repository that came to hold .modelgate/
+// unseen is swept within a day.
 const RecheckInterval = 24 * time.Hour
+
+// recheckAfter is how long what was checked of a repository holds: between
+// half RecheckInterval and all of it, spread by the repository's id, so
+// that the repositories an installation's first sweep checked together are
+// checked again over many sweeps, not all in one that would spend a large
+// part of an hour's rate limit at once.
+func recheckAfter(id int64) time.Duration {
+	const spread = 1024
+	return RecheckInterval/2 + time.Duration(uint64(id)%spread)*(RecheckInterval/2)/spread
+}
 
 // reconcileInstallation sweeps the repositories of an installation that
 // hold .modelgate/ on their default branch, and those whose state is not
-// known: each repository is checked once when first listed, and then every
-// RecheckInterval, and one whose check fails is swept all the same. What
+// known: each repository is checked once when first listed, and again
+// within every RecheckInterval, and one whose check fails is swept all the
+// same. What
 // is remembered of repositories the installation no longer lists is
 // forgotten.
 func (a *App) reconcileInstallation(ctx context.Context, log *slog.Logger, id int64) error {
@@ -87,7 +98,7 @@ func (a *App) reconcileInstallation(ctx context.Context, log *slog.Logger, id in
 	for _, r := range listed {
 		state, ok := known[r.ID]
 		delete(known, r.ID)
-		fresh := ok && a.now().Sub(state.CheckedAt) < RecheckInterval
+		fresh := ok && a.now().Sub(state.CheckedAt) < recheckAfter(r.ID)
 		watched := state.Watched
 		if !fresh {
 			checked++

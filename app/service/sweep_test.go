@@ -167,6 +167,14 @@ func TestSweepReadsOnlyWatchedRepositories(t *testing.T) {
 			t.Errorf("a sweep with nothing new made %d calls (%d pages, %d of them answered; %d pull request lists, %d answered) costing %d; "+
 				"want %d pages and %d lists, all 304, costing nothing: %v", len(calls), pages, fullPages, pulls, fullPulls, cost, l.pages(), len(l.watched), calls)
 		}
+
+		// Eighteen hours on, some repositories are checked again, not all:
+		// the checks of a day are spread over the sweeps of its second half.
+		l.gh.Advance(18 * time.Hour)
+		calls, _ = l.costedSweep()
+		if n, _ := count(calls, contentsRoute); n == 0 || n >= l.repos {
+			t.Errorf("18 hours on, a sweep checked %d repositories of %d; want some", n, l.repos)
+		}
 	})
 }
 
