@@ -76,18 +76,19 @@ func recheckAfter(id int64) time.Duration {
 // hold .modelgate/ on their default branch, and those whose state is not
 // known: each repository is checked once when first listed, and again
 // within every RecheckInterval, and one whose check fails is swept all the
-// same. What
-// is remembered of repositories the installation no longer lists is
-// forgotten.
+// same. What is remembered of repositories the installation no longer
+// lists is forgotten: read before the list, so that a repository a push
+// job checks meanwhile is not forgotten for being missing from a list
+// made before it was added.
 func (a *App) reconcileInstallation(ctx context.Context, log *slog.Logger, id int64) error {
+	remembered, err := a.store.Repositories(ctx, id)
+	if err != nil {
+		return fmt.Errorf("installation %d: %w", id, err)
+	}
 	client := a.github.Installation(id)
 	listed, err := client.Repositories(ctx)
 	if err != nil {
 		return fmt.Errorf("installation %d: list repositories: %w", id, err)
-	}
-	remembered, err := a.store.Repositories(ctx, id)
-	if err != nil {
-		return fmt.Errorf("installation %d: %w", id, err)
 	}
 	known := make(map[int64]watch.Repository, len(remembered))
 	for _, r := range remembered {
@@ -225,16 +226,15 @@ func (a *App) reconcileRepository(ctx context.Context, log *slog.Logger, client 
 func (a *App) sweepDeployments(ctx context.Context, log *slog.Logger, repo *github.Repo, installation int64, checked bool) error {
 	name := repo.String()
 	var jobs []queue.Job
+	lookup := false
 	if checked {
 		known, err := a.store.HasRecord(ctx, audit.Filter{Kind: audit.KindDeployment, Repository: name})
 		if err != nil {
 			return err
 		}
-		if known {
-			checked = false
-		}
+		lookup = !known
 	}
-	if checked {
+	if lookup {
 		newest, err := a.newestAppDeployment(ctx, repo)
 		if err != nil {
 			return err
