@@ -4,7 +4,6 @@
 package actions_test
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/csv"
@@ -21,6 +20,7 @@ import (
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/githubtest"
 	"github.com/modelgate/modelgate/internal/gittest"
+	"github.com/modelgate/modelgate/internal/runnertest"
 	"github.com/modelgate/modelgate/internal/schema"
 )
 
@@ -35,7 +35,7 @@ func TestMain(m *testing.M) {
 			return 2
 		}
 		defer os.RemoveAll(tmp)
-		if bin, err = setup(tmp); err != nil {
+		if bin, err = runnertest.Setup("setup", tmp); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 2
 		}
@@ -43,128 +43,10 @@ func TestMain(m *testing.M) {
 	}())
 }
 
-// setup runs actions/setup/install.sh and returns the folder it put on PATH.
-func setup(tmp string) (string, error) {
-	action, err := filepath.Abs("setup")
-	if err != nil {
-		return "", err
-	}
-	path, output := filepath.Join(tmp, "path"), filepath.Join(tmp, "output")
-	cmd := exec.Command(filepath.Join(action, "install.sh"))
-	cmd.Env = append(os.Environ(), "GITHUB_ACTION_PATH="+action, "RUNNER_TEMP="+tmp, "GITHUB_PATH="+path,
-		"GITHUB_OUTPUT="+output, "ACTION_REF=v0.0.0-test")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("install.sh: %v\n%s", err, out)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	if out, _ := os.ReadFile(output); string(out) != "version=v0.0.0-test\n" {
-		return "", fmt.Errorf("install.sh wrote the outputs %q", out)
-	}
-	return strings.TrimSpace(string(data)), nil
-}
-
-// runner is the environment a runner gives one step, in temporary files.
-type runner struct {
-	workspace, temp, output, summary, event string
-	env                                     []string // more of the runner's variables, NAME=VALUE
-}
-
-func newRunner(t *testing.T, workspace string) *runner {
-	t.Helper()
-	tmp := t.TempDir()
-	r := &runner{workspace: workspace, temp: filepath.Join(tmp, "temp"), output: filepath.Join(tmp, "output"), summary: filepath.Join(tmp, "summary")}
-	if err := os.Mkdir(r.temp, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
-// run runs an action's script with the inputs and returns its exit code and
-// standard output.
-func (r *runner) run(t *testing.T, script string, inputs map[string]string) (int, string) {
-	t.Helper()
-	path, err := filepath.Abs(script)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := exec.LookPath("jq"); err != nil {
-		t.Fatal("the actions' scripts need jq, which GitHub's runners have: install it (apt-get install jq)")
-	}
-	cmd := exec.Command(path)
-	for _, kv := range os.Environ() {
-		// The job's own token would be used to upload.
-		if !strings.HasPrefix(kv, "ACTIONS_") && !strings.HasPrefix(kv, "GITHUB_") && !strings.HasPrefix(kv, "INPUT_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"GITHUB_ACTION_PATH="+filepath.Dir(path), "GITHUB_WORKSPACE="+r.workspace, "RUNNER_TEMP="+r.temp,
-		"GITHUB_OUTPUT="+r.output, "GITHUB_STEP_SUMMARY="+r.summary,
-		"GIT_CONFIG_NOSYSTEM=1", "GIT_CONFIG_GLOBAL=/dev/null")
-	if r.event != "" {
-		cmd.Env = append(cmd.Env, "GITHUB_EVENT_PATH="+r.event)
-	}
-	cmd.Env = append(cmd.Env, r.env...)
-	for k, v := range inputs {
-		cmd.Env = append(cmd.Env, "INPUT_"+strings.ToUpper(strings.ReplaceAll(k, "-", "_"))+"="+v)
-	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err = cmd.Run()
-	code := 0
-	if err != nil {
-		exit, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatal(err)
-		}
-		code = exit.ExitCode()
-	}
-	t.Logf("%s exited %d\nstdout:\n%s\nstderr:\n%s", script, code, stdout.String(), stderr.String())
-	return code, stdout.String()
-}
-
-// outputs reads GITHUB_OUTPUT as the runner does: name=value lines, and
-// name<<DELIMITER blocks.
-func (r *runner) outputs(t *testing.T) map[string]string {
-	t.Helper()
-	data, err := os.ReadFile(r.output)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		line := sc.Text()
-		if name, delim, ok := strings.Cut(line, "<<"); ok {
-			var value []string
-			for sc.Scan() && sc.Text() != delim {
-				value = append(value, sc.Text())
-			}
-			out[name] = strings.Join(value, "\n")
-			continue
-		}
-		name, value, _ := strings.Cut(line, "=")
-		out[name] = value
-	}
-	return out
-}
-
-func (r *runner) summaryText(t *testing.T) string {
-	t.Helper()
-	data, err := os.ReadFile(r.summary)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(data)
-}
-
 // pullRequest serves the repository in the GitHub emulator, opens a pull
 // request of branch head into main, and writes its pull_request event where
 // the runner keeps it.
-func pullRequest(t *testing.T, r *runner, repo *gittest.Repo, head, author string) {
+func pullRequest(t *testing.T, r *runnertest.Step, repo *gittest.Repo, head, author string) {
 	t.Helper()
 	gh := githubtest.New(t)
 	gh.AddApp(1, "modelgate", nil)
@@ -174,8 +56,8 @@ func pullRequest(t *testing.T, r *runner, repo *gittest.Repo, head, author strin
 	repo.Checkout(head)
 	gh.Push("acme/gitops", head, author)
 	n := gh.OpenPullRequest("acme/gitops", githubtest.PullRequestOptions{Head: head, Author: author, Title: "Promote"})
-	r.event = filepath.Join(t.TempDir(), "event.json")
-	if err := os.WriteFile(r.event, gh.PullRequestEvent("acme/gitops", n, "opened").Body, 0o644); err != nil {
+	r.EventFile = filepath.Join(t.TempDir(), "event.json")
+	if err := os.WriteFile(r.EventFile, gh.PullRequestEvent("acme/gitops", n, "opened").Body, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -219,13 +101,13 @@ func TestCheckPullRequest(t *testing.T) {
 	}
 	repo.Commit("Propose fraud-detector 2.4.0 and demand-forecast 1.6.0", time.Now())
 
-	r := newRunner(t, repo.Dir)
+	r := runnertest.New(t, bin, repo.Dir)
 	pullRequest(t, r, repo, "propose", "alice")
-	if code, _ := r.run(t, "check/check.sh", map[string]string{"upload": "false"}); code != 0 {
+	if code, _ := r.Run(t, "check/check.sh", map[string]string{"upload": "false"}); code != 0 {
 		t.Fatalf("check.sh exited %d", code)
 	}
 
-	out := r.outputs(t)
+	out := r.Outputs(t)
 	if out["allowed"] != "false" {
 		t.Errorf("allowed = %q, want false: demand-forecast 1.6.0 regresses", out["allowed"])
 	}
@@ -257,7 +139,7 @@ func TestCheckPullRequest(t *testing.T) {
 		}
 	}
 
-	summary := r.summaryText(t)
+	summary := r.Summary(t)
 	// Numbers measured on the example data (examples/README.md), and the
 	// group sizes counted here from the predictions file.
 	groups := countColumn(t, filepath.Join(repo.Dir, fraud, "eval/predictions.csv"), "sex")
@@ -299,13 +181,13 @@ func TestCheckUploadNeeds(t *testing.T) {
 		{nil, map[string]string{"manifests": "model.yaml", "upload": "true", "app-url": "https://modelgate.example"}},
 		{[]string{"ACTIONS_ID_TOKEN_REQUEST_URL=http://127.0.0.1:1/token", "ACTIONS_ID_TOKEN_REQUEST_TOKEN=secret"}, map[string]string{"manifests": "model.yaml"}},
 	} {
-		r := newRunner(t, repo.Dir)
-		r.env = c.env
-		code, _ := r.run(t, "check/check.sh", c.input)
+		r := runnertest.New(t, bin, repo.Dir)
+		r.Env = c.env
+		code, _ := r.Run(t, "check/check.sh", c.input)
 		if code != 2 {
 			t.Errorf("%v %v: check.sh exited %d, want 2", c.env, c.input, code)
 		}
-		if _, err := os.Stat(r.output); err == nil {
+		if _, err := os.Stat(r.OutputFile); err == nil {
 			t.Errorf("%v %v: outputs were written before the step refused", c.env, c.input)
 		}
 	}
@@ -322,13 +204,13 @@ func TestGateAnnotations(t *testing.T) {
 	repo.CopyDir("../examples/promotions/demand-forecast-1.5.0-production")
 	repo.Commit("Promote demand-forecast 1.5.0 to production", time.Now())
 
-	r := newRunner(t, repo.Dir)
+	r := runnertest.New(t, bin, repo.Dir)
 	pullRequest(t, r, repo, "promote", "alice")
-	code, stdout := r.run(t, "gate/gate.sh", map[string]string{"approvals": "bob:compliance\ncarol"})
+	code, stdout := r.Run(t, "gate/gate.sh", map[string]string{"approvals": "bob:compliance\ncarol"})
 	if code != 1 {
 		t.Fatalf("gate.sh exited %d, want 1 (denied)", code)
 	}
-	if got := r.outputs(t)["allowed"]; got != "false" {
+	if got := r.Outputs(t)["allowed"]; got != "false" {
 		t.Errorf("allowed = %q, want false", got)
 	}
 	manifest := "models/demand-forecast/1.5.0/model.yaml"
@@ -349,7 +231,7 @@ func TestGateAnnotations(t *testing.T) {
 			t.Errorf("not a workflow command: %q", l)
 		}
 	}
-	if s := r.summaryText(t); !strings.Contains(s, "## modelgate: ❌ denied") || !strings.Contains(s, "| demand-forecast | 1.4.0 → 1.5.0 | staging → production | promotion | ❌ denied |") {
+	if s := r.Summary(t); !strings.Contains(s, "## modelgate: ❌ denied") || !strings.Contains(s, "| demand-forecast | 1.4.0 → 1.5.0 | staging → production | promotion | ❌ denied |") {
 		t.Errorf("the job summary lacks the report:\n%s", s)
 	}
 }

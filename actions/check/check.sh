@@ -118,6 +118,15 @@ if [ "$upload" = true ]; then
   [ -n "$app_url" ] || fail "upload needs the App's URL: set the input app-url"
 fi
 
+# Evidence this step uploads is judged as the App judges an upload of a
+# workflow it trusts; whether it trusts this one is the App's to say.
+uploaded_args=()
+judged="as an entry into the first stage, before approvals"
+if [ "$upload" = true ]; then
+  uploaded_args=(--uploaded)
+  judged="$judged, on this evidence as uploaded"
+fi
+
 evidence_dir="$work/evidence"
 mkdir -p "$evidence_dir"
 evidence=()
@@ -136,14 +145,14 @@ for m in "${manifests[@]}"; do
   cat "$work/summary.md" >>"$GITHUB_STEP_SUMMARY"
 
   rc=0
-  "$modelgate" policy eval --manifest "$m" --evidence "$ev" "${config_args[@]}" --policies "$policies" --format json >"$work/decision.json" || rc=$?
+  "$modelgate" policy eval --manifest "$m" --evidence "$ev" "${config_args[@]}" "${uploaded_args[@]}" --policies "$policies" --format json >"$work/decision.json" || rc=$?
   [ "$rc" -le 1 ] || fail "$m: the policies could not be evaluated"
   if [ "$rc" -eq 0 ]; then
-    echo "**Policies: ✅ allowed** (as an entry into the first stage, before approvals)" >>"$GITHUB_STEP_SUMMARY"
+    echo "**Policies: ✅ allowed** ($judged)" >>"$GITHUB_STEP_SUMMARY"
   else
     allowed=false
     {
-      echo "**Policies: ❌ denied** (as an entry into the first stage, before approvals)"
+      echo "**Policies: ❌ denied** ($judged)"
       echo
       echo "| Code | Message |"
       echo "|---|---|"

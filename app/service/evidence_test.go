@@ -13,13 +13,16 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/modelgate/modelgate/app"
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/checks/drift"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gate"
+	"github.com/modelgate/modelgate/internal/githubtest"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/gittest"
 	"github.com/modelgate/modelgate/internal/manifest"
@@ -63,16 +66,18 @@ type uploads struct {
 	issuer *oidctest.Issuer
 	n      int
 	head   string
+	// dataDir is the folder of the promoted version's data files.
+	dataDir string
 }
 
-func newUploads(t *testing.T, dsn string, o options) *uploads {
+func newUploads(t testing.TB, dsn string, o options) *uploads {
 	t.Helper()
 	iss := oidctest.NewIssuer(t)
 	o.mainEdits, o.oidcIssuer, o.oidcAudience = trustEvidence(t), iss.URL, oidcAudience
 	w := newWorld(t, dsn, o)
 	iss.Now = w.gh.Now
 	n := w.open("alice")
-	return &uploads{world: w, issuer: iss, n: n, head: w.gh.PullRequest(repoName, n).HeadSHA}
+	return &uploads{world: w, issuer: iss, n: n, head: w.gh.PullRequest(repoName, n).HeadSHA, dataDir: fraudDir}
 }
 
 // approved has the reviews production needs given, without their webhooks:
@@ -186,13 +191,17 @@ func fileDigest(t testing.TB, name string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// dataBlobs are the blob SHAs of the data files of the example's 2.3.0, as
+// dataFiles are the data files of the promoted version, as its manifest
+// names them.
+var dataFiles = []string{"data/reference.csv", "data/current.csv", "eval/predictions.csv", "eval/baseline_predictions.csv"}
+
+// dataBlobs are the blob SHAs of the data files of the promoted version, as
 // git names them.
 func (u *uploads) dataBlobs() []string {
 	u.t.Helper()
 	var blobs []string
-	for _, f := range []string{"data/reference.csv", "data/current.csv", "eval/predictions.csv", "eval/baseline_predictions.csv"} {
-		blobs = append(blobs, strings.TrimSpace(u.work.Git("rev-parse", "HEAD:"+fraudDir+"/"+f)))
+	for _, f := range dataFiles {
+		blobs = append(blobs, strings.TrimSpace(u.work.Git("rev-parse", "promote:"+u.dataDir+"/"+f)))
 	}
 	return blobs
 }
@@ -200,6 +209,15 @@ func (u *uploads) dataBlobs() []string {
 // judgedOnUpload checks that the App's last decision on the head was made
 // on the upload, without reading a data file, and allowed the promotion.
 func (u *uploads) judgedOnUpload(run string) {
+	u.t.Helper()
+	if rec := u.onUpload(run); !rec.Decision.Allow {
+		u.t.Errorf("the high-risk promotion judged on trusted evidence is denied: %+v", rec.Decision.Deny)
+	}
+}
+
+// onUpload checks that the App's last decision on the head was made on the
+// upload of run, without reading a data file, and returns it.
+func (u *uploads) onUpload(run string) gate.DecisionRecord {
 	u.t.Helper()
 	decisions := u.records(audit.Filter{Kind: audit.KindDecision, PullRequest: u.n, HeadSHA: u.head})
 	if len(decisions) == 0 {
@@ -212,15 +230,36 @@ func (u *uploads) judgedOnUpload(run string) {
 	if src := rec.EvidenceSource; src == nil || src.Kind != policy.EvidenceOIDC || src.Workflow != evidenceWorkflow || src.RunID != run {
 		u.t.Errorf("judged on evidence from %+v; want the upload of run %s by %s", rec.EvidenceSource, run, evidenceWorkflow)
 	}
-	if !rec.Decision.Allow {
-		u.t.Errorf("the high-risk promotion judged on trusted evidence is denied: %+v", rec.Decision.Deny)
-	}
 	for _, c := range u.gh.Calls() {
 		for _, b := range u.dataBlobs() {
 			if strings.Contains(c.Path, b) {
 				u.t.Errorf("the App read a data file (%s %s) though the evidence was uploaded", c.Method, c.Path)
 			}
 		}
+		for _, f := range dataFiles {
+			if strings.Contains(c.Path, u.dataDir+"/"+f) {
+				u.t.Errorf("the App read a data file by its path (%s %s) though the evidence was uploaded", c.Method, c.Path)
+			}
+		}
+	}
+	return rec
+}
+
+// judgedOnOwnChecks checks that the App's only decision on the head was
+// made on its own checks, and that the default rule denied the high-risk
+// promotion on them.
+func (u *uploads) judgedOnOwnChecks() {
+	u.t.Helper()
+	decisions := payloads[gate.DecisionRecord](u.t, u.records(audit.Filter{Kind: audit.KindDecision, PullRequest: u.n}))
+	if len(decisions) != 1 || decisions[0].EvidenceSource == nil || decisions[0].EvidenceSource.Kind != policy.EvidenceApp {
+		u.t.Fatalf("decisions %+v; want one on the App's own checks", decisions)
+	}
+	found := false
+	for _, m := range decisions[0].Decision.Deny {
+		found = found || m.Code == "evidence.untrusted"
+	}
+	if !found {
+		u.t.Errorf("not denied evidence.untrusted: %+v", decisions[0].Decision.Deny)
 	}
 }
 
@@ -276,17 +315,7 @@ func TestHighRiskPromotionWithoutUploadDenied(t *testing.T) {
 	u := newUploads(t, filepath.Join(t.TempDir(), "modelgate.db"), options{})
 	u.deliver(u.gh.PullRequestEvent(repoName, u.n, "opened"), http.StatusAccepted)
 	u.settle()
-	decisions := payloads[gate.DecisionRecord](t, u.records(audit.Filter{Kind: audit.KindDecision, PullRequest: u.n}))
-	if len(decisions) != 1 || decisions[0].EvidenceSource == nil || decisions[0].EvidenceSource.Kind != policy.EvidenceApp {
-		t.Fatalf("decisions %+v; want one on the App's own checks", decisions)
-	}
-	found := false
-	for _, m := range decisions[0].Decision.Deny {
-		found = found || m.Code == "evidence.untrusted"
-	}
-	if !found {
-		t.Errorf("not denied evidence.untrusted: %+v", decisions[0].Decision.Deny)
-	}
+	u.judgedOnOwnChecks()
 	// The App read the data itself: what the tests of uploads look for.
 	read := map[string]bool{}
 	for _, c := range u.gh.Calls() {
@@ -481,4 +510,169 @@ func TestIssuerDownIsNoRefusal(t *testing.T) {
 	u.issuer.SetUnavailable(false)
 	u.gh.Advance(time.Minute) // past the time the verifier waits before it asks a failed issuer again
 	u.accept(u.issuer.Sign(u.claims(u.head, "refs/heads/promote")), upload.Request{PullRequest: u.n})
+}
+
+// servedCalls tells the App's GitHub calls made while it served an upload
+// from those of its workers: the upload handler calls in the request's
+// context, which carries the server's local address.
+type servedCalls struct {
+	mu      sync.Mutex
+	handler []string // method and path of each call the handler made
+	workers int
+}
+
+func (s *servedCalls) RoundTrip(req *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	if req.Context().Value(http.LocalAddrContextKey) != nil {
+		s.handler = append(s.handler, req.Method+" "+req.URL.Path)
+	} else {
+		s.workers++
+	}
+	s.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+func (s *servedCalls) counts() (handler []string, workers int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.handler), s.workers
+}
+
+func (s *servedCalls) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handler, s.workers = nil, 0
+}
+
+// deniedOnlyApprovals checks that the App judged the head on the upload of
+// run and that the only denials are of the approvals, which nobody gave.
+func (u *uploads) deniedOnlyApprovals(run string) {
+	u.t.Helper()
+	rec := u.onUpload(run)
+	if rec.Decision.Allow || len(rec.Decision.Deny) == 0 {
+		u.t.Fatalf("the promotion with no approval is allowed: %+v", rec.Decision)
+	}
+	for _, m := range rec.Decision.Deny {
+		if !strings.HasPrefix(m.Code, "approvals.") {
+			u.t.Errorf("denied %s on the upload: %s", m.Code, m.Msg)
+		}
+	}
+}
+
+// BenchmarkUploadToCheckRun measures, on the example promotion
+// (fraud-detector 2.3.0 into production, high risk), the time from the upload
+// of its evidence by a pull_request run to the App's policy check run judged
+// on it, and the GitHub API calls of each part: the upload's own checks, the
+// first evaluation that follows on the App that took it, and an evaluation on
+// the recorded upload by an App that did not take it (a restarted one: cold
+// caches, a new installation token). -v lists the calls.
+func BenchmarkUploadToCheckRun(b *testing.B) {
+	var lat []time.Duration
+	var uploadCalls, evalCalls, coldCalls int
+	for i := 0; b.Loop(); i++ {
+		b.StopTimer()
+		calls := &servedCalls{}
+		u := newUploads(b, b.TempDir()+"/mg.db", options{transport: calls})
+		merge := u.gh.TestMerge(repoName, u.n)
+		job := u.claims(merge, "refs/pull/"+strconv.Itoa(u.n)+"/merge")
+		token, body := u.issuer.Sign(job), u.body(upload.Request{})
+		u.gh.ResetCalls()
+		calls.reset()
+		b.StartTimer()
+		t0 := time.Now()
+		if status, answer := u.post(token, body, nil); status != http.StatusCreated {
+			b.Fatalf("upload: %d %s", status, answer)
+		}
+		for u.runs(u.head)[app.CheckPolicy].Name == "" {
+			time.Sleep(time.Millisecond)
+		}
+		lat = append(lat, time.Since(t0))
+		b.StopTimer()
+		u.settle()
+		u.deniedOnlyApprovals(job["run_id"].(string))
+		handler, workers := calls.counts()
+		all := u.gh.Calls()
+		if len(all) != len(handler)+workers {
+			b.Fatalf("the emulator saw %d calls, the App made %d", len(all), len(handler)+workers)
+		}
+		// The handler's calls are all made before the evaluation is queued.
+		for j, c := range all[:len(handler)] {
+			if c.Method+" "+c.Path != handler[j] {
+				b.Fatalf("call %d is %s %s, the upload handler's is %s", j, c.Method, c.Path, handler[j])
+			}
+		}
+		uploadCalls, evalCalls = len(handler), workers
+		if i == 0 && testing.Verbose() {
+			b.Logf("the upload's %d calls:", len(handler))
+			for _, c := range all[:len(handler)] {
+				b.Logf("  %s %d (%s)", c, c.Status, c.Path)
+			}
+			b.Logf("the evaluation's %d calls:", workers)
+			for _, c := range all[len(handler):] {
+				b.Logf("  %s %d (%s)", c, c.Status, c.Path)
+			}
+		}
+
+		// Another App, which did not take the upload, judges the pull
+		// request on it.
+		u.stop()
+		u.start(options{transport: calls, oidcIssuer: u.issuer.URL, oidcAudience: oidcAudience})
+		u.gh.ResetCalls()
+		u.deliver(u.gh.PullRequestEvent(repoName, u.n, "reopened"), http.StatusAccepted)
+		u.settle()
+		u.deniedOnlyApprovals(job["run_id"].(string))
+		coldCalls = len(u.gh.Calls())
+		if i == 0 && testing.Verbose() {
+			b.Logf("the evaluation of an App that did not take the upload, %d calls:", coldCalls)
+			for _, c := range u.gh.Calls() {
+				b.Logf("  %s %d (%s)", c, c.Status, c.Path)
+			}
+		}
+		b.StartTimer()
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "median-ms")
+	b.ReportMetric(float64(uploadCalls), "upload-calls")
+	b.ReportMetric(float64(evalCalls), "first-eval-calls")
+	b.ReportMetric(float64(coldCalls), "cold-eval-calls")
+}
+
+// The evaluation that follows an upload asks GitHub again only what may have
+// changed since: the pull request and the comparison with the base branch,
+// conditionally. The installation token, the trees and the config and
+// manifest blobs the upload read are reused from the caches by SHA.
+func TestEvaluationAfterUploadReusesItsReads(t *testing.T) {
+	calls := &servedCalls{}
+	u := newUploads(t, filepath.Join(t.TempDir(), "modelgate.db"), options{transport: calls})
+	merge := u.gh.TestMerge(repoName, u.n)
+	token, body := u.issuer.Sign(u.claims(merge, "refs/pull/"+strconv.Itoa(u.n)+"/merge")), u.body(upload.Request{})
+	u.gh.ResetCalls()
+	calls.reset()
+	if status, answer := u.post(token, body, nil); status != http.StatusCreated {
+		t.Fatalf("upload: %d %s", status, answer)
+	}
+	u.settle()
+	handler, _ := calls.counts()
+	all := u.gh.Calls()
+	read := map[string]bool{}
+	for _, c := range all[:len(handler)] {
+		read[c.Method+" "+c.Path] = true
+	}
+	for _, want := range []string{"/git/trees/", "/git/blobs/", "/access_tokens"} {
+		if !slices.ContainsFunc(all[:len(handler)], func(c githubtest.Call) bool { return strings.Contains(c.Path, want) }) {
+			t.Errorf("the upload made no call of %s: %v", want, all[:len(handler)])
+		}
+	}
+	for _, c := range all[len(handler):] {
+		again := c.Method == http.MethodGet && read[c.Method+" "+c.Path]
+		switch {
+		case strings.HasSuffix(c.Path, "/access_tokens"):
+			t.Errorf("the evaluation made a new installation token (%s)", c.Path)
+		case again && (strings.Contains(c.Path, "/git/trees/") || strings.Contains(c.Path, "/git/blobs/")):
+			t.Errorf("the evaluation read %s again; the upload had read it", c.Path)
+		case again && (c.Route == "/repos/{owner}/{repo}/pulls/{pull_number}" || c.Route == "/repos/{owner}/{repo}/compare/{basehead}") && c.Status != http.StatusNotModified:
+			t.Errorf("the evaluation read %s again unconditionally (%d); the upload had read it", c.Path, c.Status)
+		}
+	}
 }

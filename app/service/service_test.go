@@ -89,7 +89,7 @@ type options struct {
 	// oidcIssuer and oidcAudience are those of evidence uploads; none
 	// without an audience.
 	oidcIssuer, oidcAudience string
-	reviewers  string                // ORG/TEAM whose members sign in to the reviewers' UI; "": no UI
+	reviewers                string // ORG/TEAM whose members sign in to the reviewers' UI; "": no UI
 }
 
 func newWorld(t testing.TB, dsn string, o options) *world {
@@ -374,7 +374,7 @@ func TestPromotionApprovedAndMerged(t *testing.T) {
 			t.Errorf("audit chain: %v", err)
 		}
 		// The compliance report reads back what the App recorded.
-		rep, err := compliance.Load(t.Context(), w.db, "fraud-detector", "2.3.0", time.Now())
+		rep, err := compliance.Load(t.Context(), w.db, compliance.Query{Model: "fraud-detector", Version: "2.3.0"}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -1279,7 +1279,7 @@ func TestRemovalNeedsApprovals(t *testing.T) {
 		if merges := w.records(audit.Filter{Kind: audit.KindMerge, PullRequest: n, Model: "fraud-detector", Version: "2.2.0", Stage: "production"}); len(merges) != 1 {
 			t.Errorf("merge records of the removal: %+v", merges)
 		}
-		rep, err := compliance.Load(t.Context(), w.db, "fraud-detector", "2.2.0", time.Now())
+		rep, err := compliance.Load(t.Context(), w.db, compliance.Query{Model: "fraud-detector", Version: "2.2.0"}, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}

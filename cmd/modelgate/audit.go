@@ -23,7 +23,7 @@ const (
 	auditVerifyUsage     = "audit verify [--checkpoint FILE]... [--verifier-key KEY] [--database DSN]"
 	auditCheckpointUsage = "audit checkpoint [--key-file FILE] [--out FILE] [--database DSN]"
 	auditKeyUsage        = "audit key [--key-file FILE] | audit key --new NAME --out FILE"
-	auditReportUsage     = "audit report --model NAME [--version V] [--format html|md|json|pdf] [--database DSN] [--out FILE]"
+	auditReportUsage     = "audit report --model NAME [--version V] [--since DATE] [--format html|md|json|pdf] [--database DSN] [--out FILE]"
 	auditExportUsage     = "audit export [--since DATE] [--database DSN] > audit.jsonl"
 	auditImportUsage     = "audit import [--database DSN] FILE"
 )
@@ -293,6 +293,7 @@ func auditReport(ctx context.Context, c *cli, args []string) int {
 	dsn := c.databaseFlag(fl)
 	model := fl.String("model", "", "the model to report on (required)")
 	version := fl.String("version", "", "report on this version only")
+	sinceFlag := fl.String("since", "", "report the records recorded at or after this RFC 3339 date (2026-01-31, midnight UTC) or time (2026-01-31T12:00:00Z)")
 	format := choiceFlag(fl, "format", "report format", compliance.FormatHTML, compliance.FormatMarkdown, compliance.FormatJSON, compliance.FormatPDF)
 	out := fl.String("out", "", "write the report to this file instead of standard output")
 	if code, ok := c.parse(fl, args); !ok {
@@ -304,12 +305,19 @@ func auditReport(ctx context.Context, c *cli, args []string) int {
 	if *model == "" {
 		return c.fail(errors.New("audit report: --model is required"))
 	}
+	q := compliance.Query{Model: *model, Version: *version}
+	if *sinceFlag != "" {
+		var err error
+		if q.Since, err = parseSince(*sinceFlag); err != nil {
+			return c.fail(fmt.Errorf("audit report: --since: %w", err))
+		}
+	}
 	db, err := sqlstore.OpenExisting(ctx, *dsn)
 	if err != nil {
 		return c.fail(err)
 	}
 	defer db.Close()
-	rep, err := compliance.Load(ctx, db, *model, *version, time.Now())
+	rep, err := compliance.Load(ctx, db, q, time.Now())
 	if err != nil {
 		return c.fail(err)
 	}

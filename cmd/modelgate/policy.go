@@ -98,7 +98,7 @@ func policyTest(ctx context.Context, c *cli, args []string) int {
 	return exitOK
 }
 
-const policyEvalUsage = "policy eval (--input FILE | --manifest FILE --evidence FILE [--config FILE]) [--policies DIR] [--format text|json]"
+const policyEvalUsage = "policy eval (--input FILE | --manifest FILE --evidence FILE [--config FILE] [--uploaded]) [--policies DIR] [--format text|json]"
 
 func policyEval(ctx context.Context, c *cli, args []string) int {
 	fl := c.flags("policy eval", policyEvalUsage)
@@ -106,6 +106,7 @@ func policyEval(ctx context.Context, c *cli, args []string) int {
 	manifestPath := fl.String("manifest", "", "instead of --input: judge this manifest's entry into the first stage, on --evidence")
 	evidencePath := fl.String("evidence", "", "with --manifest: the evidence document modelgate check wrote for it")
 	configPath := fl.String("config", "", "with --manifest: the config (a .modelgate/config.yaml) whose stages and thresholds judge it; defaults without it")
+	uploaded := fl.Bool("uploaded", false, "with --manifest: judge it as the App will once a workflow it trusts uploaded the evidence (evidence_source oidc); whether the App trusts the workflow is the App's to check")
 	dir := fl.String("policies", gitops.PoliciesDir, "the organisation's policies, evaluated with the built-in ones (skipped when the folder does not exist)")
 	format := choiceFlag(fl, "format", "output format", "text", "json")
 	if code, ok := c.parse(fl, args); !ok {
@@ -117,10 +118,10 @@ func policyEval(ctx context.Context, c *cli, args []string) int {
 		err error
 	)
 	switch {
-	case *inputPath != "" && *manifestPath == "" && *evidencePath == "" && *configPath == "":
+	case *inputPath != "" && *manifestPath == "" && *evidencePath == "" && *configPath == "" && !*uploaded:
 		in, cfg, err = readInput(*inputPath)
 	case *inputPath == "" && *manifestPath != "" && *evidencePath != "":
-		in, cfg, err = entryInput(*manifestPath, *evidencePath, *configPath, c.now())
+		in, cfg, err = entryInput(*manifestPath, *evidencePath, *configPath, *uploaded, c.now())
 	default:
 		err = errors.New("give either --input, or --manifest and --evidence (with --config)")
 	}
@@ -170,10 +171,11 @@ func readInput(path string) (policy.Input, *gitops.Config, error) {
 
 // entryInput is the input of a model version's entry into the config's first
 // stage, judged on its evidence: the promotion a training pipeline proposes
-// once its checks ran. Nothing has run anywhere yet, no one approved it, and
-// where the evidence came from is left unsaid: only the App, which verifies
-// an upload, can say that it came from a trusted workflow.
-func entryInput(manifestPath, evidencePath, configPath string, now time.Time) (policy.Input, *gitops.Config, error) {
+// once its checks ran. Nothing has run anywhere yet and no one approved it.
+// Where the evidence came from is left unsaid unless uploaded: only the App,
+// which verifies an upload, can say that it came from a trusted workflow, so
+// uploaded judges it as the App will if it trusts the uploader.
+func entryInput(manifestPath, evidencePath, configPath string, uploaded bool, now time.Time) (policy.Input, *gitops.Config, error) {
 	var in policy.Input
 	v, err := schema.New()
 	if err != nil {
@@ -208,6 +210,9 @@ func entryInput(manifestPath, evidencePath, configPath string, now time.Time) (p
 		Manifest: m, Evidence: json.RawMessage(doc), Promotion: p,
 		PullRequest: policy.PullRequest{Labels: []string{}, Approvals: []policy.Approval{}, Committers: []string{}, ChangedFiles: []string{}},
 		History:     policy.NewHistory(now, map[string]gitops.History{}, nil, m.Metadata.Name),
+	}
+	if uploaded {
+		in.EvidenceSource = &policy.EvidenceSource{Kind: policy.EvidenceOIDC}
 	}
 	return in, cfg, nil
 }

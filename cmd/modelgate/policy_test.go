@@ -194,6 +194,18 @@ func TestPolicyEvalManifest(t *testing.T) {
 			t.Errorf("%s: exit %d, denials %v; want exit %d, denial %q", c.manifest, code, codes, c.code, c.deny)
 		}
 	}
+	// Under the default config a high-risk version needs uploaded evidence:
+	// its own numbers allow it only as an upload will be judged.
+	high, ev := "../../examples/gitops/models/fraud-detector/2.3.0/model.yaml", filepath.Join(dir, "2.3.0.json")
+	if code, stdout, _ := runCLI(t, "policy", "eval", "--manifest", high, "--evidence", ev); code != exitFailed || !strings.Contains(stdout, "evidence.untrusted") {
+		t.Errorf("a high-risk version on evidence of no upload: exit %d; want an evidence.untrusted denial\n%s", code, stdout)
+	}
+	if code, stdout, _ := runCLI(t, "policy", "eval", "--manifest", high, "--evidence", ev, "--uploaded"); code != exitOK {
+		t.Errorf("a high-risk version on evidence as uploaded: exit %d; want allowed\n%s", code, stdout)
+	}
+	if code, _, stderr := runCLI(t, "policy", "eval", "--input", ev, "--uploaded"); code != exitCantRun {
+		t.Errorf("--uploaded with --input: exit %d; want a usage error: %s", code, stderr)
+	}
 	code, _, stderr := runCLI(t, "policy", "eval", "--manifest", "../../examples/gitops/models/fraud-detector/2.2.0/model.yaml", "--evidence", filepath.Join(dir, "2.3.0.json"))
 	if code != exitCantRun || !strings.Contains(stderr, "is the evidence of fraud-detector 2.3.0, not of fraud-detector 2.2.0") {
 		t.Errorf("evidence of another version: exit %d: %s", code, stderr)

@@ -58,10 +58,15 @@ type gateOutput struct {
 func TestAuditReport(t *testing.T) {
 	db, res := gatedAndMerged(t)
 	wants := []string{
-		"Proposed by: alice", "bob (compliance) on " + res.Head[:12], "carol on " + res.Head[:12],
+		"Proposed by: alice",
 		"Merged (squash) into main as commit " + mergeCommit, res.BundleDigest, "Replaces: 2.2.0",
-		"accuracy 0.904", "Fairness by sex: disparate impact ratio 0.9114", "Audit chain intact: 3 records verified.",
+		"Fairness by sex: disparate impact ratio 0.9114", "Audit chain intact: 3 records verified.",
 		"record #1", "record #2", "deployment by deploy-bot",
+	}
+	rows := map[string][]string{
+		"md": {"| bob | compliance | " + res.Head[:12] + " | yes | record #1 |", "| carol | (none) | " + res.Head[:12] + " | yes |", "| accuracy | 0.904 |"},
+		"html": {"<td>bob</td><td>compliance</td><td>" + res.Head[:12] + "</td><td>yes</td>", "<td>accuracy</td><td>0.904</td>",
+			"<svg xmlns=\"http://www.w3.org/2000/svg\"", "<title>Fairness by sex</title>"},
 	}
 	for _, format := range []string{"md", "html"} {
 		t.Run(format, func(t *testing.T) {
@@ -69,7 +74,7 @@ func TestAuditReport(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("exit %d: %s", code, stderr)
 			}
-			for _, want := range wants {
+			for _, want := range append(wants, rows[format]...) {
 				if !strings.Contains(stdout, want) {
 					t.Errorf("report lacks %q:\n%s", want, stdout)
 				}
@@ -133,7 +138,7 @@ func TestAuditReport(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasPrefix(string(pdf), "%PDF-1.4\n") || !strings.HasSuffix(string(pdf), "%%EOF\n") {
+		if !strings.HasPrefix(string(pdf), "%PDF-") || !strings.HasSuffix(strings.TrimSpace(string(pdf)), "%%EOF") {
 			t.Fatalf("not a PDF: %q", pdf[:min(len(pdf), 40)])
 		}
 		tool, err := exec.LookPath("pdftotext")
@@ -145,7 +150,7 @@ func TestAuditReport(t *testing.T) {
 			t.Fatal(err)
 		}
 		flat := strings.Join(strings.Fields(string(text)), " ")
-		for _, want := range wants {
+		for _, want := range append(wants, "bob compliance "+res.Head[:12]+" yes record #1", "accuracy 0.904") {
 			if !strings.Contains(flat, want) {
 				t.Errorf("PDF lacks %q:\n%s", want, flat)
 			}
@@ -213,5 +218,99 @@ func TestAuditReportHelp(t *testing.T) {
 	}
 	if code, stdout, _ := runCLI(t, "audit", "--help"); code != exitOK || !strings.Contains(stdout, "report") {
 		t.Errorf("audit --help: exit %d, %q", code, stdout)
+	}
+}
+
+// TestAuditReportNamesAndTamperingInEveryFormat gates a promotion approved
+// by reviewers whose names are not ASCII, tampers with the store, and checks
+// that every format shows the names as written and the broken chain, the
+// PDF on every page.
+func TestAuditReportNamesAndTamperingInEveryFormat(t *testing.T) {
+	r := promotionRepo(t)
+	db := filepath.Join(t.TempDir(), "audit.db")
+	names := []string{"Łukasz Żółć", "Ελένη Παπαδοπούλου", "Иван Петров"}
+	args := []string{"gate", "--repo", r.Dir, "--base", "main", "--head", "promote", "--author", "alice", "--format", "json", "--database", db}
+	for _, n := range names {
+		args = append(args, "--approved-by", n+":compliance")
+	}
+	if code, stdout, stderr := runCLI(t, args...); code != exitOK {
+		t.Fatalf("gate exit %d\n%s%s", code, stdout, stderr)
+	}
+	report := func(format string) string {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "report."+format)
+		if code, _, stderr := runCLI(t, "audit", "report", "--model", "fraud-detector", "--format", format, "--out", out, "--database", db); code != exitOK {
+			t.Fatalf("%s: exit %d: %s", format, code, stderr)
+		}
+		b, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	pages := func() []string {
+		t.Helper()
+		tool, err := exec.LookPath("pdftotext")
+		if err != nil {
+			if os.Getenv("MODELGATE_REQUIRE_PDFTOTEXT") != "" {
+				t.Fatal("pdftotext (poppler-utils) is not installed")
+			}
+			t.Skip("pdftotext (poppler-utils) is not installed")
+		}
+		file := filepath.Join(t.TempDir(), "report.pdf")
+		if err := os.WriteFile(file, []byte(report("pdf")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		text, err := exec.Command(tool, "-enc", "UTF-8", file, "-").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := strings.Split(strings.TrimSuffix(string(text), "\f"), "\f")
+		for i := range ps {
+			ps[i] = strings.Join(strings.Fields(ps[i]), " ")
+		}
+		return ps
+	}
+	for _, format := range []string{"md", "html", "json"} {
+		out := report(format)
+		for _, n := range names {
+			if !strings.Contains(out, n) {
+				t.Errorf("%s report lacks %q", format, n)
+			}
+		}
+	}
+	if text := strings.Join(pages(), " "); !strings.Contains(text, names[0]+" compliance") || !strings.Contains(text, names[1]) || !strings.Contains(text, names[2]) {
+		t.Errorf("PDF does not show the names as written:\n%s", text)
+	}
+
+	sqlDB, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
+	if _, err := sqlDB.Exec(`UPDATE audit_records SET payload = replace(payload, 'Иван', 'Ivan') WHERE seq = 1`); err != nil {
+		t.Fatal(err)
+	}
+	const broken = "AUDIT CHAIN BROKEN at record #1: digest mismatch (record edited)"
+	for _, format := range []string{"md", "html"} {
+		if out := report(format); strings.Count(out, broken) < 2 {
+			t.Errorf("%s report does not open and close with the broken chain:\n%s", format, out)
+		}
+	}
+	var rep struct {
+		Schema string `json:"schema"`
+		Chain  struct {
+			Intact   bool  `json:"intact"`
+			FirstBad int64 `json:"first_bad_seq"`
+		} `json:"chain"`
+	}
+	if err := json.Unmarshal([]byte(report("json")), &rep); err != nil || rep.Schema != "modelgate.report/v1" || rep.Chain.Intact || rep.Chain.FirstBad != 1 {
+		t.Errorf("JSON report: %+v, %v", rep, err)
+	}
+	ps := pages()
+	for i, p := range ps {
+		if !strings.Contains(p, broken) {
+			t.Errorf("PDF page %d of %d lacks the broken chain:\n%s", i+1, len(ps), p)
+		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/chart"
 )
 
 // The Markdown, HTML and PDF renderings share one outline, so that they say
@@ -17,14 +19,37 @@ const (
 	paragraph
 	alert // something the reader must not miss: a broken chain, unreadable records
 	list
+	tabular
+	figure
 )
 
 type block struct {
 	Kind  blockKind
 	Level int // of a heading, 1 to 4
+	// ID is a heading's anchor, which the summary links to.
+	ID    string
 	Text  string
 	Items []item
+	Table table
+	Chart chart.Chart
 }
+
+// table is a table whose every row names the record it comes from.
+type table struct {
+	Header []string
+	Rows   []row
+}
+
+type row struct {
+	Cells      []string
+	Seq        int64
+	Unverified bool
+	// Link is the anchor of the decision the row links to; empty for none.
+	Link string
+}
+
+// Ref is how a row names its record in text.
+func (r row) Ref() string { return item{Seq: r.Seq, Unverified: r.Unverified}.Ref() }
 
 // item is one line of a list, traced to the record it comes from.
 type item struct {
@@ -41,6 +66,8 @@ func (b block) IsHeading() bool   { return b.Kind == heading }
 func (b block) IsParagraph() bool { return b.Kind == paragraph }
 func (b block) IsAlert() bool     { return b.Kind == alert }
 func (b block) IsList() bool      { return b.Kind == list }
+func (b block) IsTable() bool     { return b.Kind == tabular }
+func (b block) IsChart() bool     { return b.Kind == figure }
 
 // Ref is how an item names its record in text.
 func (it item) Ref() string {
@@ -60,19 +87,31 @@ func (r *Report) title() string {
 	return "Compliance report: " + r.Model
 }
 
+// chainStatus is the audit chain's verdict as every page states it, and
+// whether it is intact.
+func (r *Report) chainStatus() (string, bool) {
+	switch {
+	case r.Chain.Intact:
+		return fmt.Sprintf("Audit chain intact: %d %s verified.", r.Chain.Verified, plural(r.Chain.Verified, "record")), true
+	case r.Chain.FirstBad == 0:
+		return fmt.Sprintf("AUDIT LOG BROKEN: %s. No record is verified; every line is marked UNVERIFIED.", r.Chain.Reason), false
+	}
+	return fmt.Sprintf("AUDIT CHAIN BROKEN at record #%d: %s. Only the records before it are verified; lines from record #%d on are marked UNVERIFIED.",
+		r.Chain.FirstBad, r.Chain.Reason, r.Chain.FirstBad), false
+}
+
 func (r *Report) outline() []block {
 	var out []block
 	add := func(b block) { out = append(out, b) }
 	add(block{Kind: heading, Level: 1, Text: r.title()})
 	add(block{Kind: paragraph, Text: fmt.Sprintf("Generated %s from the audit log. Every line names the audit record it comes from.", stamp(r.GeneratedAt))})
-	switch {
-	case r.Chain.Intact:
-		add(block{Kind: paragraph, Text: fmt.Sprintf("Audit chain intact: %d %s verified.", r.Chain.Verified, plural(r.Chain.Verified, "record"))})
-	case r.Chain.FirstBad == 0:
-		add(block{Kind: alert, Text: fmt.Sprintf("AUDIT LOG BROKEN: %s. No record is verified; every line is marked UNVERIFIED.", r.Chain.Reason)})
-	default:
-		add(block{Kind: alert, Text: fmt.Sprintf("AUDIT CHAIN BROKEN at record #%d: %s. Only the records before it are verified; lines from record #%d on are marked UNVERIFIED.",
-			r.Chain.FirstBad, r.Chain.Reason, r.Chain.FirstBad)})
+	if r.Since != nil {
+		add(block{Kind: paragraph, Text: fmt.Sprintf("Records from %s on; the summary counts every record.", stamp(*r.Since))})
+	}
+	if status, ok := r.chainStatus(); ok {
+		add(block{Kind: paragraph, Text: status})
+	} else {
+		add(block{Kind: alert, Text: status})
 	}
 	if len(r.Unreadable) > 0 {
 		add(block{Kind: alert, Text: "Some records could not be fully read:"})
@@ -82,6 +121,18 @@ func (r *Report) outline() []block {
 		}
 		add(block{Kind: list, Items: items})
 	}
+	add(block{Kind: heading, Level: 2, Text: "Summary"})
+	add(block{Kind: paragraph, Text: "Where each version stands in each stage; the record column names the latest decision on it there."})
+	sum := table{Header: []string{"Version", "Stage", "State", "Since", "By", "State from"}}
+	for _, st := range r.Summary {
+		row := r.row(st.Decision, orNone(st.Version), orNone(st.Stage), st.State, stamp(st.Since), orNone(st.By), r.item(st.Seq, "").Ref())
+		if st.Decision != 0 {
+			row.Link = anchor(st.Decision)
+		}
+		sum.Rows = append(sum.Rows, row)
+	}
+	add(block{Kind: tabular, Table: sum})
+	out = append(out, r.cards()...)
 	for _, v := range r.Versions {
 		add(block{Kind: heading, Level: 2, Text: "Version " + orNone(v.Version)})
 		for _, s := range v.Stages {
@@ -100,7 +151,15 @@ func (r *Report) outline() []block {
 			}
 		}
 	}
+	// The chain's verdict closes the report too, so that no excerpt of it
+	// loses the verdict.
+	status, ok := r.chainStatus()
+	add(block{Kind: map[bool]blockKind{true: paragraph, false: alert}[ok], Text: status})
 	return out
+}
+
+func (r *Report) row(seq int64, cells ...string) row {
+	return row{Cells: cells, Seq: seq, Unverified: seq != 0 && !r.Chain.Verifies(seq)}
 }
 
 func (r *Report) item(seq int64, text string, details ...string) item {
@@ -168,7 +227,7 @@ func (r *Report) proposal(p Proposal) []block {
 
 	var timeline []item
 	for _, d := range p.Decisions {
-		timeline = append(timeline, r.decision(d))
+		timeline = append(timeline, r.item(d.Seq, fmt.Sprintf("%s  Decision %s on head %s, proposed by %s", stamp(d.RecordedAt), verdict(d), short(d.HeadSHA), orNone(d.Actor))))
 	}
 	for _, a := range p.Approvals {
 		text := fmt.Sprintf("%s  Approved by %s%s on head %s", stamp(a.RecordedAt), a.User, teams(a.Teams), short(a.HeadSHA))
@@ -189,84 +248,23 @@ func (r *Report) proposal(p Proposal) []block {
 			stamp(f.RecordedAt), orNone(f.Method), short(f.HeadSHA), orNone(f.Reason))))
 	}
 	sortBySeq(timeline, func(it item) int64 { return it.Seq })
-	return []block{
+	out := []block{
 		{Kind: heading, Level: 4, Text: strings.ToUpper(name[:1]) + name[1:]},
 		{Kind: list, Items: fields},
 		{Kind: paragraph, Text: "In time order:"},
 		{Kind: list, Items: timeline},
 	}
+	for _, d := range p.Decisions {
+		out = append(out, r.decision(d)...)
+	}
+	return out
 }
 
-func (r *Report) decision(d Decision) item {
-	verdict := "DENIED"
+func verdict(d Decision) string {
 	if d.Allow {
-		verdict = "ALLOWED"
+		return "ALLOWED"
 	}
-	var details []string
-	details = append(details, "Policy bundle: "+orNone(d.BundleDigest), "Input digest: "+orNone(d.InputDigest))
-	for _, m := range d.Deny {
-		details = append(details, fmt.Sprintf("Deny %s: %s", orNone(m.Code), m.Msg))
-	}
-	for _, m := range d.Warn {
-		text := fmt.Sprintf("Warn %s: %s", orNone(m.Code), m.Msg)
-		if w := m.Waiver; w != nil {
-			text += fmt.Sprintf(" (waiver for %s approved by %s, expires %s: %s)", w.Code, orNone(w.ApprovedBy), orNone(w.Expires), w.Reason)
-		}
-		details = append(details, text)
-	}
-	for _, w := range d.Warnings {
-		details = append(details, "Gate warning: "+w)
-	}
-	if len(d.Approvals) > 0 {
-		var names []string
-		for _, a := range d.Approvals {
-			names = append(names, fmt.Sprintf("%s%s on %s", a.User, teams(a.Teams), short(a.SHA)))
-		}
-		details = append(details, "Approvals given: "+strings.Join(names, "; "))
-	} else {
-		details = append(details, "Approvals given: none")
-	}
-	if e := d.Evidence; e != nil {
-		details = append(details, evidenceLines(e)...)
-	} else {
-		details = append(details, "Evidence: none recorded")
-	}
-	text := fmt.Sprintf("%s  Decision %s on head %s, proposed by %s", stamp(d.RecordedAt), verdict, short(d.HeadSHA), orNone(d.Actor))
-	return r.item(d.Seq, text, details...)
-}
-
-func evidenceLines(e *Evidence) []string {
-	var lines []string
-	data := "Data: " + optInt(e.DataRows) + " rows"
-	if e.ContractPassed != nil {
-		if *e.ContractPassed {
-			data += ", contract passed"
-		} else {
-			data += ", contract FAILED"
-		}
-	}
-	lines = append(lines, data)
-	if len(e.Metrics) > 0 {
-		var ms []string
-		for _, m := range e.Metrics {
-			s := m.Name + " " + num(m.Value)
-			if m.Baseline != nil {
-				s += " (baseline " + num(m.Baseline) + ")"
-			}
-			ms = append(ms, s)
-		}
-		lines = append(lines, "Evaluation: "+strings.Join(ms, ", "))
-	}
-	drift := "Drift: share of columns drifted " + num(e.ShareDrifted)
-	if len(e.DriftedColumns) > 0 {
-		drift += " (" + strings.Join(e.DriftedColumns, ", ") + ")"
-	}
-	lines = append(lines, drift)
-	for _, f := range e.Fairness {
-		lines = append(lines, fmt.Sprintf("Fairness by %s: disparate impact ratio %s, equalized odds difference %s",
-			f.Attribute, num(f.DisparateImpactRatio), num(f.EqualizedOddsDifference)))
-	}
-	return lines
+	return "DENIED"
 }
 
 func (r *Report) event(e Event) item {

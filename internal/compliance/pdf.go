@@ -1,233 +1,216 @@
 package compliance
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"math"
-	"strconv"
-	"time"
-	"unicode/utf16"
+	"slices"
+
+	"github.com/go-pdf/fpdf"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
+
+	"github.com/modelgate/modelgate/internal/chart"
 )
 
-// A4 in points, and the page layout.
+// The PDF's layout, in points on A4. The Go fonts are embedded (subset) so
+// that every reader shows Latin, Greek and Cyrillic names as written.
 const (
-	pageWidth    = 595.28
-	pageHeight   = 841.89
-	margin       = 56.69 // 20 mm
-	footerY      = 28.0
-	footerSize   = 8.0
-	bulletIndent = 10.0 // from a bullet to its text
-	bodySize     = 10.0
+	pdfMargin    = 50.0
+	pdfTop       = 72.0 // below the header, which states the chain's verdict
+	pdfBottom    = 48.0 // above the footer
+	bodySize     = 9.5
+	chartHeight  = 210.0
+	cellPad      = 3.0
+	font         = "go"
+	minColumnPts = 40.0
 )
 
-// pdfDocument is a document of text lines, laid out on as many pages as
-// they need.
-type pdfDocument struct {
-	Title   string
-	Created time.Time
-	Lines   []pdfText
-}
+var headingSizes = [...]float64{17, 14, 12, 10.5}
 
-// pdfText is a paragraph, wrapped to the page width.
-type pdfText struct {
-	Text   string
-	Bold   bool
-	Size   float64
-	Indent float64 // from the left margin
-	Bullet string  // drawn at Indent; the text then hangs after it
-	Gap    float64 // extra space above
-}
-
-// pdfRun is one line of text placed on a page.
-type pdfRun struct {
-	bold       bool
-	size, x, y float64
-	text       []byte // WinAnsi
-}
-
-// layout wraps the lines and places them on pages.
-func (d *pdfDocument) layout() [][]pdfRun {
-	var pages [][]pdfRun
-	var page []pdfRun
-	top := pageHeight - margin
-	bottom := margin
-	y := top
-	newPage := func() {
-		pages = append(pages, page)
-		page, y = nil, top
+// WritePDF writes the report as an A4 PDF: headings, tables, the charts as
+// vector drawings, and on every page a header with the audit chain's verdict
+// and a footer with the title and the page number.
+func (r *Report) WritePDF(w io.Writer) error {
+	p := fpdf.New("P", "pt", "A4", "")
+	p.AddUTF8FontFromBytes(font, "", goregular.TTF)
+	p.AddUTF8FontFromBytes(font, "B", gobold.TTF)
+	p.SetTitle(r.title(), true)
+	p.SetProducer("modelgate", true)
+	p.SetCreationDate(r.GeneratedAt)
+	p.SetModificationDate(r.GeneratedAt)
+	p.SetMargins(pdfMargin, pdfTop, pdfMargin)
+	p.SetAutoPageBreak(true, pdfBottom)
+	p.AliasNbPages("")
+	pageW, pageH := p.GetPageSize()
+	width := pageW - 2*pdfMargin
+	status, intact := r.chainStatus()
+	p.SetHeaderFunc(func() {
+		p.SetFont(font, "B", 8)
+		p.SetXY(pdfMargin, 22)
+		if intact {
+			p.SetTextColor(26, 127, 55)
+			p.MultiCell(width, 10, status, "B", "L", false)
+		} else {
+			p.SetTextColor(207, 34, 46)
+			p.MultiCell(width, 10, status, "1", "L", false)
+		}
+		p.SetTextColor(0, 0, 0)
+		p.SetXY(pdfMargin, pdfTop)
+	})
+	p.SetFooterFunc(func() {
+		p.SetFont(font, "", 8)
+		p.SetTextColor(87, 96, 106)
+		p.SetXY(pdfMargin, pageH-32)
+		p.CellFormat(width*0.75, 10, r.title(), "", 0, "L", false, 0, "")
+		p.CellFormat(width*0.25, 10, fmt.Sprintf("Page %d of {nb}", p.PageNo()), "", 0, "R", false, 0, "")
+		p.SetTextColor(0, 0, 0)
+	})
+	p.AddPage()
+	d := pdfWriter{p: p, width: width, limit: pageH - pdfBottom}
+	for _, b := range r.outline() {
+		d.block(b)
 	}
-	for _, l := range d.Lines {
-		leading := l.Size * 1.3
-		textX := margin + l.Indent
-		if l.Bullet != "" {
-			textX += bulletIndent
-		}
-		lines := wrap(winAnsi(l.Text), l.Bold, l.Size, pageWidth-margin-textX)
-		gap := l.Gap
-		if y == top {
-			gap = 0
-		}
-		// A heading needs a few lines under it, not to end a page.
-		need := leading * float64(min(len(lines), 2))
-		if l.Bold && l.Size > bodySize {
-			need += 3 * bodySize * 1.3
-		}
-		if y-gap-need < bottom && y != top {
-			newPage()
-			gap = 0
-		}
-		y -= gap
-		for i, text := range lines {
-			if y-leading < bottom {
-				newPage()
+	if err := p.Output(w); err != nil {
+		return fmt.Errorf("write compliance report: %w", err)
+	}
+	return nil
+}
+
+type pdfWriter struct {
+	p     *fpdf.Fpdf
+	width float64
+	limit float64 // the lowest y a line may end at
+}
+
+// room starts a new page unless h points fit below the current line.
+func (d *pdfWriter) room(h float64) {
+	if d.p.GetY()+h > d.limit {
+		d.p.AddPage()
+	}
+}
+
+func (d *pdfWriter) block(b block) {
+	p := d.p
+	p.SetFont(font, "", bodySize)
+	switch b.Kind {
+	case heading:
+		size := headingSizes[b.Level-1]
+		d.room(size*2 + 3*bodySize*1.4) // a heading never ends a page
+		p.Ln(size * 0.6)
+		p.SetFont(font, "B", size)
+		p.MultiCell(d.width, size*1.3, b.Text, "", "L", false)
+	case paragraph:
+		p.Ln(3)
+		p.MultiCell(d.width, bodySize*1.4, b.Text, "", "L", false)
+	case alert:
+		p.Ln(3)
+		p.SetFont(font, "B", bodySize)
+		p.SetTextColor(207, 34, 46)
+		p.MultiCell(d.width, bodySize*1.4, b.Text, "1", "L", false)
+		p.SetTextColor(0, 0, 0)
+	case list:
+		p.Ln(3)
+		for _, it := range b.Items {
+			text := it.Text
+			if ref := it.Ref(); ref != "" {
+				text += " [" + ref + "]"
 			}
-			y -= leading
-			if i == 0 && l.Bullet != "" {
-				page = append(page, pdfRun{bold: l.Bold, size: l.Size, x: margin + l.Indent, y: y, text: winAnsi(l.Bullet)})
+			d.bullet("\u2022", 8, text, bodySize)
+			for _, det := range it.Details {
+				d.bullet("\u2013", 22, det, bodySize-1)
 			}
-			page = append(page, pdfRun{bold: l.Bold, size: l.Size, x: textX, y: y, text: text})
 		}
+	case tabular:
+		p.Ln(4)
+		d.table(b.Table)
+	case figure:
+		p.Ln(4)
+		d.room(chartHeight)
+		y := p.GetY()
+		chart.Draw(p, b.Chart, pdfMargin, y, d.width, chartHeight)
+		p.SetTextColor(0, 0, 0)
+		p.SetDrawColor(0, 0, 0)
+		p.SetLineWidth(0.5)
+		p.SetXY(pdfMargin, y+chartHeight+6)
 	}
-	if page != nil || len(pages) == 0 {
-		pages = append(pages, page)
-	}
-	return pages
 }
 
-// wrap breaks WinAnsi text into lines no wider than width points, at spaces
-// where it can and inside words longer than a line where it must.
-func wrap(text []byte, bold bool, size, width float64) [][]byte {
-	limit := int(width * 1000 / size)
-	space := textWidth([]byte{' '}, bold)
-	var lines [][]byte
-	var line []byte
-	lineW := 0
-	for _, word := range bytes.Fields(text) {
-		w := textWidth(word, bold)
-		if len(line) > 0 && lineW+space+w <= limit {
-			line = append(append(line, ' '), word...)
-			lineW += space + w
-			continue
-		}
-		if len(line) > 0 {
-			lines = append(lines, line)
-		}
-		line, lineW = nil, 0
-		for w > limit {
-			n, nw := 0, 0
-			for n < len(word) && nw+textWidth(word[n:n+1], bold) <= limit {
-				nw += textWidth(word[n:n+1], bold)
-				n++
-			}
-			n = max(n, 1) // a page narrower than one glyph still makes progress
-			lines = append(lines, word[:n])
-			word = word[n:]
-			w = textWidth(word, bold)
-		}
-		line, lineW = append(line, word...), w
-	}
-	if len(line) > 0 || len(lines) == 0 {
-		lines = append(lines, line)
-	}
-	return lines
+func (d *pdfWriter) bullet(mark string, indent float64, text string, size float64) {
+	p := d.p
+	p.SetFont(font, "", size)
+	p.SetX(pdfMargin + indent)
+	p.CellFormat(10, size*1.4, mark, "", 0, "L", false, 0, "")
+	p.MultiCell(d.width-indent-10, size*1.4, text, "", "L", false)
 }
 
-// write writes the document as PDF 1.4.
-func (d *pdfDocument) write(w io.Writer) error {
-	pages := d.layout()
-	var b bytes.Buffer
-	offsets := []int{0} // of each object, by number; object 0 is the free list head
-	object := func(body string) {
-		offsets = append(offsets, b.Len())
-		fmt.Fprintf(&b, "%d 0 obj\n%s\nendobj\n", len(offsets)-1, body)
+// table draws a table with a record column, its header repeated on every
+// page it spans; columns get widths after their content.
+func (d *pdfWriter) table(t table) {
+	p := d.p
+	header := append(slices.Clone(t.Header), "Record")
+	rows := make([][]string, len(t.Rows))
+	for i, r := range t.Rows {
+		rows[i] = append(slices.Clone(r.Cells), r.Ref())
 	}
-	// A comment of bytes above 0x7f tells transfer tools the file is binary.
-	b.WriteString("%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
-
-	// Objects 1 to 5 are fixed; page i (from 0) is object 6+2i and its
-	// content stream 7+2i.
-	const firstPage = 6
-	kids := make([]byte, 0, 8*len(pages))
-	for i := range pages {
-		kids = fmt.Appendf(kids, "%d 0 R ", firstPage+2*i)
-	}
-	object("<< /Type /Catalog /Pages 2 0 R >>")
-	object(fmt.Sprintf("<< /Type /Pages /Kids [%s] /Count %d >>", bytes.TrimSpace(kids), len(pages)))
-	object("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
-	object("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>")
-	object(fmt.Sprintf("<< /Title %s /Producer (modelgate) /CreationDate (D:%s) >>",
-		utf16String(d.Title), d.Created.UTC().Format("20060102150405Z")))
-	for i, runs := range pages {
-		object(fmt.Sprintf("<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %s %s] /Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> /Contents %d 0 R >>",
-			num2(pageWidth), num2(pageHeight), firstPage+2*i+1))
-		content := d.content(runs, i+1, len(pages))
-		object(fmt.Sprintf("<< /Length %d >>\nstream\n%s\nendstream", len(content), content))
-	}
-
-	xref := b.Len()
-	fmt.Fprintf(&b, "xref\n0 %d\n0000000000 65535 f \n", len(offsets))
-	for _, off := range offsets[1:] {
-		fmt.Fprintf(&b, "%010d 00000 n \n", off)
-	}
-	fmt.Fprintf(&b, "trailer\n<< /Size %d /Root 1 0 R /Info 5 0 R >>\nstartxref\n%d\n%%%%EOF\n", len(offsets), xref)
-	_, err := w.Write(b.Bytes())
-	return err
-}
-
-// content is the content stream of one page: its text and its footer.
-func (d *pdfDocument) content(runs []pdfRun, page, pages int) []byte {
-	var b []byte
-	show := func(r pdfRun) {
-		font := "F1"
-		if r.bold {
-			font = "F2"
+	size := bodySize - 1
+	p.SetFont(font, "", size)
+	want := make([]float64, len(header))
+	total := 0.0
+	for c := range header {
+		want[c] = p.GetStringWidth(header[c]) + 2*cellPad
+		for _, r := range rows {
+			want[c] = max(want[c], min(p.GetStringWidth(r[c])+2*cellPad, d.width*0.6))
 		}
-		b = fmt.Appendf(b, "BT /%s %s Tf %s %s Td %s Tj ET\n", font, num2(r.size), num2(r.x), num2(r.y), literal(r.text))
+		want[c] = max(want[c], minColumnPts)
+		total += want[c]
 	}
-	for _, r := range runs {
-		show(r)
+	for c := range want {
+		want[c] *= d.width / total
 	}
-	footer := winAnsi(fmt.Sprintf("Page %d of %d", page, pages))
-	title := winAnsi(d.Title)
-	titleWidth := pageWidth - 2*margin - float64(textWidth(footer, false))*footerSize/1000 - 20
-	if lines := wrap(title, false, footerSize, titleWidth); len(lines) > 0 {
-		show(pdfRun{size: footerSize, x: margin, y: footerY, text: lines[0]})
-	}
-	show(pdfRun{size: footerSize, x: pageWidth - margin - float64(textWidth(footer, false))*footerSize/1000, y: footerY, text: footer})
-	return bytes.TrimSuffix(b, []byte("\n"))
-}
-
-// literal is s as a PDF literal string. Bytes outside printable ASCII are
-// written as octal escapes so that the file stays text.
-func literal(s []byte) []byte {
-	out := make([]byte, 0, len(s)+2)
-	out = append(out, '(')
-	for _, c := range s {
-		switch {
-		case c == '(' || c == ')' || c == '\\':
-			out = append(out, '\\', c)
-		case c < 0x20 || c > 0x7e:
-			out = fmt.Appendf(out, "\\%03o", c)
-		default:
-			out = append(out, c)
+	d.row(header, want, size, true)
+	for _, r := range rows {
+		if d.row(r, want, size, false) {
+			d.row(header, want, size, true)
+			d.row(r, want, size, false)
 		}
 	}
-	return append(out, ')')
+	p.SetFont(font, "", bodySize)
 }
 
-// utf16String is s as a PDF text string: UTF-16BE with a byte order mark, in
-// hexadecimal, which carries any character into the document information.
-func utf16String(s string) string {
-	b := []byte("<FEFF")
-	for _, u := range utf16.Encode([]rune(s)) {
-		b = fmt.Appendf(b, "%04X", u)
+// row draws one row of a table, or, when it does not fit on the page, only
+// starts a new page and reports that it did.
+func (d *pdfWriter) row(cells []string, widths []float64, size float64, bold bool) (newPage bool) {
+	p := d.p
+	style := ""
+	if bold {
+		style = "B"
 	}
-	return string(append(b, '>'))
-}
-
-// num2 formats a coordinate with at most two decimals and, as PDF requires,
-// no exponent.
-func num2(v float64) string {
-	return strconv.FormatFloat(math.Round(v*100)/100, 'f', -1, 64)
+	p.SetFont(font, style, size)
+	lead := size * 1.3
+	lines := make([][]string, len(cells))
+	h := 0.0
+	for c, text := range cells {
+		lines[c] = p.SplitText(text, widths[c]-2*cellPad)
+		h = max(h, float64(max(len(lines[c]), 1))*lead+2*cellPad)
+	}
+	if p.GetY()+h > d.limit {
+		p.AddPage()
+		return true
+	}
+	x, y := pdfMargin, p.GetY()
+	for c := range cells {
+		if bold {
+			p.SetFillColor(246, 248, 250)
+			p.Rect(x, y, widths[c], h, "FD")
+		} else {
+			p.Rect(x, y, widths[c], h, "D")
+		}
+		for i, l := range lines[c] {
+			p.SetXY(x+cellPad, y+cellPad+float64(i)*lead)
+			p.CellFormat(widths[c]-2*cellPad, lead, l, "", 0, "L", false, 0, "")
+		}
+		x += widths[c]
+	}
+	p.SetXY(pdfMargin, y+h)
+	return false
 }

@@ -2,12 +2,15 @@ package compliance
 
 import (
 	"bufio"
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"fmt"
 	"html/template"
 	"io"
 	"strings"
+
+	"github.com/modelgate/modelgate/internal/chart"
 )
 
 // Formats a report renders in.
@@ -33,7 +36,7 @@ func (r *Report) Render(w io.Writer, format string) error {
 	return fmt.Errorf("render compliance report: unknown format %q", format)
 }
 
-// WriteJSON writes the report as indented JSON.
+// WriteJSON writes the report as indented JSON (modelgate.report/v1).
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
@@ -43,8 +46,10 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return nil
 }
 
-// WriteMarkdown writes the report as CommonMark. Text from the audit log is
-// escaped, so that a model or a policy message cannot inject markup.
+// WriteMarkdown writes the report as CommonMark with GitHub's tables. Text
+// from the audit log is escaped, so that a model or a policy message cannot
+// inject markup. A chart is given by its description, whose numbers its
+// table beside it holds too.
 func (r *Report) WriteMarkdown(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	for i, b := range r.outline() {
@@ -69,6 +74,13 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 					fmt.Fprintf(bw, "  - %s\n", mdEscape(d))
 				}
 			}
+		case tabular:
+			fmt.Fprintf(bw, "| %s | Record |\n|%s\n", mdCells(b.Table.Header), strings.Repeat(" --- |", len(b.Table.Header)+1))
+			for _, row := range b.Table.Rows {
+				fmt.Fprintf(bw, "| %s | %s |\n", mdCells(row.Cells), mdEscape(row.Ref()))
+			}
+		case figure:
+			fmt.Fprintf(bw, "*Chart: %s*\n", mdEscape(chart.Summary(b.Chart)))
 		}
 	}
 	if err := bw.Flush(); err != nil {
@@ -77,9 +89,18 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	return nil
 }
 
+func mdCells(cells []string) string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = mdEscape(c)
+	}
+	return strings.Join(out, " | ")
+}
+
 // mdEscaper backslash-escapes the characters that start CommonMark inline
-// markup or raw HTML anywhere in a line. Lines never start with text from the
-// audit log, so block markup needs no escaping.
+// markup or raw HTML anywhere in a line, and the pipes that end a table's
+// cell. Lines never start with text from the audit log, so block markup needs
+// no escaping.
 var mdEscaper = strings.NewReplacer(
 	`\`, `\\`, "`", "\\`", `*`, `\*`, `_`, `\_`, `[`, `\[`, `]`, `\]`,
 	`<`, `\<`, `>`, `\>`, `&`, `\&`, `|`, `\|`, `~`, `\~`, "\n", " ", "\r", " ",
@@ -94,52 +115,37 @@ var htmlSource string
 
 var htmlTemplate = template.Must(template.New("report").Parse(htmlSource))
 
-// WriteHTML writes the report as one self-contained HTML page: inline style,
-// no scripts, no external resources, and everything from the audit log
-// escaped.
+// htmlBlock is a block with its chart rendered.
+type htmlBlock struct {
+	block
+	SVG template.HTML
+}
+
+// WriteHTML writes the report as one self-contained HTML page: inline style
+// and SVG, no scripts, no external resources, and everything from the audit
+// log escaped.
 func (r *Report) WriteHTML(w io.Writer) error {
+	status, ok := r.chainStatus()
 	data := struct {
 		Title  string
-		Blocks []block
-	}{r.title(), r.outline()}
+		Status string
+		Intact bool
+		Blocks []htmlBlock
+	}{Title: r.title(), Status: status, Intact: ok}
+	for _, b := range r.outline() {
+		hb := htmlBlock{block: b}
+		if b.Kind == figure {
+			var svg bytes.Buffer
+			if err := chart.SVG(&svg, b.Chart); err != nil {
+				return fmt.Errorf("write compliance report: %w", err)
+			}
+			// chart.SVG escapes every text it writes.
+			hb.SVG = template.HTML(svg.String())
+		}
+		data.Blocks = append(data.Blocks, hb)
+	}
 	if err := htmlTemplate.Execute(w, data); err != nil {
 		return fmt.Errorf("write compliance report: %w", err)
 	}
 	return nil
 }
-
-// WritePDF writes the report as a PDF document of A4 text pages.
-func (r *Report) WritePDF(w io.Writer) error {
-	doc := pdfDocument{Title: r.title(), Created: r.GeneratedAt}
-	for _, b := range r.outline() {
-		switch b.Kind {
-		case heading:
-			doc.Lines = append(doc.Lines, pdfText{Text: b.Text, Bold: true, Size: headingSizes[b.Level-1], Gap: headingSizes[b.Level-1] * 0.8})
-		case paragraph:
-			doc.Lines = append(doc.Lines, pdfText{Text: b.Text, Size: bodySize, Gap: 4})
-		case alert:
-			doc.Lines = append(doc.Lines, pdfText{Text: b.Text, Bold: true, Size: bodySize, Gap: 4})
-		case list:
-			for i, it := range b.Items {
-				text := it.Text
-				if ref := it.Ref(); ref != "" {
-					text += " [" + ref + "]"
-				}
-				gap := 1.0
-				if i == 0 {
-					gap = 4
-				}
-				doc.Lines = append(doc.Lines, pdfText{Text: text, Size: bodySize, Indent: 10, Bullet: "\u2022", Gap: gap})
-				for _, d := range it.Details {
-					doc.Lines = append(doc.Lines, pdfText{Text: d, Size: 9, Indent: 24, Bullet: "\u2013"})
-				}
-			}
-		}
-	}
-	if err := doc.write(w); err != nil {
-		return fmt.Errorf("write compliance report: %w", err)
-	}
-	return nil
-}
-
-var headingSizes = [...]float64{17, 14, 12, 11}

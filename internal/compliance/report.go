@@ -10,8 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/modelgate/modelgate/internal/audit"
@@ -30,14 +30,36 @@ type Store interface {
 	Verify(ctx context.Context) (int64, error)
 }
 
-// Report is the compliance report of one model. Its JSON encoding is a
-// public interface: keys are only ever added.
+// Schema names the version of the report's JSON encoding, which docs/report.md
+// documents field by field: within a version, keys are only ever added.
+const Schema = "modelgate.report/v1"
+
+// Query says what a report covers.
+type Query struct {
+	Model string
+	// Version restricts the report to one version; empty for all.
+	Version string
+	// Since, when not zero, leaves out the records made before it; the
+	// summary still says where each version stands as of every record.
+	Since time.Time
+}
+
+// Report is the compliance report of one model.
 type Report struct {
-	Model string `json:"model"`
+	Schema string `json:"schema"`
+	Model  string `json:"model"`
 	// Version is the version the report was restricted to; empty for all.
-	Version     string    `json:"version,omitempty"`
-	GeneratedAt time.Time `json:"generated_at"`
-	Chain       Chain     `json:"chain"`
+	Version string `json:"version,omitempty"`
+	// Since is the time the report's records start at; absent for all.
+	Since       *time.Time `json:"since,omitempty"`
+	GeneratedAt time.Time  `json:"generated_at"`
+	Chain       Chain      `json:"chain"`
+	// Summary says where each version stands in each stage, in the order
+	// of Versions and their stages.
+	Summary []StageState `json:"summary"`
+	// Cards are the model cards of the versions, from the latest manifest
+	// recorded for each.
+	Cards []Card `json:"model_cards"`
 	// Versions are in the order they first appear in the audit log.
 	Versions []Version `json:"versions"`
 	// Unreadable lists the records of the model whose payload could not be
@@ -143,17 +165,34 @@ type Decision struct {
 	Warn         []Message `json:"warn"`
 	BundleDigest string    `json:"bundle_digest"`
 	InputDigest  string    `json:"input_digest"`
-	// Approvals are the approvals the decision was given.
+	// Waivers are the waivers the decision used, each once.
+	Waivers []Waiver `json:"waivers"`
+	// Approvals are the approvals the decision was given; Counted says
+	// which of them counted.
 	Approvals []policy.Approval `json:"approvals"`
+	Counted   []ApprovalCount   `json:"approvals_counted"`
+	// Thresholds are those the decision was judged by; nil when its record
+	// has none.
+	Thresholds *gitops.Thresholds `json:"thresholds,omitempty"`
 	// Evidence is nil when no evidence was recorded with the decision.
 	Evidence *Evidence `json:"evidence,omitempty"`
 	Warnings []string  `json:"warnings,omitempty"`
 }
 
+// ApprovalCount says whether an approval a decision was given counted: an
+// approval of another head than the one judged does not.
+type ApprovalCount struct {
+	User    string `json:"user"`
+	Counted bool   `json:"counted"`
+	Reason  string `json:"reason,omitempty"`
+}
+
 // Message is a policy's reason to deny or warn.
 type Message struct {
 	Code string `json:"code"`
-	Msg  string `json:"msg"`
+	// Msg is the message without the note of the waiver that turned it into
+	// a warning, which Waiver carries.
+	Msg string `json:"msg"`
 	// Waiver is the waiver that turned a deny into this warning.
 	Waiver *Waiver `json:"waiver,omitempty"`
 }
@@ -164,33 +203,6 @@ type Waiver struct {
 	Reason     string `json:"reason"`
 	ApprovedBy string `json:"approved_by"`
 	Expires    string `json:"expires"`
-}
-
-// Evidence is the key numbers of an evidence document (SPEC §3). A null
-// number was absent or undefined.
-type Evidence struct {
-	Schema         string   `json:"schema"`
-	DataRows       *int64   `json:"data_rows"`
-	ContractPassed *bool    `json:"contract_passed"`
-	Metrics        []Metric `json:"metrics"`
-	ShareDrifted   *float64 `json:"share_drifted"`
-	DriftedColumns []string `json:"drifted_columns"`
-	// Fairness has one entry per sensitive attribute, by name.
-	Fairness []Fairness `json:"fairness"`
-}
-
-// Metric is an evaluation metric of the model and of its baseline.
-type Metric struct {
-	Name     string   `json:"name"`
-	Value    *float64 `json:"value"`
-	Baseline *float64 `json:"baseline"`
-}
-
-// Fairness is the fairness of the model across one sensitive attribute.
-type Fairness struct {
-	Attribute               string   `json:"attribute"`
-	DisparateImpactRatio    *float64 `json:"disparate_impact_ratio"`
-	EqualizedOddsDifference *float64 `json:"equalized_odds_difference"`
 }
 
 // Approval is an approving review.
@@ -241,23 +253,31 @@ type Event struct {
 	Details     json.RawMessage `json:"details"`
 }
 
-// Load reads the records of model (of one version, unless version is empty)
-// and of the pull requests that promoted it, verifies the audit chain and
-// builds the report. A broken chain does not stop the report: it is reported
-// in Chain and the facts it no longer vouches for are marked.
-func Load(ctx context.Context, s Store, model, version string, now time.Time) (*Report, error) {
-	if model == "" {
+// Load reads the records of the model and of the pull requests that
+// promoted it, verifies the audit chain and builds the report of q. A broken
+// chain does not stop the report: it is reported in Chain and the facts it
+// no longer vouches for are marked.
+func Load(ctx context.Context, s Store, q Query, now time.Time) (*Report, error) {
+	if q.Model == "" {
 		return nil, errors.New("compliance report: model is empty")
 	}
-	records, err := s.Records(ctx, audit.Filter{Model: model, Version: version})
+	// Where a version stands depends on the others (a rollback to one ends
+	// another's run), so every record of the model is read.
+	all, err := s.Records(ctx, audit.Filter{Model: q.Model})
 	if err != nil {
 		return nil, fmt.Errorf("compliance report: %w", err)
 	}
-	if len(records) == 0 {
-		if version != "" {
-			return nil, fmt.Errorf("%w for model %s version %s", ErrNoRecords, model, version)
+	var records []audit.Record
+	for _, r := range all {
+		if (q.Version == "" || r.Version == q.Version) && !r.RecordedAt.Before(q.Since) {
+			records = append(records, r)
 		}
-		return nil, fmt.Errorf("%w for model %s", ErrNoRecords, model)
+	}
+	if len(records) == 0 {
+		if q.Version != "" {
+			return nil, fmt.Errorf("%w for model %s version %s", ErrNoRecords, q.Model, q.Version)
+		}
+		return nil, fmt.Errorf("%w for model %s", ErrNoRecords, q.Model)
 	}
 	chain, err := verify(ctx, s)
 	if err != nil {
@@ -281,9 +301,23 @@ func Load(ctx context.Context, s Store, model, version string, now time.Time) (*
 		if err != nil {
 			return nil, fmt.Errorf("compliance report: %w", err)
 		}
-		related = append(related, recs...)
+		for _, r := range recs {
+			if !r.RecordedAt.Before(q.Since) {
+				related = append(related, r)
+			}
+		}
 	}
-	return build(model, version, now, chain, records, related), nil
+	rep := build(q.Model, q.Version, now, chain, records, related)
+	if !q.Since.IsZero() {
+		since := q.Since.UTC()
+		rep.Since = &since
+	}
+	var problems []Problem
+	rep.Summary, problems = summary(all, q.Version)
+	rep.Unreadable = append(rep.Unreadable, problems...)
+	sortBySeq(rep.Unreadable, func(p Problem) int64 { return p.Seq })
+	rep.Cards = cards(all, q.Version)
+	return rep, nil
 }
 
 func verify(ctx context.Context, s Store) (Chain, error) {
@@ -337,7 +371,7 @@ type stageAcc struct {
 
 func build(model, version string, now time.Time, chain Chain, records, related []audit.Record) *Report {
 	b := &builder{
-		rep:       &Report{Model: model, Version: version, GeneratedAt: now.UTC(), Chain: chain, Versions: []Version{}},
+		rep:       &Report{Schema: Schema, Model: model, Version: version, GeneratedAt: now.UTC(), Chain: chain, Versions: []Version{}},
 		byVersion: map[string]*versionAcc{},
 	}
 	// Approvals and pushes are attached once every proposal is known, as
@@ -530,7 +564,8 @@ func status(p *Proposal) string {
 // decodeDecision reads a decision record as gate.Result.AuditEntries writes
 // it. On error it still returns what the record itself says.
 func decodeDecision(r audit.Record) (Decision, *gitops.Promotion, policy.PullRequest, error) {
-	d := Decision{Source: sourceOf(r), Actor: r.Actor, HeadSHA: r.HeadSHA, Deny: []Message{}, Warn: []Message{}, Approvals: []policy.Approval{}}
+	d := Decision{Source: sourceOf(r), Actor: r.Actor, HeadSHA: r.HeadSHA, Deny: []Message{}, Warn: []Message{}, Waivers: []Waiver{},
+		Approvals: []policy.Approval{}, Counted: []ApprovalCount{}}
 	var payload gate.DecisionRecord
 	if err := json.Unmarshal(r.Payload, &payload); err != nil {
 		return d, nil, policy.PullRequest{}, err
@@ -539,6 +574,12 @@ func decodeDecision(r audit.Record) (Decision, *gitops.Promotion, policy.PullReq
 	d.Allow = payload.Decision.Allow
 	d.Deny = messages(payload.Decision.Deny)
 	d.Warn = messages(payload.Decision.Warn)
+	d.Thresholds = payload.Thresholds
+	for _, m := range d.Warn {
+		if m.Waiver != nil && !slices.Contains(d.Waivers, *m.Waiver) {
+			d.Waivers = append(d.Waivers, *m.Waiver)
+		}
+	}
 	d.BundleDigest = payload.Decision.BundleDigest
 	if d.BundleDigest == "" {
 		d.BundleDigest = payload.BundleDigest
@@ -547,10 +588,17 @@ func decodeDecision(r audit.Record) (Decision, *gitops.Promotion, policy.PullReq
 	if payload.PullRequest.Approvals != nil {
 		d.Approvals = payload.PullRequest.Approvals
 	}
+	for _, a := range d.Approvals {
+		c := ApprovalCount{User: a.User, Counted: a.SHA == d.HeadSHA}
+		if !c.Counted {
+			c.Reason = fmt.Sprintf("given on head %s, not on the head judged", short(a.SHA))
+		}
+		d.Counted = append(d.Counted, c)
+	}
 	d.Warnings = payload.Warnings
 	var err error
 	if len(payload.Evidence) > 0 && string(payload.Evidence) != "null" {
-		d.Evidence, err = summarize(payload.Evidence)
+		d.Evidence, err = summarize(payload.Evidence, payload.Thresholds)
 		if err != nil {
 			err = fmt.Errorf("evidence: %w", err)
 		}
@@ -564,64 +612,13 @@ func messages(ms []policy.Message) []Message {
 		msg := Message{Code: m.Code, Msg: m.Msg}
 		if w := m.Waiver; w != nil {
 			msg.Waiver = &Waiver{Code: w.Code, Reason: w.Reason, ApprovedBy: w.ApprovedBy, Expires: w.Expires}
+			// policy.ApplyWaivers notes the waiver in the message; the
+			// report shows it once, from Waiver.
+			msg.Msg = strings.TrimSuffix(m.Msg, policy.WaiverNote(*w))
 		}
 		out = append(out, msg)
 	}
 	return out
-}
-
-// summarize picks the key numbers out of an evidence document.
-func summarize(raw json.RawMessage) (*Evidence, error) {
-	var doc struct {
-		Schema string `json:"schema"`
-		Data   struct {
-			Rows     *int64 `json:"rows"`
-			Contract struct {
-				Passed *bool `json:"passed"`
-			} `json:"contract"`
-		} `json:"data"`
-		Drift struct {
-			Columns map[string]struct {
-				Drifted bool `json:"drifted"`
-			} `json:"columns"`
-			ShareDrifted *float64 `json:"share_drifted"`
-		} `json:"drift"`
-		Evaluation struct {
-			Metrics  map[string]*float64 `json:"metrics"`
-			Baseline struct {
-				Metrics map[string]*float64 `json:"metrics"`
-			} `json:"baseline"`
-		} `json:"evaluation"`
-		Fairness map[string]struct {
-			DisparateImpactRatio    *float64 `json:"disparate_impact_ratio"`
-			EqualizedOddsDifference *float64 `json:"equalized_odds_difference"`
-		} `json:"fairness"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, err
-	}
-	e := &Evidence{Schema: doc.Schema, DataRows: doc.Data.Rows, ContractPassed: doc.Data.Contract.Passed,
-		ShareDrifted: doc.Drift.ShareDrifted, Metrics: []Metric{}, DriftedColumns: []string{}, Fairness: []Fairness{}}
-	names := map[string]bool{}
-	for n := range doc.Evaluation.Metrics {
-		names[n] = true
-	}
-	for n := range doc.Evaluation.Baseline.Metrics {
-		names[n] = true
-	}
-	for _, n := range slices.Sorted(maps.Keys(names)) {
-		e.Metrics = append(e.Metrics, Metric{Name: n, Value: doc.Evaluation.Metrics[n], Baseline: doc.Evaluation.Baseline.Metrics[n]})
-	}
-	for _, c := range slices.Sorted(maps.Keys(doc.Drift.Columns)) {
-		if doc.Drift.Columns[c].Drifted {
-			e.DriftedColumns = append(e.DriftedColumns, c)
-		}
-	}
-	for _, a := range slices.Sorted(maps.Keys(doc.Fairness)) {
-		f := doc.Fairness[a]
-		e.Fairness = append(e.Fairness, Fairness{Attribute: a, DisparateImpactRatio: f.DisparateImpactRatio, EqualizedOddsDifference: f.EqualizedOddsDifference})
-	}
-	return e, nil
 }
 
 // payloadOf returns a record's payload for embedding in the report's JSON,

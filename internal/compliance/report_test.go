@@ -57,7 +57,7 @@ func decisionPayload(allow bool, head, msg string) string {
 		"evaluation":{"metrics":{"accuracy":0.91,"roc_auc":0.87,"f1":null},"baseline":{"metrics":{"accuracy":0.9}}},
 		"fairness":{"sex":{"disparate_impact_ratio":0.82,"equalized_odds_difference":0.04}}},
 	"decision":{"allow":` + map[bool]string{true: "true", false: "false"}[allow] + `,"deny":` + deny + `,
-		"warn":[{"code":"drift.share","msg":"drift above threshold","package":"modelgate.drift",
+		"warn":[{"code":"drift.share","msg":"drift above threshold (waived until 2099-01-01 by dana: seasonal)","package":"modelgate.drift",
 			"waiver":{"model":"churn","code":"drift.share","reason":"seasonal","approvedBy":"dana","expires":"2099-01-01"}}],
 		"bundle_digest":"sha256:bundle","input_digest":"sha256:input"},
 	"bundle_digest":"sha256:bundle"}`
@@ -104,7 +104,7 @@ func history(t *testing.T, hostile string) *fakeStore {
 
 func load(t *testing.T, s *fakeStore, version string) *Report {
 	t.Helper()
-	rep, err := Load(context.Background(), s, "churn", version, time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC))
+	rep, err := Load(context.Background(), s, Query{Model: "churn", Version: version}, time.Date(2025, 7, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,11 +160,11 @@ func TestLoad(t *testing.T) {
 
 func TestLoadOneVersion(t *testing.T) {
 	s := history(t, "x")
-	if _, err := Load(context.Background(), s, "churn", "9.9.9", time.Now()); !errors.Is(err, ErrNoRecords) ||
+	if _, err := Load(context.Background(), s, Query{Model: "churn", Version: "9.9.9"}, time.Now()); !errors.Is(err, ErrNoRecords) ||
 		!strings.Contains(err.Error(), "churn version 9.9.9") {
 		t.Errorf("Load of a version without records: %v, want ErrNoRecords", err)
 	}
-	if _, err := Load(context.Background(), s, "nope", "", time.Now()); !errors.Is(err, ErrNoRecords) {
+	if _, err := Load(context.Background(), s, Query{Model: "nope"}, time.Now()); !errors.Is(err, ErrNoRecords) {
 		t.Errorf("Load of an unknown model: %v, want ErrNoRecords", err)
 	}
 	if rep := load(t, s, "1.4.0"); rep.Version != "1.4.0" || len(rep.Versions) != 1 {
@@ -218,8 +218,8 @@ func TestUnreadablePayloadStillReports(t *testing.T) {
 	s.records[4].Payload = json.RawMessage(`{"decision": tampered`)
 	s.records[8].Payload = json.RawMessage(`not json`)
 	rep := load(t, s, "")
-	if len(rep.Unreadable) != 1 || rep.Unreadable[0].Seq != 5 {
-		t.Errorf("unreadable = %+v, want record 5", rep.Unreadable)
+	if len(rep.Unreadable) != 2 || rep.Unreadable[0].Seq != 5 || rep.Unreadable[1].Seq != 9 {
+		t.Errorf("unreadable = %+v, want records 5 and 9", rep.Unreadable)
 	}
 	for _, format := range []string{FormatJSON, FormatMarkdown, FormatHTML, FormatPDF} {
 		var buf bytes.Buffer
@@ -303,6 +303,24 @@ func TestMarkdownEscapesTheAuditLog(t *testing.T) {
 	want := `\<script\>alert("x")\</script\> \& \[link\](javascript:alert(1)) \*bold\* \| pipe`
 	if !strings.Contains(out, want) {
 		t.Errorf("Markdown report lacks %s:\n%s", want, out)
+	}
+}
+
+// TestWaiverShownOnce checks that a waived denial states its waiver once
+// per decision: in the decision's table of waivers, not again in its message.
+func TestWaiverShownOnce(t *testing.T) {
+	rep := load(t, history(t, "x"), "")
+	if w := rep.Versions[0].Stages[0].Proposals[0].Decisions[1].Warn[0]; w.Msg != "drift above threshold" || w.Waiver == nil {
+		t.Errorf("waived warning = %+v, want its message without the waiver's note", w)
+	}
+	for _, format := range []string{FormatMarkdown, FormatHTML} {
+		var buf bytes.Buffer
+		if err := rep.Render(&buf, format); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(buf.String(), "seasonal"); n != 2 {
+			t.Errorf("%s: the waiver's reason appears %d times for 2 decisions:\n%s", format, n, buf.String())
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -155,13 +156,22 @@ type Result struct {
 	// when it proposes none or could not be read.
 	Judgements   []Judgement `json:"judgements"`
 	BundleDigest string      `json:"bundle_digest,omitempty"`
-	Warnings     []string    `json:"warnings,omitempty"`
-	JudgedAt     time.Time   `json:"judged_at"`
+	// Thresholds are the base branch's, which the policies judged by; nil
+	// when the change could not be read.
+	Thresholds *gitops.Thresholds `json:"thresholds,omitempty"`
+	Warnings   []string           `json:"warnings,omitempty"`
+	JudgedAt   time.Time          `json:"judged_at"`
 }
 
 // Judgement is the decision on one promotion, with what it was made on.
 type Judgement struct {
-	Promotion      *gitops.Promotion      `json:"promotion"`
+	Promotion *gitops.Promotion `json:"promotion"`
+	// Model and Version name the model version of a change that could not be
+	// read, as the path of the file it could not read says them
+	// (models/<name>/<version>/...), so that the denial reaches that model's
+	// history; empty when there is a promotion or no path says them.
+	Model          string                 `json:"model,omitempty"`
+	Version        string                 `json:"version,omitempty"`
 	Evidence       json.RawMessage        `json:"evidence,omitempty"`
 	EvidenceSource *policy.EvidenceSource `json:"evidence_source,omitempty"`
 	Decision       policy.Decision        `json:"decision"`
@@ -184,6 +194,7 @@ func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 		return res, nil
 	}
 	res.Change = change
+	res.Thresholds = &change.Config.Thresholds
 	res.PullRequest.ChangedFiles = nonNil(change.ChangedFiles)
 	if err := g.rollbacks(ctx, req.Repository, req.PullRequest.BaseRef, change); err != nil {
 		return nil, err
@@ -280,21 +291,38 @@ func (g *Gate) rollbacks(ctx context.Context, repository, branch string, change 
 // deny makes the result a denial of the whole change. A document that could
 // not be read gives one message per problem, each with the problem's place
 // as fields (file, line, column), so that a report can point at it without
-// reading the message back.
+// reading the message back. The denial is judged once for each model version
+// whose files the messages name, so that each version's history holds it,
+// and once for the change when they name none.
 func (r *Result) deny(code string, err error) {
 	r.Allow = false
 	var msgs []policy.Message
 	lines := strings.Split(err.Error(), "\n")
 	var errs schema.Errors
 	placed := errors.As(err, &errs) && len(errs) == len(lines)
+	type version struct{ model, version string }
+	var named []version
 	for i, line := range lines {
 		m := policy.Message{Code: code, Msg: line, Package: "modelgate"}
+		file, _, _ := strings.Cut(line, ":")
 		if placed {
 			m.Fields = map[string]any{"file": errs[i].File, "line": errs[i].Line, "column": errs[i].Column}
+			file = errs[i].File
+		}
+		if model, ver, ok := gitops.ModelVersionOf(file); ok && !slices.Contains(named, version{model, ver}) {
+			named = append(named, version{model, ver})
 		}
 		msgs = append(msgs, m)
 	}
-	r.Judgements = []Judgement{{Decision: policy.Decision{Deny: msgs, Warn: []policy.Message{}}}}
+	d := policy.Decision{Deny: msgs, Warn: []policy.Message{}}
+	if len(named) == 0 {
+		r.Judgements = []Judgement{{Decision: d}}
+		return
+	}
+	r.Judgements = nil
+	for _, v := range named {
+		r.Judgements = append(r.Judgements, Judgement{Model: v.model, Version: v.version, Decision: d})
+	}
 }
 
 type waiverSet struct {
@@ -374,13 +402,19 @@ type DecisionRecord struct {
 	Rules       string             `json:"rules_sha,omitempty"`
 	PullRequest policy.PullRequest `json:"pull_request"`
 	Promotion   *gitops.Promotion  `json:"promotion"`
-	Evidence    json.RawMessage    `json:"evidence,omitempty"`
+	// Manifest is the promoted version's manifest as judged, so that its
+	// model card can be read from the audit log alone.
+	Manifest *manifest.Manifest `json:"manifest,omitempty"`
+	Evidence json.RawMessage    `json:"evidence,omitempty"`
 	// EvidenceSource says who computed Evidence: the App, or a workflow
 	// whose upload was verified.
 	EvidenceSource *policy.EvidenceSource `json:"evidence_source,omitempty"`
 	Decision       policy.Decision        `json:"decision"`
 	BundleDigest   string                 `json:"bundle_digest,omitempty"`
-	Warnings       []string               `json:"warnings,omitempty"`
+	// Thresholds are the configured thresholds the decision was made by,
+	// so that a report shows each number against its own.
+	Thresholds *gitops.Thresholds `json:"thresholds,omitempty"`
+	Warnings   []string           `json:"warnings,omitempty"`
 }
 
 // AuditEntries are the records the verdict adds to the audit log: one per
@@ -388,8 +422,12 @@ type DecisionRecord struct {
 func (r *Result) AuditEntries() ([]audit.Entry, error) {
 	var entries []audit.Entry
 	for _, j := range r.Judgements {
-		payload, err := json.Marshal(DecisionRecord{Base: r.Base, Rules: r.Rules, PullRequest: r.PullRequest, Promotion: j.Promotion,
-			Evidence: j.Evidence, EvidenceSource: j.EvidenceSource, Decision: j.Decision, BundleDigest: r.BundleDigest, Warnings: r.Warnings})
+		var m *manifest.Manifest
+		if j.Promotion != nil {
+			m = j.Promotion.Manifest
+		}
+		payload, err := json.Marshal(DecisionRecord{Base: r.Base, Rules: r.Rules, PullRequest: r.PullRequest, Promotion: j.Promotion, Manifest: m,
+			Evidence: j.Evidence, EvidenceSource: j.EvidenceSource, Decision: j.Decision, BundleDigest: r.BundleDigest, Thresholds: r.Thresholds, Warnings: r.Warnings})
 		if err != nil {
 			return nil, fmt.Errorf("encode audit record: %w", err)
 		}
@@ -397,6 +435,8 @@ func (r *Result) AuditEntries() ([]audit.Entry, error) {
 			HeadSHA: r.Head, Actor: r.PullRequest.Author, Payload: payload}
 		if p := j.Promotion; p != nil {
 			e.Model, e.Version, e.Stage = p.Model, p.Version, p.ToStage
+		} else {
+			e.Model, e.Version = j.Model, j.Version
 		}
 		entries = append(entries, e)
 	}

@@ -184,6 +184,32 @@ func TestInvalidChangeDenies(t *testing.T) {
 	}
 }
 
+// TestUnreadableManifestDenialNamesItsVersion checks that a manifest that
+// does not parse is denied on the record of the model version its path
+// names, so that the denial reaches that version's history.
+func TestUnreadableManifestDenialNamesItsVersion(t *testing.T) {
+	res := judge(t, repo(t, func(r *gittest.Repo) {
+		r.Write("models/fraud-detector/9.0.0/model.yaml", "name: [broken\n")
+		r.Write("models/churn/1.0.0/model.yaml", "model: {name: 3}\n")
+	}), checker{accuracy: 0.99})
+	if res.Allow || !strings.Contains(denials(res), "change.invalid: models/fraud-detector/9.0.0/model.yaml") {
+		t.Fatalf("want an invalid change denial naming the manifest:\n%s", denials(res))
+	}
+	entries, err := res.AuditEntries()
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("audit entries %+v, %v; want one per model version named", entries, err)
+	}
+	got := map[string]string{entries[0].Model: entries[0].Version, entries[1].Model: entries[1].Version}
+	if got["fraud-detector"] != "9.0.0" || got["churn"] != "1.0.0" || entries[0].Stage != "" {
+		t.Errorf("audit entries name %v, want fraud-detector 9.0.0 and churn 1.0.0", got)
+	}
+	for _, e := range entries {
+		if !strings.Contains(string(e.Payload), "models/fraud-detector/9.0.0/model.yaml") || !strings.Contains(string(e.Payload), "models/churn/1.0.0/model.yaml") {
+			t.Errorf("record of %s lacks the whole change's denials: %s", e.Model, e.Payload)
+		}
+	}
+}
+
 type failingChecker struct{}
 
 func (failingChecker) Check(context.Context, *manifest.Manifest, fs.FS, *gitops.Config) (json.RawMessage, error) {

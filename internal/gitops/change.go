@@ -248,6 +248,16 @@ func FindManifest(ctx context.Context, snap Snapshot, model, version string) (st
 	}
 }
 
+// ModelVersionOf returns the model and version a path inside a version's
+// folder (models/<name>/<version>/...) names, and whether it names them.
+func ModelVersionOf(p string) (model, version string, ok bool) {
+	parts := strings.SplitN(path.Clean(p), "/", 4)
+	if len(parts) < 4 || parts[0] != ModelsDir || parts[1] == ".." || parts[2] == ".." {
+		return "", "", false
+	}
+	return parts[1], parts[2], true
+}
+
 func (c *Config) stageNames() []string {
 	names := make([]string, len(c.Stages))
 	for i, s := range c.Stages {

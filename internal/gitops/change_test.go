@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -333,5 +334,21 @@ func TestPinHistoryDeletionAndMalformedFileEndARun(t *testing.T) {
 	pinProduction(r, "2.3.0", t0.Add(98*time.Hour))
 	if since, ok := pinHistory(t, r, "production").Since("fraud-detector", "2.3.0"); !ok || !since.Equal(t0.Add(98*time.Hour)) {
 		t.Errorf("2.3.0 in production since %v, %v; want %v, after the malformed pin", since, ok, t0.Add(98*time.Hour))
+	}
+}
+
+func TestModelVersionOf(t *testing.T) {
+	for p, want := range map[string][3]string{
+		"models/churn/1.4.0/model.yaml":   {"churn", "1.4.0", "true"},
+		"models/churn/1.4.0/data/x.csv":   {"churn", "1.4.0", "true"},
+		"models/churn/1.4.0":              {"", "", "false"},
+		"environments/production.yaml":    {"", "", "false"},
+		"models/../1.4.0/model.yaml":      {"", "", "false"},
+		"./models/churn/2.0.0/model.yaml": {"churn", "2.0.0", "true"},
+	} {
+		m, v, ok := gitops.ModelVersionOf(p)
+		if m != want[0] || v != want[1] || fmt.Sprint(ok) != want[2] {
+			t.Errorf("ModelVersionOf(%q) = %q, %q, %v; want %v", p, m, v, ok, want)
+		}
 	}
 }

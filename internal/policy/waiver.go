@@ -84,7 +84,7 @@ func ApplyWaivers(d Decision, waivers []Waiver, model, version string, now time.
 			continue
 		}
 		m.Waiver = &w
-		m.Msg = fmt.Sprintf("%s (waived until %s by %s: %s)", m.Msg, w.Expires, w.ApprovedBy, w.Reason)
+		m.Msg += WaiverNote(w)
 		d.Warn = append(d.Warn, m)
 	}
 	for _, w := range waivers {
@@ -96,6 +96,12 @@ func ApplyWaivers(d Decision, waivers []Waiver, model, version string, now time.
 	d.Deny = deny
 	d.Allow = len(deny) == 0
 	return d
+}
+
+// WaiverNote is what ApplyWaivers appends to the message of a denial that w
+// turned into a warning.
+func WaiverNote(w Waiver) string {
+	return fmt.Sprintf(" (waived until %s by %s: %s)", w.Expires, w.ApprovedBy, w.Reason)
 }
 
 func findWaiver(waivers []Waiver, code, model, version, today string) (Waiver, bool) {
