@@ -61,7 +61,8 @@ func (l *large) costedSweep() (calls []githubtest.Call, cost int) {
 	before := l.gh.RateLimitRemaining(l.inst)
 	l.gh.ResetCalls()
 	l.deliver(l.gh.InstallationEvent(l.inst, "created", "alice"), http.StatusAccepted)
-	if s := l.settle(); s.Dead != 0 {
+	// A sweep that checks every repository makes a request per repository.
+	if s := l.settleWithin(settleFor + time.Duration(l.repos)*100*time.Millisecond); s.Dead != 0 {
 		l.t.Fatalf("dead jobs: %+v", s)
 	}
 	return l.gh.Calls(), before - l.gh.RateLimitRemaining(l.inst)
