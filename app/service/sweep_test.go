@@ -53,6 +53,18 @@ func newLarge(tb testing.TB, dsn string, repos, watched, prs int) *large {
 	return l
 }
 
+// addUngated adds a repository of its own git store without .modelgate/,
+// and returns its work tree.
+func (l *large) addUngated(name string) *gittest.Repo {
+	l.t.Helper()
+	r := gittest.New(l.t)
+	r.Write("README.md", "not yet gated\n")
+	r.Commit("a service", time.Now().Add(-96*time.Hour))
+	l.gh.AddRepo(l.inst, name, r.Dir)
+	l.repos++
+	return r
+}
+
 // costedSweep sweeps the installation, as its installation delivery asks, and
 // returns the API calls the sweep and the jobs it queued made, and what
 // they cost of the installation's rate limit.
@@ -182,11 +194,7 @@ func TestSweepReadsOnlyWatchedRepositories(t *testing.T) {
 func TestSweepLearnsFromDeliveries(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		l := newLarge(t, dsn, 120, 2, 1)
-		late := gittest.New(t)
-		late.Write("README.md", "not yet gated\n")
-		late.Commit("a service", time.Now().Add(-96*time.Hour))
-		l.gh.AddRepo(l.inst, "acme/late", late.Dir)
-		l.repos++
+		late := l.addUngated("acme/late")
 		l.start(options{})
 		l.costedSweep()
 		if known := l.remembered(); len(known) != l.repos || known["acme/late"].Watched {
@@ -282,11 +290,7 @@ func TestSweepLearnsFromDeliveries(t *testing.T) {
 func TestSweepAfterAnOutage(t *testing.T) {
 	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
 		l := newLarge(t, dsn, 150, 3, 2)
-		quiet := gittest.New(t)
-		quiet.Write("README.md", "not yet gated\n")
-		quiet.Commit("a service", time.Now().Add(-96*time.Hour))
-		l.gh.AddRepo(l.inst, "acme/quiet", quiet.Dir)
-		l.repos++
+		quiet := l.addUngated("acme/quiet")
 		l.start(options{})
 		l.costedSweep()
 		if left := l.unjudged(l.watched...); len(left) != 0 {
@@ -343,11 +347,7 @@ func outage(tb testing.TB, l *large, quiet *gittest.Repo) {
 // what they cost of the rate limit.
 func BenchmarkSweep(b *testing.B) {
 	l := newLarge(b, b.TempDir()+"/mg.db", 1999, 10, 4) // and acme/quiet
-	quiet := gittest.New(b)
-	quiet.Write("README.md", "not yet gated\n")
-	quiet.Commit("a service", time.Now().Add(-96*time.Hour))
-	l.gh.AddRepo(l.inst, "acme/quiet", quiet.Dir)
-	l.repos++
+	quiet := l.addUngated("acme/quiet")
 	l.start(options{})
 	start := time.Now()
 	first, firstCost := l.costedSweep()

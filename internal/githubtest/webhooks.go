@@ -554,7 +554,7 @@ func (s *Server) InstallationEvent(installationID int64, action, sender string) 
 	repos := []object{}
 	for _, r := range s.sortedRepos() {
 		if r.installation == inst {
-			repos = append(repos, object{"id": r.id, "node_id": nodeID("Repository", r.id), "name": r.name, "full_name": r.fullName(), "private": true})
+			repos = append(repos, repoRef(r))
 		}
 	}
 	fields := object{
@@ -580,8 +580,7 @@ func (s *Server) InstallationRepositoriesEvent(installationID int64, action stri
 	}
 	repos := []object{}
 	for _, name := range names {
-		r := s.mustRepo(name)
-		repos = append(repos, object{"id": r.id, "node_id": nodeID("Repository", r.id), "name": r.name, "full_name": r.fullName(), "private": true})
+		repos = append(repos, repoRef(s.mustRepo(name)))
 	}
 	added, removed := []object{}, []object{}
 	if action == "removed" {
@@ -603,4 +602,9 @@ func (s *Server) InstallationRepositoriesEvent(installationID int64, action stri
 		merge(payload, fields)
 		payload["repositories_added"], payload["repositories_removed"] = added, removed
 	})
+}
+
+// repoRef is a repository as installation deliveries list them.
+func repoRef(r *repo) object {
+	return object{"id": r.id, "node_id": nodeID("Repository", r.id), "name": r.name, "full_name": r.fullName(), "private": true}
 }
