@@ -19,15 +19,24 @@ import (
 	"github.com/modelgate/modelgate/internal/github"
 	"github.com/modelgate/modelgate/internal/queue"
 	"github.com/modelgate/modelgate/internal/schema"
+	"github.com/modelgate/modelgate/internal/watch"
 )
 
-// Store is what the App keeps: the audit log and its own job queue.
+// Store is what the App keeps: the audit log, its own job queue, and which
+// repositories it watches.
 type Store interface {
 	Append(ctx context.Context, e audit.Entry) (audit.Record, error)
 	TreeHead(ctx context.Context) (audit.TreeHead, error)
 	HasRecord(ctx context.Context, f audit.Filter) (bool, error)
 	Records(ctx context.Context, f audit.Filter) ([]audit.Record, error)
 	Enqueue(ctx context.Context, jobs ...queue.Job) ([]bool, error)
+
+	Repositories(ctx context.Context, installation int64) ([]watch.Repository, error)
+	Repository(ctx context.Context, id int64) (watch.Repository, bool, error)
+	PutRepository(ctx context.Context, r watch.Repository) error
+	RenameRepository(ctx context.Context, id int64, fullName string) error
+	ForgetRepositories(ctx context.Context, installation int64, ids []int64) error
+	ForgetInstallation(ctx context.Context, installation int64) error
 }
 
 // App handles jobs. It is safe for concurrent use by several workers.
@@ -66,8 +75,14 @@ func (a *App) Handle(ctx context.Context, job queue.Job) error {
 		}
 	case Reconcile:
 		return a.reconcileInstallation(ctx, log, task.Installation)
+	case Forget:
+		return a.forget(ctx, task)
 	case Deploy:
-		return a.deployMerges(ctx, log.With("repository", task.Repository, "after", task.After), task)
+		log := log.With("repository", task.Repository, "after", task.After)
+		if err := a.learnPush(ctx, log, task); err != nil {
+			return err
+		}
+		return a.deployMerges(ctx, log, task)
 	case Track:
 		return a.trackStatus(ctx, log.With("repository", task.Repository), task)
 	case Analyze:

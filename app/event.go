@@ -3,10 +3,12 @@ package app
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/modelgate/modelgate/internal/deploy"
+	"github.com/modelgate/modelgate/internal/gitops"
 )
 
 // Action is what a webhook delivery asks the App to do.
@@ -40,6 +42,10 @@ const (
 	// none of the repository (a new store), and deploys a merge whose push
 	// never arrived.
 	Recover
+	// Forget forgets what is remembered of repositories the installation
+	// no longer has: those named, or all of them when the installation was
+	// deleted.
+	Forget
 )
 
 func (a Action) String() string {
@@ -62,6 +68,8 @@ func (a Action) String() string {
 		return "command"
 	case Recover:
 		return "recover"
+	case Forget:
+		return "forget"
 	}
 	return "ignore"
 }
@@ -82,6 +90,14 @@ type Task struct {
 	Pusher string
 	// Branch and After are a push's branch and the commit it moved it to.
 	Branch, After string
+	// RepositoryID is the id of a push's repository. DefaultBranch tells
+	// whether the push is to the repository's default branch, and
+	// TouchesConfig whether it may have added or removed .modelgate/ there.
+	RepositoryID                 int64
+	DefaultBranch, TouchesConfig bool
+	// Forget names, by id, the repositories a Forget task forgets; none
+	// means every repository of the installation.
+	Forget []int64
 	// Deployment and Status name a deployment_status delivery's status, or
 	// the deployment of an Analyze or Advance job.
 	Deployment, Status int64
@@ -201,8 +217,13 @@ type payload struct {
 		ID int64 `json:"id"`
 	} `json:"installation"`
 	Repository *struct {
-		FullName string `json:"full_name"`
+		ID            int64  `json:"id"`
+		FullName      string `json:"full_name"`
+		DefaultBranch string `json:"default_branch"`
 	} `json:"repository"`
+	RepositoriesRemoved []struct {
+		ID int64 `json:"id"`
+	} `json:"repositories_removed"`
 	PullRequest *struct {
 		Number int `json:"number"`
 	} `json:"pull_request"`
@@ -234,9 +255,16 @@ type payload struct {
 			Number int `json:"number"`
 		} `json:"pull_requests"`
 	} `json:"check_suite"`
-	Ref              string `json:"ref"`
-	After            string `json:"after"`
-	Deleted          bool   `json:"deleted"`
+	Ref     string `json:"ref"`
+	After   string `json:"after"`
+	Deleted bool   `json:"deleted"`
+	Created bool   `json:"created"`
+	Forced  bool   `json:"forced"`
+	Commits []struct {
+		ID      string   `json:"id"`
+		Added   []string `json:"added"`
+		Removed []string `json:"removed"`
+	} `json:"commits"`
 	DeploymentStatus *struct {
 		ID int64 `json:"id"`
 	} `json:"deployment_status"`
@@ -308,8 +336,18 @@ func ParseEvent(event string, body []byte) (Task, error) {
 	if t.Installation == 0 {
 		return Task{}, fmt.Errorf("%s payload: no installation: is the App's webhook configured on the App, not the repository?", t.Reason)
 	}
-	if t.Action == Reconcile {
+	switch t.Action {
+	case Reconcile:
 		t.Repository = ""
+		return t, nil
+	case Forget:
+		t.Repository = ""
+		for _, r := range p.RepositoriesRemoved {
+			t.Forget = append(t.Forget, r.ID)
+		}
+		if event == "installation_repositories" && len(t.Forget) == 0 {
+			t.Action = Ignore
+		}
 		return t, nil
 	}
 	if t.Repository == "" {
@@ -322,6 +360,9 @@ func ParseEvent(event string, body []byte) (Task, error) {
 		if t.After == "" {
 			return Task{}, fmt.Errorf("%s payload: no after commit", t.Reason)
 		}
+		t.RepositoryID = p.Repository.ID
+		t.DefaultBranch = t.RepositoryID > 0 && t.Branch == p.Repository.DefaultBranch
+		t.TouchesConfig = p.touchesConfig()
 		return t, nil
 	case Track:
 		t.Deployment, t.Status = p.Deployment.ID, p.DeploymentStatus.ID
@@ -382,8 +423,11 @@ func (p *payload) action(event string) Action {
 		}
 		return command(p.Comment.Body)
 	case "installation":
-		if p.Action == "created" || p.Action == "unsuspend" || p.Action == "new_permissions_accepted" {
+		switch p.Action {
+		case "created", "unsuspend", "new_permissions_accepted":
 			return Reconcile
+		case "deleted":
+			return Forget
 		}
 	case "push":
 		// A merge lands on a branch, never on a tag, and a deleted branch
@@ -397,11 +441,38 @@ func (p *payload) action(event string) Action {
 			return Track
 		}
 	case "installation_repositories":
-		if p.Action == "added" {
+		switch p.Action {
+		case "added":
 			return Reconcile
+		case "removed":
+			return Forget
 		}
 	}
 	return Ignore
+}
+
+// pushCommitsListed is the most commits GitHub lists in a push delivery:
+// a list this long may have been cut.
+const pushCommitsListed = 20
+
+// touchesConfig tells whether a push may have added or removed
+// .modelgate/: yes when a commit it lists adds or removes a path in it,
+// and also whenever its list may not hold every commit from before to
+// after — a new or force-pushed branch, a list GitHub may have cut, or one
+// that does not end at the new head.
+func (p *payload) touchesConfig() bool {
+	n := len(p.Commits)
+	if p.Created || p.Forced || n == 0 || n >= pushCommitsListed || p.Commits[n-1].ID != p.After {
+		return true
+	}
+	for _, c := range p.Commits {
+		for _, f := range slices.Concat(c.Added, c.Removed) {
+			if f == gitops.ConfigDir || strings.HasPrefix(f, gitops.ConfigDir+"/") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // command finds a modelgate command on a line of its own in a comment.

@@ -39,6 +39,27 @@ func TestParseEventOnGitHubsDeliveries(t *testing.T) {
 	r.Commit("pin", time.Now())
 	pushed := gh.Push("acme/models", "promote", "alice")
 	issue := gh.OpenIssue("acme/models", "alice", "Roll back staging")
+	// Pushes to the default branch: one that leaves .modelgate/ alone, one
+	// that adds it, and a force push, whose commits do not say what it
+	// dropped.
+	r.Checkout("main")
+	r.Write("README.md", "models, again\n")
+	r.Commit("readme", time.Now())
+	gh.Push("acme/models", "main", "alice")
+	mainPush := gh.PushEvent("acme/models", "main")
+	r.Write(".modelgate/config.yaml", "stages: []\n")
+	r.Commit("watch", time.Now())
+	gh.Push("acme/models", "main", "alice")
+	configPush := gh.PushEvent("acme/models", "main")
+	r.Git("reset", "-q", "--hard", "HEAD~2")
+	r.Write("README.md", "models, rewritten\n")
+	r.Commit("rewrite", time.Now())
+	gh.Push("acme/models", "main", "alice")
+	forcedPush := gh.PushEvent("acme/models", "main")
+	gh.AddRepos(inst, r.Dir, "acme/more", "acme/most")
+	added := gh.InstallationRepositoriesEvent(inst, "added", []string{"acme/more", "acme/most"}, "alice")
+	gh.RemoveRepo("acme/most")
+	removed := gh.InstallationRepositoriesEvent(inst, "removed", []string{"acme/most"}, "alice")
 
 	tests := []struct {
 		name string
@@ -56,8 +77,14 @@ func TestParseEventOnGitHubsDeliveries(t *testing.T) {
 		{"explain", gh.IssueCommentEvent("acme/models", n, "carol", "Why?\r\n  /modelgate explain  \r\nThanks"), app.Explain},
 		{"command not on a line of its own", gh.IssueCommentEvent("acme/models", n, "carol", "please /modelgate recheck"), app.Ignore},
 		{"installation created", gh.InstallationEvent(inst, "created", "alice"), app.Reconcile},
-		{"installation deleted", gh.InstallationEvent(inst, "deleted", "alice"), app.Ignore},
+		{"installation deleted", gh.InstallationEvent(inst, "deleted", "alice"), app.Forget},
+		{"installation suspended", gh.InstallationEvent(inst, "suspend", "alice"), app.Ignore},
+		{"repositories added", added, app.Reconcile},
+		{"repositories removed", removed, app.Forget},
 		{"push", gh.PushEvent("acme/models", "promote"), app.Deploy},
+		{"push to main", mainPush, app.Deploy},
+		{"push adding .modelgate/", configPush, app.Deploy},
+		{"force push to main", forcedPush, app.Deploy},
 		{"promote on the pull request", gh.IssueCommentEvent("acme/models", n, "carol", "Next:\r\n/modelgate promote production fraud-detector\r\n"), app.Command},
 		{"rollback on an issue", gh.IssueCommentEvent("acme/models", issue, "carol", "/modelgate  rollback staging 1.0.0"), app.Command},
 		{"recheck on an issue", gh.IssueCommentEvent("acme/models", issue, "carol", "/modelgate recheck"), app.Ignore},
@@ -100,9 +127,24 @@ func TestParseEventOnGitHubsDeliveries(t *testing.T) {
 				if task.Key() != "acme/models#"+strconv.Itoa(want.Issue) {
 					t.Errorf("key %q", task.Key())
 				}
+			case app.Forget:
+				want := []int64(nil) // all of the installation's
+				if tt.name == "repositories removed" {
+					want = []int64{gh.RepoID("acme/most")}
+				}
+				if task.Installation != inst || !slices.Equal(task.Forget, want) || task.Key() != "installation:"+strconv.FormatInt(inst, 10) {
+					t.Errorf("task %+v; want to forget %v", task, want)
+				}
 			case app.Deploy:
-				if task.Installation != inst || task.Branch != "promote" || task.After != pushed || task.Key() != "acme/models" {
-					t.Errorf("task %+v; want the push of %s to promote", task, pushed)
+				if tt.name == "push" {
+					if task.Installation != inst || task.Branch != "promote" || task.After != pushed || task.Key() != "acme/models" || task.DefaultBranch {
+						t.Errorf("task %+v; want the push of %s to promote", task, pushed)
+					}
+					return
+				}
+				touches := tt.name != "push to main"
+				if task.Branch != "main" || !task.DefaultBranch || task.RepositoryID != gh.RepoID("acme/models") || task.TouchesConfig != touches {
+					t.Errorf("task %+v; want a push to the default branch of repository %d that touches .modelgate/: %v", task, gh.RepoID("acme/models"), touches)
 				}
 			}
 		})
@@ -139,6 +181,8 @@ func FuzzParseEvent(f *testing.F) {
 		{"deployment_status", `{"action":"created","installation":{"id":1},"repository":{"full_name":"a/b"},"deployment":{"id":1,"task":"deploy:model"},"deployment_status":{"id":2}}`},
 		{"issue_comment", `{"action":"created","installation":{"id":1},"repository":{"full_name":"a/b"},"issue":{"number":2},"comment":{"id":5,"body":"/modelgate rollback prod 1.0.0","user":{"login":"c","type":"User"}}}`},
 		{app.EventRecover, `{"installation":1,"repository":"a/b","branch":"main","after":"abc"}`},
+		{"installation_repositories", `{"action":"removed","installation":{"id":1},"repositories_removed":[{"id":5}]}`},
+		{"push", `{"ref":"refs/heads/main","after":"abc","installation":{"id":1},"repository":{"id":4,"full_name":"a/b","default_branch":"main"},"commits":[{"id":"abc","added":[".modelgate/x"]}]}`},
 	} {
 		f.Add(seed.event, []byte(seed.body))
 	}
@@ -172,6 +216,10 @@ func FuzzParseEvent(f *testing.F) {
 		case app.Recover:
 			if task.Installation == 0 || task.Repository == "" || (task.Branch == "") != (task.After == "") {
 				t.Fatalf("a recovery of nothing: %+v", task)
+			}
+		case app.Forget:
+			if task.Installation == 0 || task.Repository != "" {
+				t.Fatalf("forgetting the repositories of no installation: %+v", task)
 			}
 		}
 	})

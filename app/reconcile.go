@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/modelgate/modelgate/internal/github"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/queue"
+	"github.com/modelgate/modelgate/internal/watch"
 )
 
 // Reconcile sweeps every installation for open pull requests whose head has
@@ -52,22 +54,136 @@ func (a *App) RunReconciler(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// RecheckInterval is the longest that what is remembered of a repository —
+// whether its default branch holds .modelgate/ — is taken for true before
+// the sweep asks GitHub again: the deliveries that keep it up to date
+// (pushes to the default branch, repositories added to and removed from an
+// installation) can be lost, and a repository that came to hold .modelgate/
+// unseen is swept within a day.
+const RecheckInterval = 24 * time.Hour
+
+// recheckAfter is how long what was checked of a repository holds: between
+// half RecheckInterval and all of it, spread by the repository's id, so
+// that the repositories an installation's first sweep checked together are
+// checked again over many sweeps, not all in one that would spend a large
+// part of an hour's rate limit at once.
+func recheckAfter(id int64) time.Duration {
+	const spread = 1024
+	return RecheckInterval/2 + time.Duration(uint64(id)%spread)*(RecheckInterval/2)/spread
+}
+
+// reconcileInstallation sweeps the repositories of an installation that
+// hold .modelgate/ on their default branch, and those whose state is not
+// known: each repository is checked once when first listed, and again
+// within every RecheckInterval, and one whose check fails is swept all the
+// same. What is remembered of repositories the installation no longer
+// lists is forgotten: read before the list, so that a repository a push
+// job checks meanwhile is not forgotten for being missing from a list
+// made before it was added.
 func (a *App) reconcileInstallation(ctx context.Context, log *slog.Logger, id int64) error {
+	remembered, err := a.store.Repositories(ctx, id)
+	if err != nil {
+		return fmt.Errorf("installation %d: %w", id, err)
+	}
 	client := a.github.Installation(id)
-	repos, err := client.Repositories(ctx)
+	listed, err := client.Repositories(ctx)
 	if err != nil {
 		return fmt.Errorf("installation %d: list repositories: %w", id, err)
 	}
+	known := make(map[int64]watch.Repository, len(remembered))
+	for _, r := range remembered {
+		known[r.ID] = r
+	}
 	var errs []error
-	for _, name := range repos {
-		if err := a.reconcileRepository(ctx, log, client, id, name); err != nil {
-			errs = append(errs, fmt.Errorf("installation %d: %s: %w", id, name, err))
+	swept, checked := 0, 0
+	for _, r := range listed {
+		state, ok := known[r.ID]
+		delete(known, r.ID)
+		fresh := ok && a.now().Sub(state.CheckedAt) < recheckAfter(r.ID)
+		watched := state.Watched
+		if !fresh {
+			checked++
+			if watched, err = a.checkWatched(ctx, log, client, id, r); err != nil {
+				errs = append(errs, fmt.Errorf("installation %d: %s: %w", id, r.FullName, err))
+			}
+		} else if state.FullName != r.FullName {
+			if err := a.store.RenameRepository(ctx, r.ID, r.FullName); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if !watched {
+			continue
+		}
+		swept++
+		if err := a.reconcileRepository(ctx, log, client, id, r.FullName, !fresh); err != nil {
+			errs = append(errs, fmt.Errorf("installation %d: %s: %w", id, r.FullName, err))
 		}
 	}
+	gone := slices.Collect(maps.Keys(known))
+	if err := a.store.ForgetRepositories(ctx, id, gone); err != nil {
+		errs = append(errs, err)
+	}
+	log.Debug("swept an installation", "installation", id, "repositories", len(listed), "swept", swept, "checked", checked, "forgotten", len(gone))
 	return errors.Join(errs...)
 }
 
-func (a *App) reconcileRepository(ctx context.Context, log *slog.Logger, client *github.Client, installation int64, name string) error {
+// checkWatched asks GitHub whether a repository's default branch holds
+// .modelgate/ and remembers the answer. When GitHub gives none, what was
+// remembered of the repository is forgotten and it counts as watched: a
+// repository whose state is unknown is swept, never skipped.
+func (a *App) checkWatched(ctx context.Context, log *slog.Logger, client *github.Client, installation int64, r github.Repository) (bool, error) {
+	watched, err := a.holdsConfig(ctx, client, r.FullName)
+	if err != nil {
+		log.Warn("could not tell whether the repository holds "+gitops.ConfigDir+"/; it is swept", "repository", r.FullName, "err", err)
+		return true, a.store.ForgetRepositories(ctx, installation, []int64{r.ID})
+	}
+	return watched, a.store.PutRepository(ctx, watch.Repository{ID: r.ID, FullName: r.FullName, Installation: installation,
+		Watched: watched, CheckedAt: a.now()})
+}
+
+func (a *App) holdsConfig(ctx context.Context, client *github.Client, fullName string) (bool, error) {
+	repo, err := client.Repo(fullName)
+	if err != nil {
+		return false, err
+	}
+	return repo.HoldsOnDefaultBranch(ctx, gitops.ConfigDir)
+}
+
+// learnPush keeps what is remembered of a repository up to date with a
+// push to its default branch: one that may have added or removed
+// .modelgate/, to a repository not checked yet, has it checked again.
+func (a *App) learnPush(ctx context.Context, log *slog.Logger, task Task) error {
+	if !task.DefaultBranch {
+		return nil
+	}
+	state, ok, err := a.store.Repository(ctx, task.RepositoryID)
+	if err != nil {
+		return err
+	}
+	if ok && !task.TouchesConfig && state.Installation == task.Installation {
+		if state.FullName == task.Repository {
+			return nil
+		}
+		return a.store.RenameRepository(ctx, task.RepositoryID, task.Repository)
+	}
+	_, err = a.checkWatched(ctx, log, a.github.Installation(task.Installation), task.Installation,
+		github.Repository{ID: task.RepositoryID, FullName: task.Repository})
+	return err
+}
+
+// forget does what a Forget task asks.
+func (a *App) forget(ctx context.Context, task Task) error {
+	if len(task.Forget) == 0 {
+		return a.store.ForgetInstallation(ctx, task.Installation)
+	}
+	return a.store.ForgetRepositories(ctx, task.Installation, task.Forget)
+}
+
+// reconcileRepository queues the evaluation of the repository's open pull
+// requests whose head has no decision, and the recovery of what the store
+// lacks of its deployments; checked tells that the repository was checked
+// in this sweep, which looks for deployments of a new store.
+func (a *App) reconcileRepository(ctx context.Context, log *slog.Logger, client *github.Client, installation int64, name string, checked bool) error {
 	repo, err := client.Repo(name)
 	if err != nil {
 		return err
@@ -94,25 +210,31 @@ func (a *App) reconcileRepository(ctx context.Context, log *slog.Logger, client 
 			log.Info("queued a pull request that has no decision on its head", "repository", name, "pr", pr.Number, "head", pr.HeadSHA)
 		}
 	}
-	return a.sweepDeployments(ctx, log.With("repository", name), repo, installation)
+	return a.sweepDeployments(ctx, log.With("repository", name), repo, installation, checked)
 }
 
 // sweepDeployments queues the recovery of what the store lacks of the
 // repository's deployments: all of them, when a new store holds none while
-// GitHub lists some of the App's; and the deployments of the App's merges
+// GitHub lists some of the App's (looked for when the repository is
+// checked: a new store remembers no repository, so it checks every one at
+// its first sweep); and the deployments of the App's merges
 // whose push never arrived, so that a lost push delays a deployment by one
 // sweep at most. The sweep only reads; the EventRecover jobs it queues write,
 // serialized with the repository's push and deployment_status jobs, under
 // delivery ids made of what they recover, so that sweeping again, on any
 // replica, queues each once.
-func (a *App) sweepDeployments(ctx context.Context, log *slog.Logger, repo *github.Repo, installation int64) error {
+func (a *App) sweepDeployments(ctx context.Context, log *slog.Logger, repo *github.Repo, installation int64, checked bool) error {
 	name := repo.String()
-	known, err := a.store.HasRecord(ctx, audit.Filter{Kind: audit.KindDeployment, Repository: name})
-	if err != nil {
-		return err
-	}
 	var jobs []queue.Job
-	if !known {
+	lookup := false
+	if checked {
+		known, err := a.store.HasRecord(ctx, audit.Filter{Kind: audit.KindDeployment, Repository: name})
+		if err != nil {
+			return err
+		}
+		lookup = !known
+	}
+	if lookup {
 		newest, err := a.newestAppDeployment(ctx, repo)
 		if err != nil {
 			return err

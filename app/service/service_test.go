@@ -242,6 +242,13 @@ func (w *world) deliver(d *githubtest.Delivery, want int) {
 // settle waits until the queue has nothing pending or running.
 func (w *world) settle() queue.Stats {
 	w.t.Helper()
+	return w.settleWithin(settleFor)
+}
+
+// settleWithin is settle for work known to take long, such as the first
+// sweep of thousands of repositories, one request after another.
+func (w *world) settleWithin(settleFor time.Duration) queue.Stats {
+	w.t.Helper()
 	deadline := time.Now().Add(settleFor)
 	for {
 		s, err := w.db.QueueStats(w.t.Context())

@@ -336,9 +336,17 @@ type Client struct {
 	gh  *gh.Client
 }
 
-// Repositories lists the full names ("owner/name") of the repositories the
-// installation can access.
-func (c *Client) Repositories(ctx context.Context) ([]string, error) {
+// Repository is a repository an installation can access, as GitHub lists
+// them.
+type Repository struct {
+	ID       int64  // GitHub's, which a rename keeps
+	FullName string // owner/name
+}
+
+// Repositories lists the repositories the installation can access. Its
+// pages are conditional requests like any other, so that listing again a
+// list that has not changed costs nothing of the rate limit.
+func (c *Client) Repositories(ctx context.Context) ([]Repository, error) {
 	list, err := collect(func(o gh.ListOptions) ([]*gh.Repository, *gh.Response, error) {
 		repos, resp, err := c.gh.Apps.ListRepos(ctx, &o)
 		if err != nil {
@@ -349,11 +357,14 @@ func (c *Client) Repositories(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("installation %d: list repositories: %w", c.id, err)
 	}
-	names := make([]string, 0, len(list))
+	out := make([]Repository, 0, len(list))
 	for _, r := range list {
-		names = append(names, r.GetFullName())
+		if r.GetID() <= 0 || r.GetFullName() == "" {
+			return nil, fmt.Errorf("installation %d: list repositories: GitHub listed one without id or name", c.id)
+		}
+		out = append(out, Repository{ID: r.GetID(), FullName: r.GetFullName()})
 	}
-	return names, nil
+	return out, nil
 }
 
 // nameRE is what GitHub allows in the owner and the name of a repository.

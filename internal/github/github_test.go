@@ -161,7 +161,7 @@ func TestInstallationsAndRepositories(t *testing.T) {
 		t.Errorf("Installations = %+v, %v", insts, err)
 	}
 	repos, err := s.app.Installation(s.inst).Repositories(ctx)
-	if err != nil || !slices.Equal(repos, []string{testRepo}) {
+	if err != nil || !slices.Equal(repos, []Repository{{ID: s.gh.RepoID(testRepo), FullName: testRepo}}) {
 		t.Errorf("Repositories = %v, %v", repos, err)
 	}
 	if s.app.Installation(s.inst) != s.app.Installation(s.inst) {
@@ -652,5 +652,51 @@ func TestTruncatedTree(t *testing.T) {
 	_, err = repo.Snapshot(strings.Repeat("3", 40)).ReadFile(context.Background(), "a")
 	if err == nil || errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("ReadFile in a truncated tree: %v", err)
+	}
+}
+
+func TestHoldsOnDefaultBranch(t *testing.T) {
+	ctx := context.Background()
+	s := newPullScenario(t) // main holds environments/, and the promote branch too
+	for path, want := range map[string]bool{"environments": true, "environments/dev.yaml": true, ".modelgate": false} {
+		if got, err := s.repo.HoldsOnDefaultBranch(ctx, path); err != nil || got != want {
+			t.Errorf("HoldsOnDefaultBranch(%s) = %v, %v; want %v", path, got, err, want)
+		}
+	}
+	// Asked again, an unchanged answer is a free 304.
+	remaining := s.gh.RateLimitRemaining(s.inst)
+	s.gh.ResetCalls()
+	if got, err := s.repo.HoldsOnDefaultBranch(ctx, "environments"); err != nil || !got {
+		t.Errorf("HoldsOnDefaultBranch again = %v, %v", got, err)
+	}
+	if calls := s.gh.Calls(); len(calls) != 1 || calls[0].Status != 304 || s.gh.RateLimitRemaining(s.inst) != remaining {
+		t.Errorf("calls %v, remaining %d → %d; want one free 304", calls, remaining, s.gh.RateLimitRemaining(s.inst))
+	}
+	// Another error than 404 is no answer.
+	s.gh.FailNext("GET", "/repos/{owner}/{repo}/contents/{path}", 500, nil, 1)
+	if got, err := s.repo.HoldsOnDefaultBranch(ctx, "environments"); err == nil {
+		t.Errorf("HoldsOnDefaultBranch after a 500 = %v, nil", got)
+	}
+	if _, err := s.repo.HoldsOnDefaultBranch(ctx, "../x"); err == nil {
+		t.Error("HoldsOnDefaultBranch(../x) accepted")
+	}
+}
+
+func TestRepositoriesListedAgainAreFree(t *testing.T) {
+	ctx := context.Background()
+	s := newPullScenario(t)
+	inst := s.app.Installation(s.inst)
+	first, err := inst.Repositories(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	remaining := s.gh.RateLimitRemaining(s.inst)
+	s.gh.ResetCalls()
+	second, err := inst.Repositories(ctx)
+	if err != nil || !slices.Equal(first, second) {
+		t.Errorf("listed again: %v, %v; want %v", second, err, first)
+	}
+	if calls := s.gh.Calls(); len(calls) != 1 || calls[0].Status != 304 || s.gh.RateLimitRemaining(s.inst) != remaining {
+		t.Errorf("calls %v, remaining %d → %d; want one free 304", calls, remaining, s.gh.RateLimitRemaining(s.inst))
 	}
 }

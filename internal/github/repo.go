@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"path"
 	"slices"
 	"strconv"
@@ -609,6 +610,25 @@ func (g *graph) landings(ctx context.Context, sha string, changed []string, cuto
 	}
 	slices.SortFunc(out, func(a, b gitops.Commit) int { return cmp.Compare(position[a.SHA], position[b.SHA]) })
 	return out, true, nil
+}
+
+// HoldsOnDefaultBranch tells whether the repository's default branch holds
+// a file or folder at path: one request, which names no branch, and is
+// conditional like any other, so that asking again about a path that has
+// not changed costs nothing of the rate limit. An empty repository holds
+// nothing.
+func (r *Repo) HoldsOnDefaultBranch(ctx context.Context, path string) (bool, error) {
+	if err := checkPath(path); err != nil {
+		return false, err
+	}
+	_, _, _, err := r.c.gh.Repositories.GetContents(ctx, r.owner, r.name, path, nil)
+	if StatusCode(err) == http.StatusNotFound {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("%s on the default branch of %s: %w", path, r, err)
+	}
+	return true, nil
 }
 
 // DefaultBranch returns the name of the repository's default branch.

@@ -48,7 +48,33 @@ func (s *Server) AddRepo(installationID int64, fullName, src string) {
 	s.t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	inst := s.installations[installationID]
+	inst, owner, name := s.newRepo(installationID, fullName)
+	s.addRepo(inst, owner, name, s.bareClone(src, name), src)
+}
+
+// AddRepos serves each of names as a repository of the installation with
+// the content of src, as AddRepo does, from one bare clone that they share:
+// an installation of thousands of repositories at the cost of one. They are
+// to be read: Push refuses them, and a write to one (a merge, a new
+// branch) shows in all.
+func (s *Server) AddRepos(installationID int64, src string, names ...string) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var g gitRepo
+	for i, fullName := range names {
+		inst, owner, name := s.newRepo(installationID, fullName)
+		if i == 0 {
+			g = s.bareClone(src, name)
+		}
+		s.addRepo(inst, owner, name, g, "")
+	}
+}
+
+// newRepo checks the installation and the name of a repository to add.
+func (s *Server) newRepo(installationID int64, fullName string) (inst *installation, owner, name string) {
+	s.t.Helper()
+	inst = s.installations[installationID]
 	if inst == nil {
 		s.t.Fatalf("githubtest: AddRepo: no installation %d", installationID)
 	}
@@ -56,20 +82,64 @@ func (s *Server) AddRepo(installationID int64, fullName, src string) {
 	if !ok || owner != inst.account {
 		s.t.Fatalf("githubtest: AddRepo: %q is not a repository of %s, the installation's account", fullName, inst.account)
 	}
+	if s.repos[strings.ToLower(fullName)] != nil {
+		s.t.Fatalf("githubtest: AddRepo: %s exists", fullName)
+	}
+	return inst, owner, name
+}
+
+func (s *Server) bareClone(src, name string) gitRepo {
+	s.t.Helper()
 	dir := filepath.Join(s.t.TempDir(), name+".git")
 	if _, err := runGit("", nil, "clone", "-q", "--bare", src, dir); err != nil {
 		s.t.Fatalf("githubtest: AddRepo: %v", err)
 	}
-	g := gitRepo{dir: dir}
+	return gitRepo{dir: dir}
+}
+
+func (s *Server) addRepo(inst *installation, owner, name string, g gitRepo, src string) {
+	s.t.Helper()
 	branch, err := g.defaultBranch()
 	if err != nil {
 		s.t.Fatalf("githubtest: AddRepo: %v", err)
 	}
 	now := s.now()
-	s.repos[strings.ToLower(fullName)] = &repo{
+	s.repos[strings.ToLower(owner+"/"+name)] = &repo{
 		id: s.newID(), owner: owner, name: name, installation: inst, git: g, src: src,
 		defaultBranch: branch, created: now, pushed: now, suites: map[string]int64{},
 	}
+}
+
+// RemoveRepo takes a repository out of its installation, as its owner
+// does in the installation's settings: the App no longer sees it.
+func (s *Server) RemoveRepo(fullName string) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustRepo(fullName).installation = nil
+}
+
+// DeleteRepo deletes a repository.
+func (s *Server) DeleteRepo(fullName string) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.mustRepo(fullName)
+	delete(s.repos, strings.ToLower(fullName))
+}
+
+// RenameRepo renames a repository within its owner; it keeps its id.
+func (s *Server) RenameRepo(fullName, newName string) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.mustRepo(fullName)
+	if s.repos[strings.ToLower(r.owner+"/"+newName)] != nil {
+		s.t.Fatalf("githubtest: RenameRepo: %s/%s exists", r.owner, newName)
+	}
+	delete(s.repos, strings.ToLower(fullName))
+	r.name = newName
+	s.repos[strings.ToLower(r.fullName())] = r
 }
 
 // RepoID returns the repository's id, which GitHub never gives to another
@@ -157,6 +227,9 @@ func (s *Server) Push(fullName, branch, pusher string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.mustRepo(fullName)
+	if r.src == "" {
+		s.t.Fatalf("githubtest: Push: %s shares its git store (AddRepos) and is not to be pushed to", fullName)
+	}
 	ref := "refs/heads/" + branch
 	before, _ := r.git.branch(branch) // "" for a new branch
 	if _, err := runGit(r.src, nil, "push", "-q", "--force", r.git.dir, ref+":"+ref); err != nil {
@@ -321,18 +394,22 @@ func (s *Server) getRepo(req *request) *response {
 
 // GET /installation/repositories
 func (s *Server) listInstallationRepos(req *request) *response {
-	var list []object
+	var visible []*repo
 	for _, r := range s.sortedRepos() {
 		if req.caller.canSee(r) {
-			list = append(list, s.repoObject(r, false))
+			visible = append(visible, r)
 		}
 	}
 	resp := reply(http.StatusOK, nil)
+	list := []object{}
+	for _, r := range page(req, resp, visible) {
+		list = append(list, s.repoObject(r, false))
+	}
 	selection := "all"
 	if req.caller.token.repos != nil {
 		selection = "selected"
 	}
-	resp.body = object{"total_count": len(list), "repositories": nonNil(page(req, resp, list)), "repository_selection": selection}
+	resp.body = object{"total_count": len(visible), "repositories": list, "repository_selection": selection}
 	return resp
 }
 

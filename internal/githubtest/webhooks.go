@@ -554,7 +554,7 @@ func (s *Server) InstallationEvent(installationID int64, action, sender string) 
 	repos := []object{}
 	for _, r := range s.sortedRepos() {
 		if r.installation == inst {
-			repos = append(repos, object{"id": r.id, "node_id": nodeID("Repository", r.id), "name": r.name, "full_name": r.fullName(), "private": true})
+			repos = append(repos, repoRef(r))
 		}
 	}
 	fields := object{
@@ -564,4 +564,47 @@ func (s *Server) InstallationEvent(installationID int64, action, sender string) 
 	}
 	s.mu.Unlock()
 	return s.webhook("installation", action, rewrite(fields))
+}
+
+// InstallationRepositoriesEvent returns the installation_repositories
+// delivery of action (added, removed) for the repositories named, sent by
+// sender: call it after AddRepo or AddRepos for added, after RemoveRepo
+// for removed.
+func (s *Server) InstallationRepositoriesEvent(installationID int64, action string, names []string, sender string) *Delivery {
+	s.t.Helper()
+	s.mu.Lock()
+	inst := s.installations[installationID]
+	if inst == nil {
+		s.mu.Unlock()
+		s.t.Fatalf("githubtest: InstallationRepositoriesEvent: no installation %d", installationID)
+	}
+	repos := []object{}
+	for _, name := range names {
+		repos = append(repos, repoRef(s.mustRepo(name)))
+	}
+	added, removed := []object{}, []object{}
+	if action == "removed" {
+		removed = repos
+	} else {
+		added = repos
+	}
+	fields := object{
+		"installation":         s.installationObject(inst),
+		"repository_selection": "selected",
+		"repositories_added":   added,
+		"repositories_removed": removed,
+		"requester":            nil, // who asked an owner to install the App, if anyone
+		"sender":               s.userObject(sender),
+	}
+	s.mu.Unlock()
+	return s.webhook("installation_repositories", action, func(payload map[string]any) {
+		// The lists replace the example's rather than merge into them.
+		merge(payload, fields)
+		payload["repositories_added"], payload["repositories_removed"] = added, removed
+	})
+}
+
+// repoRef is a repository as installation deliveries list them.
+func repoRef(r *repo) object {
+	return object{"id": r.id, "node_id": nodeID("Repository", r.id), "name": r.name, "full_name": r.fullName(), "private": true}
 }

@@ -5,10 +5,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -267,5 +269,53 @@ func TestPushEvent(t *testing.T) {
 	ev = parse(t, s.gh, s.gh.PushEvent(repoName, "main"), "push").(*github.PushEvent)
 	if ev.GetBefore() != after || ev.GetAfter() != merged.GetSHA() || ev.GetSender().GetLogin() != "modelgate[bot]" || len(ev.Commits) != 1 {
 		t.Errorf("push of the merge = before %s after %s sender %s commits %d", ev.GetBefore(), ev.GetAfter(), ev.GetSender().GetLogin(), len(ev.Commits))
+	}
+}
+
+func TestManyRepositoriesAndTheirEvents(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t, t)
+	names := make([]string, 150)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s/r%03d", org, i)
+	}
+	s.gh.AddRepos(s.inst, s.work.Dir, names...)
+	ev := parse(t, s.gh, s.gh.InstallationRepositoriesEvent(s.inst, "added", names[:2], "alice"), "installation_repositories").(*github.InstallationRepositoriesEvent)
+	if len(ev.RepositoriesAdded) != 2 || ev.RepositoriesAdded[1].GetFullName() != names[1] || ev.RepositoriesAdded[1].GetID() != s.gh.RepoID(names[1]) ||
+		len(ev.RepositoriesRemoved) != 0 || ev.GetInstallation().GetID() != s.inst {
+		t.Errorf("added event = %s", github.Stringify(ev))
+	}
+	// Each serves the content of the source.
+	if _, _, _, err := s.client.Repositories.GetContents(ctx, org, "r149", "models/a/model.yaml", nil); err != nil {
+		t.Errorf("read a file of a shared repository: %v", err)
+	}
+
+	s.gh.RemoveRepo(names[0])
+	s.gh.DeleteRepo(names[2])
+	s.gh.RenameRepo(names[3], "renamed")
+	ev = parse(t, s.gh, s.gh.InstallationRepositoriesEvent(s.inst, "removed", names[:1], "alice"), "installation_repositories").(*github.InstallationRepositoriesEvent)
+	if len(ev.RepositoriesRemoved) != 1 || ev.RepositoriesRemoved[0].GetFullName() != names[0] || len(ev.RepositoriesAdded) != 0 {
+		t.Errorf("removed event = %s", github.Stringify(ev))
+	}
+	var listed []string
+	opts := &github.ListOptions{PerPage: 100}
+	for {
+		page, resp, err := s.client.Apps.ListRepos(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range page.Repositories {
+			listed = append(listed, r.GetFullName())
+		}
+		if resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	if len(listed) != 1+148 || slices.Contains(listed, names[0]) || slices.Contains(listed, names[2]) || !slices.Contains(listed, org+"/renamed") {
+		t.Errorf("listed %d repositories: %v", len(listed), listed)
+	}
+	if _, _, err := s.client.Repositories.Get(ctx, org, "r000"); err == nil {
+		t.Error("a repository taken out of the installation is still served")
 	}
 }

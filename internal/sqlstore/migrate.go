@@ -83,6 +83,20 @@ var migrations = [][]string{
 		)`,
 		`CREATE INDEX used_tokens_expires ON used_tokens (expires_at)`,
 	},
+	// What the reconciler remembers of the repositories its installations
+	// can access (watch.go): whether each holds .modelgate/ on its default
+	// branch, by repository id, which a rename keeps. watched is 0 or 1;
+	// checked_at is BIGINT unix milliseconds.
+	{
+		`CREATE TABLE watched_repositories (
+			repository_id BIGINT PRIMARY KEY,
+			full_name     TEXT NOT NULL,
+			installation  BIGINT NOT NULL,
+			watched       INTEGER NOT NULL,
+			checked_at    BIGINT NOT NULL
+		)`,
+		`CREATE INDEX watched_repositories_installation ON watched_repositories (installation)`,
+	},
 }
 
 // migrationCode runs after the statements of the migration it is keyed by
