@@ -101,7 +101,7 @@ type Server struct {
 	teams         map[string]*team  // by lower-case "org/team-slug"
 	grants        map[string]*grant // authorization codes
 	manifestCodes map[string]*manifestApp
-	signedIn      string            // the user that approves authorization requests
+	signedIn      string // the user that approves authorization requests
 	limits        map[string]*bucket
 	faults        []*fault
 	calls         []Call
