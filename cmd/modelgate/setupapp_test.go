@@ -190,3 +190,19 @@ func TestSetupAppRefuses(t *testing.T) {
 		t.Error("an existing key was overwritten")
 	}
 }
+
+// A file made between setup-app's start and GitHub's answer is not
+// overwritten either.
+func TestWriteAppCredentialsKeepsWhatExists(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, webhookSecretFile), []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := writeAppCredentials(dir, github.AppCredentials{ID: 1, PrivateKey: []byte("key"), WebhookSecret: "new", ClientID: "Iv1.x", ClientSecret: "s"})
+	if err == nil {
+		t.Fatal("writeAppCredentials overwrote a webhook secret")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, webhookSecretFile)); string(b) != "old\n" {
+		t.Errorf("webhook secret now %q", b)
+	}
+}
