@@ -210,6 +210,11 @@ const (
 	CommandRollback = "rollback"
 )
 
+// Events are the webhook events the App acts on and its registration
+// subscribes to; GitHub sends the installation and installation_repositories
+// events to every App unasked.
+var Events = []string{"check_run", "check_suite", "deployment_status", "issue_comment", "pull_request", "pull_request_review", "push"}
+
 // payload holds the fields of every handled event that the App reads.
 type payload struct {
 	Action       string `json:"action"`

@@ -99,6 +99,10 @@ func TestParseEventOnGitHubsDeliveries(t *testing.T) {
 			if task.Action != tt.want {
 				t.Fatalf("action %v; want %v", task.Action, tt.want)
 			}
+			// The App's registration must subscribe to what it acts on.
+			if unasked := tt.d.Event == "installation" || tt.d.Event == "installation_repositories"; task.Action != app.Ignore && !unasked && !slices.Contains(app.Events, tt.d.Event) {
+				t.Errorf("the App acts on %s, which app.Events (and app.yml) does not subscribe to", tt.d.Event)
+			}
 			switch tt.want {
 			case app.Evaluate, app.Explain:
 				if task.Installation != inst || task.Repository != "acme/models" || !slices.Equal(task.PullRequests, []int{n}) {

@@ -140,9 +140,9 @@ func New(cfg Config) (*Access, error) {
 	if err != nil {
 		return nil, err
 	}
-	web, err := webURL(cfg.GitHubURL)
+	web, err := WebURL(cfg.GitHubURL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reviewers' sign-in: %w", err)
 	}
 	cs, err := newCookies(cfg.SessionKey, secure)
 	if err != nil {
@@ -209,15 +209,15 @@ func loopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// webURL is GitHub's web host for an API base URL: github.com for
+// WebURL is GitHub's web host for an API base URL: github.com for
 // api.github.com, the host itself for GitHub Enterprise Server.
-func webURL(api string) (*url.URL, error) {
+func WebURL(api string) (*url.URL, error) {
 	if api == "" {
 		return &url.URL{Scheme: "https", Host: "github.com"}, nil
 	}
 	u, err := url.Parse(api)
 	if err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http" {
-		return nil, fmt.Errorf("reviewers' sign-in: GitHub URL %q is not an http or https URL", api)
+		return nil, fmt.Errorf("GitHub URL %q is not an http or https URL", api)
 	}
 	if strings.EqualFold(u.Hostname(), "api.github.com") {
 		return &url.URL{Scheme: "https", Host: "github.com"}, nil

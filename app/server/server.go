@@ -93,7 +93,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Log.Error("handler panic", "err", err, "path", c.Request.URL.Path)
 		c.AbortWithStatus(http.StatusInternalServerError)
 	}))
-	e.POST("/webhooks", s.webhook)
+	e.POST(app.WebhookPath, s.webhook)
 	e.POST(upload.Path, s.evidence)
 	e.GET("/healthz", func(c *gin.Context) { c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.ready)

@@ -59,6 +59,8 @@ func commands() []command {
 		{"deploy", deployStatusUsage, "report a deployer's progress on a deployment modelgate created, proving the artifact it deployed", runDeploy},
 		{"evidence", evidenceUploadUsage, "upload evidence from a GitHub Actions job to the App, authenticated by the job's OIDC token", runEvidence},
 		{"serve", serveUsage, "run the GitHub App: webhooks, check runs, approvals and merges", runServe},
+		{"setup-app", setupAppUsage, "register the GitHub App from app.yml with GitHub's manifest flow and save its credentials where serve reads them", runSetupApp},
+		{"healthcheck", healthcheckUsage, "exit 0 when the running App answers its health check, for container health checks", runHealthcheck},
 	}
 }
 

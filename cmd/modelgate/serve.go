@@ -22,7 +22,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	addr := fl.String("addr", cmp.Or(c.getenv("MODELGATE_ADDR"), ":8080"), "address to listen on (env MODELGATE_ADDR)")
 	appID := fl.String("app-id", c.getenv("MODELGATE_APP_ID"), "the GitHub App's ID (env MODELGATE_APP_ID)")
 	keyFile := fl.String("private-key-file", c.getenv("MODELGATE_PRIVATE_KEY_FILE"), "the App's private key, PEM (env MODELGATE_PRIVATE_KEY_FILE)")
-	secretFile := fl.String("webhook-secret-file", "", "a file holding the webhook secret (default: env MODELGATE_WEBHOOK_SECRET)")
+	secretFile := fl.String("webhook-secret-file", c.getenv("MODELGATE_WEBHOOK_SECRET_FILE"), "a file holding the webhook secret (env MODELGATE_WEBHOOK_SECRET_FILE; default: env MODELGATE_WEBHOOK_SECRET)")
 	auditKeyFile := fl.String("audit-key-file", c.getenv("MODELGATE_AUDIT_KEY_FILE"), "the key that signs the audit log's checkpoints, as audit key --new writes it (env MODELGATE_AUDIT_KEY_FILE)")
 	githubURL := fl.String("github-url", c.getenv("MODELGATE_GITHUB_URL"), "GitHub API base URL, for GitHub Enterprise Server (env MODELGATE_GITHUB_URL)")
 	issuer := fl.String("oidc-issuer", c.getenv("MODELGATE_OIDC_ISSUER"), "issuer of the OIDC tokens of evidence uploads (env MODELGATE_OIDC_ISSUER; default GitHub Actions' for --github-url)")
@@ -58,7 +58,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		secret = strings.TrimRight(string(b), "\r\n")
 	}
 	if secret == "" {
-		return c.fail(errors.New("serve: the webhook secret is required (MODELGATE_WEBHOOK_SECRET or --webhook-secret-file): deliveries are never accepted unverified"))
+		return c.fail(errors.New("serve: the webhook secret is required (MODELGATE_WEBHOOK_SECRET, or --webhook-secret-file or MODELGATE_WEBHOOK_SECRET_FILE): deliveries are never accepted unverified"))
 	}
 	cfg.WebhookSecret = []byte(secret)
 	if *auditKeyFile == "" {

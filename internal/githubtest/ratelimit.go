@@ -55,6 +55,11 @@ func (s *Server) bucketFor(c *caller) *bucket {
 	if c.user != "" {
 		return s.bucket("user:"+strings.ToLower(c.user), defaultLimit, fmt.Sprintf("API rate limit exceeded for user ID %d.", s.user(c.user).id))
 	}
+	if c.app == nil {
+		// A call that takes no credential counts against the client's
+		// unauthenticated limit.
+		return s.bucket("unauthenticated", anonymousLimit, "API rate limit exceeded.")
+	}
 	return s.bucket(fmt.Sprintf("app:%d", c.app.id), defaultLimit, fmt.Sprintf("API rate limit exceeded for app ID %d.", c.app.id))
 }
 

@@ -14,6 +14,7 @@ const (
 	appAuth                          // an App JWT
 	userAuth                         // a user's token of an App
 	tokenAuth                        // an installation token or a user's token
+	noAuth                           // none: the code in the path is the credential
 )
 
 // route is an operation of GitHub's description that the emulator implements.
@@ -44,6 +45,7 @@ func (rt *route) permissionSets() [][]string {
 var pageQuery = []string{"per_page", "page"}
 
 var routes = []*route{
+	{method: "POST", template: "/app-manifests/{code}/conversions", auth: noAuth, handle: (*Server).convertManifest},
 	{method: "GET", template: "/app/installations", auth: appAuth, query: pageQuery, handle: (*Server).listInstallations},
 	{method: "POST", template: "/app/installations/{installation_id}/access_tokens", auth: appAuth, handle: (*Server).createToken},
 	{method: "GET", template: "/installation/repositories", query: pageQuery, handle: (*Server).listInstallationRepos},

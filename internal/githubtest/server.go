@@ -100,7 +100,8 @@ type Server struct {
 	repos         map[string]*repo
 	teams         map[string]*team  // by lower-case "org/team-slug"
 	grants        map[string]*grant // authorization codes
-	signedIn      string            // the user that approves authorization requests
+	manifestCodes map[string]*manifestApp
+	signedIn      string // the user that approves authorization requests
 	limits        map[string]*bucket
 	faults        []*fault
 	calls         []Call
@@ -125,6 +126,7 @@ func New(t testing.TB) *Server {
 		repos:         map[string]*repo{},
 		teams:         map[string]*team{},
 		grants:        map[string]*grant{},
+		manifestCodes: map[string]*manifestApp{},
 		limits:        map[string]*bucket{},
 	}
 	s.hookID = s.newID()
@@ -278,6 +280,10 @@ func validationFailed(message string) *response {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if strings.HasPrefix(r.URL.Path, "/login/oauth/") {
 		s.serveOAuth(w, r)
+		return
+	}
+	if m := newAppPath.FindStringSubmatch(r.URL.Path); m != nil {
+		s.serveNewApp(w, r, m[1])
 		return
 	}
 	rt, params := matchRoute(r.Method, strings.TrimPrefix(r.URL.EscapedPath(), apiPrefix))
