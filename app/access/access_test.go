@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"slices"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/modelgate/modelgate/app/access"
 	"github.com/modelgate/modelgate/internal/githubtest"
+	"github.com/modelgate/modelgate/internal/webtest"
 )
 
 const (
@@ -95,72 +94,15 @@ func newSite(t *testing.T, opts siteOptions) *site {
 	return &site{t: t, gh: gh, url: base, logs: logs}
 }
 
-// browser is a browser with its cookies; it follows redirects, across the
-// site and the emulated GitHub, when follow is set.
-type browser struct {
-	*http.Client
-	t *testing.T
-}
-
-func newBrowser(t *testing.T, follow bool) *browser {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &http.Client{Jar: jar}
-	if !follow {
-		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	}
-	return &browser{Client: c, t: t}
-}
-
-// answer is a response read in full.
-type answer struct {
-	status int
-	header http.Header
-	body   string
-	url    *url.URL // where the request ended after redirects
-}
-
-func (b *browser) do(method, target string, form url.Values, header map[string]string) answer {
-	b.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
-	}
-	req, err := http.NewRequest(method, target, body)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	for k, v := range header {
-		req.Header.Set(k, v)
-	}
-	resp, err := b.Do(req)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	return answer{status: resp.StatusCode, header: resp.Header, body: string(data), url: resp.Request.URL}
-}
-
-func (b *browser) get(target string) answer { return b.do(http.MethodGet, target, nil, nil) }
-
 // signIn signs login in through the web flow from a protected page.
-func (s *site) signIn(b *browser, login string) answer {
+func (s *site) signIn(b *webtest.Browser, login string) webtest.Page {
 	s.t.Helper()
 	s.gh.SignIn(login)
-	return b.get(s.url + "/models")
+	return b.Open(s.url + "/models")
 }
 
 // session returns the browser's session cookie for the site.
-func (s *site) session(b *browser) *http.Cookie {
+func (s *site) session(b *webtest.Browser) *http.Cookie {
 	u, _ := url.Parse(s.url)
 	for _, c := range b.Jar.Cookies(u) {
 		if c.Name == "modelgate_session" {
@@ -172,19 +114,19 @@ func (s *site) session(b *browser) *http.Cookie {
 
 var csrfRE = regexp.MustCompile(`name="csrf_token" value="([^"]*)"`)
 
-func csrfOf(t *testing.T, a answer) string {
+func csrfOf(t *testing.T, a webtest.Page) string {
 	t.Helper()
-	m := csrfRE.FindStringSubmatch(a.body)
+	m := csrfRE.FindStringSubmatch(a.Body)
 	if m == nil || m[1] == "" {
-		t.Fatalf("no CSRF token in the page: %s", a.body)
+		t.Fatalf("no CSRF token in the page: %s", a.Body)
 	}
 	return m[1]
 }
 
-func wantStatus(t *testing.T, what string, a answer, status int) {
+func wantStatus(t *testing.T, what string, a webtest.Page, status int) {
 	t.Helper()
-	if a.status != status {
-		t.Fatalf("%s: status %d, want %d; body: %s", what, a.status, status, a.body)
+	if a.Status != status {
+		t.Fatalf("%s: status %d, want %d; body: %s", what, a.Status, status, a.Body)
 	}
 }
 
@@ -200,21 +142,21 @@ const membership = "GET /orgs/{org}/teams/{team_slug}/memberships/{username}"
 
 func TestSignInRoundTrip(t *testing.T) {
 	s := newSite(t, siteOptions{})
-	b := newBrowser(t, true)
+	b := webtest.NewBrowser(t, true)
 	a := s.signIn(b, "rita")
 	wantStatus(t, "the page after sign-in", a, http.StatusOK)
-	if a.url.Path != "/models" || !strings.Contains(a.body, "hello rita") {
-		t.Fatalf("signed in at %s: %s", a.url, a.body)
+	if a.URL.Path != "/models" || !strings.Contains(a.Body, "hello rita") {
+		t.Fatalf("signed in at %s: %s", a.URL, a.Body)
 	}
 	want := []string{"GET /login/oauth/authorize", "POST /login/oauth/access_token", "GET /user", membership}
 	if got := routes(s.gh.Calls()); !slices.Equal(got, want) {
 		t.Fatalf("GitHub was asked %q, want %q", got, want)
 	}
-	api := b.get(s.url + "/api/v1/user")
+	api := b.Open(s.url + "/api/v1/user")
 	wantStatus(t, "GET /api/v1/user", api, http.StatusOK)
 	var who access.Reviewer
-	if err := json.Unmarshal([]byte(api.body), &who); err != nil || who != (access.Reviewer{Login: "rita", Via: "session"}) {
-		t.Fatalf("GET /api/v1/user = %s (%v)", api.body, err)
+	if err := json.Unmarshal([]byte(api.Body), &who); err != nil || who != (access.Reviewer{Login: "rita", Via: "session"}) {
+		t.Fatalf("GET /api/v1/user = %s (%v)", api.Body, err)
 	}
 	if strings.Contains(s.logs.String(), s.session(b).Value) {
 		t.Fatal("the session cookie was logged")
@@ -223,11 +165,11 @@ func TestSignInRoundTrip(t *testing.T) {
 
 func TestSessionCookieAttributes(t *testing.T) {
 	s := newSite(t, siteOptions{})
-	b := newBrowser(t, false)
+	b := webtest.NewBrowser(t, false)
 	s.gh.SignIn("rita")
-	login := b.get(s.url + "/login?next=/models")
+	login := b.Open(s.url + "/login?next=/models")
 	wantStatus(t, "GET /login", login, http.StatusSeeOther)
-	authorize, err := url.Parse(login.header.Get("Location"))
+	authorize, err := url.Parse(login.Header.Get("Location"))
 	if err != nil || !strings.HasPrefix(authorize.String(), s.gh.URL()+"/login/oauth/authorize?") {
 		t.Fatalf("/login sends the browser to %q, want the emulated GitHub's authorize page", authorize)
 	}
@@ -235,14 +177,14 @@ func TestSessionCookieAttributes(t *testing.T) {
 	if q.Get("client_id") == "" || q.Get("redirect_uri") != s.url+"/callback" || len(q.Get("state")) < 26 {
 		t.Fatalf("authorize URL %s: want the client ID, the callback and a long state", authorize)
 	}
-	back := b.get(authorize.String())
-	callback := b.get(back.header.Get("Location"))
+	back := b.Open(authorize.String())
+	callback := b.Open(back.Header.Get("Location"))
 	wantStatus(t, "the callback", callback, http.StatusSeeOther)
-	if loc := callback.header.Get("Location"); loc != "/models" {
+	if loc := callback.Header.Get("Location"); loc != "/models" {
 		t.Fatalf("the callback sends the browser to %q, want the page it came from", loc)
 	}
 	var session *http.Cookie
-	for _, c := range (&http.Response{Header: callback.header}).Cookies() {
+	for _, c := range (&http.Response{Header: callback.Header}).Cookies() {
 		if c.Name == "modelgate_session" {
 			session = c
 		}
@@ -276,11 +218,11 @@ func TestSecureCookiesOnHTTPS(t *testing.T) {
 	srv := &http.Server{Handler: e}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	a := newBrowser(t, false).get("http://" + ln.Addr().String() + "/login")
-	if loc := a.header.Get("Location"); !strings.HasPrefix(loc, "https://ghe.example.com/login/oauth/authorize?") {
+	a := webtest.NewBrowser(t, false).Open("http://" + ln.Addr().String() + "/login")
+	if loc := a.Header.Get("Location"); !strings.HasPrefix(loc, "https://ghe.example.com/login/oauth/authorize?") {
 		t.Fatalf("on GitHub Enterprise Server /login sends the browser to %q", loc)
 	}
-	cookies := (&http.Response{Header: a.header}).Cookies()
+	cookies := (&http.Response{Header: a.Header}).Cookies()
 	if len(cookies) != 1 || cookies[0].Name != "__Host-modelgate_oauth_state" || !cookies[0].Secure || !cookies[0].HttpOnly {
 		t.Fatalf("state cookie on https: %+v, want a Secure, HttpOnly __Host- cookie", cookies)
 	}
@@ -301,37 +243,37 @@ func TestSecureCookiesOnHTTPS(t *testing.T) {
 
 func TestOutsiderGets403(t *testing.T) {
 	s := newSite(t, siteOptions{})
-	b := newBrowser(t, true)
+	b := webtest.NewBrowser(t, true)
 	a := s.signIn(b, "mallory")
 	wantStatus(t, "mallory's sign-in", a, http.StatusForbidden)
-	if a.url.Path != "/callback" || s.session(b) != nil {
-		t.Fatalf("mallory was given a session (at %s)", a.url)
+	if a.URL.Path != "/callback" || s.session(b) != nil {
+		t.Fatalf("mallory was given a session (at %s)", a.URL)
 	}
-	wantStatus(t, "mallory's API call", b.get(s.url+"/api/v1/user"), http.StatusUnauthorized)
+	wantStatus(t, "mallory's API call", b.Open(s.url+"/api/v1/user"), http.StatusUnauthorized)
 }
 
 func TestNoSession(t *testing.T) {
 	s := newSite(t, siteOptions{})
-	b := newBrowser(t, false)
-	page := b.get(s.url + "/models?model=fraud")
+	b := webtest.NewBrowser(t, false)
+	page := b.Open(s.url + "/models?model=fraud")
 	wantStatus(t, "a page without a session", page, http.StatusSeeOther)
-	if loc := page.header.Get("Location"); loc != "/login?next="+url.QueryEscape("/models?model=fraud") {
+	if loc := page.Header.Get("Location"); loc != "/login?next="+url.QueryEscape("/models?model=fraud") {
 		t.Fatalf("redirect to %q", loc)
 	}
-	api := b.get(s.url + "/api/v1/user")
+	api := b.Open(s.url + "/api/v1/user")
 	wantStatus(t, "an API call without a session", api, http.StatusUnauthorized)
-	if !strings.HasPrefix(api.header.Get("Content-Type"), "application/json") || api.header.Get("WWW-Authenticate") == "" {
-		t.Fatalf("401 answer: %v %s", api.header, api.body)
+	if !strings.HasPrefix(api.Header.Get("Content-Type"), "application/json") || api.Header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("401 webtest.Page: %v %s", api.Header, api.Body)
 	}
-	wantStatus(t, "GET /api/v1/evidence/1 without a session", b.get(s.url+"/api/v1/evidence/1"), http.StatusUnauthorized)
-	wantStatus(t, "POST /api/v1/notes without a session", b.do(http.MethodPost, s.url+"/api/v1/notes", url.Values{}, nil), http.StatusUnauthorized)
+	wantStatus(t, "GET /api/v1/evidence/1 without a session", b.Open(s.url+"/api/v1/evidence/1"), http.StatusUnauthorized)
+	wantStatus(t, "POST /api/v1/notes without a session", b.Send(http.MethodPost, s.url+"/api/v1/notes", url.Values{}, nil), http.StatusUnauthorized)
 }
 
 // The evidence upload authenticates CI jobs with their OIDC tokens itself:
 // the reviewers' guard lets it through untouched.
 func TestEvidenceRouteIsExempt(t *testing.T) {
 	s := newSite(t, siteOptions{})
-	a := newBrowser(t, false).do(http.MethodPost, s.url+access.EvidenceRoute, url.Values{}, map[string]string{"Authorization": "Bearer an-oidc-token"})
+	a := webtest.NewBrowser(t, false).Send(http.MethodPost, s.url+access.EvidenceRoute, url.Values{}, map[string]string{"Authorization": "Bearer an-oidc-token"})
 	wantStatus(t, "POST "+access.EvidenceRoute, a, http.StatusAccepted)
 	if len(s.gh.Calls()) != 0 {
 		t.Fatalf("the guard asked GitHub about the evidence upload's token: %v", s.gh.Calls())
@@ -342,13 +284,13 @@ func TestInvalidCookiesGet403(t *testing.T) {
 	// Sessions end well before the user's GitHub token, which still works
 	// after the session expired.
 	s := newSite(t, siteOptions{lifetime: time.Hour})
-	signedIn := newBrowser(t, true)
+	signedIn := webtest.NewBrowser(t, true)
 	wantStatus(t, "sign-in", s.signIn(signedIn, "rita"), http.StatusOK)
 	valid := s.session(signedIn).Value
 
 	// The same emulated GitHub and user, another session key.
 	other := newSite(t, siteOptions{gh: s.gh})
-	elsewhere := newBrowser(t, true)
+	elsewhere := webtest.NewBrowser(t, true)
 	wantStatus(t, "sign-in elsewhere", other.signIn(elsewhere, "rita"), http.StatusOK)
 
 	tampered := []byte(valid)
@@ -359,29 +301,29 @@ func TestInvalidCookiesGet403(t *testing.T) {
 		"sealed with another key": other.session(elsewhere).Value,
 	} {
 		cookie := map[string]string{"Cookie": "modelgate_session=" + value}
-		b := newBrowser(t, false)
-		page := b.do(http.MethodGet, s.url+"/models", nil, cookie)
+		b := webtest.NewBrowser(t, false)
+		page := b.Send(http.MethodGet, s.url+"/models", nil, cookie)
 		wantStatus(t, name+" cookie, page", page, http.StatusForbidden)
-		if !strings.Contains(page.header.Get("Set-Cookie"), "modelgate_session=;") {
-			t.Errorf("%s cookie: not cleared (%q)", name, page.header.Get("Set-Cookie"))
+		if !strings.Contains(page.Header.Get("Set-Cookie"), "modelgate_session=;") {
+			t.Errorf("%s cookie: not cleared (%q)", name, page.Header.Get("Set-Cookie"))
 		}
-		wantStatus(t, name+" cookie, API", b.do(http.MethodGet, s.url+"/api/v1/user", nil, cookie), http.StatusForbidden)
+		wantStatus(t, name+" cookie, API", b.Send(http.MethodGet, s.url+"/api/v1/user", nil, cookie), http.StatusForbidden)
 	}
 
 	// Expired: the clock moves past the session's end.
-	wantStatus(t, "a fresh session", signedIn.get(s.url+"/models"), http.StatusOK)
+	wantStatus(t, "a fresh session", signedIn.Open(s.url+"/models"), http.StatusOK)
 	s.gh.Advance(time.Hour + time.Second)
-	b := newBrowser(t, false)
+	b := webtest.NewBrowser(t, false)
 	cookie := map[string]string{"Cookie": "modelgate_session=" + valid}
-	wantStatus(t, "an expired session, page", b.do(http.MethodGet, s.url+"/models", nil, cookie), http.StatusForbidden)
-	wantStatus(t, "an expired session, API", b.do(http.MethodGet, s.url+"/api/v1/user", nil, cookie), http.StatusForbidden)
+	wantStatus(t, "an expired session, page", b.Send(http.MethodGet, s.url+"/models", nil, cookie), http.StatusForbidden)
+	wantStatus(t, "an expired session, API", b.Send(http.MethodGet, s.url+"/api/v1/user", nil, cookie), http.StatusForbidden)
 }
 
 // authorizeURL starts a sign-in in b and returns where /login sends it.
-func (s *site) authorizeURL(b *browser) *url.URL {
+func (s *site) authorizeURL(b *webtest.Browser) *url.URL {
 	s.t.Helper()
-	login := b.get(s.url + "/login")
-	u, err := url.Parse(login.header.Get("Location"))
+	login := b.Open(s.url + "/login")
+	u, err := url.Parse(login.Header.Get("Location"))
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -389,18 +331,18 @@ func (s *site) authorizeURL(b *browser) *url.URL {
 }
 
 // callbackURL is where the emulated GitHub sends the browser back to.
-func (s *site) callbackURL(b *browser, authorize *url.URL) string {
+func (s *site) callbackURL(b *webtest.Browser, authorize *url.URL) string {
 	s.t.Helper()
-	a := b.get(authorize.String())
+	a := b.Open(authorize.String())
 	wantStatus(s.t, "GitHub's authorization", a, http.StatusFound)
-	return a.header.Get("Location")
+	return a.Header.Get("Location")
 }
 
 func TestStateChecked(t *testing.T) {
 	s := newSite(t, siteOptions{})
 	s.gh.SignIn("rita")
-	withState := func(state string, keep bool) func(*browser) string {
-		return func(b *browser) string {
+	withState := func(state string, keep bool) func(*webtest.Browser) string {
+		return func(b *webtest.Browser) string {
 			u := s.authorizeURL(b)
 			q := u.Query()
 			q.Del("state")
@@ -411,8 +353,8 @@ func TestStateChecked(t *testing.T) {
 			return s.callbackURL(b, u)
 		}
 	}
-	for name, callback := range map[string]func(*browser) string{
-		"tampered state": func(b *browser) string {
+	for name, callback := range map[string]func(*webtest.Browser) string{
+		"tampered state": func(b *webtest.Browser) string {
 			u := s.authorizeURL(b)
 			state := []byte(u.Query().Get("state"))
 			state[0] ^= 1
@@ -424,88 +366,88 @@ func TestStateChecked(t *testing.T) {
 		"missing state": withState("", false),
 		// A callback started by another browser: an attacker's own sign-in
 		// fed to a reviewer's browser.
-		"another browser's state": func(b *browser) string { return s.callbackURL(b, s.authorizeURL(newBrowser(t, false))) },
-		"expired state": func(b *browser) string {
+		"another browser's state": func(b *webtest.Browser) string { return s.callbackURL(b, s.authorizeURL(webtest.NewBrowser(t, false))) },
+		"expired state": func(b *webtest.Browser) string {
 			cb := s.callbackURL(b, s.authorizeURL(b))
 			s.gh.Advance(10*time.Minute + time.Second)
 			return cb
 		},
 	} {
-		b := newBrowser(t, false)
-		a := b.get(callback(b))
+		b := webtest.NewBrowser(t, false)
+		a := b.Open(callback(b))
 		wantStatus(t, name, a, http.StatusForbidden)
 		if s.session(b) != nil {
 			t.Errorf("%s: a session was created", name)
 		}
 	}
 	// The same state is good once.
-	b := newBrowser(t, false)
+	b := webtest.NewBrowser(t, false)
 	cb := s.callbackURL(b, s.authorizeURL(b))
-	wantStatus(t, "the callback", b.get(cb), http.StatusSeeOther)
-	wantStatus(t, "the callback replayed", b.get(cb), http.StatusForbidden)
+	wantStatus(t, "the callback", b.Open(cb), http.StatusSeeOther)
+	wantStatus(t, "the callback replayed", b.Open(cb), http.StatusForbidden)
 }
 
 func TestOpenRedirectRefused(t *testing.T) {
 	s := newSite(t, siteOptions{})
 	s.gh.SignIn("rita")
 	for _, next := range []string{"https://evil.example/", "//evil.example/", "/\\evil.example"} {
-		b := newBrowser(t, true)
-		a := b.get(s.url + "/login?next=" + url.QueryEscape(next))
+		b := webtest.NewBrowser(t, true)
+		a := b.Open(s.url + "/login?next=" + url.QueryEscape(next))
 		wantStatus(t, "sign-in with next="+next, a, http.StatusOK)
-		if a.url.String() != s.url+"/" {
-			t.Errorf("next=%s: the sign-in ended at %s", next, a.url)
+		if a.URL.String() != s.url+"/" {
+			t.Errorf("next=%s: the sign-in ended at %s", next, a.URL)
 		}
 	}
 }
 
 func TestCSRF(t *testing.T) {
 	s := newSite(t, siteOptions{})
-	b := newBrowser(t, true)
+	b := webtest.NewBrowser(t, true)
 	page := s.signIn(b, "rita")
 	token := csrfOf(t, page)
 
-	wantStatus(t, "a form without its CSRF token", b.do(http.MethodPost, s.url+"/notes", url.Values{"note": {"x"}}, nil), http.StatusForbidden)
-	wantStatus(t, "a form with a wrong CSRF token", b.do(http.MethodPost, s.url+"/notes", url.Values{"csrf_token": {token[1:] + "A"}}, nil), http.StatusForbidden)
-	wantStatus(t, "an API call without the CSRF header", b.do(http.MethodPost, s.url+"/api/v1/notes", url.Values{}, nil), http.StatusForbidden)
-	wantStatus(t, "a form with its CSRF token", b.do(http.MethodPost, s.url+"/notes", url.Values{"csrf_token": {token}}, nil), http.StatusOK)
-	wantStatus(t, "an API call with the CSRF header", b.do(http.MethodPost, s.url+"/api/v1/notes", url.Values{}, map[string]string{access.CSRFHeader: token}), http.StatusOK)
+	wantStatus(t, "a form without its CSRF token", b.Send(http.MethodPost, s.url+"/notes", url.Values{"note": {"x"}}, nil), http.StatusForbidden)
+	wantStatus(t, "a form with a wrong CSRF token", b.Send(http.MethodPost, s.url+"/notes", url.Values{"csrf_token": {token[1:] + "A"}}, nil), http.StatusForbidden)
+	wantStatus(t, "an API call without the CSRF header", b.Send(http.MethodPost, s.url+"/api/v1/notes", url.Values{}, nil), http.StatusForbidden)
+	wantStatus(t, "a form with its CSRF token", b.Send(http.MethodPost, s.url+"/notes", url.Values{"csrf_token": {token}}, nil), http.StatusOK)
+	wantStatus(t, "an API call with the CSRF header", b.Send(http.MethodPost, s.url+"/api/v1/notes", url.Values{}, map[string]string{access.CSRFHeader: token}), http.StatusOK)
 
 	// Another session's token is no good.
-	other := newBrowser(t, true)
+	other := webtest.NewBrowser(t, true)
 	otherToken := csrfOf(t, s.signIn(other, "rita"))
-	wantStatus(t, "a form with another session's CSRF token", b.do(http.MethodPost, s.url+"/notes", url.Values{"csrf_token": {otherToken}}, nil), http.StatusForbidden)
+	wantStatus(t, "a form with another session's CSRF token", b.Send(http.MethodPost, s.url+"/notes", url.Values{"csrf_token": {otherToken}}, nil), http.StatusForbidden)
 
-	wantStatus(t, "logout without the CSRF token", b.do(http.MethodPost, s.url+"/logout", url.Values{}, nil), http.StatusForbidden)
-	wantStatus(t, "still signed in", b.get(s.url+"/models"), http.StatusOK)
-	wantStatus(t, "logout", b.do(http.MethodPost, s.url+"/logout", url.Values{"csrf_token": {token}}, nil), http.StatusOK)
+	wantStatus(t, "logout without the CSRF token", b.Send(http.MethodPost, s.url+"/logout", url.Values{}, nil), http.StatusForbidden)
+	wantStatus(t, "still signed in", b.Open(s.url+"/models"), http.StatusOK)
+	wantStatus(t, "logout", b.Send(http.MethodPost, s.url+"/logout", url.Values{"csrf_token": {token}}, nil), http.StatusOK)
 	if s.session(b) != nil {
 		t.Fatal("the session cookie outlived the logout")
 	}
-	wantStatus(t, "a GET of /logout", newBrowser(t, false).get(s.url+"/logout"), http.StatusNotFound)
+	wantStatus(t, "a GET of /logout", webtest.NewBrowser(t, false).Open(s.url+"/logout"), http.StatusNotFound)
 }
 
 func TestRemovedReviewerLosesAccess(t *testing.T) {
 	s := newSite(t, siteOptions{})
-	b := newBrowser(t, true)
+	b := webtest.NewBrowser(t, true)
 	wantStatus(t, "sign-in", s.signIn(b, "rita"), http.StatusOK)
 
 	s.gh.ResetCalls()
 	s.gh.Advance(access.DefaultRecheck + time.Second)
-	wantStatus(t, "a member after the recheck interval", b.get(s.url+"/models"), http.StatusOK)
+	wantStatus(t, "a member after the recheck interval", b.Open(s.url+"/models"), http.StatusOK)
 	if got := routes(s.gh.Calls()); !slices.Equal(got, []string{membership}) {
 		t.Fatalf("the recheck asked GitHub %q", got)
 	}
 	s.gh.ResetCalls()
 	s.gh.Advance(access.DefaultRecheck - 2*time.Second)
-	wantStatus(t, "a member within the interval", b.get(s.url+"/api/v1/user"), http.StatusOK)
+	wantStatus(t, "a member within the interval", b.Open(s.url+"/api/v1/user"), http.StatusOK)
 	if calls := s.gh.Calls(); len(calls) != 0 {
 		t.Fatalf("GitHub was asked again within the interval: %v", calls)
 	}
 
 	s.gh.RemoveTeamMember(org, team, "rita")
-	wantStatus(t, "within the interval of the last check", b.get(s.url+"/models"), http.StatusOK)
+	wantStatus(t, "within the interval of the last check", b.Open(s.url+"/models"), http.StatusOK)
 	s.gh.Advance(2 * time.Second)
-	wantStatus(t, "removed, after the interval", b.get(s.url+"/models"), http.StatusForbidden)
+	wantStatus(t, "removed, after the interval", b.Open(s.url+"/models"), http.StatusForbidden)
 	if s.session(b) != nil {
 		t.Fatal("the session of a removed reviewer was kept")
 	}
@@ -513,19 +455,19 @@ func TestRemovedReviewerLosesAccess(t *testing.T) {
 
 func TestBearerToken(t *testing.T) {
 	s := newSite(t, siteOptions{})
-	b := newBrowser(t, false)
-	call := func(header string) answer {
-		return b.do(http.MethodGet, s.url+"/api/v1/user", nil, map[string]string{"Authorization": header})
+	b := webtest.NewBrowser(t, false)
+	call := func(header string) webtest.Page {
+		return b.Send(http.MethodGet, s.url+"/api/v1/user", nil, map[string]string{"Authorization": header})
 	}
 	rita := s.gh.UserToken(appID, "rita")
 	a := call("Bearer " + rita)
 	wantStatus(t, "a reviewer's token", a, http.StatusOK)
-	if !strings.Contains(a.body, `"via":"token"`) || !strings.Contains(a.body, `"login":"rita"`) {
-		t.Fatalf("GET /api/v1/user = %s", a.body)
+	if !strings.Contains(a.Body, `"via":"token"`) || !strings.Contains(a.Body, `"login":"rita"`) {
+		t.Fatalf("GET /api/v1/user = %s", a.Body)
 	}
 	wantStatus(t, "a POST with a reviewer's token needs no CSRF token",
-		b.do(http.MethodPost, s.url+"/api/v1/notes", url.Values{}, map[string]string{"Authorization": "Bearer " + rita}), http.StatusOK)
-	wantStatus(t, "a page with a token", b.do(http.MethodGet, s.url+"/models", nil, map[string]string{"Authorization": "Bearer " + rita}), http.StatusSeeOther)
+		b.Send(http.MethodPost, s.url+"/api/v1/notes", url.Values{}, map[string]string{"Authorization": "Bearer " + rita}), http.StatusOK)
+	wantStatus(t, "a page with a token", b.Send(http.MethodGet, s.url+"/models", nil, map[string]string{"Authorization": "Bearer " + rita}), http.StatusSeeOther)
 
 	wantStatus(t, "an outsider's token", call("token "+s.gh.UserToken(appID, "mallory")), http.StatusForbidden)
 	wantStatus(t, "a garbage token", call("Bearer ghu_garbage"), http.StatusUnauthorized)

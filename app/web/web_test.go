@@ -5,67 +5,25 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
-	"net/url"
 	"strings"
 	"testing"
 
 	_ "modernc.org/sqlite"
 
 	"github.com/modelgate/modelgate/internal/audit"
+	"github.com/modelgate/modelgate/internal/webtest"
 )
-
-// client is a browser without JavaScript: cookies, and redirects followed
-// when follow is set.
-type client struct {
-	*http.Client
-	t *testing.T
-}
-
-func newClient(t *testing.T, follow bool) *client {
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &http.Client{Jar: jar}
-	if !follow {
-		c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	}
-	return &client{Client: c, t: t}
-}
-
-type answer struct {
-	status int
-	header http.Header
-	body   string
-	url    *url.URL
-}
-
-func (c *client) get(target string) answer {
-	c.t.Helper()
-	resp, err := c.Get(target)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return answer{resp.StatusCode, resp.Header, string(body), resp.Request.URL}
-}
 
 // signIn signs rita in through the emulated OAuth web flow and returns her
 // browser.
-func (s *site) signIn(t *testing.T) *client {
+func (s *site) signIn(t *testing.T) *webtest.Browser {
 	t.Helper()
 	s.gh.SignIn("rita")
-	c := newClient(t, true)
-	a := c.get(s.url + "/models")
-	if a.status != http.StatusOK || a.url.Path != "/models" {
-		t.Fatalf("sign-in ended at %s with %d: %s", a.url, a.status, a.body)
+	c := webtest.NewBrowser(t, true)
+	a := c.Open(s.url + "/models")
+	if a.Status != http.StatusOK || a.URL.Path != "/models" {
+		t.Fatalf("sign-in ended at %s with %d: %s", a.URL, a.Status, a.Body)
 	}
 	return c
 }
@@ -91,21 +49,21 @@ func TestPages(t *testing.T) {
 	intact := "Audit chain intact: 5 records verified."
 
 	for _, p := range h.pages() {
-		a := c.get(s.url + p)
-		if a.status != http.StatusOK {
-			t.Fatalf("%s: %d %s", p, a.status, a.body)
+		a := c.Open(s.url + p)
+		if a.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", p, a.Status, a.Body)
 		}
-		if csp := a.header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe") || strings.Contains(csp, "script-src") {
+		if csp := a.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe") || strings.Contains(csp, "script-src") {
 			t.Errorf("%s: Content-Security-Policy %q", p, csp)
 		}
-		wantAll(t, p, a.body, intact, `<span id="reviewer">rita</span>`, `name="csrf_token"`)
-		if strings.Contains(a.body, "<script") || strings.Contains(a.body, " style=") {
+		wantAll(t, p, a.Body, intact, `<span id="reviewer">rita</span>`, `name="csrf_token"`)
+		if strings.Contains(a.Body, "<script") || strings.Contains(a.Body, " style=") {
 			t.Errorf("%s has a script or an inline style", p)
 		}
 	}
 
-	a := c.get(s.url + "/models/" + model)
-	wantAll(t, "the model's page", a.body,
+	a := c.Open(s.url + "/models/" + model)
+	wantAll(t, "the model's page", a.Body,
 		`<a href="/models/fraud-detector/versions/2.2.0">2.2.0</a>`, `<a href="/models/fraud-detector/versions/2.3.0">2.3.0</a>`,
 		"<th>dev</th>", "<th>production</th>", "<strong>merged</strong>", "<strong>proposed</strong>",
 		fmt.Sprintf(`<a href="/models/fraud-detector/decisions/%d">denied</a> by alice`, h.denied.Seq),
@@ -114,13 +72,13 @@ func TestPages(t *testing.T) {
 		"2.3.0: merged by alice", "2.3.0: deployment by deploy-bot",
 		"accuracy across versions", "<svg", `href="/models/fraud-detector/report/pdf"`)
 
-	a = c.get(s.url + fmt.Sprintf("/models/%s/decisions/%d", model, h.allowed.Seq))
-	wantAll(t, "the allowed decision's page", a.body, "fraud-detector 2.3.0 to production", `id="verdict">allowed`,
+	a = c.Open(s.url + fmt.Sprintf("/models/%s/decisions/%d", model, h.allowed.Seq))
+	wantAll(t, "the allowed decision's page", a.Body, "fraud-detector 2.3.0 to production", `id="verdict">allowed`,
 		"bob (compliance), carol", "bob: counted; carol: counted", "Replaces</th><td>2.2.0", "<td>accuracy</td><td class=\"num\">0.904</td>",
 		"Fairness by sex</h3>", "Disparate impact ratio 0.9114", "Fairness by sex</title>", "Drift per column</title>",
 		"<td>amount</td><td>wasserstein</td><td>wasserstein_normed</td>")
-	a = c.get(s.url + fmt.Sprintf("/models/%s/decisions/%d", model, h.denied.Seq))
-	wantAll(t, "the denied decision's page", a.body, `id="verdict">denied`, `<td class="bad">deny</td>`, "Approvals</th><td>none")
+	a = c.Open(s.url + fmt.Sprintf("/models/%s/decisions/%d", model, h.denied.Seq))
+	wantAll(t, "the denied decision's page", a.Body, `id="verdict">denied`, `<td class="bad">deny</td>`, "Approvals</th><td>none")
 }
 
 func TestDownloads(t *testing.T) {
@@ -134,26 +92,26 @@ func TestDownloads(t *testing.T) {
 		{"/models/" + model + "/report/json", "application/json; charset=utf-8", "{"},
 		{"/api/v1/models/" + model + "/report?format=pdf", "application/pdf", "%PDF-"},
 	} {
-		a := c.get(s.url + tt.path)
-		if a.status != http.StatusOK || a.header.Get("Content-Type") != tt.contentType || !strings.HasPrefix(a.body, tt.start) {
-			t.Errorf("%s: %d %s, starts %q", tt.path, a.status, a.header.Get("Content-Type"), a.body[:min(len(a.body), 20)])
+		a := c.Open(s.url + tt.path)
+		if a.Status != http.StatusOK || a.Header.Get("Content-Type") != tt.contentType || !strings.HasPrefix(a.Body, tt.start) {
+			t.Errorf("%s: %d %s, starts %q", tt.path, a.Status, a.Header.Get("Content-Type"), a.Body[:min(len(a.Body), 20)])
 		}
-		if d := a.header.Get("Content-Disposition"); !strings.HasPrefix(d, `attachment; filename="fraud-detector`) {
+		if d := a.Header.Get("Content-Disposition"); !strings.HasPrefix(d, `attachment; filename="fraud-detector`) {
 			t.Errorf("%s: Content-Disposition %q", tt.path, d)
 		}
 	}
-	a := c.get(s.url + "/models/" + model + "/report/json")
+	a := c.Open(s.url + "/models/" + model + "/report/json")
 	var rep struct {
 		Model    string `json:"model"`
 		Versions []struct {
 			Version string `json:"version"`
 		} `json:"versions"`
 	}
-	if err := json.Unmarshal([]byte(a.body), &rep); err != nil || rep.Model != model || len(rep.Versions) != 2 {
+	if err := json.Unmarshal([]byte(a.Body), &rep); err != nil || rep.Model != model || len(rep.Versions) != 2 {
 		t.Errorf("JSON report: %v %+v", err, rep)
 	}
-	if a := c.get(s.url + "/models/" + model + "/report/exe"); a.status != http.StatusNotFound {
-		t.Errorf("unknown format: %d", a.status)
+	if a := c.Open(s.url + "/models/" + model + "/report/exe"); a.Status != http.StatusNotFound {
+		t.Errorf("unknown format: %d", a.Status)
 	}
 }
 
@@ -163,11 +121,11 @@ func TestAPI(t *testing.T) {
 	c := s.signIn(t)
 	get := func(path string, v any) {
 		t.Helper()
-		a := c.get(s.url + "/api/v1" + path)
-		if a.status != http.StatusOK || a.header.Get("Content-Type") != "application/json; charset=utf-8" {
-			t.Fatalf("%s: %d %s", path, a.status, a.body)
+		a := c.Open(s.url + "/api/v1" + path)
+		if a.Status != http.StatusOK || a.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+			t.Fatalf("%s: %d %s", path, a.Status, a.Body)
 		}
-		if err := json.Unmarshal([]byte(a.body), v); err != nil {
+		if err := json.Unmarshal([]byte(a.Body), v); err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
 	}
@@ -231,8 +189,8 @@ func TestAPI(t *testing.T) {
 		"/models/" + model + "/decisions/x":        http.StatusNotFound,
 		"/models/" + model + "/report?format=docx": http.StatusBadRequest,
 	} {
-		if a := c.get(s.url + "/api/v1" + path); a.status != status || !strings.Contains(a.body, `"error"`) {
-			t.Errorf("%s: %d %s, want %d", path, a.status, a.body, status)
+		if a := c.Open(s.url + "/api/v1" + path); a.Status != status || !strings.Contains(a.Body, `"error"`) {
+			t.Errorf("%s: %d %s, want %d", path, a.Status, a.Body, status)
 		}
 	}
 }
@@ -242,23 +200,23 @@ func TestAPI(t *testing.T) {
 func TestSignInRequired(t *testing.T) {
 	h := gatedStore(t)
 	s := newSite(t, h.db)
-	c := newClient(t, false)
+	c := webtest.NewBrowser(t, false)
 	for _, p := range append(h.pages(), "/models/"+model+"/report/pdf", "/") {
-		a := c.get(s.url + p)
-		if loc := a.header.Get("Location"); a.status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login") {
-			t.Errorf("%s without a session: %d to %q", p, a.status, loc)
+		a := c.Open(s.url + p)
+		if loc := a.Header.Get("Location"); a.Status != http.StatusSeeOther || !strings.HasPrefix(loc, "/login") {
+			t.Errorf("%s without a session: %d to %q", p, a.Status, loc)
 		}
 	}
 	for _, p := range []string{"/models", "/models/" + model + "/versions", "/models/" + model + "/versions/2.3.0",
 		fmt.Sprintf("/models/%s/decisions/%d", model, h.allowed.Seq), "/models/" + model + "/report"} {
-		if a := c.get(s.url + "/api/v1" + p); a.status != http.StatusUnauthorized || strings.Contains(a.body, model+"\"") {
-			t.Errorf("API %s without a credential: %d %s", p, a.status, a.body)
+		if a := c.Open(s.url + "/api/v1" + p); a.Status != http.StatusUnauthorized || strings.Contains(a.Body, model+"\"") {
+			t.Errorf("API %s without a credential: %d %s", p, a.Status, a.Body)
 		}
 	}
 }
 
 // TestTamperedStore: a record edited in the database shows as a broken
-// chain on every page and in every answer of the API.
+// chain on every page and in every webtest.Page of the API.
 func TestTamperedStore(t *testing.T) {
 	h := gatedStore(t)
 	s := newSite(t, h.db)
@@ -266,16 +224,16 @@ func TestTamperedStore(t *testing.T) {
 	tamper(t, h, `UPDATE audit_records SET actor = 'mallory' WHERE seq = ?`, h.allowed.Seq)
 	broken := fmt.Sprintf("Audit chain BROKEN at record #%d", h.allowed.Seq)
 	for _, p := range append(h.pages(), "/models/absent") {
-		a := c.get(s.url + p)
-		wantAll(t, p, a.body, broken, `data-intact="false"`)
-		if strings.Contains(a.body, "Audit chain intact") {
+		a := c.Open(s.url + p)
+		wantAll(t, p, a.Body, broken, `data-intact="false"`)
+		if strings.Contains(a.Body, "Audit chain intact") {
 			t.Errorf("%s says the chain is intact", p)
 		}
 	}
-	a := c.get(s.url + fmt.Sprintf("/models/%s/decisions/%d", model, h.allowed.Seq))
-	wantAll(t, "the tampered decision", a.body, "The audit chain does not vouch for this record.")
-	a = c.get(s.url + "/models/" + model)
-	wantAll(t, "the timeline", a.body, fmt.Sprintf("record #%d, unverified", h.allowed.Seq))
+	a := c.Open(s.url + fmt.Sprintf("/models/%s/decisions/%d", model, h.allowed.Seq))
+	wantAll(t, "the tampered decision", a.Body, "The audit chain does not vouch for this record.")
+	a = c.Open(s.url + "/models/" + model)
+	wantAll(t, "the timeline", a.Body, fmt.Sprintf("record #%d, unverified", h.allowed.Seq))
 	for _, p := range []string{"/models", "/models/" + model + "/versions", fmt.Sprintf("/models/%s/decisions/%d", model, h.devDecision.Seq)} {
 		var got struct {
 			Chain struct {
@@ -283,9 +241,9 @@ func TestTamperedStore(t *testing.T) {
 				FirstBad int64 `json:"first_bad_seq"`
 			} `json:"chain"`
 		}
-		a := c.get(s.url + "/api/v1" + p)
-		if err := json.Unmarshal([]byte(a.body), &got); err != nil || got.Chain.Intact || got.Chain.FirstBad != h.allowed.Seq {
-			t.Errorf("API %s: %v %s", p, err, a.body)
+		a := c.Open(s.url + "/api/v1" + p)
+		if err := json.Unmarshal([]byte(a.Body), &got); err != nil || got.Chain.Intact || got.Chain.FirstBad != h.allowed.Seq {
+			t.Errorf("API %s: %v %s", p, err, a.Body)
 		}
 	}
 }
@@ -322,11 +280,11 @@ func TestAuditTextIsEscaped(t *testing.T) {
 	s := newSite(t, h.db)
 	c := s.signIn(t)
 	for _, p := range []string{fmt.Sprintf("/models/%s/decisions/%d", model, rec.Seq), "/models/" + model} {
-		a := c.get(s.url + p)
-		if a.status != http.StatusOK || strings.Contains(a.body, "<img") {
-			t.Errorf("%s: %d, or markup from the audit log came through:\n%s", p, a.status, a.body)
+		a := c.Open(s.url + p)
+		if a.Status != http.StatusOK || strings.Contains(a.Body, "<img") {
+			t.Errorf("%s: %d, or markup from the audit log came through:\n%s", p, a.Status, a.Body)
 		}
 	}
-	a := c.get(s.url + fmt.Sprintf("/models/%s/decisions/%d", model, rec.Seq))
-	wantAll(t, "the decision", a.body, "&lt;img src=x onerror=alert(1)&gt;</td>", "&lt;img src=x onerror=alert(1)&gt;</text>")
+	a := c.Open(s.url + fmt.Sprintf("/models/%s/decisions/%d", model, rec.Seq))
+	wantAll(t, "the decision", a.Body, "&lt;img src=x onerror=alert(1)&gt;</td>", "&lt;img src=x onerror=alert(1)&gt;</text>")
 }
