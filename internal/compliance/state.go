@@ -148,6 +148,12 @@ func summary(all []audit.Record, version string, now time.Time) ([]StageState, [
 	for _, run := range runs {
 		k := key{run.Version, run.Stage}
 		rec := deployedBy[run.DeploymentID]
+		// A rollback recorded after the run's deployment replaced the run:
+		// what the run did before it, its failure above all, which the
+		// rollback answered, does not undo it, however close their times.
+		if st := states[k]; st != nil && st.State == StateRolledBack && st.Seq > rec.Seq {
+			continue
+		}
 		switch {
 		case !run.Failed.IsZero():
 			set(k, StateFailed, run.Failed, rec.Actor, rec.Seq)
