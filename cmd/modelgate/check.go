@@ -18,6 +18,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/spf13/cobra"
+
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/checks/drift"
 	"github.com/modelgate/modelgate/internal/gitops"
@@ -26,101 +28,106 @@ import (
 	"github.com/modelgate/modelgate/internal/schema"
 )
 
-const checkUsage = "check MANIFEST [--out FILE] [--summary FILE] [--config FILE] [--input URI=FILE]... [--format text|json] [--dvc DIR] [--mlflow URI]"
-
-func runCheck(ctx context.Context, c *cli, args []string) int {
-	fl := c.flags("check", checkUsage)
+func (c *cli) checkCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "check MANIFEST [flags]",
+		Short: "run the data, drift, evaluation and fairness checks a manifest declares and write the evidence",
+		Long:  "Run the data, drift, evaluation and fairness checks a manifest declares and write the evidence.\nExit 0 when they ran (failing numbers are the policies' business), 2 when they could not run.",
+	}
+	fl := cmd.Flags()
 	out := fl.String("out", "", "write the evidence document (JSON) to this file")
 	summary := fl.String("summary", "", "write the evidence as Markdown tables to this file (for a CI job summary such as $GITHUB_STEP_SUMMARY)")
 	configPath := fl.String("config", "", "read drift thresholds from this config file (a .modelgate/config.yaml); defaults without it")
-	format := choiceFlag(fl, "format", "what to print: a summary, or the evidence document itself", "text", "json")
+	format := choiceFlag(cmd, "format", "what to print: a summary, or the evidence document itself", "text", "json")
 	dvcDir := fl.String("dvc", "", "compare the datasets and the files read with this DVC project's .dvc files and dvc.lock (its root folder)")
 	mlflowURI := fl.String("mlflow", c.getenv("MLFLOW_TRACKING_URI"), "read the manifest's MLflow run from this tracking server (http(s) URL; token in MLFLOW_TRACKING_TOKEN) or file store folder (default $MLFLOW_TRACKING_URI)")
 	copies := localCopies{}
 	fl.Var(copies, "input", "a local copy of data the manifest names by URI, as URI=FILE (repeatable)")
-	if code, ok := c.parse(fl, reorderFlags(args)); !ok {
-		return code
-	}
-	if fl.NArg() != 1 {
-		return c.fail(errors.New("check: name one MANIFEST (a model.yaml)"))
-	}
-	manifestPath := fl.Arg(0)
+	cmd.RunE = do(func(ctx context.Context, args []string) int {
+		if len(args) != 1 {
+			return c.fail(errors.New("check: name one MANIFEST (a model.yaml)"))
+		}
+		manifestPath := args[0]
 
-	v, err := schema.New()
-	if err != nil {
-		return c.fail(err)
-	}
-	data, err := os.ReadFile(manifestPath)
-	if err != nil {
-		return c.fail(fmt.Errorf("read manifest: %w", err))
-	}
-	m, err := manifest.Parse(v, manifestPath, data)
-	if err != nil {
-		return c.fail(err)
-	}
-	cfg, err := loadConfig(v, *configPath)
-	if err != nil {
-		return c.fail(err)
-	}
-	if c.getenv("GOGC") == "" {
-		// The checks hold their data in large arrays without pointers, which the
-		// collector scans for next to nothing: collecting twice as often keeps the
-		// peak memory of large files down at no cost in time.
-		debug.SetGCPercent(50)
-	}
-	dir, err := gitops.OpenDir(filepath.Dir(manifestPath), cfg.Limits.FileBytes)
-	if err != nil {
-		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
-	}
-	defer dir.Close()
-	if err := copies.cover(m); err != nil {
-		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
-	}
-	ev, err := checks.Run(ctx, m, copies.over(dir, cfg.Limits.FileBytes), drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
-	if err != nil {
-		return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
-	}
-	// The App accepts an upload of the evidence only for this manifest, as
-	// it is at the pull request's head.
-	sum := sha256.Sum256(data)
-	ev.Manifest = &checks.ManifestDigest{Path: filepath.ToSlash(manifestPath), SHA256: hex.EncodeToString(sum[:])}
-	if ev.Lineage, err = checkLineage(ctx, c, m, ev, dir, filepath.Dir(manifestPath), cfg.Limits, *dvcDir, *mlflowURI); err != nil {
-		return c.fail(fmt.Errorf("check %s: lineage: %w", manifestPath, err))
-	}
-	doc, err := json.MarshalIndent(ev, "", "  ")
-	if err != nil {
-		return c.fail(fmt.Errorf("encode evidence: %w", err))
-	}
-	doc = append(doc, '\n')
-	if *out != "" {
-		if err := writeFileAtomic(*out, doc); err != nil {
+		v, err := schema.New()
+		if err != nil {
 			return c.fail(err)
 		}
-	}
-	if *summary != "" {
-		var md bytes.Buffer
-		if err := report.MarkdownCheck(&md, manifestPath, doc); err != nil {
+		data, err := os.ReadFile(manifestPath)
+		if err != nil {
+			return c.fail(fmt.Errorf("read manifest: %w", err))
+		}
+		m, err := manifest.Parse(v, manifestPath, data)
+		if err != nil {
 			return c.fail(err)
 		}
-		if err := writeFileAtomic(*summary, md.Bytes()); err != nil {
+		cfg, err := loadConfig(v, *configPath)
+		if err != nil {
 			return c.fail(err)
 		}
-	}
-	if *format == "json" {
-		_, err = c.stdout.Write(doc)
-	} else {
-		err = writeSummary(c.stdout, ev)
-	}
-	if err != nil {
-		return c.fail(err)
-	}
-	return exitOK
+		if c.getenv("GOGC") == "" {
+			// The checks hold their data in large arrays without pointers, which the
+			// collector scans for next to nothing: collecting twice as often keeps the
+			// peak memory of large files down at no cost in time.
+			debug.SetGCPercent(50)
+		}
+		dir, err := gitops.OpenDir(filepath.Dir(manifestPath), cfg.Limits.FileBytes)
+		if err != nil {
+			return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
+		}
+		defer dir.Close()
+		if err := copies.cover(m); err != nil {
+			return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
+		}
+		ev, err := checks.Run(ctx, m, copies.over(dir, cfg.Limits.FileBytes), drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
+		if err != nil {
+			return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
+		}
+		// The App accepts an upload of the evidence only for this manifest, as
+		// it is at the pull request's head.
+		sum := sha256.Sum256(data)
+		ev.Manifest = &checks.ManifestDigest{Path: filepath.ToSlash(manifestPath), SHA256: hex.EncodeToString(sum[:])}
+		if ev.Lineage, err = checkLineage(ctx, c, m, ev, dir, filepath.Dir(manifestPath), cfg.Limits, *dvcDir, *mlflowURI); err != nil {
+			return c.fail(fmt.Errorf("check %s: lineage: %w", manifestPath, err))
+		}
+		doc, err := json.MarshalIndent(ev, "", "  ")
+		if err != nil {
+			return c.fail(fmt.Errorf("encode evidence: %w", err))
+		}
+		doc = append(doc, '\n')
+		if *out != "" {
+			if err := writeFileAtomic(*out, doc); err != nil {
+				return c.fail(err)
+			}
+		}
+		if *summary != "" {
+			var md bytes.Buffer
+			if err := report.MarkdownCheck(&md, manifestPath, doc); err != nil {
+				return c.fail(err)
+			}
+			if err := writeFileAtomic(*summary, md.Bytes()); err != nil {
+				return c.fail(err)
+			}
+		}
+		if *format == "json" {
+			_, err = c.stdout.Write(doc)
+		} else {
+			err = writeSummary(c.stdout, ev)
+		}
+		if err != nil {
+			return c.fail(err)
+		}
+		return exitOK
+	})
+	return cmd
 }
 
 // localCopies maps the URIs of data a manifest names to local files.
 type localCopies map[string]string
 
 func (l localCopies) String() string { return "" }
+
+func (l localCopies) Type() string { return "URI=FILE" }
 
 func (l localCopies) Set(s string) error {
 	uri, file, ok := strings.Cut(s, "=")
@@ -174,34 +181,6 @@ func (c copiesFS) Open(name string) (fs.File, error) {
 		return nil, err
 	}
 	return os.Open(file)
-}
-
-// reorderFlags moves the flags after the manifest path before it, so that
-// `check MANIFEST --out FILE` parses as the usage line writes it.
-func reorderFlags(args []string) []string {
-	var flags, rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			rest = append(rest, args[i:]...)
-			i = len(args)
-		case strings.HasPrefix(a, "-") && a != "-":
-			flags = append(flags, a)
-			if !strings.Contains(a, "=") && i+1 < len(args) && !isBoolFlag(a) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-		default:
-			rest = append(rest, a)
-		}
-	}
-	return append(flags, rest...)
-}
-
-func isBoolFlag(a string) bool {
-	name := strings.TrimLeft(a, "-")
-	return name == "h" || name == "help"
 }
 
 // loadConfig reads the config whose thresholds judge drift; without a file, the

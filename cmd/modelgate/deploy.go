@@ -9,34 +9,29 @@ import (
 	"os"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/modelgate/modelgate/internal/deploy"
 	"github.com/modelgate/modelgate/internal/github"
 )
 
-const deployStatusUsage = "deploy status --deployment ID --state STATE [--digest sha256:HEX] [--repo OWNER/NAME] [--log-url URL] [--environment-url URL] [--description TEXT] [--token-file FILE] [--format text|json]"
-
-func runDeploy(ctx context.Context, c *cli, args []string) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(c.stdout, "Usage: modelgate "+deployStatusUsage+
-			"\n\n  status   report what a deployer did with a deployment modelgate created: exit 0 posted,"+
-			"\n           1 refused (the digest is not the deployment's artifact, or the state may not follow the last one)")
-		if len(args) == 0 {
-			return exitCantRun
-		}
-		return exitOK
-	}
-	if args[0] == "status" {
-		return deployStatus(ctx, c, args[1:])
-	}
-	return c.fail(fmt.Errorf("deploy: unknown subcommand %q (expected status)", args[0]))
+func (c *cli) deployCommand() *cobra.Command {
+	return c.group(&cobra.Command{
+		Use:   "deploy",
+		Short: "report a deployer's progress on a deployment modelgate created, proving the artifact it deployed",
+	}, c.deployStatusCommand())
 }
 
 // deployStatus posts a deployer's status on one of modelgate's deployments.
 // A success must name the digest of the artifact that runs, which must be
 // the one the deployment's payload names; the status then carries it in
 // the form deploy.DeployedDigest reads, so the App can check it too.
-func deployStatus(ctx context.Context, c *cli, args []string) int {
-	fl := c.flags("deploy status", deployStatusUsage)
+func (c *cli) deployStatusCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status --deployment ID --state STATE [flags]",
+		Short: "report what a deployer did with a deployment modelgate created: exit 0 posted, 1 refused (the digest is not the deployment's artifact, or the state may not follow the last one)",
+	}
+	fl := cmd.Flags()
 	id := fl.Int64("deployment", 0, "the deployment's ID (the deployment event's deployment.id)")
 	stateName := fl.String("state", "", "queued, in_progress, success, failure, error or inactive")
 	digest := fl.String("digest", "", "the digest of the artifact that now runs, sha256:<64 hex>; required with --state success")
@@ -45,100 +40,100 @@ func deployStatus(ctx context.Context, c *cli, args []string) int {
 	envURL := fl.String("environment-url", "", "where the deployed model serves")
 	description := fl.String("description", "", "a note for people, after the digest on a success (GitHub keeps 140 characters)")
 	tokenFile := fl.String("token-file", "", "a file holding the GitHub token (default: env GITHUB_TOKEN); it needs deployments: write")
-	format := choiceFlag(fl, "format", "output", "text", "json")
-	if code, ok := c.parse(fl, args); !ok {
-		return code
-	}
-	if fl.NArg() > 0 {
-		return c.fail(fmt.Errorf("deploy status: unexpected argument %q", fl.Arg(0)))
-	}
-	if *id <= 0 {
-		return c.fail(errors.New("deploy status: --deployment must be the deployment's numeric ID"))
-	}
-	state, err := deploy.ParseState(*stateName)
-	if err != nil {
-		return c.fail(fmt.Errorf("deploy status: --state: %w", err))
-	}
-	if *digest != "" {
-		if err := deploy.CheckDigest("deploy status: --digest", *digest); err != nil {
-			return c.fail(err)
+	format := choiceFlag(cmd, "format", "output", "text", "json")
+	cmd.RunE = do(func(ctx context.Context, args []string) int {
+		if len(args) > 0 {
+			return c.fail(fmt.Errorf("deploy status: unexpected argument %q", args[0]))
 		}
-	} else if state == deploy.Success {
-		return c.fail(errors.New("deploy status: --state success needs --digest, the digest of the artifact that now runs: a success is only reported for the artifact the deployment names"))
-	}
-	if *repoName == "" {
-		return c.fail(errors.New("deploy status: --repo (or GITHUB_REPOSITORY) is required"))
-	}
-	token := c.getenv("GITHUB_TOKEN")
-	if *tokenFile != "" {
-		b, err := os.ReadFile(*tokenFile)
+		if *id <= 0 {
+			return c.fail(errors.New("deploy status: --deployment must be the deployment's numeric ID"))
+		}
+		state, err := deploy.ParseState(*stateName)
 		if err != nil {
-			return c.fail(fmt.Errorf("deploy status: read the token: %w", err))
+			return c.fail(fmt.Errorf("deploy status: --state: %w", err))
 		}
-		token = strings.TrimSpace(string(b))
-	}
-	if token == "" {
-		return c.fail(errors.New("deploy status: no GitHub token: set GITHUB_TOKEN or --token-file"))
-	}
-	client, err := github.NewTokenClient(github.TokenConfig{
-		Token: token, BaseURL: cmp.Or(c.getenv("MODELGATE_GITHUB_URL"), c.getenv("GITHUB_API_URL")),
-	})
-	if err != nil {
-		return c.fail(fmt.Errorf("deploy status: %w", err))
-	}
-	repo, err := client.Repo(*repoName)
-	if err != nil {
-		return c.fail(fmt.Errorf("deploy status: %w", err))
-	}
+		if *digest != "" {
+			if err := deploy.CheckDigest("deploy status: --digest", *digest); err != nil {
+				return c.fail(err)
+			}
+		} else if state == deploy.Success {
+			return c.fail(errors.New("deploy status: --state success needs --digest, the digest of the artifact that now runs: a success is only reported for the artifact the deployment names"))
+		}
+		if *repoName == "" {
+			return c.fail(errors.New("deploy status: --repo (or GITHUB_REPOSITORY) is required"))
+		}
+		token := c.getenv("GITHUB_TOKEN")
+		if *tokenFile != "" {
+			b, err := os.ReadFile(*tokenFile)
+			if err != nil {
+				return c.fail(fmt.Errorf("deploy status: read the token: %w", err))
+			}
+			token = strings.TrimSpace(string(b))
+		}
+		if token == "" {
+			return c.fail(errors.New("deploy status: no GitHub token: set GITHUB_TOKEN or --token-file"))
+		}
+		client, err := github.NewTokenClient(github.TokenConfig{
+			Token: token, BaseURL: cmp.Or(c.getenv("MODELGATE_GITHUB_URL"), c.getenv("GITHUB_API_URL")),
+		})
+		if err != nil {
+			return c.fail(fmt.Errorf("deploy status: %w", err))
+		}
+		repo, err := client.Repo(*repoName)
+		if err != nil {
+			return c.fail(fmt.Errorf("deploy status: %w", err))
+		}
 
-	d, err := repo.Deployment(ctx, *id)
-	if err != nil {
-		return c.fail(fmt.Errorf("deploy status: %w%s", err, permissionHint(err, "read")))
-	}
-	if d.Task != deploy.Task {
-		return c.fail(fmt.Errorf("deploy status: deployment %d of %s is not modelgate's: its task is %q, not %q", d.ID, repo, d.Task, deploy.Task))
-	}
-	payload, err := deploy.ParsePayload(d.Payload)
-	if err != nil {
-		return c.fail(fmt.Errorf("deploy status: deployment %d of %s: %w", d.ID, repo, err))
-	}
-	what := fmt.Sprintf("deployment %d (%s %s to %s)", d.ID, payload.Model, payload.Version, d.Environment)
-	if *digest != "" {
-		if err := payload.Deployed(*digest); err != nil {
+		d, err := repo.Deployment(ctx, *id)
+		if err != nil {
+			return c.fail(fmt.Errorf("deploy status: %w%s", err, permissionHint(err, "read")))
+		}
+		if d.Task != deploy.Task {
+			return c.fail(fmt.Errorf("deploy status: deployment %d of %s is not modelgate's: its task is %q, not %q", d.ID, repo, d.Task, deploy.Task))
+		}
+		payload, err := deploy.ParsePayload(d.Payload)
+		if err != nil {
+			return c.fail(fmt.Errorf("deploy status: deployment %d of %s: %w", d.ID, repo, err))
+		}
+		what := fmt.Sprintf("deployment %d (%s %s to %s)", d.ID, payload.Model, payload.Version, d.Environment)
+		if *digest != "" {
+			if err := payload.Deployed(*digest); err != nil {
+				fmt.Fprintf(c.stderr, "modelgate: %s: refused, nothing posted: %v\n", what, err)
+				return exitFailed
+			}
+		}
+		statuses, err := repo.DeploymentStatuses(ctx, d.ID)
+		if err != nil {
+			return c.fail(fmt.Errorf("deploy status: %w%s", err, permissionHint(err, "read")))
+		}
+		var last deploy.State
+		if len(statuses) > 0 {
+			last = deploy.State(statuses[0].State)
+		}
+		if err := deploy.Transition(last, state); err != nil {
 			fmt.Fprintf(c.stderr, "modelgate: %s: refused, nothing posted: %v\n", what, err)
 			return exitFailed
 		}
-	}
-	statuses, err := repo.DeploymentStatuses(ctx, d.ID)
-	if err != nil {
-		return c.fail(fmt.Errorf("deploy status: %w%s", err, permissionHint(err, "read")))
-	}
-	var last deploy.State
-	if len(statuses) > 0 {
-		last = deploy.State(statuses[0].State)
-	}
-	if err := deploy.Transition(last, state); err != nil {
-		fmt.Fprintf(c.stderr, "modelgate: %s: refused, nothing posted: %v\n", what, err)
-		return exitFailed
-	}
-	st, err := repo.CreateDeploymentStatus(ctx, d.ID, github.NewDeploymentStatus{
-		State: state, Description: deploy.StatusDescription(state, *digest, *description),
-		LogURL: *logURL, EnvironmentURL: *envURL,
-	})
-	if err != nil {
-		return c.fail(fmt.Errorf("deploy status: %w%s", err, permissionHint(err, "write")))
-	}
-	if *format == "json" {
-		if err := writeJSON(c.stdout, map[string]any{
-			"deployment": d.ID, "status": st.ID, "state": st.State, "environment": d.Environment,
-			"model": payload.Model, "version": payload.Version, "description": st.Description,
-		}); err != nil {
-			return c.fail(err)
+		st, err := repo.CreateDeploymentStatus(ctx, d.ID, github.NewDeploymentStatus{
+			State: state, Description: deploy.StatusDescription(state, *digest, *description),
+			LogURL: *logURL, EnvironmentURL: *envURL,
+		})
+		if err != nil {
+			return c.fail(fmt.Errorf("deploy status: %w%s", err, permissionHint(err, "write")))
 		}
+		if *format == "json" {
+			if err := writeJSON(c.stdout, map[string]any{
+				"deployment": d.ID, "status": st.ID, "state": st.State, "environment": d.Environment,
+				"model": payload.Model, "version": payload.Version, "description": st.Description,
+			}); err != nil {
+				return c.fail(err)
+			}
+			return exitOK
+		}
+		fmt.Fprintf(c.stdout, "%s: %s posted (status %d)\n", what, st.State, st.ID)
 		return exitOK
-	}
-	fmt.Fprintf(c.stdout, "%s: %s posted (status %d)\n", what, st.State, st.ID)
-	return exitOK
+	})
+	return cmd
 }
 
 // permissionHint names the permission a token lacks when GitHub refuses it,

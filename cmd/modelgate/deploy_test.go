@@ -280,7 +280,7 @@ func TestDeployStatusBadFlags(t *testing.T) {
 	if n := len(s.gh.Calls()); n != 0 {
 		t.Errorf("%d calls to GitHub", n)
 	}
-	if code, stdout, _ := s.run(t, "deploy", "--help"); code != exitOK || !strings.Contains(stdout, "deploy status --deployment ID") {
+	if code, stdout, _ := s.run(t, "deploy", "--help"); code != exitOK || !strings.Contains(stdout, "\n  status ") {
 		t.Errorf("help: exit %d, %q", code, stdout)
 	}
 }

@@ -14,80 +14,88 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/modelgate/modelgate/internal/upload"
 )
-
-const evidenceUploadUsage = "evidence upload --url APP_URL --manifest PATH [--evidence FILE] [--pull-request N] [--audience AUD]"
 
 // uploadBackoff is how long an upload waits before each retry of an App or
 // token service that did not answer.
 var uploadBackoff = []time.Duration{2 * time.Second, 5 * time.Second, 10 * time.Second}
 
-func runEvidence(ctx context.Context, c *cli, args []string) int {
-	if len(args) == 0 || args[0] != "upload" {
-		return c.fail(errors.New("evidence: usage: modelgate " + evidenceUploadUsage))
+func (c *cli) evidenceCommand() *cobra.Command {
+	return c.group(&cobra.Command{
+		Use:   "evidence",
+		Short: "upload evidence from a GitHub Actions job to the App, authenticated by the job's OIDC token",
+	}, c.evidenceUploadCommand())
+}
+
+func (c *cli) evidenceUploadCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "upload --url APP_URL --manifest PATH [flags]",
+		Short: "upload the evidence modelgate check wrote to the App, authenticated by the job's OIDC token: exit 0 accepted, 1 refused",
 	}
-	fl := c.flags("evidence upload", evidenceUploadUsage)
+	fl := cmd.Flags()
 	appURL := fl.String("url", "", "the App's URL")
 	manifestPath := fl.String("manifest", "", "the manifest's path in the repository, as modelgate check was given it")
 	evidencePath := fl.String("evidence", "-", "the evidence modelgate check wrote (- for standard input)")
 	number := fl.Int("pull-request", 0, "the pull request the evidence is for; needed when the workflow does not run on it (a push)")
 	audience := fl.String("audience", "", "the audience of the OIDC token, as the App expects it (default: --url)")
-	if code, ok := c.parse(fl, args[1:]); !ok {
-		return code
-	}
-	if fl.NArg() != 0 {
-		return c.fail(fmt.Errorf("evidence upload: unexpected argument %q", fl.Arg(0)))
-	}
-	endpoint, err := uploadEndpoint(*appURL)
-	if err != nil {
-		return c.fail(fmt.Errorf("evidence upload: %w", err))
-	}
-	if *manifestPath == "" {
-		return c.fail(errors.New("evidence upload: --manifest is required"))
-	}
-	if *number < 0 {
-		return c.fail(errors.New("evidence upload: --pull-request must be a pull request's number"))
-	}
-	requestURL, requestToken := c.getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), c.getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-	if requestURL == "" || requestToken == "" {
-		return c.fail(errors.New("evidence upload: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: run it in a GitHub Actions job with permissions: id-token: write"))
-	}
-	var doc []byte
-	if *evidencePath == "-" {
-		doc, err = io.ReadAll(io.LimitReader(os.Stdin, upload.MaxBody+1))
-	} else {
-		doc, err = os.ReadFile(*evidencePath)
-	}
-	if err != nil {
-		return c.fail(fmt.Errorf("evidence upload: read the evidence: %w", err))
-	}
-	if !json.Valid(doc) {
-		return c.fail(fmt.Errorf("evidence upload: %s is not JSON: give the evidence modelgate check wrote", *evidencePath))
-	}
-	body, err := json.Marshal(upload.Request{Manifest: filepath.ToSlash(*manifestPath), PullRequest: *number, Evidence: doc})
-	if err != nil {
-		return c.fail(fmt.Errorf("evidence upload: %w", err))
-	}
-	aud := *audience
-	if aud == "" {
-		aud = *appURL
-	}
-	client := &http.Client{Timeout: time.Minute}
-	accepted, err := uploadWithRetries(ctx, client, endpoint, body, func() (string, error) {
-		return fetchIDToken(ctx, client, requestURL, requestToken, aud)
+	cmd.RunE = do(func(ctx context.Context, args []string) int {
+		if len(args) != 0 {
+			return c.fail(fmt.Errorf("evidence upload: unexpected argument %q", args[0]))
+		}
+		endpoint, err := uploadEndpoint(*appURL)
+		if err != nil {
+			return c.fail(fmt.Errorf("evidence upload: %w", err))
+		}
+		if *manifestPath == "" {
+			return c.fail(errors.New("evidence upload: --manifest is required"))
+		}
+		if *number < 0 {
+			return c.fail(errors.New("evidence upload: --pull-request must be a pull request's number"))
+		}
+		requestURL, requestToken := c.getenv("ACTIONS_ID_TOKEN_REQUEST_URL"), c.getenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+		if requestURL == "" || requestToken == "" {
+			return c.fail(errors.New("evidence upload: ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN are not set: run it in a GitHub Actions job with permissions: id-token: write"))
+		}
+		var doc []byte
+		if *evidencePath == "-" {
+			doc, err = io.ReadAll(io.LimitReader(os.Stdin, upload.MaxBody+1))
+		} else {
+			doc, err = os.ReadFile(*evidencePath)
+		}
+		if err != nil {
+			return c.fail(fmt.Errorf("evidence upload: read the evidence: %w", err))
+		}
+		if !json.Valid(doc) {
+			return c.fail(fmt.Errorf("evidence upload: %s is not JSON: give the evidence modelgate check wrote", *evidencePath))
+		}
+		body, err := json.Marshal(upload.Request{Manifest: filepath.ToSlash(*manifestPath), PullRequest: *number, Evidence: doc})
+		if err != nil {
+			return c.fail(fmt.Errorf("evidence upload: %w", err))
+		}
+		aud := *audience
+		if aud == "" {
+			aud = *appURL
+		}
+		client := &http.Client{Timeout: time.Minute}
+		accepted, err := uploadWithRetries(ctx, client, endpoint, body, func() (string, error) {
+			return fetchIDToken(ctx, client, requestURL, requestToken, aud)
+		})
+		var refusal *upload.Error
+		if errors.As(err, &refusal) && refusal.Refused() {
+			fmt.Fprintf(c.stderr, "modelgate: evidence upload refused (%d %s): %s\n", refusal.Status, refusal.Code, refusal.Message)
+			return exitFailed
+		}
+		if err != nil {
+			return c.fail(fmt.Errorf("evidence upload: %w", err))
+		}
+		fmt.Fprintf(c.stdout, "accepted: %s %s for %s#%d at %s (audit record %d)\n", accepted.Model, accepted.Version,
+			accepted.Repository, accepted.PullRequest, accepted.HeadSHA, accepted.ID)
+		return exitOK
 	})
-	var refusal *upload.Error
-	if errors.As(err, &refusal) && refusal.Refused() {
-		fmt.Fprintf(c.stderr, "modelgate: evidence upload refused (%d %s): %s\n", refusal.Status, refusal.Code, refusal.Message)
-		return exitFailed
-	}
-	if err != nil {
-		return c.fail(fmt.Errorf("evidence upload: %w", err))
-	}
-	fmt.Fprintf(c.stdout, "accepted: %s %s for %s#%d at %s (audit record %d)\n", accepted.Model, accepted.Version,
-		accepted.Repository, accepted.PullRequest, accepted.HeadSHA, accepted.ID)
-	return exitOK
+	return cmd
 }
 
 func uploadEndpoint(appURL string) (string, error) {

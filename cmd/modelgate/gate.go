@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/git"
@@ -21,12 +23,12 @@ import (
 	"github.com/modelgate/modelgate/policies"
 )
 
-const gateUsage = "gate --repo DIR --base REF --head REF [--author USER] [--approved-by USER[:TEAM,...]]... [--format text|markdown|json|github] [--summary FILE] [--database DSN]"
-
 // approvals collects --approved-by: approvals given on the head being judged.
 type approvals []policy.Approval
 
 func (a *approvals) String() string { return fmt.Sprint(*a) }
+
+func (a *approvals) Type() string { return "USER[:TEAM,...]" }
 
 func (a *approvals) Set(s string) error {
 	user, teams, _ := strings.Cut(s, ":")
@@ -41,96 +43,101 @@ func (a *approvals) Set(s string) error {
 	return nil
 }
 
-func runGate(ctx context.Context, c *cli, args []string) int {
-	fl := c.flags("gate", gateUsage)
+func (c *cli) gateCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "gate --base REF --head REF [flags]",
+		Short: "judge a change of a git checkout as the App judges a pull request, and record the decision",
+		Long:  "Judge a change of a git checkout exactly as the App judges a pull request, and record the decision\nin the audit store. Exit 0 allow, 1 deny.",
+	}
+	fl := cmd.Flags()
 	repoDir := fl.String("repo", ".", "the git repository")
 	base := fl.String("base", "", "the base revision: the branch the change would land on (required)")
 	head := fl.String("head", "", "the head revision: the proposed change (required)")
 	author := fl.String("author", "", "who proposed the change; their approval never counts")
 	var approved approvals
 	fl.Var(&approved, "approved-by", "an approval of the head, as USER or USER:TEAM,... (repeatable)")
-	format := choiceFlag(fl, "format", "output format; github: GitHub Actions workflow commands, an annotation on the manifest line of each denial and warning", "text", "markdown", "json", "github")
+	format := choiceFlag(cmd, "format", "output format; github: GitHub Actions workflow commands, an annotation on the manifest line of each denial and warning", "text", "markdown", "json", "github")
 	summary := fl.String("summary", "", "also write the report as Markdown to this file (for a CI job summary such as $GITHUB_STEP_SUMMARY)")
 	dsn := c.databaseFlag(fl)
-	if code, ok := c.parse(fl, args); !ok {
-		return code
-	}
-	if *base == "" || *head == "" {
-		return c.fail(errors.New("gate: --base and --head are required"))
-	}
-	repo, err := git.Open(ctx, *repoDir)
-	if err != nil {
-		return c.fail(err)
-	}
-	baseSHA, err := repo.Resolve(ctx, *base)
-	if err != nil {
-		return c.fail(fmt.Errorf("gate: --base: %w", err))
-	}
-	headSHA, err := repo.Resolve(ctx, *head)
-	if err != nil {
-		return c.fail(fmt.Errorf("gate: --head: %w", err))
-	}
-	abs, err := filepath.Abs(*repoDir)
-	if err != nil {
-		return c.fail(err)
-	}
-	v, err := schema.New()
-	if err != nil {
-		return c.fail(err)
-	}
-	for i := range approved {
-		approved[i].SHA = headSHA
-	}
-	committers := []string{}
-	if *author != "" {
-		committers = append(committers, *author)
-	}
-	db, err := sqlstore.Open(ctx, *dsn)
-	if err != nil {
-		return c.fail(err)
-	}
-	defer db.Close()
-	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, time.Now)
-	res, err := g.Judge(ctx, gate.Request{
-		Repo: repo, Repository: abs, Base: baseSHA, Head: headSHA,
-		PullRequest: policy.PullRequest{Author: *author, BaseRef: *base, Labels: []string{}, Approvals: nonNilApprovals(approved), Committers: committers},
-	})
-	if err != nil {
-		return c.fail(err)
-	}
-	entries, err := res.AuditEntries()
-	if err != nil {
-		return c.fail(err)
-	}
-	var seqs []int64
-	for _, e := range entries {
-		r, err := db.Append(ctx, e)
+	cmd.RunE = do(func(ctx context.Context, args []string) int {
+		if *base == "" || *head == "" {
+			return c.fail(errors.New("gate: --base and --head are required"))
+		}
+		repo, err := git.Open(ctx, *repoDir)
 		if err != nil {
 			return c.fail(err)
 		}
-		seqs = append(seqs, r.Seq)
-	}
-	if *summary != "" {
-		var md bytes.Buffer
-		if err := report.Markdown(&md, res); err != nil {
+		baseSHA, err := repo.Resolve(ctx, *base)
+		if err != nil {
+			return c.fail(fmt.Errorf("gate: --base: %w", err))
+		}
+		headSHA, err := repo.Resolve(ctx, *head)
+		if err != nil {
+			return c.fail(fmt.Errorf("gate: --head: %w", err))
+		}
+		abs, err := filepath.Abs(*repoDir)
+		if err != nil {
 			return c.fail(err)
 		}
-		if err := writeFileAtomic(*summary, md.Bytes()); err != nil {
+		v, err := schema.New()
+		if err != nil {
 			return c.fail(err)
 		}
-	}
-	if *format == "github" {
-		err = report.GitHub(c.stdout, res, changedFiles(ctx, repo.Snapshot(headSHA), res))
-	} else {
-		err = writeGate(c.stdout, *format, res, seqs)
-	}
-	if err != nil {
-		return c.fail(err)
-	}
-	if !res.Allow {
-		return exitFailed
-	}
-	return exitOK
+		for i := range approved {
+			approved[i].SHA = headSHA
+		}
+		committers := []string{}
+		if *author != "" {
+			committers = append(committers, *author)
+		}
+		db, err := sqlstore.Open(ctx, *dsn)
+		if err != nil {
+			return c.fail(err)
+		}
+		defer db.Close()
+		g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, time.Now)
+		res, err := g.Judge(ctx, gate.Request{
+			Repo: repo, Repository: abs, Base: baseSHA, Head: headSHA,
+			PullRequest: policy.PullRequest{Author: *author, BaseRef: *base, Labels: []string{}, Approvals: nonNilApprovals(approved), Committers: committers},
+		})
+		if err != nil {
+			return c.fail(err)
+		}
+		entries, err := res.AuditEntries()
+		if err != nil {
+			return c.fail(err)
+		}
+		var seqs []int64
+		for _, e := range entries {
+			r, err := db.Append(ctx, e)
+			if err != nil {
+				return c.fail(err)
+			}
+			seqs = append(seqs, r.Seq)
+		}
+		if *summary != "" {
+			var md bytes.Buffer
+			if err := report.Markdown(&md, res); err != nil {
+				return c.fail(err)
+			}
+			if err := writeFileAtomic(*summary, md.Bytes()); err != nil {
+				return c.fail(err)
+			}
+		}
+		if *format == "github" {
+			err = report.GitHub(c.stdout, res, changedFiles(ctx, repo.Snapshot(headSHA), res))
+		} else {
+			err = writeGate(c.stdout, *format, res, seqs)
+		}
+		if err != nil {
+			return c.fail(err)
+		}
+		if !res.Allow {
+			return exitFailed
+		}
+		return exitOK
+	})
+	return cmd
 }
 
 // changedFiles reads, at the head, the manifests and environment files the

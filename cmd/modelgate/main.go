@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,6 +15,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -42,93 +44,112 @@ type cli struct {
 	now            func() time.Time
 }
 
-type command struct {
-	name, usage, summary string
-	run                  func(ctx context.Context, c *cli, args []string) int
-}
+// exitCode ends a command that has already said why it stopped.
+type exitCode int
 
-func commands() []command {
-	return []command{
-		{"validate", "validate [--kind KIND] [--format text|json] PATH...", "validate manifests, environment files and config", runValidate},
-		{"check", checkUsage, "run the data, drift, evaluation and fairness checks a manifest declares and write the evidence", runCheck},
-		{"gate", gateUsage, "judge a change of a git checkout as the App judges a pull request, and record the decision", runGate},
-		{"policy", "policy test [DIR] | policy eval --input FILE", "run the Rego unit tests, or evaluate the policies on an input document", runPolicy},
-		{"audit", auditVerifyUsage + " | " + auditCheckpointUsage + " | " + auditKeyUsage + " | " + auditReportUsage + " | " + auditExportUsage + " | " + auditImportUsage, "work with the audit log: verify it, sign checkpoints of it, report on a model, export and import it", runAudit},
-		{"status", statusUsage, "show where each model stands in each stage: version, since, deployment, soak left, analysis", runStatus},
-		{"propose", proposeUsage, "open or update the pull request that adds a model version to a GitOps repository and pins it in a stage", runPropose},
-		{"deploy", deployStatusUsage, "report a deployer's progress on a deployment modelgate created, proving the artifact it deployed", runDeploy},
-		{"evidence", evidenceUploadUsage, "upload evidence from a GitHub Actions job to the App, authenticated by the job's OIDC token", runEvidence},
-		{"serve", serveUsage, "run the GitHub App: webhooks, check runs, approvals and merges", runServe},
-		{"setup-app", setupAppUsage, "register the GitHub App from app.yml with GitHub's manifest flow and save its credentials where serve reads them", runSetupApp},
-		{"healthcheck", healthcheckUsage, "exit 0 when the running App answers its health check, for container health checks", runHealthcheck},
-	}
-}
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	c := &cli{stdout: stdout, stderr: stderr, getenv: getenv, now: time.Now}
-	if len(args) == 0 {
-		c.usage(stderr)
-		return exitCantRun
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		c.usage(stdout)
-		return exitOK
-	case "-version", "--version", "version":
-		fmt.Fprintf(stdout, "modelgate %s\n", version)
-		return exitOK
-	}
-	for _, cmd := range commands() {
-		if cmd.name == args[0] {
-			return cmd.run(ctx, c, args[1:])
-		}
-	}
-	return c.fail(fmt.Errorf("unknown command %q (run modelgate --help)", args[0]))
+	return c.run(ctx, args)
 }
 
-func (c *cli) usage(w io.Writer) {
-	fmt.Fprintln(w, "modelgate gates machine-learning model promotions made as pull requests.")
-	fmt.Fprintln(w, "\nUsage:")
-	for _, cmd := range commands() {
-		fmt.Fprintf(w, "  modelgate %s\n      %s\n", cmd.usage, cmd.summary)
-	}
-	fmt.Fprintln(w, "\nRun modelgate COMMAND --help for a command's flags. modelgate --version prints the version.")
-}
-
-// flags returns a flag set for a command whose errors and help go to the cli.
-func (c *cli) flags(name, usage string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: modelgate %s\n\nFlags:\n", usage)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses a command's flags. It returns the exit code to stop with when the
-// command must not go on: help was asked for, or the flags are wrong.
-func (c *cli) parse(fs *flag.FlagSet, args []string) (int, bool) {
-	err := fs.Parse(args)
-	if errors.Is(err, flag.ErrHelp) {
-		fs.SetOutput(c.stdout)
-		fs.Usage()
-		return exitOK, false
+// run runs the command that args name and returns its exit code.
+func (c *cli) run(ctx context.Context, args []string) int {
+	root := c.command()
+	// Never nil: cobra reads os.Args when it is given no arguments at all.
+	root.SetArgs(append([]string{}, args...))
+	err := root.ExecuteContext(ctx)
+	if code, ok := errors.AsType[exitCode](err); ok {
+		return int(code)
 	}
 	if err != nil {
-		return exitCantRun, false // the flag package has said why
+		return c.fail(err)
 	}
-	return 0, true
+	return exitOK
+}
+
+// command is the tree of modelgate's commands. Errors are printed by run,
+// once and in one line, so cobra prints none and no usage after them.
+func (c *cli) command() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "modelgate",
+		Short:         "modelgate gates machine-learning model promotions made as pull requests",
+		Long:          "modelgate gates machine-learning model promotions made as pull requests: it validates manifests,\nruns data and model checks, evaluates governance policies, keeps a tamper-evident audit log,\nand runs the GitHub App.",
+		Version:       version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetVersionTemplate("modelgate {{.Version}}\n")
+	root.SetOut(c.stdout)
+	root.SetErr(c.stderr)
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if cmd.HasParent() {
+			return fmt.Errorf("%s: %w", strings.TrimPrefix(cmd.CommandPath(), root.Name()+" "), err)
+		}
+		return err
+	})
+	c.group(root,
+		c.validateCommand(),
+		c.checkCommand(),
+		c.gateCommand(),
+		c.policyCommand(),
+		c.auditCommand(),
+		c.statusCommand(),
+		c.proposeCommand(),
+		c.deployCommand(),
+		c.evidenceCommand(),
+		c.serveCommand(),
+		c.setupAppCommand(),
+		c.healthcheckCommand(),
+	)
+	// Made now rather than on Execute, so that the tree holds every
+	// command that its walkers (the help test, the CLI reference) see.
+	root.InitDefaultCompletionCmd()
+	root.InitDefaultHelpCmd()
+	return root
+}
+
+// group makes cmd a command that only holds subs: run without one, it
+// shows its usage and fails; with an unknown one, it says which it knows.
+func (c *cli) group(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
+	cmd.AddCommand(subs...)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			cmd.SetOut(c.stderr)
+			_ = cmd.Usage()
+			return exitCode(exitCantRun)
+		}
+		var names []string
+		for _, sub := range cmd.Commands() {
+			if sub.IsAvailableCommand() {
+				names = append(names, sub.Name())
+			}
+		}
+		return fmt.Errorf("%s: unknown subcommand %q (expected %s)", cmd.Name(), args[0], strings.Join(names, ", "))
+	}
+	return cmd
+}
+
+// do adapts a command's body, which reports its own failures and returns
+// its exit code, to cobra.
+func do(body func(ctx context.Context, args []string) int) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		if code := body(cmd.Context(), args); code != exitOK {
+			return exitCode(code)
+		}
+		return nil
+	}
 }
 
 // fail reports that a command could not run, in one line.
 func (c *cli) fail(err error) int {
-	fmt.Fprintf(c.stderr, "modelgate: %s\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+	fmt.Fprintf(c.stderr, "modelgate: %s\n", strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))
 	return exitCantRun
 }
 
 // databaseFlag registers --database with its environment default.
-func (c *cli) databaseFlag(fs *flag.FlagSet) *string {
+func (c *cli) databaseFlag(fs *pflag.FlagSet) *string {
 	def := c.getenv("MODELGATE_DATABASE")
 	if def == "" {
 		def = "modelgate.db"
@@ -149,14 +170,19 @@ type choice struct {
 	allowed []string
 }
 
-// choiceFlag registers a choice flag; the first allowed value is the default.
-func choiceFlag(fs *flag.FlagSet, name, usage string, allowed ...string) *string {
+// choiceFlag registers a choice flag of cmd, completed with its words; the
+// first allowed value is the default.
+func choiceFlag(cmd *cobra.Command, name, usage string, allowed ...string) *string {
 	c := &choice{value: allowed[0], allowed: allowed}
-	fs.Var(c, name, usage+": "+strings.Join(allowed, "|"))
+	cmd.Flags().Var(c, name, usage)
+	_ = cmd.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(allowed, cobra.ShellCompDirectiveNoFileComp))
 	return &c.value
 }
 
 func (c *choice) String() string { return c.value }
+
+// Type is what help shows as the flag's value.
+func (c *choice) Type() string { return strings.Join(c.allowed, "|") }
 
 func (c *choice) Set(s string) error {
 	if !slices.Contains(c.allowed, s) {

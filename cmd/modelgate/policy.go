@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/manifest"
@@ -21,135 +23,127 @@ import (
 	"github.com/modelgate/modelgate/policies"
 )
 
-func runPolicy(ctx context.Context, c *cli, args []string) int {
-	const usage = "Usage: modelgate policy test [DIR] | " + policyEvalUsage + "\n\n" +
-		"  test   run the Rego unit tests of DIR (default .modelgate/policies): exit 0 pass, 1 fail\n" +
-		"  eval   evaluate the policies on an input document, or on a manifest and its evidence: exit 0 allow, 1 deny"
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(c.stdout, usage)
-		if len(args) == 0 {
-			return exitCantRun
-		}
-		return exitOK
-	}
-	switch args[0] {
-	case "test":
-		return policyTest(ctx, c, args[1:])
-	case "eval":
-		return policyEval(ctx, c, args[1:])
-	}
-	return c.fail(fmt.Errorf("policy: unknown subcommand %q (expected test or eval)", args[0]))
+func (c *cli) policyCommand() *cobra.Command {
+	return c.group(&cobra.Command{
+		Use:   "policy",
+		Short: "run the Rego unit tests, or evaluate the policies on an input document",
+	}, c.policyTestCommand(), c.policyEvalCommand())
 }
 
-func policyTest(ctx context.Context, c *cli, args []string) int {
-	fl := c.flags("policy test", "policy test [--format text|json] [DIR]")
-	format := choiceFlag(fl, "format", "output format", "text", "json")
-	if code, ok := c.parse(fl, args); !ok {
-		return code
+func (c *cli) policyTestCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "test [flags] [DIR]",
+		Short: "run the Rego unit tests of DIR (default .modelgate/policies): exit 0 pass, 1 fail",
 	}
-	dir := gitops.PoliciesDir
-	if fl.NArg() > 0 {
-		dir = fl.Arg(0)
-	}
-	own, err := readModules(dir)
-	if err != nil {
-		return c.fail(err)
-	}
-	modules, err := withBuiltin(own)
-	if err != nil {
-		return c.fail(err)
-	}
-	results, err := policy.Test(ctx, modules, func(path string) bool {
-		return slices.ContainsFunc(own, func(m policy.Module) bool { return m.Path == path })
-	})
-	if err != nil {
-		return c.fail(fmt.Errorf("policy test: %w", err))
-	}
-	passed := 0
-	for _, r := range results {
-		if r.Pass {
-			passed++
+	format := choiceFlag(cmd, "format", "output format", "text", "json")
+	cmd.RunE = do(func(ctx context.Context, args []string) int {
+		dir := gitops.PoliciesDir
+		if len(args) > 0 {
+			dir = args[0]
 		}
-	}
-	if *format == "json" {
-		if err := writeJSON(c.stdout, results); err != nil {
+		own, err := readModules(dir)
+		if err != nil {
 			return c.fail(err)
 		}
-	} else {
+		modules, err := withBuiltin(own)
+		if err != nil {
+			return c.fail(err)
+		}
+		results, err := policy.Test(ctx, modules, func(path string) bool {
+			return slices.ContainsFunc(own, func(m policy.Module) bool { return m.Path == path })
+		})
+		if err != nil {
+			return c.fail(fmt.Errorf("policy test: %w", err))
+		}
+		passed := 0
 		for _, r := range results {
-			status := "PASS"
-			if !r.Pass {
-				status = "FAIL"
-			}
-			fmt.Fprintf(c.stdout, "%s  %s.%s  (%s:%d)\n", status, r.Package, r.Name, r.File, r.Line)
-			if r.Error != "" {
-				fmt.Fprintf(c.stdout, "      %s\n", r.Error)
+			if r.Pass {
+				passed++
 			}
 		}
-		fmt.Fprintf(c.stdout, "%d passed, %d failed\n", passed, len(results)-passed)
-	}
-	if len(results) == 0 {
-		fmt.Fprintf(c.stderr, "modelgate: no Rego tests in %s\n", dir)
-		return exitFailed
-	}
-	if passed < len(results) {
-		return exitFailed
-	}
-	return exitOK
+		if *format == "json" {
+			if err := writeJSON(c.stdout, results); err != nil {
+				return c.fail(err)
+			}
+		} else {
+			for _, r := range results {
+				status := "PASS"
+				if !r.Pass {
+					status = "FAIL"
+				}
+				fmt.Fprintf(c.stdout, "%s  %s.%s  (%s:%d)\n", status, r.Package, r.Name, r.File, r.Line)
+				if r.Error != "" {
+					fmt.Fprintf(c.stdout, "      %s\n", r.Error)
+				}
+			}
+			fmt.Fprintf(c.stdout, "%d passed, %d failed\n", passed, len(results)-passed)
+		}
+		if len(results) == 0 {
+			fmt.Fprintf(c.stderr, "modelgate: no Rego tests in %s\n", dir)
+			return exitFailed
+		}
+		if passed < len(results) {
+			return exitFailed
+		}
+		return exitOK
+	})
+	return cmd
 }
 
-const policyEvalUsage = "policy eval (--input FILE | --manifest FILE --evidence FILE [--config FILE] [--uploaded]) [--policies DIR] [--format text|json]"
-
-func policyEval(ctx context.Context, c *cli, args []string) int {
-	fl := c.flags("policy eval", policyEvalUsage)
+func (c *cli) policyEvalCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "eval (--input FILE | --manifest FILE --evidence FILE) [flags]",
+		Short: "evaluate the policies on an input document, or on a manifest and its evidence: exit 0 allow, 1 deny",
+	}
+	fl := cmd.Flags()
 	inputPath := fl.String("input", "", "the input document, JSON (policies/README.md describes it)")
 	manifestPath := fl.String("manifest", "", "instead of --input: judge this manifest's entry into the first stage, on --evidence")
 	evidencePath := fl.String("evidence", "", "with --manifest: the evidence document modelgate check wrote for it")
 	configPath := fl.String("config", "", "with --manifest: the config (a .modelgate/config.yaml) whose stages and thresholds judge it; defaults without it")
 	uploaded := fl.Bool("uploaded", false, "with --manifest: judge it as the App will once a workflow it trusts uploaded the evidence (evidence_source oidc); whether the App trusts the workflow is the App's to check")
 	dir := fl.String("policies", gitops.PoliciesDir, "the organisation's policies, evaluated with the built-in ones (skipped when the folder does not exist)")
-	format := choiceFlag(fl, "format", "output format", "text", "json")
-	if code, ok := c.parse(fl, args); !ok {
-		return code
-	}
-	var (
-		in  policy.Input
-		cfg *gitops.Config
-		err error
-	)
-	switch {
-	case *inputPath != "" && *manifestPath == "" && *evidencePath == "" && *configPath == "" && !*uploaded:
-		in, cfg, err = readInput(*inputPath)
-	case *inputPath == "" && *manifestPath != "" && *evidencePath != "":
-		in, cfg, err = entryInput(*manifestPath, *evidencePath, *configPath, *uploaded, c.now())
-	default:
-		err = errors.New("give either --input, or --manifest and --evidence (with --config)")
-	}
-	if err != nil {
-		return c.fail(fmt.Errorf("policy eval: %w", err))
-	}
-	own, err := readModules(*dir)
-	if errors.Is(err, fs.ErrNotExist) && *dir == gitops.PoliciesDir {
-		own, err = nil, nil
-	}
-	if err != nil {
-		return c.fail(err)
-	}
-	// As the gate does: the organisation's policies beside the built-in ones,
-	// never in their place.
-	d := policy.Compile(ctx, append(policies.Modules(), own...), cfg).Evaluate(ctx, in)
-	if *format == "json" {
-		err = writeJSON(c.stdout, d)
-	} else {
-		err = writeDecision(c.stdout, d)
-	}
-	if err != nil {
-		return c.fail(err)
-	}
-	if !d.Allow {
-		return exitFailed
-	}
-	return exitOK
+	format := choiceFlag(cmd, "format", "output format", "text", "json")
+	cmd.RunE = do(func(ctx context.Context, args []string) int {
+		var (
+			in  policy.Input
+			cfg *gitops.Config
+			err error
+		)
+		switch {
+		case *inputPath != "" && *manifestPath == "" && *evidencePath == "" && *configPath == "" && !*uploaded:
+			in, cfg, err = readInput(*inputPath)
+		case *inputPath == "" && *manifestPath != "" && *evidencePath != "":
+			in, cfg, err = entryInput(*manifestPath, *evidencePath, *configPath, *uploaded, c.now())
+		default:
+			err = errors.New("give either --input, or --manifest and --evidence (with --config)")
+		}
+		if err != nil {
+			return c.fail(fmt.Errorf("policy eval: %w", err))
+		}
+		own, err := readModules(*dir)
+		if errors.Is(err, fs.ErrNotExist) && *dir == gitops.PoliciesDir {
+			own, err = nil, nil
+		}
+		if err != nil {
+			return c.fail(err)
+		}
+		// As the gate does: the organisation's policies beside the built-in ones,
+		// never in their place.
+		d := policy.Compile(ctx, append(policies.Modules(), own...), cfg).Evaluate(ctx, in)
+		if *format == "json" {
+			err = writeJSON(c.stdout, d)
+		} else {
+			err = writeDecision(c.stdout, d)
+		}
+		if err != nil {
+			return c.fail(err)
+		}
+		if !d.Allow {
+			return exitFailed
+		}
+		return exitOK
+	})
+	return cmd
 }
 
 // readInput reads an input document and its config.

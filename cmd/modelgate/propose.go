@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/github"
 	"github.com/modelgate/modelgate/internal/gitops"
@@ -25,8 +27,6 @@ import (
 	"github.com/modelgate/modelgate/internal/report"
 	"github.com/modelgate/modelgate/internal/schema"
 )
-
-const proposeUsage = "propose --repo OWNER/NAME --manifest FILE [--stage STAGE] [--base BRANCH] [--evidence FILE] [--token-file FILE] [--github-url URL] [--max-file-bytes N] [--format text|json]"
 
 // defaultMaxFileBytes bounds each file propose commits beside the manifest:
 // data kept in git must stay small (GitHub refuses files over 100 MB and
@@ -76,8 +76,12 @@ type proposal struct {
 	digest   string            // sha256 hex of the manifest's bytes
 }
 
-func runPropose(ctx context.Context, c *cli, args []string) int {
-	fl := c.flags("propose", proposeUsage)
+func (c *cli) proposeCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "propose --repo OWNER/NAME --manifest FILE [flags]",
+		Short: "open or update the pull request that adds a model version to a GitOps repository and pins it in a stage",
+	}
+	fl := cmd.Flags()
 	repoName := fl.String("repo", "", "the GitOps repository to open the pull request in, OWNER/NAME")
 	manifestPath := fl.String("manifest", "", "the model version's manifest; the files it names by relative path are committed beside it")
 	stage := fl.String("stage", "", "the stage to pin the version in (default: the first stage of the base branch's config)")
@@ -86,56 +90,56 @@ func runPropose(ctx context.Context, c *cli, args []string) int {
 	tokenFile := fl.String("token-file", "", "a file holding the GitHub token (default: env GITHUB_TOKEN); it needs contents: write and pull requests: write on the repository")
 	githubURL := fl.String("github-url", cmp.Or(c.getenv("MODELGATE_GITHUB_URL"), c.getenv("GITHUB_API_URL")), "GitHub's API URL, https://HOST/api/v3 for GitHub Enterprise Server (env MODELGATE_GITHUB_URL, GITHUB_API_URL)")
 	maxFileBytes := fl.Int64("max-file-bytes", defaultMaxFileBytes, "the largest file committed beside the manifest; the base branch's limits.fileBytes lowers it")
-	format := choiceFlag(fl, "format", "output", "text", "json")
-	if code, ok := c.parse(fl, args); !ok {
-		return code
-	}
-	if fl.NArg() > 0 {
-		return c.fail(fmt.Errorf("propose: unexpected argument %q", fl.Arg(0)))
-	}
-	if *repoName == "" || *manifestPath == "" {
-		return c.fail(errors.New("propose: --repo and --manifest are required"))
-	}
-	if *maxFileBytes <= 0 {
-		return c.fail(errors.New("propose: --max-file-bytes must be positive"))
-	}
-	v, err := schema.New()
-	if err != nil {
-		return c.fail(err)
-	}
-	p, err := readProposal(v, *manifestPath, *evidencePath, *maxFileBytes)
-	if err != nil {
-		return c.proposeFail(err)
-	}
-	token, fromEnv, err := proposeToken(c, *tokenFile)
-	if err != nil {
-		return c.fail(err)
-	}
-	client, err := github.NewTokenClient(github.TokenConfig{Token: token, BaseURL: *githubURL})
-	if err != nil {
-		return c.fail(fmt.Errorf("propose: %w", err))
-	}
-	repo, err := client.Repo(*repoName)
-	if err != nil {
-		return c.fail(fmt.Errorf("propose: %w", err))
-	}
-	res, err := publish(ctx, v, repo, p, *base, *stage, *maxFileBytes)
-	if err != nil {
-		return c.proposeFail(accessError(c, err, repo.String(), fromEnv))
-	}
-	if *format == "json" {
-		if err := writeJSON(c.stdout, res); err != nil {
+	format := choiceFlag(cmd, "format", "output", "text", "json")
+	cmd.RunE = do(func(ctx context.Context, args []string) int {
+		if len(args) > 0 {
+			return c.fail(fmt.Errorf("propose: unexpected argument %q", args[0]))
+		}
+		if *repoName == "" || *manifestPath == "" {
+			return c.fail(errors.New("propose: --repo and --manifest are required"))
+		}
+		if *maxFileBytes <= 0 {
+			return c.fail(errors.New("propose: --max-file-bytes must be positive"))
+		}
+		v, err := schema.New()
+		if err != nil {
 			return c.fail(err)
 		}
+		p, err := readProposal(v, *manifestPath, *evidencePath, *maxFileBytes)
+		if err != nil {
+			return c.proposeFail(err)
+		}
+		token, fromEnv, err := proposeToken(c, *tokenFile)
+		if err != nil {
+			return c.fail(err)
+		}
+		client, err := github.NewTokenClient(github.TokenConfig{Token: token, BaseURL: *githubURL})
+		if err != nil {
+			return c.fail(fmt.Errorf("propose: %w", err))
+		}
+		repo, err := client.Repo(*repoName)
+		if err != nil {
+			return c.fail(fmt.Errorf("propose: %w", err))
+		}
+		res, err := publish(ctx, v, repo, p, *base, *stage, *maxFileBytes)
+		if err != nil {
+			return c.proposeFail(accessError(c, err, repo.String(), fromEnv))
+		}
+		if *format == "json" {
+			if err := writeJSON(c.stdout, res); err != nil {
+				return c.fail(err)
+			}
+			return exitOK
+		}
+		switch res.Action {
+		case proposeNone:
+			fmt.Fprintf(c.stdout, "%s already holds %s %s and pins it in %s: nothing to propose\n", res.Base, res.Model, res.Version, res.Stage)
+		default:
+			fmt.Fprintf(c.stdout, "%s %s#%d (%s): %s %s → %s, head %s\n", res.Action, res.Repository, res.Number, res.URL, res.Model, res.Version, res.Stage, res.Head)
+		}
 		return exitOK
-	}
-	switch res.Action {
-	case proposeNone:
-		fmt.Fprintf(c.stdout, "%s already holds %s %s and pins it in %s: nothing to propose\n", res.Base, res.Model, res.Version, res.Stage)
-	default:
-		fmt.Fprintf(c.stdout, "%s %s#%d (%s): %s %s → %s, head %s\n", res.Action, res.Repository, res.Number, res.URL, res.Model, res.Version, res.Stage, res.Head)
-	}
-	return exitOK
+	})
+	return cmd
 }
 
 // proposeFail reports a refusal (exit 1) or a failure to run (exit 2); a

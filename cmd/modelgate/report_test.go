@@ -209,7 +209,7 @@ func TestAuditReportCannotRun(t *testing.T) {
 
 func TestAuditReportHelp(t *testing.T) {
 	code, stdout, _ := runCLI(t, "audit", "report", "--help")
-	if code != exitOK || !strings.Contains(stdout, "Usage: modelgate audit report --model NAME") || !strings.Contains(stdout, "-format") {
+	if code != exitOK || !strings.Contains(stdout, "modelgate audit report --model NAME") || !strings.Contains(stdout, "--format html|md|json|pdf") {
 		t.Errorf("exit %d, help %q", code, stdout)
 	}
 	if code, stdout, _ := runCLI(t, "audit", "--help"); code != exitOK || !strings.Contains(stdout, "report") {

@@ -1,10 +1,11 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"os"
 	"strings"
+
+	"github.com/spf13/pflag"
 
 	"github.com/modelgate/modelgate/app/access"
 )
@@ -16,7 +17,7 @@ type reviewerFlags struct {
 	c                                        *cli
 }
 
-func (c *cli) reviewerFlags(fl *flag.FlagSet) *reviewerFlags {
+func (c *cli) reviewerFlags(fl *pflag.FlagSet) *reviewerFlags {
 	r := &reviewerFlags{c: c}
 	r.clientID = fl.String("oauth-client-id", c.getenv("MODELGATE_OAUTH_CLIENT_ID"), "the App's OAuth client ID, for the reviewers' sign-in (env MODELGATE_OAUTH_CLIENT_ID)")
 	r.secretFile = fl.String("oauth-client-secret-file", c.getenv("MODELGATE_OAUTH_CLIENT_SECRET_FILE"), "a file holding the App's OAuth client secret (env MODELGATE_OAUTH_CLIENT_SECRET_FILE)")
@@ -85,6 +86,8 @@ func readSecret(path, what string) ([]byte, error) {
 type teamList []access.Team
 
 func (l *teamList) String() string { return strings.Join(l.names(), ",") }
+
+func (l *teamList) Type() string { return "ORG/TEAM" }
 
 func (l teamList) names() []string {
 	var out []string

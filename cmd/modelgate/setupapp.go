@@ -17,12 +17,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/modelgate/modelgate/app"
 	"github.com/modelgate/modelgate/app/access"
 	"github.com/modelgate/modelgate/internal/github"
 )
-
-const setupAppUsage = "setup-app --public-url URL [--org ORG] [--name NAME] [--github-url URL] [--dir DIR] [--listen 127.0.0.1:PORT]"
 
 // The files setup-app writes in --dir, where serve reads them.
 const (
@@ -46,24 +46,28 @@ var setupPage = template.Must(template.New("setup").Parse(`<!doctype html>
 </body></html>
 `))
 
-func runSetupApp(ctx context.Context, c *cli, args []string) int {
-	fl := c.flags("setup-app", setupAppUsage)
+func (c *cli) setupAppCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "setup-app --public-url URL [flags]",
+		Short: "register the GitHub App from app.yml with GitHub's manifest flow and save its credentials where serve reads them",
+	}
+	fl := cmd.Flags()
 	publicURL := fl.String("public-url", c.getenv("MODELGATE_PUBLIC_URL"), "the App's base URL as GitHub and browsers reach it: webhooks go to its /webhooks, sign-ins come back to its /callback (env MODELGATE_PUBLIC_URL)")
 	org := fl.String("org", "", "register the App on this organization rather than your own account")
 	name := fl.String("name", "", "the App's name on GitHub, unique there (default app.yml's)")
 	githubURL := fl.String("github-url", c.getenv("MODELGATE_GITHUB_URL"), "GitHub API base URL, for GitHub Enterprise Server (env MODELGATE_GITHUB_URL)")
 	dir := fl.String("dir", ".", "where to write the App's id, private key, webhook secret and OAuth client")
 	listen := fl.String("listen", "127.0.0.1:3000", "loopback address of the page that starts the registration")
-	if code, ok := c.parse(fl, args); !ok {
-		return code
-	}
-	if fl.NArg() > 0 {
-		return c.fail(fmt.Errorf("setup-app: unexpected argument %q", fl.Arg(0)))
-	}
-	if err := setupApp(ctx, c, setupOptions{publicURL: *publicURL, org: *org, name: *name, githubURL: *githubURL, dir: *dir, listen: *listen}); err != nil {
-		return c.fail(fmt.Errorf("setup-app: %w", err))
-	}
-	return exitOK
+	cmd.RunE = do(func(ctx context.Context, args []string) int {
+		if len(args) > 0 {
+			return c.fail(fmt.Errorf("setup-app: unexpected argument %q", args[0]))
+		}
+		if err := setupApp(ctx, c, setupOptions{publicURL: *publicURL, org: *org, name: *name, githubURL: *githubURL, dir: *dir, listen: *listen}); err != nil {
+			return c.fail(fmt.Errorf("setup-app: %w", err))
+		}
+		return exitOK
+	})
+	return cmd
 }
 
 type setupOptions struct {

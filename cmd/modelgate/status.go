@@ -14,14 +14,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/rollout"
 	"github.com/modelgate/modelgate/internal/schema"
 	"github.com/modelgate/modelgate/internal/sqlstore"
 )
-
-const statusUsage = "status [--model M] [--repository OWNER/NAME] [--branch B] [--repo DIR] [--format text|json] [--database DSN]"
 
 // statusReport is `modelgate status --format json`: one row per model and
 // stage, models by name, stages in the config's order.
@@ -53,43 +53,47 @@ type statusRow struct {
 	Analysis string `json:"analysis"`
 }
 
-func runStatus(ctx context.Context, c *cli, args []string) int {
-	fl := c.flags("status", statusUsage)
+func (c *cli) statusCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "status [flags]",
+		Short: "show where each model stands in each stage: version, since, deployment, soak left, analysis",
+	}
+	fl := cmd.Flags()
 	model := fl.String("model", "", "show this model only")
 	repository := fl.String("repository", "", "the repository, OWNER/NAME (needed when the store holds several)")
 	branch := fl.String("branch", "", "the base branch (default: the only one recorded, else main)")
 	repoDir := fl.String("repo", ".", "the checkout whose .modelgate/config.yaml orders the stages and sets their soak")
-	format := choiceFlag(fl, "format", "output format", "text", "json")
+	format := choiceFlag(cmd, "format", "output format", "text", "json")
 	dsn := c.databaseFlag(fl)
-	if code, ok := c.parse(fl, args); !ok {
-		return code
-	}
-	if fl.NArg() > 0 {
-		return c.fail(fmt.Errorf("status: unexpected argument %q", fl.Arg(0)))
-	}
-	cfg, err := localConfig(ctx, *repoDir)
-	if err != nil {
-		return c.fail(fmt.Errorf("status: %w", err))
-	}
-	db, err := sqlstore.OpenExisting(ctx, *dsn)
-	if err != nil {
-		return c.fail(fmt.Errorf("status: %w", err))
-	}
-	defer db.Close()
-	report, err := status(ctx, db, cfg, *repository, *branch, *model, c.now())
-	if err != nil {
-		return c.fail(fmt.Errorf("status: %w", err))
-	}
-	if *format == "json" {
-		if err := writeJSON(c.stdout, report); err != nil {
+	cmd.RunE = do(func(ctx context.Context, args []string) int {
+		if len(args) > 0 {
+			return c.fail(fmt.Errorf("status: unexpected argument %q", args[0]))
+		}
+		cfg, err := localConfig(ctx, *repoDir)
+		if err != nil {
+			return c.fail(fmt.Errorf("status: %w", err))
+		}
+		db, err := sqlstore.OpenExisting(ctx, *dsn)
+		if err != nil {
+			return c.fail(fmt.Errorf("status: %w", err))
+		}
+		defer db.Close()
+		report, err := status(ctx, db, cfg, *repository, *branch, *model, c.now())
+		if err != nil {
+			return c.fail(fmt.Errorf("status: %w", err))
+		}
+		if *format == "json" {
+			if err := writeJSON(c.stdout, report); err != nil {
+				return c.fail(err)
+			}
+			return exitOK
+		}
+		if err := report.write(c.stdout); err != nil {
 			return c.fail(err)
 		}
 		return exitOK
-	}
-	if err := report.write(c.stdout); err != nil {
-		return c.fail(err)
-	}
-	return exitOK
+	})
+	return cmd
 }
 
 // localConfig reads DIR/.modelgate/config.yaml from the file system; a

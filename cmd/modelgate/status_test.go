@@ -69,7 +69,7 @@ func runStatusAt(t *testing.T, args ...string) (code int, stdout, stderr string)
 	t.Helper()
 	var out, errOut bytes.Buffer
 	c := &cli{stdout: &out, stderr: &errOut, getenv: func(string) string { return "" }, now: func() time.Time { return statusNow }}
-	code = runStatus(context.Background(), c, args)
+	code = c.run(context.Background(), append([]string{"status"}, args...))
 	return code, out.String(), errOut.String()
 }
 

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/spf13/cobra"
+
 	"github.com/modelgate/modelgate/internal/analysis"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/manifest"
@@ -24,8 +26,6 @@ const (
 	kindConfig      = "config"
 	kindEvidence    = "evidence"
 )
-
-const validateUsage = "validate [--kind auto|model|environment|config|evidence] [--format text|json] PATH..."
 
 // validation is the verdict on one file.
 type validation struct {
@@ -45,39 +45,43 @@ type problem struct {
 	text    string
 }
 
-func runValidate(ctx context.Context, c *cli, args []string) int {
-	fl := c.flags("validate", validateUsage)
-	kind := choiceFlag(fl, "kind", "what the files are; auto tells by their path", kindAuto, kindModel, kindEnvironment, kindConfig, kindEvidence)
-	format := choiceFlag(fl, "format", "output format", "text", "json")
-	if code, ok := c.parse(fl, args); !ok {
-		return code
+func (c *cli) validateCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "validate [flags] PATH...",
+		Short: "validate manifests, environment files and config",
+		Long:  "Validate the documents named, or every document in the folders named: manifests, environment files\nand config. Exit 0 when all are valid, 1 when one is not, 2 when they cannot be read.",
 	}
-	if fl.NArg() == 0 {
-		return c.fail(errors.New("validate: name at least one PATH (a file, or a folder to validate every document in it)"))
-	}
-	files, err := documents(fl.Args(), *kind)
-	if err != nil {
-		return c.fail(err)
-	}
-	v, err := schema.New()
-	if err != nil {
-		return c.fail(err)
-	}
-	results := make([]validation, 0, len(files))
-	for _, f := range files {
-		r, err := validateFile(v, f.path, f.kind)
+	kind := choiceFlag(cmd, "kind", "what the files are; auto tells by their path", kindAuto, kindModel, kindEnvironment, kindConfig, kindEvidence)
+	format := choiceFlag(cmd, "format", "output format", "text", "json")
+	cmd.RunE = do(func(ctx context.Context, args []string) int {
+		if len(args) == 0 {
+			return c.fail(errors.New("validate: name at least one PATH (a file, or a folder to validate every document in it)"))
+		}
+		files, err := documents(args, *kind)
 		if err != nil {
 			return c.fail(err)
 		}
-		results = append(results, r)
-	}
-	if err := writeValidations(c, *format, results); err != nil {
-		return c.fail(err)
-	}
-	if slices.ContainsFunc(results, func(r validation) bool { return !r.Valid }) {
-		return exitFailed
-	}
-	return exitOK
+		v, err := schema.New()
+		if err != nil {
+			return c.fail(err)
+		}
+		results := make([]validation, 0, len(files))
+		for _, f := range files {
+			r, err := validateFile(v, f.path, f.kind)
+			if err != nil {
+				return c.fail(err)
+			}
+			results = append(results, r)
+		}
+		if err := writeValidations(c, *format, results); err != nil {
+			return c.fail(err)
+		}
+		if slices.ContainsFunc(results, func(r validation) bool { return !r.Valid }) {
+			return exitFailed
+		}
+		return exitOK
+	})
+	return cmd
 }
 
 type document struct{ path, kind string }
