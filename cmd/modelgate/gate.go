@@ -127,7 +127,7 @@ func (c *cli) gateCommand() *cobra.Command {
 		if *format == "github" {
 			err = report.GitHub(c.stdout, res, changedFiles(ctx, repo.Snapshot(headSHA), res))
 		} else {
-			err = writeGate(c.stdout, *format, res, seqs)
+			err = writeGate(c.stdout, c.stderr, *format, res, seqs)
 		}
 		if err != nil {
 			return c.fail(err)
@@ -169,22 +169,27 @@ func nonNilApprovals(a approvals) []policy.Approval {
 	return a
 }
 
-func writeGate(w io.Writer, format string, res *gate.Result, seqs []int64) error {
+// writeGate writes the report in a format other than github's. Where the
+// decision was recorded is part of the text for people and of the JSON; the
+// Markdown is posted or piped as it is, so it holds the report alone and
+// the records are said on stderr.
+func writeGate(stdout, stderr io.Writer, format string, res *gate.Result, seqs []int64) error {
 	switch format {
 	case "json":
-		return writeJSON(w, struct {
+		return writeJSON(stdout, struct {
 			*gate.Result
 			AuditRecords []int64 `json:"audit_records"`
 		}{res, seqs})
 	case "markdown":
-		if err := report.Markdown(w, res); err != nil {
+		if err := report.Markdown(stdout, res); err != nil {
 			return err
 		}
-	default:
-		if err := report.Text(w, res); err != nil {
-			return err
-		}
+		_, err := fmt.Fprintf(stderr, "audit records: %v\n", seqs)
+		return err
 	}
-	_, err := fmt.Fprintf(w, "\naudit records: %v\n", seqs)
+	if err := report.Text(stdout, res); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(stdout, "\naudit records: %v\n", seqs)
 	return err
 }

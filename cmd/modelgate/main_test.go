@@ -324,3 +324,45 @@ func TestValidateAnalysis(t *testing.T) {
 		}
 	}
 }
+
+// TestGateDataFormatsPrintOnlyData: what gate prints as Markdown or as
+// workflow commands is posted or piped as it is, so the audit records it
+// wrote are said on stderr, and the text for people keeps them.
+func TestGateDataFormatsPrintOnlyData(t *testing.T) {
+	r := promotionRepo(t)
+	db := filepath.Join(t.TempDir(), "audit.db")
+	gate := func(format string, extra ...string) (string, string) {
+		t.Helper()
+		args := append([]string{"gate", "--repo", r.Dir, "--base", "main", "--head", "promote", "--author", "alice", "--database", db, "--format", format}, extra...)
+		code, stdout, stderr := runCLI(t, args...)
+		if code != exitFailed {
+			t.Fatalf("gate --format %s: exit %d, want the denial without approvals\n%s%s", format, code, stdout, stderr)
+		}
+		return stdout, stderr
+	}
+
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	stdout, stderr := gate("markdown", "--summary", summary)
+	want, err := os.ReadFile(summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stdout != string(want) {
+		t.Errorf("markdown on stdout is not the report alone:\n%s\nwant\n%s", stdout, want)
+	}
+	if stderr != "audit records: [1]\n" {
+		t.Errorf("markdown: stderr %q, want the audit records", stderr)
+	}
+
+	stdout, _ = gate("github")
+	for line := range strings.Lines(stdout) {
+		if !strings.HasPrefix(line, "::error ") && !strings.HasPrefix(line, "::warning ") {
+			t.Errorf("github: %q is no workflow command", line)
+		}
+	}
+
+	stdout, stderr = gate("text")
+	if !strings.HasSuffix(stdout, "\naudit records: [3]\n") || stderr != "" {
+		t.Errorf("text: stdout %q, stderr %q; want the audit records at the end of stdout", stdout, stderr)
+	}
+}
