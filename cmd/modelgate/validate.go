@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -25,6 +26,7 @@ const (
 	kindEnvironment = "environment"
 	kindConfig      = "config"
 	kindEvidence    = "evidence"
+	kindWaivers     = "waivers"
 )
 
 // validation is the verdict on one file.
@@ -48,20 +50,23 @@ type problem struct {
 func (c *cli) validateCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate [flags] PATH...",
-		Short: "validate manifests, environment files and config",
-		Long:  "Validate the documents named, or every document in the folders named: manifests, environment files\nand config. Exit 0 when all are valid, 1 when one is not, 2 when they cannot be read.",
+		Short: "validate manifests, environment files, config, waivers and evidence",
+		Long: "Validate the documents named, or every document in the folders named: manifests, environment files,\n" +
+			"config, waivers and evidence. A document is told by what it says it is (a manifest's apiVersion and\n" +
+			"kind, an evidence document's schema), else by where the repository layout puts it.\n" +
+			"Exit 0 when all are valid, 1 when one is not, 2 when they cannot be read or a folder holds none.",
 	}
-	kind := choiceFlag(cmd, "kind", "what the files are; auto tells by their path", kindAuto, kindModel, kindEnvironment, kindConfig, kindEvidence)
+	kind := choiceFlag(cmd, "kind", "what the files are; auto tells by their apiVersion and kind, then by their path", kindAuto, kindModel, kindEnvironment, kindConfig, kindWaivers, kindEvidence)
 	format := choiceFlag(cmd, "format", "output format", "text", "json")
 	cmd.RunE = do(func(ctx context.Context, args []string) int {
 		if len(args) == 0 {
 			return c.fail(errors.New("validate: name at least one PATH (a file, or a folder to validate every document in it)"))
 		}
-		files, err := documents(args, *kind)
+		v, err := schema.New()
 		if err != nil {
 			return c.fail(err)
 		}
-		v, err := schema.New()
+		files, err := documents(v, args, *kind)
 		if err != nil {
 			return c.fail(err)
 		}
@@ -87,8 +92,9 @@ func (c *cli) validateCommand() *cobra.Command {
 type document struct{ path, kind string }
 
 // documents expands the paths into the documents to validate: a file as it is, a
-// folder as every document in it.
-func documents(paths []string, kind string) ([]document, error) {
+// folder as every document in it that is one of kind's. A folder with none is
+// an error: a mistyped path must not pass for a valid repository.
+func documents(v *schema.Validator, paths []string, kind string) ([]document, error) {
 	var docs []document
 	for _, p := range paths {
 		info, err := os.Stat(p)
@@ -98,31 +104,82 @@ func documents(paths []string, kind string) ([]document, error) {
 		if !info.IsDir() {
 			k := kind
 			if k == kindAuto {
-				if k = kindOf(p); k == "" {
-					return nil, fmt.Errorf("validate: cannot tell what %s is from its path; say it with --kind", p)
+				if k, err = recognise(v, p); err != nil {
+					return nil, err
+				}
+				if k == "" {
+					return nil, fmt.Errorf("validate: cannot tell what %s is: it names no modelgate apiVersion and kind, nor is its path one of the repository layout's; say it with --kind", p)
 				}
 			}
 			docs = append(docs, document{p, k})
 			continue
 		}
+		found := len(docs)
 		err = filepath.WalkDir(p, func(file string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			if d.IsDir() && d.Name() == ".git" {
-				return filepath.SkipDir
+			if d.IsDir() {
+				if d.Name() == ".git" {
+					return filepath.SkipDir
+				}
+				return nil
 			}
-			if k := kindOf(file); !d.IsDir() && k != "" && (kind == kindAuto || kind == k) {
+			k, err := recognise(v, file)
+			if k != "" && (kind == kindAuto || kind == k) {
 				docs = append(docs, document{file, k})
 			}
-			return nil
+			return err
 		})
 		if err != nil {
 			return nil, fmt.Errorf("validate: %w", err)
 		}
+		if len(docs) == found {
+			if kind != kindAuto {
+				return nil, fmt.Errorf("validate: nothing to validate in %s: it holds no %s document", p, kind)
+			}
+			return nil, fmt.Errorf("validate: nothing to validate in %s: it holds no manifest, environment file, config, waivers or evidence", p)
+		}
 	}
 	return docs, nil
 }
+
+// recognise tells a document's kind as kubectl and conftest do: by what it
+// says it is, then by where the repository layout puts it. What it says only
+// adds to its path: a manifest whose apiVersion is mistyped is still
+// validated as a manifest, and told what is wrong with it. A document that
+// does not parse is told by its path alone, and validating it says where
+// it breaks. "" is a file that is none of modelgate's.
+func recognise(v *schema.Validator, p string) (string, error) {
+	byPath := kindOf(p)
+	if !slices.Contains(documentExts, strings.ToLower(filepath.Ext(p))) {
+		return byPath, nil
+	}
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return "", fmt.Errorf("validate: %w", err)
+	}
+	h, err := v.Header(filepath.ToSlash(p), data)
+	switch {
+	case err != nil:
+		return byPath, nil
+	case strings.HasPrefix(h.APIVersion, manifestAPIGroup) || h.Kind == manifestKind:
+		return kindModel, nil
+	case strings.HasPrefix(h.Schema, evidenceSchemaPrefix):
+		return kindEvidence, nil
+	}
+	return byPath, nil
+}
+
+// What documents say they are (schemas/manifest.cue, schemas/evidence.cue).
+const (
+	manifestAPIGroup     = "modelgate/"
+	manifestKind         = "Model"
+	evidenceSchemaPrefix = "modelgate.evidence/"
+)
+
+// documentExts are the extensions of the formats a document may be written in.
+var documentExts = []string{".yaml", ".yml", ".json", ".cue"}
 
 // kindOf tells a document's kind by where the repository layout puts it.
 func kindOf(p string) string {
@@ -134,10 +191,51 @@ func kindOf(p string) string {
 		return kindEnvironment
 	case base == filepath.Base(gitops.ConfigPath) && parent == gitops.ConfigDir:
 		return kindConfig
+	case base == filepath.Base(gitops.WaiversPath) && parent == gitops.ConfigDir:
+		return kindWaivers
 	case base == "evidence.json" || strings.HasSuffix(base, ".evidence.json"):
 		return kindEvidence
 	}
 	return ""
+}
+
+// validateWaivers validates the waivers file entry by entry, as the gate
+// reads it (one malformed waiver voids no other), and places each mistake at
+// its field in the file.
+func validateWaivers(v *schema.Validator, name string, data []byte) error {
+	var file struct{ Waivers []json.RawMessage }
+	if err := v.Decode(schema.WaiverEntries, name, data, &file); err != nil {
+		return err
+	}
+	var list schema.Errors
+	for i, raw := range file.Waivers {
+		err := v.Decode(schema.Waiver, "waiver.json", raw, new(map[string]any))
+		var entry schema.Errors
+		if !errors.As(err, &entry) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		at := fmt.Sprintf("waivers[%d]", i)
+		for _, e := range entry {
+			path := at
+			if e.Path != "" {
+				path += "." + e.Path
+			}
+			// A missing field is placed at its entry, as the schema's
+			// errors place it at its parent.
+			line, col := schema.Locate(data, path)
+			if line == 1 && col == 1 {
+				line, col = schema.Locate(data, at)
+			}
+			list = append(list, &schema.Error{File: name, Line: line, Column: col, Path: path, Message: e.Message})
+		}
+	}
+	if len(list) > 0 {
+		return list
+	}
+	return nil
 }
 
 // compileAnalysis parses the config's analysis queries and conditions, as the
@@ -170,6 +268,8 @@ func validateFile(v *schema.Validator, path, kind string) (validation, error) {
 		if err = v.Decode(schema.Config, name, data, &cfg); err == nil {
 			err = compileAnalysis(name, data, &cfg)
 		}
+	case kindWaivers:
+		err = validateWaivers(v, name, data)
 	case kindEvidence:
 		err = v.Decode(schema.Evidence, name, data, new(map[string]any))
 	}

@@ -155,6 +155,31 @@ func (v *Validator) Decode(def Definition, filename string, data []byte, out any
 	return nil
 }
 
+// Header is what a document says it is: a manifest's apiVersion and kind, an
+// evidence document's schema. What it does not say is "".
+type Header struct {
+	APIVersion, Kind, Schema string
+}
+
+// Header parses data as Decode does, validating nothing, and returns what the
+// document says it is. An error is a document that does not parse.
+func (v *Validator) Header(filename string, data []byte) (Header, error) {
+	c, err := v.acquire()
+	if err != nil {
+		return Header{}, err
+	}
+	defer v.release(c)
+	doc, err := c.parse(filename, data)
+	if err != nil {
+		return Header{}, err
+	}
+	field := func(name string) string {
+		s, _ := doc.LookupPath(cue.MakePath(cue.Str(name))).String()
+		return s
+	}
+	return Header{APIVersion: field("apiVersion"), Kind: field("kind"), Schema: field("schema")}, nil
+}
+
 // parse parses a document once. Before a parser sees it, its nesting is bounded,
 // and a .cue document is refused unless it is data only.
 func (c *compiled) parse(filename string, data []byte) (doc cue.Value, err error) {
