@@ -59,9 +59,13 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	root := c.command()
 	// Never nil: cobra reads os.Args when it is given no arguments at all.
 	root.SetArgs(append([]string{}, args...))
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if code, ok := errors.AsType[exitCode](err); ok {
 		return int(code)
+	}
+	if err != nil && cmd.HasParent() {
+		// Cobra's own errors (flags, arguments) do not say whose they are.
+		err = fmt.Errorf("%s: %w", strings.TrimPrefix(cmd.CommandPath(), root.Name()+" "), err)
 	}
 	if err != nil {
 		return c.fail(err)
@@ -83,12 +87,6 @@ func (c *cli) command() *cobra.Command {
 	root.SetVersionTemplate("modelgate {{.Version}}\n")
 	root.SetOut(c.stdout)
 	root.SetErr(c.stderr)
-	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
-		if cmd.HasParent() {
-			return fmt.Errorf("%s: %w", strings.TrimPrefix(cmd.CommandPath(), root.Name()+" "), err)
-		}
-		return err
-	})
 	c.group(root,
 		c.validateCommand(),
 		c.checkCommand(),
@@ -126,7 +124,7 @@ func (c *cli) group(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
 				names = append(names, sub.Name())
 			}
 		}
-		return fmt.Errorf("%s: unknown subcommand %q (expected %s)", cmd.Name(), args[0], strings.Join(names, ", "))
+		return fmt.Errorf("unknown subcommand %q (expected %s)", args[0], strings.Join(names, ", "))
 	}
 	return cmd
 }

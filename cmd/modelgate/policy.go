@@ -34,6 +34,9 @@ func (c *cli) policyTestCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "test [flags] [DIR]",
 		Short: "run the Rego unit tests of DIR (default .modelgate/policies): exit 0 pass, 1 fail",
+		Long: "Run the Rego unit tests of DIR (default .modelgate/policies), with the built-in policies loaded beside\n" +
+			"them: exit 0 pass, 1 fail. A repository without .modelgate/policies has nothing of its own to test: exit 0.",
+		Args: cobra.MaximumNArgs(1),
 	}
 	format := choiceFlag(cmd, "format", "output format", "text", "json")
 	cmd.RunE = do(func(ctx context.Context, args []string) int {
@@ -42,6 +45,17 @@ func (c *cli) policyTestCommand() *cobra.Command {
 			dir = args[0]
 		}
 		own, err := readModules(dir)
+		if errors.Is(err, fs.ErrNotExist) && filepath.Clean(dir) == gitops.PoliciesDir {
+			// As the gate does: without policies of its own, the organisation
+			// has the built-in ones, which are tested with modelgate itself.
+			fmt.Fprintf(c.stderr, "modelgate: policy test: %s does not exist: the organisation has no policies of its own to test\n", gitops.PoliciesDir)
+			if *format == "json" {
+				if err := writeJSON(c.stdout, []policy.TestResult{}); err != nil {
+					return c.fail(err)
+				}
+			}
+			return exitOK
+		}
 		if err != nil {
 			return c.fail(err)
 		}

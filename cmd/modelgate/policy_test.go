@@ -40,6 +40,35 @@ func TestPolicyTestOrganisationPolicies(t *testing.T) {
 	}
 }
 
+// TestPolicyTestWithoutPolicies runs the README's usage line in a copy of
+// the example repository without policies of its own: nothing to test is no
+// failure, and says so; a folder named that does not exist is.
+func TestPolicyTestWithoutPolicies(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("../../examples/gitops")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, ".modelgate", "policies")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	for _, args := range [][]string{{"policy", "test"}, {"policy", "test", ".modelgate/policies"}, {"policy", "test", "./.modelgate/policies/"}} {
+		code, stdout, stderr := runCLI(t, args...)
+		if code != exitOK || stdout != "" || !strings.Contains(stderr, ".modelgate/policies does not exist: the organisation has no policies of its own to test") {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+	if code, stdout, _ := runCLI(t, "policy", "test", "--format", "json"); code != exitOK || stdout != "[]\n" {
+		t.Errorf("--format json: exit %d, stdout %q", code, stdout)
+	}
+	if code, _, stderr := runCLI(t, "policy", "test", "polices"); code != exitCantRun || !strings.Contains(stderr, "polices") {
+		t.Errorf("a mistyped folder: exit %d, stderr %q", code, stderr)
+	}
+	if code, _, stderr := runCLI(t, "policy", "test", "a", "b"); code != exitCantRun || !strings.Contains(stderr, "policy test: accepts at most 1 arg") {
+		t.Errorf("two folders: exit %d, stderr %q", code, stderr)
+	}
+}
+
 func TestPolicyEval(t *testing.T) {
 	input := "../../policies/testdata/decision-input.json"
 	code, stdout, stderr := runCLI(t, "policy", "eval", "--input", input)
