@@ -123,9 +123,11 @@ lint:
 	$(GO) vet ./...
 
 # The reference pages of docs/, generated from the CUE schemas and their
-# comments; `make test` fails when the committed pages are stale.
+# comments, and docs/cli.md from the command tree; `make test` fails when the
+# committed pages are stale.
 docs:
 	$(GO) run ./scripts/docs -dir docs
+	$(GO) test ./cmd/modelgate -run '^TestCLIReferenceIsCurrent$$' -count=1 -update
 
 clean:
 	rm -rf bin

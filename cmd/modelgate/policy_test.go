@@ -41,7 +41,8 @@ func TestPolicyTestOrganisationPolicies(t *testing.T) {
 }
 
 // TestPolicyTestWithoutPolicies runs the README's usage line in a copy of
-// the example repository without policies of its own: nothing to test is no
+// the example repository without policies of its own (with them or not in
+// examples/gitops): nothing to test is no
 // failure, and says so; a folder named that does not exist is.
 func TestPolicyTestWithoutPolicies(t *testing.T) {
 	dir := t.TempDir()
@@ -51,8 +52,22 @@ func TestPolicyTestWithoutPolicies(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(dir, ".modelgate", "policies")); err != nil {
 		t.Fatal(err)
 	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var usage []string
+	for line := range strings.Lines(string(readme)) {
+		if cmd, ok := strings.CutPrefix(line, "modelgate policy test"); ok {
+			cmd, _, _ = strings.Cut(cmd, "#")
+			usage = append([]string{"policy", "test"}, strings.Fields(cmd)...)
+		}
+	}
+	if usage == nil {
+		t.Fatal("README.md has no usage line of modelgate policy test")
+	}
 	t.Chdir(dir)
-	for _, args := range [][]string{{"policy", "test"}, {"policy", "test", ".modelgate/policies"}, {"policy", "test", "./.modelgate/policies/"}} {
+	for _, args := range [][]string{usage, {"policy", "test", ".modelgate/policies"}, {"policy", "test", "./.modelgate/policies/"}} {
 		code, stdout, stderr := runCLI(t, args...)
 		if code != exitOK || stdout != "" || !strings.Contains(stderr, ".modelgate/policies does not exist: the organisation has no policies of its own to test") {
 			t.Errorf("%v: exit %d, stdout %q, stderr %q", args, code, stdout, stderr)
