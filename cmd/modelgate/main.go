@@ -114,8 +114,7 @@ func (c *cli) group(cmd *cobra.Command, subs ...*cobra.Command) *cobra.Command {
 	cmd.AddCommand(subs...)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if len(args) == 0 {
-			cmd.SetOut(c.stderr)
-			_ = cmd.Usage()
+			fmt.Fprint(c.stderr, cmd.UsageString())
 			return exitCode(exitCantRun)
 		}
 		var names []string
@@ -142,7 +141,13 @@ func do(body func(ctx context.Context, args []string) int) func(*cobra.Command, 
 
 // fail reports that a command could not run, in one line.
 func (c *cli) fail(err error) int {
-	fmt.Fprintf(c.stderr, "modelgate: %s\n", strings.ReplaceAll(strings.TrimSpace(err.Error()), "\n", "; "))
+	var parts []string
+	for line := range strings.Lines(err.Error()) {
+		if line = strings.TrimSpace(line); line != "" {
+			parts = append(parts, line)
+		}
+	}
+	fmt.Fprintf(c.stderr, "modelgate: %s\n", strings.Join(parts, "; "))
 	return exitCantRun
 }
 
