@@ -83,3 +83,20 @@ func TestCompletion(t *testing.T) {
 		t.Errorf("completing gate --format: exit %d, %q", code, stdout)
 	}
 }
+
+func TestFlagsAnywhere(t *testing.T) {
+	for _, args := range [][]string{
+		{"validate", "--format", "json", "--kind", "model", "../../examples/gitops/models"},
+		{"validate", "../../examples/gitops/models", "--format=json", "--kind", "model"},
+		{"validate", "--kind=model", "../../examples/gitops/models", "--format", "json"},
+	} {
+		code, stdout, stderr := runCLI(t, args...)
+		if code != exitOK || !strings.HasPrefix(stdout, "[") || !strings.Contains(stdout, `"kind": "model"`) || strings.Contains(stdout, `"kind": "environment"`) {
+			t.Errorf("%v: exit %d, stdout %.80q, stderr %q", args, code, stdout, stderr)
+		}
+	}
+	// A single dash is no long flag: it is refused, never read as another.
+	if code, _, stderr := runCLI(t, "validate", "-format", "json", "../../examples"); code != exitCantRun || !strings.HasPrefix(stderr, "modelgate: validate: ") {
+		t.Errorf("-format: exit %d, stderr %q", code, stderr)
+	}
+}
