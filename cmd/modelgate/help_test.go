@@ -57,6 +57,14 @@ func TestEveryCommandHelps(t *testing.T) {
 	}
 }
 
+func TestHelpShowsNoPassword(t *testing.T) {
+	env := map[string]string{"MODELGATE_DATABASE": "postgres://modelgate:s3cret@db.internal/audit"}
+	code, stdout, _ := runCLIEnv(t, env, "audit", "verify", "--help")
+	if code != exitOK || strings.Contains(stdout, "s3cret") || !strings.Contains(stdout, `(default "postgres://modelgate:xxxxx@db.internal/audit")`) {
+		t.Errorf("exit %d, help\n%s", code, stdout)
+	}
+}
+
 func TestHelpOnRequestOnly(t *testing.T) {
 	for _, args := range [][]string{{}, {"audit"}, {"policy"}, {"deploy"}, {"evidence"}} {
 		code, stdout, stderr := runCLI(t, args...)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -157,7 +158,12 @@ func (c *cli) databaseFlag(fs *pflag.FlagSet) *string {
 	if def == "" {
 		def = "modelgate.db"
 	}
-	return fs.String("database", def, "audit store: a SQLite file path or a postgres:// URL (env MODELGATE_DATABASE)")
+	dsn := fs.String("database", def, "audit store: a SQLite file path or a postgres:// URL (env MODELGATE_DATABASE)")
+	// Help shows the default, which may hold the database's password.
+	if u, err := url.Parse(def); err == nil && u.User != nil {
+		fs.Lookup("database").DefValue = u.Redacted()
+	}
+	return dsn
 }
 
 // writeJSON writes v as indented JSON.
