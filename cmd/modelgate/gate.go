@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/git"
 	"github.com/modelgate/modelgate/internal/gitops"
@@ -90,7 +89,7 @@ func runGate(ctx context.Context, c *cli, args []string) int {
 		return c.fail(err)
 	}
 	defer db.Close()
-	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, time.Now)
+	g := gate.New(v, gate.Checks{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, time.Now)
 	res, err := g.Judge(ctx, gate.Request{
 		Repo: repo, Repository: abs, Base: baseSHA, Head: headSHA,
 		PullRequest: policy.PullRequest{Author: *author, BaseRef: *base, Labels: []string{}, Approvals: nonNilApprovals(approved), Committers: committers},
