@@ -13,6 +13,7 @@ import (
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/git"
 	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/jsonlist"
 	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/report"
 	"github.com/modelgate/modelgate/internal/schema"
@@ -92,7 +93,7 @@ func runGate(ctx context.Context, c *cli, args []string) int {
 	g := gate.New(v, gate.Checks{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, time.Now)
 	res, err := g.Judge(ctx, gate.Request{
 		Repo: repo, Repository: abs, Base: baseSHA, Head: headSHA,
-		PullRequest: policy.PullRequest{Author: *author, BaseRef: *base, Labels: []string{}, Approvals: nonNilApprovals(approved), Committers: committers},
+		PullRequest: policy.PullRequest{Author: *author, BaseRef: *base, Labels: []string{}, Approvals: jsonlist.NonNil(approved), Committers: committers},
 	})
 	if err != nil {
 		return c.fail(err)
@@ -152,13 +153,6 @@ func changedFiles(ctx context.Context, head gitops.Snapshot, res *gate.Result) m
 		}
 	}
 	return files
-}
-
-func nonNilApprovals(a approvals) []policy.Approval {
-	if a == nil {
-		return []policy.Approval{}
-	}
-	return a
 }
 
 func writeGate(w io.Writer, format string, res *gate.Result, seqs []int64) error {
