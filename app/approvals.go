@@ -11,6 +11,7 @@ import (
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/github"
 	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/jsonlist"
 	"github.com/modelgate/modelgate/internal/policy"
 )
 
@@ -42,7 +43,7 @@ type approvalSet struct {
 func (s *approvalSet) policyInput() []policy.Approval {
 	out := []policy.Approval{}
 	for _, a := range s.counted {
-		out = append(out, policy.Approval{User: a.User, Teams: nonNil(a.Teams), SHA: a.SHA})
+		out = append(out, policy.Approval{User: a.User, Teams: jsonlist.NonNil(a.Teams), SHA: a.SHA})
 	}
 	return out
 }

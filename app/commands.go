@@ -14,6 +14,7 @@ import (
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/github"
 	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/jsonlist"
 	"github.com/modelgate/modelgate/internal/queue"
 )
 
@@ -49,7 +50,7 @@ func (a *App) command(ctx context.Context, log *slog.Logger, task Task) error {
 	}
 	entry := audit.Entry{Kind: audit.KindCommand, Repository: task.Repository, Model: req.Model, Version: req.Version,
 		Stage: req.Stage, PullRequest: c.Issue, Actor: c.Author}
-	payload := audit.CommandPayload{CommentID: c.ID, Command: c.Command, Args: nonNil(c.Args), Refused: refusal}
+	payload := audit.CommandPayload{CommentID: c.ID, Command: c.Command, Args: jsonlist.NonNil(c.Args), Refused: refusal}
 	if refusal != "" {
 		log.Info("command refused", "reason", refusal)
 		body := fmt.Sprintf("%s\n@%s: %s was not carried out: %s\n", commandMarker(c.ID), c.Author, commandText(c), refusal)

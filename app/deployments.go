@@ -13,7 +13,6 @@ import (
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/github"
 	"github.com/modelgate/modelgate/internal/gitops"
-	"github.com/modelgate/modelgate/internal/manifest"
 )
 
 // deployMerges creates the deployments of the merges the App made that a push
@@ -121,7 +120,7 @@ func (a *App) deploymentPayload(ctx context.Context, repo *github.Repo, sha stri
 	if err != nil {
 		return deploy.Payload{}, fmt.Errorf("read %s at %s: %w", p.ManifestPath, sha, err)
 	}
-	m, err := manifest.Parse(a.validator, p.ManifestPath, data)
+	m, err := gitops.ParseManifest(a.validator, p.ManifestPath, data)
 	if err != nil {
 		return deploy.Payload{}, permanent(fmt.Errorf("manifest at %s: %w", sha, err))
 	}

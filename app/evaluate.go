@@ -15,6 +15,7 @@ import (
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/github"
 	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/jsonlist"
 	"github.com/modelgate/modelgate/internal/policy"
 )
 
@@ -59,8 +60,8 @@ func (a *App) evaluate(ctx context.Context, log *slog.Logger, task Task, number 
 	req := gate.Request{
 		Repo: reads, Repository: task.Repository, Base: pr.BaseSHA, Head: pr.HeadSHA,
 		PullRequest: policy.PullRequest{
-			Number: pr.Number, Author: pr.Author, BaseRef: pr.BaseRef, Labels: nonNil(pr.Labels),
-			Approvals: approvals.policyInput(), Committers: nonNil(approvals.committers),
+			Number: pr.Number, Author: pr.Author, BaseRef: pr.BaseRef, Labels: jsonlist.NonNil(pr.Labels),
+			Approvals: approvals.policyInput(), Committers: jsonlist.NonNil(approvals.committers),
 		},
 	}
 	if rules != pr.BaseSHA {
@@ -290,13 +291,6 @@ func denials(res *gate.Result) []policy.Message {
 		ms = append(ms, j.Decision.Deny...)
 	}
 	return ms
-}
-
-func nonNil[T any](s []T) []T {
-	if s == nil {
-		return []T{}
-	}
-	return s
 }
 
 // mustJSON encodes the audit payload types, which hold only strings,

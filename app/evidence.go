@@ -18,10 +18,10 @@ import (
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/github"
 	"github.com/modelgate/modelgate/internal/gitops"
-	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/oidc"
 	"github.com/modelgate/modelgate/internal/schema"
 	"github.com/modelgate/modelgate/internal/upload"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 // TokenVerifier verifies GitHub Actions OIDC tokens (oidc.Verifier). It is
@@ -314,7 +314,7 @@ func (in *Intake) evidence(ctx context.Context, repo *github.Repo, req upload.Re
 	if err != nil {
 		return mismatch("%s is not at the head %s of pull request #%d", req.Manifest, shortSHA(u.pr.HeadSHA), u.number)
 	}
-	m, err := manifest.Parse(in.app.validator, req.Manifest, data)
+	m, err := gitops.ParseManifest(in.app.validator, req.Manifest, data)
 	if err != nil {
 		return mismatch("%s at the head is no valid manifest: %v", req.Manifest, err)
 	}

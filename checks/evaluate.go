@@ -10,7 +10,7 @@ import (
 	"github.com/modelgate/modelgate/checks/evaluation"
 	"github.com/modelgate/modelgate/checks/fairness"
 	"github.com/modelgate/modelgate/checks/table"
-	"github.com/modelgate/modelgate/internal/manifest"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 // defaultThreshold turns scores into predictions when the manifest names neither

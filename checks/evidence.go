@@ -5,7 +5,7 @@ import (
 	"math"
 	"strconv"
 
-	"github.com/modelgate/modelgate/internal/manifest"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 // Schema identifies the version of the evidence document.

@@ -13,8 +13,8 @@ import (
 
 	"github.com/modelgate/modelgate/checks/drift"
 	"github.com/modelgate/modelgate/checks/internal/golden"
+	"github.com/modelgate/modelgate/checks/table"
 	"github.com/modelgate/modelgate/internal/gitops"
-	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/schema"
 )
 
@@ -36,12 +36,12 @@ func check(t *testing.T, v *schema.Validator, manifestPath string) map[string]an
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := manifest.Parse(v, manifestPath, data)
+	m, err := gitops.ParseManifest(v, manifestPath, data)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := defaultConfig(t, v)
-	ev, err := Run(context.Background(), m, os.DirFS(filepath.Dir(manifestPath)), drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
+	ev, err := Run(context.Background(), m, os.DirFS(filepath.Dir(manifestPath)), drift.Thresholds(cfg.Thresholds.Drift), table.Limits{Rows: cfg.Limits.Rows, Columns: cfg.Limits.Columns})
 	if err != nil {
 		t.Fatal(err)
 	}

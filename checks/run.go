@@ -12,32 +12,39 @@ import (
 	"path"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/modelgate/modelgate/checks/contract"
 	"github.com/modelgate/modelgate/checks/drift"
 	"github.com/modelgate/modelgate/checks/internal/floats"
 	"github.com/modelgate/modelgate/checks/table"
-	"github.com/modelgate/modelgate/internal/gitops"
-	"github.com/modelgate/modelgate/internal/manifest"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 // Run runs every check that m declares. fsys holds the files the manifest names,
 // rooted at the manifest's folder; thresholds judge drift; limits bound each
-// file. Data that breaks the
-// contract is evidence, not an error; Run fails when a declared check cannot run
-// at all: a file is missing or unreadable, a column it needs is absent, or a
-// value it needs is not there or not what it must be.
-func Run(ctx context.Context, m *manifest.Manifest, fsys fs.FS, thresholds drift.Thresholds, limits gitops.Limits) (*Evidence, error) {
+// file. Run depends on nothing but these: it reads no config and no
+// repository, and it takes a manifest as given, so that a manifest built in Go
+// runs as one decoded from model.yaml does. Data that breaks the contract is
+// evidence, not an error; Run fails when a declared check cannot run at all: a
+// file is missing or unreadable, a column it needs is absent, or a value it
+// needs is not there or not what it must be.
+func Run(ctx context.Context, m *manifest.Manifest, fsys fs.FS, thresholds drift.Thresholds, limits table.Limits) (*Evidence, error) {
 	if err := thresholds.Validate(); err != nil {
 		return nil, err
+	}
+	if m.Spec.Evaluation != nil && !slices.Contains(manifest.Tasks, m.Spec.Task) {
+		// The metrics are chosen by the task: an unknown one would be judged
+		// as some other task's.
+		return nil, fmt.Errorf("spec.task: %q is not one of %s", m.Spec.Task, strings.Join(manifest.Tasks, ", "))
 	}
 	ev := &Evidence{
 		Schema: Schema,
 		Model:  Model{Name: m.Metadata.Name, Version: m.Metadata.Version},
 		Inputs: []Input{},
 	}
-	r := &runner{fsys: fsys, thresholds: thresholds, limits: table.Limits{Rows: limits.Rows, Columns: limits.Columns}, ev: ev}
+	r := &runner{fsys: fsys, thresholds: thresholds, limits: limits, ev: ev}
 	if d := m.Spec.Data; d != nil {
 		if err := r.data(ctx, d); err != nil {
 			return nil, err

@@ -19,13 +19,11 @@ import (
 
 	"github.com/modelgate/modelgate/app"
 	"github.com/modelgate/modelgate/checks"
-	"github.com/modelgate/modelgate/checks/drift"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/githubtest"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/gittest"
-	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/oidc"
 	"github.com/modelgate/modelgate/internal/oidctest"
 	"github.com/modelgate/modelgate/internal/policy"
@@ -109,7 +107,7 @@ func (u *uploads) evidence() json.RawMessage {
 	if err != nil {
 		u.t.Fatal(err)
 	}
-	m, err := manifest.Parse(v, fraudManifest, data)
+	m, err := gitops.ParseManifest(v, fraudManifest, data)
 	if err != nil {
 		u.t.Fatal(err)
 	}
@@ -117,7 +115,7 @@ func (u *uploads) evidence() json.RawMessage {
 	if err := v.Decode(schema.Config, gitops.ConfigPath, nil, &cfg); err != nil {
 		u.t.Fatal(err)
 	}
-	ev, err := checks.Run(u.t.Context(), m, os.DirFS(filepath.Join(u.work.Dir, fraudDir)), drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
+	ev, err := gate.RunChecks(u.t.Context(), m, os.DirFS(filepath.Join(u.work.Dir, fraudDir)), &cfg)
 	if err != nil {
 		u.t.Fatal(err)
 	}

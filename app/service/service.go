@@ -24,7 +24,6 @@ import (
 	"github.com/modelgate/modelgate/app/access"
 	"github.com/modelgate/modelgate/app/server"
 	"github.com/modelgate/modelgate/app/web"
-	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/github"
 	"github.com/modelgate/modelgate/internal/oidc"
@@ -108,7 +107,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, now)
+	g := gate.New(v, gate.Checks{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, now)
 	a := app.New(gh, db, signer, g, v, metrics, log, now)
 	var uploads server.Uploader
 	if cfg.OIDCAudience != "" {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/modelgate/modelgate/app/access"
 	"github.com/modelgate/modelgate/app/web"
-	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/git"
@@ -79,7 +78,7 @@ func gatedStore(t *testing.T) history {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, time.Now)
+	g := gate.New(v, gate.Checks{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, time.Now)
 	judge := func(head, author string, approvals ...policy.Approval) audit.Record {
 		t.Helper()
 		for i := range approvals {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/modelgate/modelgate/checks/internal/floats"
 	"github.com/modelgate/modelgate/checks/table"
-	"github.com/modelgate/modelgate/internal/manifest"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 // Rules that a violation names.

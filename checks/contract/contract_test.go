@@ -8,7 +8,7 @@ import (
 	"testing/fstest"
 
 	"github.com/modelgate/modelgate/checks/table"
-	"github.com/modelgate/modelgate/internal/manifest"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 func TestCompileRefuses(t *testing.T) {

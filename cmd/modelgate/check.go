@@ -22,10 +22,11 @@ import (
 
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/checks/drift"
+	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/gitops"
-	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/report"
 	"github.com/modelgate/modelgate/internal/schema"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 func (c *cli) checkCommand() *cobra.Command {
@@ -57,7 +58,7 @@ func (c *cli) checkCommand() *cobra.Command {
 		if err != nil {
 			return c.fail(fmt.Errorf("read manifest: %w", err))
 		}
-		m, err := manifest.Parse(v, manifestPath, data)
+		m, err := gitops.ParseManifest(v, manifestPath, data)
 		if err != nil {
 			return c.fail(err)
 		}
@@ -79,7 +80,7 @@ func (c *cli) checkCommand() *cobra.Command {
 		if err := copies.cover(m); err != nil {
 			return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
 		}
-		ev, err := checks.Run(ctx, m, copies.over(dir, cfg.Limits.FileBytes), drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
+		ev, err := gate.RunChecks(ctx, m, copies.over(dir, cfg.Limits.FileBytes), cfg)
 		if err != nil {
 			return c.fail(fmt.Errorf("check %s: %w", manifestPath, err))
 		}

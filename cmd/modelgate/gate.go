@@ -12,10 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/git"
 	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/jsonlist"
 	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/report"
 	"github.com/modelgate/modelgate/internal/schema"
@@ -95,10 +95,10 @@ func (c *cli) gateCommand() *cobra.Command {
 			return c.fail(err)
 		}
 		defer db.Close()
-		g := gate.New(v, checks.Checker{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, time.Now)
+		g := gate.New(v, gate.Checks{}, policies.Modules(), gate.AuditRuns{Log: db}, gate.AuditUploads{Log: db}, time.Now)
 		res, err := g.Judge(ctx, gate.Request{
 			Repo: repo, Repository: abs, Base: baseSHA, Head: headSHA,
-			PullRequest: policy.PullRequest{Author: *author, BaseRef: *base, Labels: []string{}, Approvals: nonNilApprovals(approved), Committers: committers},
+			PullRequest: policy.PullRequest{Author: *author, BaseRef: *base, Labels: []string{}, Approvals: jsonlist.NonNil(approved), Committers: committers},
 		})
 		if err != nil {
 			return c.fail(err)
@@ -160,13 +160,6 @@ func changedFiles(ctx context.Context, head gitops.Snapshot, res *gate.Result) m
 		}
 	}
 	return files
-}
-
-func nonNilApprovals(a approvals) []policy.Approval {
-	if a == nil {
-		return []policy.Approval{}
-	}
-	return a
 }
 
 // writeGate writes the report in a format other than github's. Where the

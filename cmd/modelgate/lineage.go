@@ -13,7 +13,7 @@ import (
 	"github.com/modelgate/modelgate/checks/table"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/lineage"
-	"github.com/modelgate/modelgate/internal/manifest"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 // mlflowTimeout bounds each request to a tracking server.

@@ -17,7 +17,6 @@ import (
 
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/gitops"
-	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/schema"
 	"github.com/modelgate/modelgate/policies"
@@ -193,7 +192,7 @@ func entryInput(manifestPath, evidencePath, configPath string, uploaded bool, no
 	if err != nil {
 		return in, nil, fmt.Errorf("read manifest: %w", err)
 	}
-	m, err := manifest.Parse(v, manifestPath, data)
+	m, err := gitops.ParseManifest(v, manifestPath, data)
 	if err != nil {
 		return in, nil, err
 	}

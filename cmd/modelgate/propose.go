@@ -23,9 +23,9 @@ import (
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/github"
 	"github.com/modelgate/modelgate/internal/gitops"
-	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/report"
 	"github.com/modelgate/modelgate/internal/schema"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 // defaultMaxFileBytes bounds each file propose commits beside the manifest:
@@ -185,7 +185,7 @@ func readProposal(v *schema.Validator, manifestPath, evidencePath string, maxFil
 	if err != nil {
 		return nil, fmt.Errorf("propose: read the manifest: %w", err)
 	}
-	m, err := manifest.Parse(v, filepath.ToSlash(manifestPath), data)
+	m, err := gitops.ParseManifest(v, filepath.ToSlash(manifestPath), data)
 	if err != nil {
 		if errors.Is(err, schema.ErrInvalid) {
 			return nil, err

@@ -15,8 +15,8 @@ import (
 
 	"github.com/modelgate/modelgate/internal/analysis"
 	"github.com/modelgate/modelgate/internal/gitops"
-	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/schema"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 // Document kinds that validate knows.
@@ -260,7 +260,7 @@ func validateFile(v *schema.Validator, path, kind string) (validation, error) {
 	name := filepath.ToSlash(path)
 	switch kind {
 	case kindModel:
-		_, err = manifest.Parse(v, name, data)
+		_, err = gitops.ParseManifest(v, name, data)
 	case kindEnvironment:
 		_, err = gitops.ParseEnvironment(v, name, data)
 	case kindConfig:

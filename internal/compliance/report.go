@@ -17,6 +17,7 @@ import (
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/jsonlist"
 	"github.com/modelgate/modelgate/internal/policy"
 )
 
@@ -494,7 +495,7 @@ func (b *builder) attach(r audit.Record) {
 	}
 	var m audit.ApprovalPayload
 	b.decode(r, &m)
-	a := Approval{Source: sourceOf(r), User: r.Actor, Teams: nonNil(m.Teams), HeadSHA: r.HeadSHA, ReviewID: m.ReviewID}
+	a := Approval{Source: sourceOf(r), User: r.Actor, Teams: jsonlist.NonNil(m.Teams), HeadSHA: r.HeadSHA, ReviewID: m.ReviewID}
 	if !m.SubmittedAt.IsZero() {
 		a.SubmittedAt = m.SubmittedAt.UTC().Format(time.RFC3339)
 	}
@@ -635,12 +636,5 @@ func payloadOf(r audit.Record) json.RawMessage {
 		return r.Payload
 	}
 	s, _ := json.Marshal(string(r.Payload)) // marshalling a string cannot fail
-	return s
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
 	return s
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/modelgate/modelgate/internal/analysis"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gate"
-	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/rollout"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 // States of a version in a stage, as the summary gives them.

@@ -12,15 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/gittest"
-	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/schema"
 	"github.com/modelgate/modelgate/internal/sqlstore"
+	"github.com/modelgate/modelgate/manifest"
 	"github.com/modelgate/modelgate/policies"
 )
 
@@ -49,7 +48,7 @@ type countingChecker struct{ runs atomic.Int32 }
 
 func (c *countingChecker) Check(ctx context.Context, m *manifest.Manifest, files fs.FS, cfg *gitops.Config) (json.RawMessage, error) {
 	c.runs.Add(1)
-	return checks.Checker{}.Check(ctx, m, files, cfg)
+	return gate.Checks{}.Check(ctx, m, files, cfg)
 }
 
 // uploadScenario is the example repository with the trusting config, and
@@ -85,7 +84,7 @@ func uploaded(t *testing.T, db *sqlstore.DB, head, version, workflow, digest str
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := manifest.Parse(v, fraudManifest, data)
+	m, err := gitops.ParseManifest(v, fraudManifest, data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +92,7 @@ func uploaded(t *testing.T, db *sqlstore.DB, head, version, workflow, digest str
 	if err := v.Decode(schema.Config, gitops.ConfigPath, []byte(trustingConfig(t)), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	doc, err := checks.Checker{}.Check(ctx, m, os.DirFS(dir), &cfg)
+	doc, err := gate.Checks{}.Check(ctx, m, os.DirFS(dir), &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

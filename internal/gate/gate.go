@@ -17,10 +17,11 @@ import (
 
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gitops"
-	"github.com/modelgate/modelgate/internal/manifest"
+	"github.com/modelgate/modelgate/internal/jsonlist"
 	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/rollout"
 	"github.com/modelgate/modelgate/internal/schema"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 // Checker runs the checks a manifest declares on the files of its version folder,
@@ -195,7 +196,7 @@ func (g *Gate) Judge(ctx context.Context, req Request) (*Result, error) {
 	}
 	res.Change = change
 	res.Thresholds = &change.Config.Thresholds
-	res.PullRequest.ChangedFiles = nonNil(change.ChangedFiles)
+	res.PullRequest.ChangedFiles = jsonlist.NonNil(change.ChangedFiles)
 	if err := g.rollbacks(ctx, req.Repository, req.PullRequest.BaseRef, change); err != nil {
 		return nil, err
 	}
@@ -441,11 +442,4 @@ func (r *Result) AuditEntries() ([]audit.Entry, error) {
 		entries = append(entries, e)
 	}
 	return entries, nil
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

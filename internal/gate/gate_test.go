@@ -14,10 +14,10 @@ import (
 	"github.com/modelgate/modelgate/internal/git"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/gittest"
-	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/schema"
 	"github.com/modelgate/modelgate/internal/sqlstore"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)

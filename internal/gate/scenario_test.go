@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/analysis"
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/deploy"
@@ -49,7 +48,7 @@ func scenario(t *testing.T, edit func(r *gittest.Repo)) *gittest.Repo {
 
 func judgeReal(t *testing.T, r *gittest.Repo, approvals []policy.Approval) *gate.Result {
 	t.Helper()
-	return judgeWith(t, r, checks.Checker{}, policies.Modules(), approvals)
+	return judgeWith(t, r, gate.Checks{}, policies.Modules(), approvals)
 }
 
 func codes(res *gate.Result) []string {
@@ -352,7 +351,7 @@ func TestScenarioMergedPromotionMakesARollback(t *testing.T) {
 	db := auditLog(t)
 	judge := func() *gate.Result {
 		t.Helper()
-		res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvedOnce, db)
+		res, err := judgeOn(t, r, gate.Checks{}, policies.Modules(), approvedOnce, db)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -379,7 +378,7 @@ func TestScenarioMergedPromotionMakesARollback(t *testing.T) {
 	// Without the audit log there is no verdict: neither a rollback nor a
 	// promotion.
 	db.Close()
-	if res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvedByCompliance, db); err == nil {
+	if res, err := judgeOn(t, r, gate.Checks{}, policies.Modules(), approvedByCompliance, db); err == nil {
 		t.Fatalf("judged with the audit log closed: %+v", res)
 	}
 }
@@ -532,7 +531,7 @@ func analyzed(t *testing.T, db *sqlstore.DB, id int64, stage, version string, at
 // judgeRecorded judges branch promote of r with the run records of db.
 func judgeRecorded(t *testing.T, r *gittest.Repo, db *sqlstore.DB, approvals []policy.Approval) *gate.Result {
 	t.Helper()
-	res, err := judgeOn(t, r, checks.Checker{}, policies.Modules(), approvals, db)
+	res, err := judgeOn(t, r, gate.Checks{}, policies.Modules(), approvals, db)
 	if err != nil {
 		t.Fatal(err)
 	}

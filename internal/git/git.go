@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,6 +63,9 @@ func (r *Repo) ChangedFiles(ctx context.Context, from, to string) ([]string, err
 }
 
 func (r *Repo) History(ctx context.Context, sha, file string) ([]gitops.Commit, error) {
+	if err := gitops.CheckPath(file); err != nil {
+		return nil, err
+	}
 	out, err := r.run(ctx, nil, "log", "--first-parent", "--format=%H %ct", "--end-of-options", sha, "--", file)
 	if err != nil {
 		return nil, fmt.Errorf("history of %s at %s: %w", file, sha, err)
@@ -97,7 +99,7 @@ func (s snapshot) ReadFile(ctx context.Context, file string) ([]byte, error) {
 // gitops.CheckFile allows its mode and size: git cat-file would buffer a blob
 // of any size, and give a link's target as its content.
 func (s snapshot) ReadData(ctx context.Context, file string, limit int64) ([]byte, error) {
-	if err := checkPath(file); err != nil {
+	if err := gitops.CheckPath(file); err != nil {
 		return nil, err
 	}
 	out, err := s.repo.run(ctx, nil, "ls-tree", "-z", "-l", "--full-tree", s.sha, "--", file)
@@ -156,7 +158,7 @@ func parseEntry(out []byte, file string) (entry, error) {
 }
 
 func (s snapshot) ReadDir(ctx context.Context, dir string) ([]string, error) {
-	if err := checkPath(dir); err != nil {
+	if err := gitops.CheckPath(dir); err != nil {
 		return nil, err
 	}
 	out, err := s.repo.run(ctx, nil, "ls-tree", "-z", "--name-only", s.sha+":"+dir)
@@ -179,14 +181,6 @@ func (s snapshot) missing(ctx context.Context, p string) bool {
 	}
 	_, err := s.repo.run(ctx, nil, "cat-file", "-e", s.sha+":"+p)
 	return err != nil
-}
-
-// checkPath rejects paths that git would read outside the tree or as options.
-func checkPath(p string) error {
-	if p == "" || path.IsAbs(p) || path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") || strings.HasPrefix(p, "-") {
-		return fmt.Errorf("invalid repository path %q", p)
-	}
-	return nil
 }
 
 // run runs git and returns its output, written to out if it is not nil.

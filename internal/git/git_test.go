@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelgate/modelgate/internal/git"
 	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/gitopstest"
 	"github.com/modelgate/modelgate/internal/gittest"
 )
 
@@ -54,14 +55,26 @@ func TestSnapshot(t *testing.T) {
 	}
 }
 
+// TestPathsStayInTheTree: every read refuses by gitops.CheckPath's rule what
+// git would read out of the tree or as an option, or what names another file
+// on Windows, even where the tree holds a file of that name.
 func TestPathsStayInTheTree(t *testing.T) {
 	ctx := context.Background()
 	r := gittest.New(t)
-	sha := r.Commit("empty", time.Now())
-	snap := open(t, r).Snapshot(sha)
-	for _, p := range []string{"", "/etc/passwd", "../x", "a/../../x", "--output=/tmp/x", "a//b"} {
-		if _, err := snap.ReadFile(ctx, p); err == nil || errors.Is(err, fs.ErrNotExist) {
-			t.Errorf("ReadFile(%q) = %v, want an invalid path error", p, err)
+	r.Write("-x.csv", "a\n")
+	r.Write(`a\b.csv`, "a\n")
+	sha := r.Commit("odd names", time.Now())
+	repo := open(t, r)
+	snap := repo.Snapshot(sha)
+	for _, p := range []string{"", "/etc/passwd", "../x", "a/../../x", "--output=/tmp/x", "a//b", "-x.csv", `a\b.csv`, "a\x00b"} {
+		_, err := snap.ReadFile(ctx, p)
+		_, dirErr := snap.ReadDir(ctx, p)
+		_, histErr := repo.History(ctx, sha, p)
+		for _, e := range []error{err, dirErr, histErr} {
+			var pe *gitops.PathError
+			if !errors.As(e, &pe) || pe.Path != p {
+				t.Errorf("%q: %v, want a *gitops.PathError", p, e)
+			}
 		}
 	}
 }
@@ -135,4 +148,21 @@ func TestReadRefusesLinksAndLargeFiles(t *testing.T) {
 	if _, err := snap.ReadFile(ctx, "models/a/1.0.0/data"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("a folder: %v", err)
 	}
+}
+
+// gitops.Repository is read concurrently: the checks read a model's files in
+// parallel.
+func TestConcurrentReads(t *testing.T) {
+	r := gittest.New(t)
+	r.Write("environments/dev.yaml", "stage: dev\n")
+	r.Write("models/a/1.0.0/model.yaml", "x")
+	first := r.Commit("first", time.Now())
+	r.Write("environments/dev.yaml", "stage: dev\nmodels: {a: 1.0.0}\n")
+	r.Write("models/a/1.0.0/data.csv", "a\n1\n")
+	second := r.Commit("second", time.Now())
+	gitopstest.ReadConcurrently(t, open(t, r), gitopstest.Reads{
+		Commits: []string{first, second},
+		Files:   []string{"environments/dev.yaml", "models/a/1.0.0/data.csv", "missing.yaml"},
+		Dirs:    []string{"models/a/1.0.0", "environments", "missing"},
+	})
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	gh "github.com/google/go-github/v62/github"
+
+	"github.com/modelgate/modelgate/internal/gitops"
 )
 
 // ErrBranchExists is returned by CreateBranch when the branch is there
@@ -92,7 +94,7 @@ type FileCommit struct {
 // refuses it, rather than overwriting a change, when the file at the head is
 // not Previous.
 func (r *Repo) CommitFile(ctx context.Context, fc FileCommit) (string, error) {
-	if err := checkPath(fc.Path); err != nil {
+	if err := gitops.CheckPath(fc.Path); err != nil {
 		return "", fmt.Errorf("commit %s to %s in %s: %w", fc.Path, fc.Branch, r, err)
 	}
 	opts := &gh.RepositoryContentFileOptions{Message: gh.String(fc.Message), Content: fc.Content, Branch: gh.String(fc.Branch)}

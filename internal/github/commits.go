@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	gh "github.com/google/go-github/v62/github"
+
+	"github.com/modelgate/modelgate/internal/gitops"
 )
 
 // TreeCommit is a commit that writes files over the tree of another commit,
@@ -47,7 +49,7 @@ func (tc TreeCommit) check() error {
 		return fmt.Errorf("a commit over %s without files", tc.Base)
 	}
 	for p := range tc.Files {
-		if err := checkPath(p); err != nil {
+		if err := gitops.CheckPath(p); err != nil {
 			return err
 		}
 	}
@@ -199,7 +201,7 @@ func (r *Repo) createBlob(ctx context.Context, sha string, data []byte) error {
 // content (same is true), or something else. It compares SHAs in the
 // commit's tree without reading any file.
 func (r *Repo) FolderHolds(ctx context.Context, commit, dir string, files map[string][]byte) (exists, same bool, err error) {
-	if err := checkPath(dir); err != nil {
+	if err := gitops.CheckPath(dir); err != nil {
 		return false, false, err
 	}
 	t, err := r.tree(ctx, commit)

@@ -50,14 +50,6 @@ func checkSHA(sha string) error {
 	return nil
 }
 
-// checkPath rejects paths that are not clean paths inside the tree.
-func checkPath(p string) error {
-	if p == "" || path.IsAbs(p) || path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../") {
-		return fmt.Errorf("invalid repository path %q", p)
-	}
-	return nil
-}
-
 // Snapshot returns the content of the commit sha. Its first read fetches the
 // commit's whole tree in one request; files are fetched by blob SHA, once
 // for all the commits that share them.
@@ -77,7 +69,7 @@ func (s snapshot) ReadFile(ctx context.Context, file string) ([]byte, error) {
 // ReadData fetches the blob only if gitops.CheckFile allows the mode and size
 // its tree entry gives.
 func (s snapshot) ReadData(ctx context.Context, file string, limit int64) ([]byte, error) {
-	if err := checkPath(file); err != nil {
+	if err := gitops.CheckPath(file); err != nil {
 		return nil, err
 	}
 	t, err := s.r.tree(ctx, s.sha)
@@ -100,7 +92,7 @@ func (s snapshot) ReadData(ctx context.Context, file string, limit int64) ([]byt
 }
 
 func (s snapshot) ReadDir(ctx context.Context, dir string) ([]string, error) {
-	if err := checkPath(dir); err != nil {
+	if err := gitops.CheckPath(dir); err != nil {
 		return nil, err
 	}
 	t, err := s.r.tree(ctx, s.sha)
@@ -456,7 +448,7 @@ func (r *Repo) History(ctx context.Context, sha, file string) ([]gitops.Commit, 
 	if err := checkSHA(sha); err != nil {
 		return nil, err
 	}
-	if err := checkPath(file); err != nil {
+	if err := gitops.CheckPath(file); err != nil {
 		return nil, err
 	}
 	// A commit's history never changes: the change of a pull request and
@@ -618,7 +610,7 @@ func (g *graph) landings(ctx context.Context, sha string, changed []string, cuto
 // not changed costs nothing of the rate limit. An empty repository holds
 // nothing.
 func (r *Repo) HoldsOnDefaultBranch(ctx context.Context, path string) (bool, error) {
-	if err := checkPath(path); err != nil {
+	if err := gitops.CheckPath(path); err != nil {
 		return false, err
 	}
 	_, _, _, err := r.c.gh.Repositories.GetContents(ctx, r.owner, r.name, path, nil)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/modelgate/modelgate/internal/git"
 	"github.com/modelgate/modelgate/internal/gitops"
+	"github.com/modelgate/modelgate/internal/gitopstest"
 	"github.com/modelgate/modelgate/internal/gittest"
 	"github.com/modelgate/modelgate/internal/schema"
 )
@@ -342,6 +343,47 @@ func TestReadRefusesWhatGitRefuses(t *testing.T) {
 	}
 	if data, err := f.repo.Snapshot(sha).ReadFile(ctx, "models/a/1.0.0/model.yaml"); err != nil || string(data) != "name: a\n" {
 		t.Errorf("the manifest: %q, %v", data, err)
+	}
+}
+
+// gitops.Repository is read concurrently: the checks read a model's files in
+// parallel, and the App's workers share its caches. The caches start cold, so
+// the concurrent reads fill them.
+func TestConcurrentReads(t *testing.T) {
+	w, sha := branchyRepo(t)
+	f := newFixture(t, w)
+	gitopstest.ReadConcurrently(t, f.repo, gitopstest.Reads{
+		Commits: []string{sha["c1"], sha["c6"]},
+		Files:   []string{"environments/dev.yaml", "docs/guide.md", "nothing"},
+		Dirs:    []string{"models/a", "nothing"},
+	})
+}
+
+// TestPathsRefusedAsByGit: through the API, a path is refused by the rule
+// git's reader refuses it by (gitops.CheckPath), before GitHub is asked, even
+// where the tree holds a file of that name.
+func TestPathsRefusedAsByGit(t *testing.T) {
+	ctx := context.Background()
+	w := gittest.New(t)
+	w.Write("-x.csv", "a\n")
+	w.Write(`a\b.csv`, "a\n")
+	sha := w.Commit("odd names", t0)
+	f := newFixture(t, w)
+	f.gh.ResetCalls()
+	for _, p := range []string{"", "/etc/passwd", "../x", "a/../../x", "--output=/tmp/x", "a//b", "-x.csv", `a\b.csv`, "a\x00b"} {
+		_, err := f.repo.Snapshot(sha).ReadFile(ctx, p)
+		_, dirErr := f.repo.Snapshot(sha).ReadDir(ctx, p)
+		_, histErr := f.repo.History(ctx, sha, p)
+		_, holdsErr := f.repo.HoldsOnDefaultBranch(ctx, p)
+		for _, e := range []error{err, dirErr, histErr, holdsErr} {
+			var pe *gitops.PathError
+			if !errors.As(e, &pe) || pe.Path != p {
+				t.Errorf("%q: %v, want a *gitops.PathError", p, e)
+			}
+		}
+	}
+	if calls := f.calls(); len(calls) != 0 {
+		t.Errorf("GitHub was asked %v; a refused path must not be", calls)
 	}
 }
 

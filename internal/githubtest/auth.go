@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/jsonlist"
 )
 
 // A GitHub App: its JWTs are verified with its public key.
@@ -302,7 +304,7 @@ func (s *Server) listInstallations(req *request) *response {
 		}
 	}
 	resp := reply(http.StatusOK, nil)
-	resp.body = nonNil(page(req, resp, list))
+	resp.body = jsonlist.NonNil(page(req, resp, list))
 	return resp
 }
 

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/jsonlist"
 )
 
 // CheckRun is the state of a check run, as Server.CheckRuns shows it.
@@ -200,7 +202,7 @@ func (s *Server) listCheckRuns(req *request) *response {
 		runs = append(runs, s.checkRunObject(r, cr))
 	}
 	resp := reply(http.StatusOK, nil)
-	resp.body = object{"total_count": len(runs), "check_runs": nonNil(page(req, resp, runs))}
+	resp.body = object{"total_count": len(runs), "check_runs": jsonlist.NonNil(page(req, resp, runs))}
 	return resp
 }
 

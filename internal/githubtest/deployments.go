@@ -8,6 +8,8 @@ import (
 	"slices"
 	"time"
 	"unicode/utf8"
+
+	"github.com/modelgate/modelgate/internal/jsonlist"
 )
 
 // Deployment is a deployment and its statuses, as Server.Deployments shows it.
@@ -133,7 +135,7 @@ func (s *Server) listDeployments(req *request) *response {
 		list = append(list, s.deploymentObject(req.repo, d))
 	}
 	resp := reply(http.StatusOK, nil)
-	resp.body = nonNil(page(req, resp, list))
+	resp.body = jsonlist.NonNil(page(req, resp, list))
 	return resp
 }
 
@@ -234,7 +236,7 @@ func (s *Server) listDeploymentStatuses(req *request) *response {
 		list = append(list, s.deploymentStatusObject(req.repo, d, st))
 	}
 	resp := reply(http.StatusOK, nil)
-	resp.body = nonNil(page(req, resp, list))
+	resp.body = jsonlist.NonNil(page(req, resp, list))
 	return resp
 }
 

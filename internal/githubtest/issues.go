@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 	"unicode/utf8"
+
+	"github.com/modelgate/modelgate/internal/jsonlist"
 )
 
 // Comment is a comment on an issue or a pull request.
@@ -84,7 +86,7 @@ func (s *Server) listComments(req *request) *response {
 		}
 	}
 	resp := reply(http.StatusOK, nil)
-	resp.body = nonNil(page(req, resp, list))
+	resp.body = jsonlist.NonNil(page(req, resp, list))
 	return resp
 }
 

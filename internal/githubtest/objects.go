@@ -90,11 +90,3 @@ func optionalTime(t time.Time) any {
 	}
 	return timestamp(t)
 }
-
-// nonNil makes an empty list encode as [] rather than null.
-func nonNil[T any](items []T) []T {
-	if items == nil {
-		return []T{}
-	}
-	return items
-}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/jsonlist"
 )
 
 // PullRequest is the state of a pull request, as Server.PullRequest shows it.
@@ -385,7 +387,7 @@ func (s *Server) listPulls(req *request) *response {
 		slices.Reverse(list)
 	}
 	resp := reply(http.StatusOK, nil)
-	resp.body = nonNil(page(req, resp, list))
+	resp.body = jsonlist.NonNil(page(req, resp, list))
 	return resp
 }
 

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/schema"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 // Kinds of pin change.
@@ -192,7 +192,7 @@ func (r *reader) modelFile(ctx context.Context, file string) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", file, err)
 	}
-	_, err = manifest.Parse(r.v, file, data)
+	_, err = ParseManifest(r.v, file, data)
 	return err
 }
 
@@ -208,7 +208,7 @@ func (r *reader) resolve(ctx context.Context, p *Promotion) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", file, err)
 	}
-	if p.Manifest, err = manifest.Parse(r.v, file, data); err != nil {
+	if p.Manifest, err = ParseManifest(r.v, file, data); err != nil {
 		return err
 	}
 	p.ManifestPath = file

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -52,6 +53,43 @@ func CheckFile(p string, mode fs.FileMode, size, limit int64) error {
 		return &TooLargeError{Path: p, Size: size, Limit: limit}
 	}
 	return nil
+}
+
+// PathError is a repository path that CheckPath refuses.
+type PathError struct {
+	Path   string
+	Reason string // the rule it breaks
+}
+
+func (e *PathError) Error() string {
+	return fmt.Sprintf("invalid repository path %q: %s", e.Path, e.Reason)
+}
+
+// CheckPath is the rule for every path modelgate asks git or GitHub for: a
+// path of a file or folder inside the tree, named one way only. Paths come
+// from pull requests (the files a manifest names), so what git or GitHub would
+// take otherwise is refused: a path leading out of the tree, which git
+// resolves against the work tree; one starting with "-", which git reads as an
+// option; a NUL, which ends a C string; a backslash, which Windows takes for
+// a separator, so that a checkout there would hold the file elsewhere. "." is
+// the root.
+func CheckPath(p string) error {
+	reason := ""
+	switch {
+	case p == "":
+		reason = "empty"
+	case !fs.ValidPath(p):
+		reason = "not a clean, slash-separated path inside the tree"
+	case strings.HasPrefix(p, "-"):
+		reason = `starts with "-"`
+	case strings.Contains(p, "\x00"):
+		reason = "holds a NUL byte"
+	case strings.Contains(p, `\`):
+		reason = "holds a backslash"
+	default:
+		return nil
+	}
+	return &PathError{Path: p, Reason: reason}
 }
 
 // FS presents the folder dir of a snapshot as an fs.FS, for code that reads files

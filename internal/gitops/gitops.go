@@ -9,7 +9,8 @@ import (
 	"time"
 )
 
-// Snapshot is the repository's content at one commit.
+// Snapshot is the repository's content at one commit. Its reads refuse a
+// path that CheckPath refuses. It is used concurrently, as Repository is.
 type Snapshot interface {
 	// ReadFile returns the document at path, refused over MaxDocumentBytes; an
 	// error wrapping fs.ErrNotExist when it is not there.
@@ -23,6 +24,13 @@ type Snapshot interface {
 }
 
 // Repository is a git repository, addressed by commit SHA.
+//
+// A Repository and its snapshots are used concurrently: the checks read a
+// model's files in parallel through one snapshot. Implementations are safe for
+// concurrent use: they guard what they keep between calls (a cache, which the
+// App's repositories share; the first error seen), and the slices they return
+// are the caller's to change. gitopstest.ReadConcurrently checks an
+// implementation against this.
 type Repository interface {
 	Snapshot(sha string) Snapshot
 	// MergeBase returns the best common ancestor of two commits.

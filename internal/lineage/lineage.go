@@ -23,7 +23,7 @@ import (
 
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/checks/table"
-	"github.com/modelgate/modelgate/internal/manifest"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 // Tolerance is the relative difference below which an MLflow metric and the

@@ -9,12 +9,11 @@ import (
 	"testing"
 
 	"github.com/modelgate/modelgate/checks"
-	"github.com/modelgate/modelgate/checks/drift"
 	"github.com/modelgate/modelgate/checks/table"
+	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/lineage"
 	"github.com/modelgate/modelgate/internal/lineagetest"
-	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/schema"
 )
 
@@ -102,7 +101,7 @@ func (p *project) checkConfig(t *testing.T) (lineage.Config, func()) {
 		t.Fatal(err)
 	}
 	dir := filepath.Join(p.root, "model")
-	m, err := manifest.Parse(v, "model/model.yaml", []byte(p.read(t, "model/model.yaml")))
+	m, err := gitops.ParseManifest(v, "model/model.yaml", []byte(p.read(t, "model/model.yaml")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +113,7 @@ func (p *project) checkConfig(t *testing.T) (lineage.Config, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := checks.Run(context.Background(), m, files, drift.Thresholds(cfg.Thresholds.Drift), cfg.Limits)
+	ev, err := gate.RunChecks(context.Background(), m, files, &cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

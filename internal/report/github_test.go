@@ -7,9 +7,9 @@ import (
 
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/gitops"
-	"github.com/modelgate/modelgate/internal/manifest"
 	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/report"
+	"github.com/modelgate/modelgate/manifest"
 )
 
 const manifestText = `apiVersion: modelgate/v1

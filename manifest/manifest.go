@@ -1,19 +1,17 @@
 // Package manifest defines the model manifest, models/<name>/<version>/model.yaml:
 // one immutable model version, what it is for, where it came from and which checks
-// it declares.
+// it declares. It holds the manifest's types only, and imports nothing but the
+// standard library, so that a program outside this module can build a manifest
+// for package checks; schemas/manifest.cue decides what is valid.
 package manifest
 
 import (
-	"fmt"
 	"path"
-	"path/filepath"
 	"strings"
-
-	"github.com/modelgate/modelgate/internal/schema"
 )
 
-// Manifest is a validated model manifest. Its fields mirror schemas/manifest.cue,
-// which decides what is valid; JSON names are the manifest's own.
+// Manifest is a model manifest. Its fields mirror schemas/manifest.cue; JSON
+// names are the manifest's own, so a manifest decodes with encoding/json.
 type Manifest struct {
 	APIVersion string   `json:"apiVersion"`
 	Kind       string   `json:"kind"`
@@ -36,6 +34,9 @@ const (
 	MulticlassClassification = "multiclass_classification"
 	Regression               = "regression"
 )
+
+// Tasks are the tasks a manifest may declare.
+var Tasks = []string{BinaryClassification, MulticlassClassification, Regression}
 
 type Spec struct {
 	Task        string      `json:"task"`
@@ -198,30 +199,4 @@ var FileNames = []string{"model.yaml", "model.yml", "model.json", "model.cue"}
 // Dir is the folder of a model version: models/<name>/<version>.
 func Dir(name, version string) string {
 	return path.Join("models", name, version)
-}
-
-// Parse validates a manifest against the schema and decodes it. filename is the
-// manifest's path in the repository: errors name it, and the manifest must sit in
-// the folder its name and version say.
-func Parse(v *schema.Validator, filename string, data []byte) (*Manifest, error) {
-	var m Manifest
-	if err := v.Decode(schema.Model, filename, data, &m); err != nil {
-		return nil, err
-	}
-	// Pins resolve to folders: a manifest in the models/ tree must sit in the one
-	// its name and version name.
-	if name, version, ok := versionDir(filename); ok && (name != m.Metadata.Name || version != m.Metadata.Version) {
-		return nil, fmt.Errorf("%s: the manifest declares %s %s but is in models/%s/%s/", filename, m.Metadata.Name, m.Metadata.Version, name, version)
-	}
-	return &m, nil
-}
-
-// versionDir returns the name and version of a models/<name>/<version>/<file> path.
-func versionDir(filename string) (name, version string, ok bool) {
-	parts := strings.Split(filepath.ToSlash(filename), "/")
-	n := len(parts)
-	if n < 4 || parts[n-4] != "models" {
-		return "", "", false
-	}
-	return parts[n-3], parts[n-2], true
 }
