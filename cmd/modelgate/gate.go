@@ -13,7 +13,6 @@ import (
 	"github.com/modelgate/modelgate/checks"
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/git"
-	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/report"
 	"github.com/modelgate/modelgate/internal/schema"
@@ -120,7 +119,7 @@ func runGate(ctx context.Context, c *cli, args []string) int {
 		}
 	}
 	if *format == "github" {
-		err = report.GitHub(c.stdout, res, changedFiles(ctx, repo.Snapshot(headSHA), res))
+		err = report.GitHub(c.stdout, res, report.Files(ctx, repo.Snapshot(headSHA), res))
 	} else {
 		err = writeGate(c.stdout, *format, res, seqs)
 	}
@@ -131,28 +130,6 @@ func runGate(ctx context.Context, c *cli, args []string) int {
 		return exitFailed
 	}
 	return exitOK
-}
-
-// changedFiles reads, at the head, the manifests and environment files the
-// judgements are about, for annotations on their lines. One that cannot be
-// read gets its annotations on its first line: the decision is made already.
-func changedFiles(ctx context.Context, head gitops.Snapshot, res *gate.Result) map[string][]byte {
-	files := map[string][]byte{}
-	for _, j := range res.Judgements {
-		p := j.Promotion
-		if p == nil {
-			continue
-		}
-		for _, name := range []string{p.ManifestPath, gitops.EnvironmentPath(p.ToStage)} {
-			if _, ok := files[name]; ok || name == "" {
-				continue
-			}
-			if data, err := head.ReadFile(ctx, name); err == nil {
-				files[name] = data
-			}
-		}
-	}
-	return files
 }
 
 func nonNilApprovals(a approvals) []policy.Approval {
