@@ -83,7 +83,59 @@ func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string,
 	if err != nil {
 		return nil, err
 	}
-	set := &approvalSet{committers: committers}
+	counted, dropped := countApprovals(reviews, approvalFacts{
+		Author: pr.Author, HeadSHA: pr.HeadSHA, Fork: fork, HeadRepo: pr.HeadRepo, Committers: committers, Requesters: requesters,
+	})
+	set := &approvalSet{committers: committers, dropped: dropped}
+	if len(counted) == 0 {
+		return set, nil
+	}
+	teams, err := a.approverTeams(ctx, repo, rules)
+	if err != nil {
+		return nil, err
+	}
+	org, _, _ := strings.Cut(fullName, "/")
+	for _, r := range counted {
+		ap := approval{User: r.User, ReviewID: r.ID, SHA: r.CommitID, SubmittedAt: r.SubmittedAt, Teams: []string{}}
+		for _, team := range teams {
+			in, err := repo.TeamMember(ctx, org, team, r.User)
+			if err != nil {
+				return nil, fmt.Errorf("read membership of %s in %s/%s: %w", r.User, org, team, err)
+			}
+			if in {
+				ap.Teams = append(ap.Teams, team)
+			}
+		}
+		set.counted = append(set.counted, ap)
+	}
+	return set, nil
+}
+
+// approvalFacts are what decides whether an approval of a pull request
+// counts, as read from GitHub and the audit log.
+type approvalFacts struct {
+	Author  string
+	HeadSHA string
+	// Fork says that the head branch is not in the base repository, which
+	// HeadRepo names ("" for a deleted fork).
+	Fork     bool
+	HeadRepo string
+	// Committers are those who authored, committed or pushed the pull
+	// request's commits; Requesters those whose /modelgate command made the
+	// App open it.
+	Committers, Requesters []string
+}
+
+// countApprovals sorts the reviewers' standing approvals into those that
+// count and those that do not, with why: a reviewer's latest decisive
+// review (approve, request changes, dismissal) stands, and an approval
+// counts only when it was given on the head by someone who neither opened
+// the pull request, nor committed or pushed to it, nor asked the App for
+// it, on a head branch whose pushers can be seen. The built-in policies
+// judge the approvals they are given by the same rules of author,
+// committers and head (policies/lib.rego), and TestApprovalRulesAgree
+// holds the two to each other.
+func countApprovals(reviews []github.Review, f approvalFacts) (counted []github.Review, dropped []droppedApproval) {
 	latest := map[string]github.Review{}
 	var order []string
 	for _, r := range reviews {
@@ -97,46 +149,32 @@ func (a *App) approvals(ctx context.Context, repo *github.Repo, fullName string,
 			latest[r.User] = r
 		}
 	}
-	var teams []string
+	among := func(logins []string, user string) bool {
+		return slices.ContainsFunc(logins, func(c string) bool { return strings.EqualFold(c, user) })
+	}
 	for _, user := range order {
 		r := latest[user]
 		if r.State != "APPROVED" {
 			continue
 		}
 		switch {
-		case fork:
-			set.dropped = append(set.dropped, droppedApproval{user,
-				fmt.Sprintf("the head branch is in %s, whose pushers modelgate cannot see", cmp.Or(pr.HeadRepo, "a deleted fork"))})
-		case strings.EqualFold(user, pr.Author):
-			set.dropped = append(set.dropped, droppedApproval{user, "opened the pull request"})
-		case slices.ContainsFunc(committers, func(c string) bool { return strings.EqualFold(c, user) }):
-			set.dropped = append(set.dropped, droppedApproval{user, "pushed a commit to the pull request"})
-		case slices.ContainsFunc(requesters, func(c string) bool { return strings.EqualFold(c, user) }):
-			set.dropped = append(set.dropped, droppedApproval{user, "asked the App for the pull request with a /modelgate command"})
-		case r.CommitID != pr.HeadSHA:
-			set.dropped = append(set.dropped, droppedApproval{user,
-				fmt.Sprintf("approved %s; commits pushed since (head is now %s) need a new approval", shortSHA(r.CommitID), shortSHA(pr.HeadSHA))})
+		case f.Fork:
+			dropped = append(dropped, droppedApproval{user,
+				fmt.Sprintf("the head branch is in %s, whose pushers modelgate cannot see", cmp.Or(f.HeadRepo, "a deleted fork"))})
+		case strings.EqualFold(user, f.Author):
+			dropped = append(dropped, droppedApproval{user, "opened the pull request"})
+		case among(f.Committers, user):
+			dropped = append(dropped, droppedApproval{user, "pushed a commit to the pull request"})
+		case among(f.Requesters, user):
+			dropped = append(dropped, droppedApproval{user, "asked the App for the pull request with a /modelgate command"})
+		case r.CommitID != f.HeadSHA:
+			dropped = append(dropped, droppedApproval{user,
+				fmt.Sprintf("approved %s; commits pushed since (head is now %s) need a new approval", shortSHA(r.CommitID), shortSHA(f.HeadSHA))})
 		default:
-			if teams == nil {
-				if teams, err = a.approverTeams(ctx, repo, rules); err != nil {
-					return nil, err
-				}
-			}
-			ap := approval{User: user, ReviewID: r.ID, SHA: r.CommitID, SubmittedAt: r.SubmittedAt, Teams: []string{}}
-			org, _, _ := strings.Cut(fullName, "/")
-			for _, team := range teams {
-				in, err := repo.TeamMember(ctx, org, team, user)
-				if err != nil {
-					return nil, fmt.Errorf("read membership of %s in %s/%s: %w", user, org, team, err)
-				}
-				if in {
-					ap.Teams = append(ap.Teams, team)
-				}
-			}
-			set.counted = append(set.counted, ap)
+			counted = append(counted, r)
 		}
 	}
-	return set, nil
+	return counted, dropped
 }
 
 // requesters are those whose /modelgate command made the App open the pull

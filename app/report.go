@@ -2,11 +2,9 @@ package app
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -53,19 +51,19 @@ func (a *App) report(ctx context.Context, repo *github.Repo, pr github.PullReque
 	if err != nil {
 		return err
 	}
-	manifests := a.manifestLines(ctx, repo, res)
+	files := report.Files(ctx, repo.Snapshot(res.Head), res)
 	all := func(string) bool { return true }
 	runs := []github.CheckRun{
-		checkRun(CheckValidate, "Change and manifests", res, validationCode, manifests, func(w io.Writer) error {
+		checkRun(CheckValidate, "Change and manifests", res, validationCode, files, func(w io.Writer) error {
 			return report.MarkdownMessages(w, res, validationCode)
 		}),
-		checkRun(CheckChecks, "Data, drift, evaluation and fairness checks", res, checksCode, manifests, func(w io.Writer) error {
+		checkRun(CheckChecks, "Data, drift, evaluation and fairness checks", res, checksCode, files, func(w io.Writer) error {
 			if err := report.MarkdownMessages(w, res, checksCode); err != nil {
 				return err
 			}
 			return report.MarkdownEvidence(w, res)
 		}),
-		checkRun(CheckPolicy, "Policy decision", res, all, manifests, func(w io.Writer) error {
+		checkRun(CheckPolicy, "Policy decision", res, all, files, func(w io.Writer) error {
 			return report.Markdown(w, res)
 		}),
 	}
@@ -125,20 +123,20 @@ func (a *App) checkpoint(ctx context.Context, decisions []audit.Record) (string,
 		recorded, head.Size, msg), nil
 }
 
-func checkRun(name, title string, res *gate.Result, keep func(string) bool, manifests map[string][]string, summary func(io.Writer) error) github.CheckRun {
+func checkRun(name, title string, res *gate.Result, keep func(string) bool, files map[string][]byte, summary func(io.Writer) error) github.CheckRun {
 	run := github.CheckRun{Name: name, HeadSHA: res.Head, Conclusion: "success"}
 	var denied, warned int
 	for _, j := range res.Judgements {
 		for _, m := range j.Decision.Deny {
 			if keep(m.Code) {
 				denied++
-				run.Annotations = append(run.Annotations, annotation(j.Promotion, m, "failure", manifests))
+				run.Annotations = append(run.Annotations, annotation(j.Promotion, m, "failure", files))
 			}
 		}
 		for _, m := range j.Decision.Warn {
 			if keep(m.Code) {
 				warned++
-				run.Annotations = append(run.Annotations, annotation(j.Promotion, m, "warning", manifests))
+				run.Annotations = append(run.Annotations, annotation(j.Promotion, m, "warning", files))
 			}
 		}
 	}
@@ -158,47 +156,11 @@ func checkRun(name, title string, res *gate.Result, keep func(string) bool, mani
 	return run
 }
 
-// locationRE is the file:line:col prefix of the gate's messages about files
-// it could not read.
-var locationRE = regexp.MustCompile(`^([^\s:]+):(\d+):\d+: `)
-
-// annotation places a message on the line at fault: the location a read error
-// names, else the manifest line that names what the message is about, else
-// the manifest's first line.
-func annotation(p *gitops.Promotion, m policy.Message, level string, manifests map[string][]string) github.Annotation {
-	an := github.Annotation{Level: level, Title: m.Code, Message: m.Msg, StartLine: 1, EndLine: 1}
-	if loc := locationRE.FindStringSubmatch(m.Msg); loc != nil {
-		line, _ := strconv.Atoi(loc[2])
-		an.Path, an.StartLine, an.EndLine = loc[1], max(line, 1), max(line, 1)
-		return an
-	}
-	if p == nil {
-		an.Path = gitops.ConfigPath
-		return an
-	}
-	// A removal has no manifest: its environment file is what changed.
-	an.Path = cmp.Or(p.ManifestPath, gitops.EnvironmentPath(p.ToStage))
-	if line := findLine(manifests[an.Path], m); line > 0 {
-		an.StartLine, an.EndLine = line, line
-	}
-	return an
-}
-
-// findLine returns the first manifest line that holds one of the message's
-// string fields (an attribute, a metric, a field name), or 0.
-func findLine(lines []string, m policy.Message) int {
-	for _, v := range m.Fields {
-		s, ok := v.(string)
-		if !ok || s == "" {
-			continue
-		}
-		for i, l := range lines {
-			if strings.Contains(l, s) {
-				return i + 1
-			}
-		}
-	}
-	return 0
+// annotation places a message where report.Locate does, as the gate's
+// workflow commands do.
+func annotation(p *gitops.Promotion, m policy.Message, level string, files map[string][]byte) github.Annotation {
+	pos := report.Locate(p, m, files)
+	return github.Annotation{Path: pos.File, StartLine: pos.Line, EndLine: pos.Line, Level: level, Title: m.Code, Message: m.Msg}
 }
 
 func writeApprovals(b *bytes.Buffer, ap *approvalSet) {
@@ -232,21 +194,4 @@ func inputDigests(res *gate.Result) string {
 		return "none"
 	}
 	return strings.Join(ds, ", ")
-}
-
-// manifestLines reads the lines of each promoted manifest at the head, to
-// place annotations on them. The manifests were read to judge the change, so
-// this costs no API call; one that cannot be read just gets no line numbers.
-func (a *App) manifestLines(ctx context.Context, repo *github.Repo, res *gate.Result) map[string][]string {
-	lines := map[string][]string{}
-	head := repo.Snapshot(res.Head)
-	for _, j := range res.Judgements {
-		if j.Promotion == nil {
-			continue
-		}
-		if data, err := head.ReadFile(ctx, j.Promotion.ManifestPath); err == nil {
-			lines[j.Promotion.ManifestPath] = strings.Split(string(data), "\n")
-		}
-	}
-	return lines
 }

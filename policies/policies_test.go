@@ -52,9 +52,10 @@ func TestEveryBuiltinPackageIsClosed(t *testing.T) {
 		}
 		own := policy.Module{Path: ".modelgate/policies/own.rego", Source: []byte("package " + pkg + "\n\nextra := true\n")}
 		d := policy.Compile(ctx, append(policies.Modules(), own), cfg).Evaluate(ctx, in)
-		want := ".modelgate/policies/own.rego:1:1: package " + pkg + " is a built-in package"
-		if d.Allow || len(d.Deny) != 1 || d.Deny[0].Code != policy.CodeCompile || !strings.Contains(d.Deny[0].Msg, want) {
-			t.Errorf("%s: decision %+v; want one %s denial containing %q", pkg, d, policy.CodeCompile, want)
+		want, at := "package "+pkg+" is a built-in package", policy.Position{File: own.Path, Line: 1, Column: 1}
+		if d.Allow || len(d.Deny) != 1 || d.Deny[0].Code != policy.CodeCompile || !strings.Contains(d.Deny[0].Msg, want) ||
+			d.Deny[0].Position == nil || *d.Deny[0].Position != at {
+			t.Errorf("%s: decision %+v; want one %s denial at %s containing %q", pkg, d, policy.CodeCompile, at, want)
 		}
 	}
 }

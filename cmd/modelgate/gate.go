@@ -14,7 +14,6 @@ import (
 
 	"github.com/modelgate/modelgate/internal/gate"
 	"github.com/modelgate/modelgate/internal/git"
-	"github.com/modelgate/modelgate/internal/gitops"
 	"github.com/modelgate/modelgate/internal/jsonlist"
 	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/report"
@@ -125,7 +124,7 @@ func (c *cli) gateCommand() *cobra.Command {
 			}
 		}
 		if *format == "github" {
-			err = report.GitHub(c.stdout, res, changedFiles(ctx, repo.Snapshot(headSHA), res))
+			err = report.GitHub(c.stdout, res, report.Files(ctx, repo.Snapshot(headSHA), res))
 		} else {
 			err = writeGate(c.stdout, c.stderr, *format, res, seqs)
 		}
@@ -138,28 +137,6 @@ func (c *cli) gateCommand() *cobra.Command {
 		return exitOK
 	})
 	return cmd
-}
-
-// changedFiles reads, at the head, the manifests and environment files the
-// judgements are about, for annotations on their lines. One that cannot be
-// read gets its annotations on its first line: the decision is made already.
-func changedFiles(ctx context.Context, head gitops.Snapshot, res *gate.Result) map[string][]byte {
-	files := map[string][]byte{}
-	for _, j := range res.Judgements {
-		p := j.Promotion
-		if p == nil {
-			continue
-		}
-		for _, name := range []string{p.ManifestPath, gitops.EnvironmentPath(p.ToStage)} {
-			if _, ok := files[name]; ok || name == "" {
-				continue
-			}
-			if data, err := head.ReadFile(ctx, name); err == nil {
-				files[name] = data
-			}
-		}
-	}
-	return files
 }
 
 // writeGate writes the report in a format other than github's. Where the

@@ -297,10 +297,10 @@ func writeDecision(w io.Writer, d policy.Decision) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", verdict)
 	for _, m := range d.Deny {
-		fmt.Fprintf(&b, "  deny  %-28s %s\n", m.Code, m.Msg)
+		fmt.Fprintf(&b, "  deny  %-28s %s\n", m.Code, m.Text())
 	}
 	for _, m := range d.Warn {
-		fmt.Fprintf(&b, "  warn  %-28s %s\n", m.Code, m.Msg)
+		fmt.Fprintf(&b, "  warn  %-28s %s\n", m.Code, m.Text())
 	}
 	fmt.Fprintf(&b, "policy bundle %s\ninput         %s\n", d.BundleDigest, d.InputDigest)
 	_, err := w.Write([]byte(b.String()))

@@ -14,6 +14,7 @@ import (
 	"github.com/modelgate/modelgate/internal/audit"
 	"github.com/modelgate/modelgate/internal/gittest"
 	"github.com/modelgate/modelgate/internal/pdftest"
+	"github.com/modelgate/modelgate/internal/policy"
 	"github.com/modelgate/modelgate/internal/schema"
 	"github.com/modelgate/modelgate/internal/sqlstore"
 )
@@ -337,6 +338,12 @@ func gateRun(t *testing.T, mainEdits, promotionEdits func(*gittest.Repo), wantEx
 	return db
 }
 
+// message is a message of the JSON report.
+type message struct {
+	Code, Msg string
+	Position  *policy.Position
+}
+
 // TestAuditReportOfABrokenManifest: a promotion whose manifest does not
 // validate is denied, and the denial is in the model's report in every
 // format, on the version the manifest's path names.
@@ -365,7 +372,7 @@ func TestAuditReportOfABrokenManifest(t *testing.T) {
 				Proposals []struct {
 					Decisions []struct {
 						Allow bool
-						Deny  []struct{ Code, Msg string }
+						Deny  []message
 					}
 				}
 			}
@@ -379,8 +386,9 @@ func TestAuditReportOfABrokenManifest(t *testing.T) {
 		t.Fatalf("JSON report:\n%s", out["json"])
 	}
 	d := doc.Versions[0].Stages[0].Proposals[0].Decisions[0]
-	if d.Allow || len(d.Deny) == 0 || !slices.ContainsFunc(d.Deny, func(m struct{ Code, Msg string }) bool {
-		return m.Code == "change.invalid" && strings.HasPrefix(m.Msg, manifest+":7:13: metadata.riskTier")
+	at := policy.Position{File: manifest, Line: 7, Column: 13}
+	if d.Allow || len(d.Deny) == 0 || !slices.ContainsFunc(d.Deny, func(m message) bool {
+		return m.Code == "change.invalid" && strings.HasPrefix(m.Msg, "metadata.riskTier") && m.Position != nil && *m.Position == at
 	}) {
 		t.Errorf("the decision %+v; want the manifest's denial", d)
 	}

@@ -188,17 +188,28 @@ type ApprovalCount struct {
 	Reason  string `json:"reason,omitempty"`
 }
 
-// Message is a policy's reason to deny or warn.
+// Message is a policy's reason to deny or warn, as the report's v1 JSON
+// spells it. It is not policy.Message: schemas/report.cue fixes this
+// spelling (code always present, a waiver's approved_by), which no later
+// release may rename, while the audit record keeps the spelling of the
+// policies' output and of waivers.yaml.
 type Message struct {
 	Code string `json:"code"`
 	// Msg is the message without the note of the waiver that turned it into
 	// a warning, which Waiver carries.
 	Msg string `json:"msg"`
+	// Position is where in the repository the problem is, when the gate
+	// knew it; Msg then says what without where.
+	Position *policy.Position `json:"position,omitempty"`
 	// Waiver is the waiver that turned a deny into this warning.
 	Waiver *Waiver `json:"waiver,omitempty"`
 }
 
-// Waiver is a waiver used by a decision.
+// Text is the message at its position, for a report that shows no position
+// apart.
+func (m Message) Text() string { return m.Position.Label(m.Msg) }
+
+// Waiver is a waiver used by a decision, as the report's v1 JSON spells it.
 type Waiver struct {
 	Code       string `json:"code"`
 	Reason     string `json:"reason"`
@@ -617,7 +628,7 @@ func decodeDecision(r audit.Record) (Decision, *gitops.Promotion, policy.PullReq
 func messages(ms []policy.Message) []Message {
 	out := make([]Message, 0, len(ms))
 	for _, m := range ms {
-		msg := Message{Code: m.Code, Msg: m.Msg}
+		msg := Message{Code: m.Code, Msg: m.Msg, Position: m.Position}
 		if w := m.Waiver; w != nil {
 			msg.Waiver = &Waiver{Code: w.Code, Reason: w.Reason, ApprovedBy: w.ApprovedBy, Expires: w.Expires}
 			// policy.ApplyWaivers notes the waiver in the message; the

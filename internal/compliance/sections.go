@@ -24,10 +24,10 @@ func (r *Report) decision(d Decision) []block {
 	}
 	msgs := table{Header: []string{"Verdict", "Code", "Message"}}
 	for _, m := range d.Deny {
-		msgs.Rows = append(msgs.Rows, r.row(d.Seq, "deny", orNone(m.Code), m.Msg))
+		msgs.Rows = append(msgs.Rows, r.row(d.Seq, "deny", orNone(m.Code), m.Text()))
 	}
 	for _, m := range d.Warn {
-		text := m.Msg
+		text := m.Text()
 		if m.Waiver != nil {
 			text += " (waived)"
 		}

@@ -289,31 +289,23 @@ func (g *Gate) rollbacks(ctx context.Context, repository, branch string, change 
 	return nil
 }
 
-// deny makes the result a denial of the whole change. A document that could
-// not be read gives one message per problem, each with the problem's place
-// as fields (file, line, column), so that a report can point at it without
-// reading the message back. The denial is judged once for each model version
-// whose files the messages name, so that each version's history holds it,
-// and once for the change when they name none.
+// deny makes the result a denial of the whole change, with one message per
+// problem. The denial is judged once for each model version whose files the
+// messages name, so that each version's history holds it, and once for the
+// change when they name none.
 func (r *Result) deny(code string, err error) {
 	r.Allow = false
-	var msgs []policy.Message
-	lines := strings.Split(err.Error(), "\n")
-	var errs schema.Errors
-	placed := errors.As(err, &errs) && len(errs) == len(lines)
+	msgs := problems(code, err)
 	type version struct{ model, version string }
 	var named []version
-	for i, line := range lines {
-		m := policy.Message{Code: code, Msg: line, Package: "modelgate"}
-		file, _, _ := strings.Cut(line, ":")
-		if placed {
-			m.Fields = map[string]any{"file": errs[i].File, "line": errs[i].Line, "column": errs[i].Column}
-			file = errs[i].File
+	for _, m := range msgs {
+		file, _, _ := strings.Cut(m.Msg, ":")
+		if m.Position != nil {
+			file = m.Position.File
 		}
 		if model, ver, ok := gitops.ModelVersionOf(file); ok && !slices.Contains(named, version{model, ver}) {
 			named = append(named, version{model, ver})
 		}
-		msgs = append(msgs, m)
 	}
 	d := policy.Decision{Deny: msgs, Warn: []policy.Message{}}
 	if len(named) == 0 {
@@ -324,6 +316,45 @@ func (r *Result) deny(code string, err error) {
 	for _, v := range named {
 		r.Judgements = append(r.Judgements, Judgement{Model: v.model, Version: v.version, Decision: d})
 	}
+}
+
+// problems gives a message for each of the problems err joins. A document
+// that could not be read gives one per schema error, with the error's place
+// as data, so that a report points at it without reading the message back;
+// what the error was wrapped in (the revision it was read at) stays in the
+// message. Any other error, and one that says more than its schema errors,
+// gives one per line, so that nothing it says is lost.
+func problems(code string, err error) []policy.Message {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		var msgs []policy.Message
+		for _, e := range joined.Unwrap() {
+			msgs = append(msgs, problems(code, e)...)
+		}
+		return msgs
+	}
+	var list schema.Errors
+	if !errors.As(err, &list) || len(list) == 0 {
+		return lines(code, err)
+	}
+	within, wrapped := strings.CutSuffix(err.Error(), list.Error())
+	if !wrapped {
+		return lines(code, err)
+	}
+	msgs := make([]policy.Message, len(list))
+	for i, e := range list {
+		msgs[i] = policy.Message{Code: code, Msg: within + e.Problem(), Package: "modelgate",
+			Position: &policy.Position{File: e.File, Line: e.Line, Column: e.Column}}
+	}
+	return msgs
+}
+
+// lines gives a message for each line of err's text.
+func lines(code string, err error) []policy.Message {
+	var msgs []policy.Message
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		msgs = append(msgs, policy.Message{Code: code, Msg: line, Package: "modelgate"})
+	}
+	return msgs
 }
 
 type waiverSet struct {

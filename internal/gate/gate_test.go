@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -124,7 +125,7 @@ func denials(res *gate.Result) string {
 	var codes []string
 	for _, j := range res.Judgements {
 		for _, m := range j.Decision.Deny {
-			codes = append(codes, m.Code+": "+m.Msg)
+			codes = append(codes, m.Code+": "+m.Text())
 		}
 	}
 	return strings.Join(codes, "\n")
@@ -166,7 +167,7 @@ func TestBrokenBasePolicyDeniesEverything(t *testing.T) {
 	r.CopyDir("../../examples/promotions/fraud-detector-2.3.0-production")
 	r.Commit("promote", now)
 	res := judge(t, r, checker{accuracy: 0.99})
-	if res.Allow || !strings.Contains(denials(res), "policy.compile: the policies do not compile: .modelgate/policies/broken.rego:4: unexpected eof token") {
+	if res.Allow || !strings.Contains(denials(res), "policy.compile: .modelgate/policies/broken.rego:4: unexpected eof token") {
 		t.Errorf("want a compile denial naming the file:\n%s", denials(res))
 	}
 }
@@ -178,9 +179,62 @@ func TestInvalidChangeDenies(t *testing.T) {
 	if res.Allow || !strings.Contains(denials(res), "change.invalid: environments/production.yaml:2:26: models.fraud-detector: expected a string, got float 2.3") {
 		t.Errorf("want an invalid change denial:\n%s", denials(res))
 	}
+	want := policy.Message{Code: gate.CodeInvalid, Msg: "models.fraud-detector: expected a string, got float 2.3", Package: "modelgate",
+		Position: &policy.Position{File: "environments/production.yaml", Line: 2, Column: 26}}
+	if d := res.Judgements[0].Decision.Deny; len(d) != 1 || !reflect.DeepEqual(d[0], want) {
+		t.Errorf("denials %+v; want the problem with its position as data: %+v", d, want)
+	}
 	entries, err := res.AuditEntries()
 	if err != nil || len(entries) != 1 || entries[0].Model != "" {
 		t.Errorf("audit entries %+v, %v", entries, err)
+	}
+}
+
+// TestEveryProblemKeepsItsPosition checks that the problems of several
+// documents, joined, each keep their own place as data, and that what an
+// error was wrapped in stays in its message.
+func TestEveryProblemKeepsItsPosition(t *testing.T) {
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Commit("example repository", now.Add(-96*time.Hour))
+	r.Branch("promote")
+	r.Write("environments/staging.yaml", "stage: staging\nmodels: [not, a, map]\n")
+	r.Write("models/churn/1.0.0/model.yaml", "apiVersion: modelgate/v1\nkind: Model\nmetadata: {name: churn, version: \"1.0.0\", owner: 3}\n")
+	r.Commit("promote", now.Add(-time.Hour))
+	res := judge(t, r, checker{accuracy: 0.99})
+	if res.Allow {
+		t.Fatal("an unreadable change was allowed")
+	}
+	files := map[string]bool{}
+	for _, j := range res.Judgements {
+		for _, m := range j.Decision.Deny {
+			if m.Code != gate.CodeInvalid || m.Position == nil || m.Position.Line < 1 || m.Position.Column < 1 {
+				t.Errorf("denial %+v has no position", m)
+				continue
+			}
+			if strings.HasPrefix(m.Msg, m.Position.File) {
+				t.Errorf("message %q repeats its position %s", m.Msg, m.Position)
+			}
+			files[m.Position.File] = true
+		}
+	}
+	if !files["environments/staging.yaml"] || !files["models/churn/1.0.0/model.yaml"] {
+		t.Errorf("positions name %v; want both documents", files)
+	}
+}
+
+func TestWrappedProblemKeepsItsContext(t *testing.T) {
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	r.Write(".modelgate/config.yaml", "stages: 3\n")
+	r.Commit("a broken config", now.Add(-96*time.Hour))
+	r.Branch("promote")
+	r.CopyDir("../../examples/promotions/fraud-detector-2.3.0-production")
+	r.Commit("promote", now.Add(-time.Hour))
+	res := judge(t, r, checker{accuracy: 0.99})
+	d := res.Judgements[0].Decision.Deny
+	if res.Allow || len(d) == 0 || d[0].Position == nil || d[0].Position.File != gitops.ConfigPath || !strings.HasPrefix(d[0].Msg, "base config: stages:") {
+		t.Errorf("denials %+v; want the base config's problem at its place, saying it is the base's", d)
 	}
 }
 

@@ -38,23 +38,25 @@ func TestRepositoryPoliciesCannotAddToBuiltinPackages(t *testing.T) {
 		name, own, want string
 	}{
 		{"a helper redefined", "package modelgate.lib\n\nteam_matches(_, _) if true\n",
-			".modelgate/policies/own.rego:1:1: package modelgate.lib is a built-in package"},
+			"package modelgate.lib is a built-in package"},
 		{"every promotion a rollback", "package modelgate.guard\n\nrollback if true\n",
-			".modelgate/policies/own.rego:1:1: package modelgate.guard is a built-in package"},
+			"package modelgate.guard is a built-in package"},
 		{"a package inside a built-in one", "package modelgate.guard.extra\n\nx := 1\n",
-			".modelgate/policies/own.rego:1:1: package modelgate.guard.extra is inside the built-in package modelgate.guard"},
+			"package modelgate.guard.extra is inside the built-in package modelgate.guard"},
 		{"the root package with a ref head", "package modelgate\n\nguard.rollback if true\n",
-			".modelgate/policies/own.rego:1:1: package modelgate holds the built-in package modelgate.lib"},
+			"package modelgate holds the built-in package modelgate.lib"},
 		{"the root package written as a string", "package modelgate[\"guard\"]\n\nrollback if true\n",
-			".modelgate/policies/own.rego:1:1: package modelgate.guard is a built-in package"},
+			"package modelgate.guard is a built-in package"},
 		{"a package outside modelgate", "package acme\n\nx := 1\n",
-			".modelgate/policies/own.rego:1:1: package acme is not under modelgate"},
+			"package acme is not under modelgate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := judge(t, tt.own)
-			if d.Allow || len(d.Deny) != 1 || d.Deny[0].Code != policy.CodeCompile || !strings.Contains(d.Deny[0].Msg, tt.want) {
-				t.Errorf("decision %+v; want one %s denial containing %q", d, policy.CodeCompile, tt.want)
+			at := policy.Position{File: ".modelgate/policies/own.rego", Line: 1, Column: 1}
+			if d.Allow || len(d.Deny) != 1 || d.Deny[0].Code != policy.CodeCompile || !strings.Contains(d.Deny[0].Msg, tt.want) ||
+				d.Deny[0].Position == nil || *d.Deny[0].Position != at {
+				t.Errorf("decision %+v; want one %s denial at %s containing %q", d, policy.CodeCompile, at, tt.want)
 			}
 		})
 	}

@@ -35,8 +35,43 @@ type Message struct {
 	Msg     string         `json:"msg"`
 	Package string         `json:"package"`
 	Fields  map[string]any `json:"fields,omitempty"`
+	// Position is where in the repository the problem is, when the gate
+	// knows it (a document it could not read, a policy that does not
+	// compile); Msg then says what without where. Reports place the
+	// message by it rather than by reading Msg.
+	Position *Position `json:"position,omitempty"`
 	// Waiver is the waiver that turned a deny into this warning.
 	Waiver *Waiver `json:"waiver,omitempty"`
+}
+
+// Text is the message as a person reads it where nothing else shows its
+// position: prefixed with it, as compilers write theirs.
+func (m Message) Text() string { return m.Position.Label(m.Msg) }
+
+// Position is a place in a file of the repository. Column is 0 when only
+// the line is known.
+type Position struct {
+	File   string `json:"file"`
+	Line   int    `json:"line"`
+	Column int    `json:"column,omitempty"`
+}
+
+// String is the place as compilers write it: file:line:column, or
+// file:line without a column.
+func (p Position) String() string {
+	if p.Column < 1 {
+		return fmt.Sprintf("%s:%d", p.File, p.Line)
+	}
+	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Column)
+}
+
+// Label prefixes text with the position, as compilers write their
+// messages; without a position the text stays as it is.
+func (p *Position) Label(text string) string {
+	if p == nil {
+		return text
+	}
+	return p.String() + ": " + text
 }
 
 // Decision is the verdict on one input document.
@@ -153,24 +188,41 @@ func Compile(ctx context.Context, modules []Module, config any) *Engine {
 	return e
 }
 
-// compileError says where each of OPA's errors is, one per line, without the
-// source excerpts OPA adds.
+// compileError keeps where each of OPA's errors is, without the source
+// excerpts OPA adds; any other error stays as it is.
 func compileError(err error) error {
 	var list ast.Errors
 	if !errors.As(err, &list) {
 		return err
 	}
-	lines := make([]string, len(list))
+	out := make(compileErrors, len(list))
 	for i, e := range list {
-		lines[i] = e.Message
-		switch l := e.Location; {
-		case l != nil && l.Col > 0:
-			lines[i] = fmt.Sprintf("%s:%d:%d: %s", l.File, l.Row, l.Col, e.Message)
-		case l != nil:
-			lines[i] = fmt.Sprintf("%s:%d: %s", l.File, l.Row, e.Message)
+		out[i] = compileProblem{Message: e.Message}
+		if l := e.Location; l != nil {
+			out[i].Position = &Position{File: l.File, Line: l.Row, Column: l.Col}
 		}
 	}
-	return errors.New(strings.Join(lines, "\n"))
+	return out
+}
+
+// compileProblem is one reason the policies do not compile, at its place in
+// a policy file when OPA says it.
+type compileProblem struct {
+	Position *Position
+	Message  string
+}
+
+func (e compileProblem) Error() string { return e.Position.Label(e.Message) }
+
+// compileErrors are the reasons the policies do not compile, one a line.
+type compileErrors []compileProblem
+
+func (l compileErrors) Error() string {
+	lines := make([]string, len(l))
+	for i, e := range l {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
 }
 
 // root is the package that holds every decision package.
@@ -262,6 +314,15 @@ func (e *Engine) Evaluate(ctx context.Context, input Input) Decision {
 		return d.fail(CodeEvaluation, fmt.Errorf("encode input: %w", err))
 	}
 	d.InputDigest = digest(doc)
+	var broken compileErrors
+	if errors.As(e.broken, &broken) && len(broken) > 0 {
+		// One message a problem, each at its place in a policy file, as a
+		// compiler says it: the code says that the policies do not compile.
+		for _, b := range broken {
+			d.Deny = append(d.Deny, Message{Code: CodeCompile, Msg: b.Message, Package: "modelgate", Position: b.Position})
+		}
+		return d
+	}
 	if e.broken != nil {
 		return d.fail(CodeCompile, fmt.Errorf("the policies do not compile: %w", e.broken))
 	}

@@ -90,7 +90,7 @@ func TestFailClosed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := policy.Compile(ctx, tt.modules, map[string]any{"min": 0.9}).Evaluate(ctx, input(tt.accuracy))
-			if d.Allow || len(d.Deny) != 1 || d.Deny[0].Code != tt.code || !strings.Contains(d.Deny[0].Msg, tt.want) {
+			if d.Allow || len(d.Deny) != 1 || d.Deny[0].Code != tt.code || !strings.Contains(d.Deny[0].Text(), tt.want) {
 				t.Errorf("decision %+v; want one deny %s containing %q", d, tt.code, tt.want)
 			}
 			if d.BundleDigest == "" || d.InputDigest == "" {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -13,10 +14,27 @@ import (
 	"github.com/modelgate/modelgate/manifest"
 )
 
-// Position is the place in a repository file that a message is about.
-type Position struct {
-	File         string
-	Line, Column int
+// Files reads, at the head, the manifests and environment files the
+// judgements are about, for Locate to place messages on their lines. One
+// that cannot be read gets its messages on its first line: the decision is
+// made already.
+func Files(ctx context.Context, head gitops.Snapshot, res *gate.Result) map[string][]byte {
+	files := map[string][]byte{}
+	for _, j := range res.Judgements {
+		p := j.Promotion
+		if p == nil {
+			continue
+		}
+		for _, name := range []string{p.ManifestPath, gitops.EnvironmentPath(p.ToStage)} {
+			if _, ok := files[name]; ok || name == "" {
+				continue
+			}
+			if data, err := head.ReadFile(ctx, name); err == nil {
+				files[name] = data
+			}
+		}
+	}
+	return files
 }
 
 // GitHub writes the result as GitHub Actions workflow commands: an error for
@@ -37,7 +55,7 @@ func GitHub(w io.Writer, res *gate.Result, files map[string][]byte) error {
 	return p.err
 }
 
-func workflowCommand(level string, pos Position, m policy.Message) string {
+func workflowCommand(level string, pos policy.Position, m policy.Message) string {
 	props := fmt.Sprintf("file=%s,line=%d,col=%d", escapeProperty(pos.File), pos.Line, pos.Column)
 	if m.Code != "" {
 		props += ",title=" + escapeProperty(m.Code)
@@ -57,50 +75,27 @@ func escapeData(s string) string     { return dataEscaper.Replace(s) }
 func escapeProperty(s string) string { return propertyEscaper.Replace(s) }
 
 // Locate places a message of a judgement from the message's own data, never
-// from its text: the file, line and column that a read error carries; for a
+// from its text: the position a read error or a compile error carries; for a
 // promotion, the manifest field the message names (field, attribute, column,
 // metric, or the section its code is about) or, for stage order, soak and
 // approvals, the pin in the stage's environment file; for a removal, its
 // environment file; for the change as a whole, the config.
-func Locate(p *gitops.Promotion, m policy.Message, files map[string][]byte) Position {
-	if pos, ok := fieldPosition(m.Fields); ok {
-		return pos
+func Locate(p *gitops.Promotion, m policy.Message, files map[string][]byte) policy.Position {
+	if pos := m.Position; pos != nil && pos.File != "" {
+		return policy.Position{File: pos.File, Line: max(pos.Line, 1), Column: max(pos.Column, 1)}
 	}
 	if p == nil {
-		return Position{File: gitops.ConfigPath, Line: 1, Column: 1}
+		return policy.Position{File: gitops.ConfigPath, Line: 1, Column: 1}
 	}
 	env := gitops.EnvironmentPath(p.ToStage)
 	if p.Kind == gitops.KindRemoval || p.ManifestPath == "" {
-		return Position{File: env, Line: 1, Column: 1}
+		return policy.Position{File: env, Line: 1, Column: 1}
 	}
 	section, _, _ := strings.Cut(m.Code, ".")
 	if section == "stage" || section == "approvals" {
 		return at(env, files[env], "models."+p.Model)
 	}
 	return at(p.ManifestPath, files[p.ManifestPath], manifestField(p.Manifest, m.Code, m.Fields))
-}
-
-// fieldPosition reads the position a message carries as data (gate.deny
-// writes it for documents it could not read).
-func fieldPosition(fields map[string]any) (Position, bool) {
-	file, _ := fields["file"].(string)
-	line, lok := number(fields["line"])
-	col, cok := number(fields["column"])
-	if file == "" || !lok || !cok || line < 1 {
-		return Position{}, false
-	}
-	return Position{File: file, Line: line, Column: max(col, 1)}, true
-}
-
-// number reads an integer field as Go code sets it or as JSON decodes it.
-func number(v any) (int, bool) {
-	switch n := v.(type) {
-	case int:
-		return n, true
-	case float64:
-		return int(n), n == float64(int(n))
-	}
-	return 0, false
 }
 
 // manifestField is the manifest path (as spec.data.drift.columns[2]) that a
@@ -165,10 +160,10 @@ func firstColumn(fields map[string]any) string {
 
 // at is the position of the value at path in a file, or of the nearest
 // enclosing value that is there; the file's first line without one.
-func at(file string, data []byte, path string) Position {
+func at(file string, data []byte, path string) policy.Position {
 	for path != "" && data != nil {
 		if line, col := schema.Locate(data, path); line != 1 || col != 1 {
-			return Position{File: file, Line: line, Column: col}
+			return policy.Position{File: file, Line: line, Column: col}
 		}
 		i := strings.LastIndexAny(path, ".[")
 		if i < 0 {
@@ -176,5 +171,5 @@ func at(file string, data []byte, path string) Position {
 		}
 		path = path[:i]
 	}
-	return Position{File: file, Line: 1, Column: 1}
+	return policy.Position{File: file, Line: 1, Column: 1}
 }

@@ -42,8 +42,12 @@ func TestGitHubAnnotations(t *testing.T) {
 			},
 			Warn: []policy.Message{{Code: "evaluation.undefined", Msg: "f1 is null", Fields: map[string]any{"metric": "f1"}}},
 		}},
-		{Decision: policy.Decision{Deny: []policy.Message{{Code: gate.CodeInvalid, Msg: "invalid",
-			Fields: map[string]any{"file": "environments/a,b:c.yaml", "line": float64(3), "column": float64(7)}}}}},
+		{Decision: policy.Decision{Deny: []policy.Message{
+			{Code: gate.CodeInvalid, Msg: "invalid", Position: &policy.Position{File: "environments/a,b:c.yaml", Line: 3, Column: 7}},
+			{Code: policy.CodeCompile, Msg: "unexpected eof token", Position: &policy.Position{File: ".modelgate/policies/a.rego", Line: 4}},
+			// A policy's own fields are data about the model, never a place.
+			{Code: "org.rule", Msg: "look here", Fields: map[string]any{"file": "README.md", "line": float64(2), "column": float64(1)}},
+		}}},
 	}}
 	files := map[string][]byte{path: []byte(manifestText), "environments/dev.yaml": []byte("stage: dev\nmodels:\n  fraud-detector: 2.3.0\n")}
 	var b bytes.Buffer
@@ -58,6 +62,8 @@ func TestGitHubAnnotations(t *testing.T) {
 		"::error file=environments/dev.yaml,line=3,col=19,title=approvals.count::100%25 of 0",
 		"::warning file=" + path + ",line=7,col=3,title=evaluation.undefined::f1 is null",
 		"::error file=environments/a%2Cb%3Ac.yaml,line=3,col=7,title=change.invalid::invalid",
+		"::error file=.modelgate/policies/a.rego,line=4,col=1,title=policy.compile::unexpected eof token",
+		"::error file=.modelgate/config.yaml,line=1,col=1,title=org.rule::look here",
 	}
 	if got := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("annotations:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

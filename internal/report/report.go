@@ -25,10 +25,10 @@ func Text(w io.Writer, res *gate.Result) error {
 	for _, j := range res.Judgements {
 		p.f("\n%s: %s\n", title(j.Promotion), verdict(j.Decision.Allow))
 		for _, m := range j.Decision.Deny {
-			p.f("  deny  %-26s %s\n", m.Code, m.Msg)
+			p.f("  deny  %-26s %s\n", m.Code, m.Text())
 		}
 		for _, m := range j.Decision.Warn {
-			p.f("  warn  %-26s %s\n", m.Code, m.Msg)
+			p.f("  warn  %-26s %s\n", m.Code, m.Text())
 		}
 		if ev := parseEvidence(j.Evidence); ev != nil {
 			if line := metricsLine(ev); line != "" {
@@ -127,9 +127,9 @@ func messages(p *printer, heading string, ms []policy.Message) {
 	p.f("**%s**\n\n", heading)
 	for _, m := range ms {
 		if m.Code != "" {
-			p.f("- `%s` %s\n", m.Code, mdEscape(m.Msg))
+			p.f("- `%s` %s\n", m.Code, mdEscape(m.Text()))
 		} else {
-			p.f("- %s\n", mdEscape(m.Msg))
+			p.f("- %s\n", mdEscape(m.Text()))
 		}
 	}
 	p.f("\n")

@@ -26,10 +26,16 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Problem())
+}
+
+// Problem says what is wrong without where: for a report that shows the
+// position apart.
+func (e *Error) Problem() string {
 	if e.Path == "" {
-		return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Line, e.Column, e.Message)
+		return e.Message
 	}
-	return fmt.Sprintf("%s:%d:%d: %s: %s", e.File, e.Line, e.Column, e.Path, e.Message)
+	return e.Path + ": " + e.Message
 }
 
 // Errors lists every problem found in a document, in document order.
