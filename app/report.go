@@ -166,7 +166,7 @@ var locationRE = regexp.MustCompile(`^([^\s:]+):(\d+):\d+: `)
 // names, else the manifest line that names what the message is about, else
 // the manifest's first line.
 func annotation(p *gitops.Promotion, m policy.Message, level string, manifests map[string][]string) github.Annotation {
-	an := github.Annotation{Level: level, Title: m.Code, Message: m.Msg, StartLine: 1, EndLine: 1}
+	an := github.Annotation{Level: level, Title: m.Code, Message: m.Text(), StartLine: 1, EndLine: 1}
 	if loc := locationRE.FindStringSubmatch(m.Msg); loc != nil {
 		line, _ := strconv.Atoi(loc[2])
 		an.Path, an.StartLine, an.EndLine = loc[1], max(line, 1), max(line, 1)

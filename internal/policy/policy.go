@@ -39,6 +39,16 @@ type Message struct {
 	Waiver *Waiver `json:"waiver,omitempty"`
 }
 
+// Text is the message as it reads on its own, as an annotation does: with
+// the waiver that turned it into a warning. A report that lists the waivers
+// beside the messages shows Msg instead.
+func (m Message) Text() string {
+	if m.Waiver == nil {
+		return m.Msg
+	}
+	return m.Msg + " (" + m.Waiver.String() + ")"
+}
+
 // Decision is the verdict on one input document.
 type Decision struct {
 	Allow        bool      `json:"allow"`

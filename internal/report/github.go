@@ -42,7 +42,7 @@ func workflowCommand(level string, pos Position, m policy.Message) string {
 	if m.Code != "" {
 		props += ",title=" + escapeProperty(m.Code)
 	}
-	return "::" + level + " " + props + "::" + escapeData(m.Msg)
+	return "::" + level + " " + props + "::" + escapeData(m.Text())
 }
 
 // escapeData and escapeProperty escape the values of a workflow command as
