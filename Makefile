@@ -94,8 +94,8 @@ CUE = $(GO) run cuelang.org/go/cmd/cue@$(CUE_VERSION)
 ACTIONLINT = $(GO) run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 compat:
 	$(ACTIONLINT) .github/workflows/*.yml $(wildcard examples/*/.github/workflows/*.yml)
-	$(OPA) check --strict --capabilities internal/policy/capabilities.json policies/
-	$(OPA) test --capabilities internal/policy/capabilities.json policies/
+	$(OPA) check --strict --capabilities internal/policy/capabilities.json policies/ examples/gitops/.modelgate/policies/
+	$(OPA) test --capabilities internal/policy/capabilities.json policies/ examples/gitops/.modelgate/policies/
 	$(CUE) vet -c -d '#Config' ./schemas/ examples/gitops/.modelgate/config.yaml examples/analysis/config.yaml
 	$(CUE) vet -c -d '#Environment' ./schemas/ examples/gitops/environments/*.yaml examples/promotions/*/environments/*.yaml
 	$(CUE) vet -c -d '#Model' ./schemas/ $(wildcard examples/gitops/models/*/*/model.yaml)

@@ -160,7 +160,7 @@ func checkRun(name, title string, res *gate.Result, keep func(string) bool, file
 // workflow commands do.
 func annotation(p *gitops.Promotion, m policy.Message, level string, files map[string][]byte) github.Annotation {
 	pos := report.Locate(p, m, files)
-	return github.Annotation{Path: pos.File, StartLine: pos.Line, EndLine: pos.Line, Level: level, Title: m.Code, Message: m.Msg}
+	return github.Annotation{Path: pos.File, StartLine: pos.Line, EndLine: pos.Line, Level: level, Title: m.Code, Message: m.WithWaiver()}
 }
 
 func writeApprovals(b *bytes.Buffer, ap *approvalSet) {

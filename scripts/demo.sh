@@ -22,6 +22,12 @@ cp -R "$root/examples/gitops/." "$repo/"
 git_at "$(date -u -d '4 days ago' +%Y-%m-%dT%H:%M:%SZ)" add -A
 git_at "$(date -u -d '4 days ago' +%Y-%m-%dT%H:%M:%SZ)" commit -q -m "Model repository: fraud-detector and demand-forecast in dev, staging and production"
 
+# The organisation's own rules (model_risk.rego) judge every promotion below
+# beside the built-in ones; their Rego tests come first.
+echo "════ the organisation's policies"
+(cd "$repo" && "$bin" policy test)
+echo
+
 for promotion in "$root"/examples/promotions/*/; do
   name=$(basename "$promotion")
   git_at "$(date -u +%Y-%m-%dT%H:%M:%SZ)" checkout -q -b "promote/$name" main

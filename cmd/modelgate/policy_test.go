@@ -23,6 +23,19 @@ func TestPolicyTestBuiltin(t *testing.T) {
 	}
 }
 
+// TestPolicyTestExample runs the example repository's own policy tests, as
+// its README says to: from the repository's root, beside the built-in
+// policies they build on.
+func TestPolicyTestExample(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "policy", "test", "../../examples/gitops")
+	if code != exitOK || !strings.Contains(stdout, " passed, 0 failed") || !strings.Contains(stdout, "PASS  modelgate.model_risk_test.") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	if strings.Contains(stdout, "policies/lib_test.rego") {
+		t.Errorf("the built-in policies' tests ran too:\n%s", tail(stdout))
+	}
+}
+
 func TestPolicyTestOrganisationPolicies(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, src string) {

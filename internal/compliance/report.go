@@ -631,9 +631,10 @@ func messages(ms []policy.Message) []Message {
 		msg := Message{Code: m.Code, Msg: m.Msg, Position: m.Position}
 		if w := m.Waiver; w != nil {
 			msg.Waiver = &Waiver{Code: w.Code, Reason: w.Reason, ApprovedBy: w.ApprovedBy, Expires: w.Expires}
-			// policy.ApplyWaivers notes the waiver in the message; the
-			// report shows it once, from Waiver.
-			msg.Msg = strings.TrimSuffix(m.Msg, policy.WaiverNote(*w))
+			// The report shows the waiver once, from Waiver. Records
+			// written before the gate kept waivers apart from messages
+			// end each waived message with a note of the waiver.
+			msg.Msg = strings.TrimSuffix(m.Msg, fmt.Sprintf(" (waived until %s by %s: %s)", w.Expires, w.ApprovedBy, w.Reason))
 		}
 		out = append(out, msg)
 	}

@@ -782,3 +782,30 @@ func TestScenarioAnalysisMustPass(t *testing.T) {
 		})
 	}
 }
+
+// TestScenarioExampleOrganisationPolicy: the example repository's own policy
+// (model_risk.rego) judges from the base branch beside the built-in ones: a
+// high-risk model that one person owns does not enter production, however well
+// it does otherwise.
+func TestScenarioExampleOrganisationPolicy(t *testing.T) {
+	r := gittest.New(t)
+	r.CopyDir("../../examples/gitops")
+	publish(t, r, "2.4.0")
+	manifest := "models/fraud-detector/2.4.0/model.yaml"
+	data, err := os.ReadFile(r.Dir + "/" + manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Write(manifest, strings.Replace(string(data), `owner: "@acme/risk-ml"`, `owner: "@dana"`, 1))
+	r.Write("environments/staging.yaml", "stage: staging\nmodels: {fraud-detector: \"2.4.0\", demand-forecast: \"1.4.0\"}\n")
+	r.Commit("fraud-detector 2.4.0 in staging", now.Add(-96*time.Hour))
+	r.Branch("promote")
+	pinFraud(r, "2.4.0", now.Add(-time.Hour))
+	res := judgeReal(t, r, approvedByCompliance)
+	if got := codes(res); !slices.Equal(got, []string{"model_risk.owner"}) {
+		t.Fatalf("denied %v, want only model_risk.owner:\n%s", got, denials(res))
+	}
+	if d := denials(res); !strings.Contains(d, "fraud-detector 2.4.0: a high-risk model runs in production only when a team owns it") || !strings.Contains(d, "@dana") {
+		t.Errorf("the denial does not say whose model and why:\n%s", d)
+	}
+}

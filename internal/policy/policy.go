@@ -74,6 +74,16 @@ func (p *Position) Label(text string) string {
 	return p.String() + ": " + text
 }
 
+// WithWaiver is the message as it reads where its position is shown apart,
+// as an annotation's is: with the waiver that turned it into a warning. A
+// report that lists the waivers beside the messages shows Text instead.
+func (m Message) WithWaiver() string {
+	if m.Waiver == nil {
+		return m.Msg
+	}
+	return m.Msg + " (" + m.Waiver.String() + ")"
+}
+
 // Decision is the verdict on one input document.
 type Decision struct {
 	Allow        bool      `json:"allow"`

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,48 +77,80 @@ func entryProblems(err error) string {
 	return strings.Join(problems, "; ")
 }
 
-// ApplyWaivers turns each deny that a waiver in force covers into a warning that
-// names the waiver. Waivers that expired are reported as warnings.
+// ApplyWaivers turns each deny that a waiver in force covers into a warning
+// that carries the waiver; the message stays the policy's, so that a report
+// states the waiver once however many denials it lifted. A denial that only an
+// expired waiver covers stays denied, with one waiver.expired warning per such
+// waiver: a waiver that covers none of the denials is not mentioned.
 func ApplyWaivers(d Decision, waivers []Waiver, model, version string, now time.Time) Decision {
 	today := now.UTC().Format(time.DateOnly)
-	var deny []Message
+	var (
+		deny    []Message
+		expired []Waiver
+	)
 	for _, m := range d.Deny {
-		w, ok := findWaiver(waivers, m.Code, model, version, today)
-		if !ok {
-			deny = append(deny, m)
+		var lapsed []Waiver
+		waived := false
+		for _, w := range waivers {
+			if !w.covers(m.Code, model, version) {
+				continue
+			}
+			if w.inForce(today) {
+				m.Waiver = &w
+				waived = true
+				break
+			}
+			lapsed = append(lapsed, w)
+		}
+		if waived {
+			d.Warn = append(d.Warn, m)
 			continue
 		}
-		m.Waiver = &w
-		m.Msg += WaiverNote(w)
-		d.Warn = append(d.Warn, m)
-	}
-	for _, w := range waivers {
-		if w.Model == model && (w.Version == "" || w.Version == version) && w.Expires < today {
-			d.Warn = append(d.Warn, Message{Code: CodeWaiverExpired, Package: "modelgate",
-				Msg: fmt.Sprintf("waiver of %s for %s expired on %s and no longer applies", w.Code, model, w.Expires)})
+		deny = append(deny, m)
+		for _, w := range lapsed {
+			if !slices.Contains(expired, w) {
+				expired = append(expired, w)
+			}
 		}
+	}
+	for _, w := range expired {
+		d.Warn = append(d.Warn, Message{Code: CodeWaiverExpired, Package: "modelgate",
+			Msg: fmt.Sprintf("waiver of %s for %s %s expired on %s (approved by %s: %s): the denial blocks again",
+				w.Code, model, version, w.Expires, w.ApprovedBy, w.Reason),
+			Fields: map[string]any{"waived_code": w.Code, "model": model, "version": version, "expires": w.Expires}})
 	}
 	d.Deny = deny
 	d.Allow = len(deny) == 0
 	return d
 }
 
-// WaiverNote is what ApplyWaivers appends to the message of a denial that w
-// turned into a warning.
-func WaiverNote(w Waiver) string {
-	return fmt.Sprintf(" (waived until %s by %s: %s)", w.Expires, w.ApprovedBy, w.Reason)
+// covers reports whether w is a waiver of the denial code of model at
+// version, whether or not it is still in force: the one rule of which waiver
+// matches which denial.
+func (w Waiver) covers(code, model, version string) bool {
+	switch {
+	case code == "" || w.Code != code:
+		return false
+	case w.Model != model:
+		return false
+	case w.Version != "" && w.Version != version:
+		return false
+	}
+	for _, prefix := range unwaivable {
+		if strings.HasPrefix(code, prefix) {
+			return false
+		}
+	}
+	return true
 }
 
-func findWaiver(waivers []Waiver, code, model, version, today string) (Waiver, bool) {
-	for _, prefix := range unwaivable {
-		if code == "" || strings.HasPrefix(code, prefix) {
-			return Waiver{}, false
-		}
-	}
-	for _, w := range waivers {
-		if w.Code == code && w.Model == model && (w.Version == "" || w.Version == version) && w.Expires >= today {
-			return w, true
-		}
-	}
-	return Waiver{}, false
+// inForce reports whether w still holds on the UTC day today (YYYY-MM-DD):
+// it holds through its expires day.
+func (w Waiver) inForce(today string) bool {
+	return w.Expires >= today
+}
+
+// String says until when, by whom and why w waives its code.
+func (w Waiver) String() string {
+	return fmt.Sprintf("waived until %s by %s: %s", w.Expires, w.ApprovedBy, w.Reason)
 }

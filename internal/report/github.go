@@ -60,7 +60,7 @@ func workflowCommand(level string, pos policy.Position, m policy.Message) string
 	if m.Code != "" {
 		props += ",title=" + escapeProperty(m.Code)
 	}
-	return "::" + level + " " + props + "::" + escapeData(m.Msg)
+	return "::" + level + " " + props + "::" + escapeData(m.WithWaiver())
 }
 
 // escapeData and escapeProperty escape the values of a workflow command as

@@ -28,7 +28,10 @@ func Text(w io.Writer, res *gate.Result) error {
 			p.f("  deny  %-26s %s\n", m.Code, m.Text())
 		}
 		for _, m := range j.Decision.Warn {
-			p.f("  warn  %-26s %s\n", m.Code, m.Text())
+			p.f("  warn  %-26s %s%s\n", m.Code, m.Text(), waivedMark(m))
+		}
+		for _, w := range waivers(j.Decision.Warn) {
+			p.f("  waiver %-25s %s\n", w.Code, w)
 		}
 		if ev := parseEvidence(j.Evidence); ev != nil {
 			if line := metricsLine(ev); line != "" {
@@ -127,12 +130,40 @@ func messages(p *printer, heading string, ms []policy.Message) {
 	p.f("**%s**\n\n", heading)
 	for _, m := range ms {
 		if m.Code != "" {
-			p.f("- `%s` %s\n", m.Code, mdEscape(m.Text()))
+			p.f("- `%s` %s%s\n", m.Code, mdEscape(m.Text()), waivedMark(m))
 		} else {
-			p.f("- %s\n", mdEscape(m.Text()))
+			p.f("- %s%s\n", mdEscape(m.Text()), waivedMark(m))
 		}
 	}
 	p.f("\n")
+	if ws := waivers(ms); len(ws) > 0 {
+		p.f("**Waivers**\n\n")
+		for _, w := range ws {
+			p.f("- `%s` %s\n", w.Code, mdEscape(w.String()))
+		}
+		p.f("\n")
+	}
+}
+
+// waivers returns the waivers that turned messages into warnings, each once:
+// one waiver of a code lifts every denial of it, and is stated once.
+func waivers(ms []policy.Message) []policy.Waiver {
+	var ws []policy.Waiver
+	for _, m := range ms {
+		if m.Waiver != nil && !slices.Contains(ws, *m.Waiver) {
+			ws = append(ws, *m.Waiver)
+		}
+	}
+	return ws
+}
+
+// waivedMark marks a message that a waiver, stated once below the messages,
+// turned into a warning.
+func waivedMark(m policy.Message) string {
+	if m.Waiver == nil {
+		return ""
+	}
+	return " (waived)"
 }
 
 // EvidenceSummary writes the numbers of one evidence document (SPEC §3) as

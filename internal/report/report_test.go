@@ -84,3 +84,41 @@ func TestEvidenceSummary(t *testing.T) {
 		t.Errorf("unreadable evidence: %q, %v", b.String(), err)
 	}
 }
+
+// TestWaivedWarnings: the reports that list a judgement's messages mark the
+// waived ones and state each waiver once below them; an annotation, read on
+// its own, states the waiver that lifted its denial.
+func TestWaivedWarnings(t *testing.T) {
+	w := policy.Waiver{Model: "fraud-detector", Code: "fairness.disparate_impact", Reason: "relabelling", ApprovedBy: "risk-board", Expires: "2026-12-31"}
+	res := result()
+	res.Judgements[0].Decision.Warn = []policy.Message{
+		{Code: w.Code, Msg: "sex: 0.71 below 0.8", Waiver: &w},
+		{Code: w.Code, Msg: "age_band: 0.75 below 0.8", Waiver: &w},
+	}
+	outputs := map[string]func(*bytes.Buffer) error{
+		"text":     func(b *bytes.Buffer) error { return report.Text(b, res) },
+		"markdown": func(b *bytes.Buffer) error { return report.Markdown(b, res) },
+		"messages": func(b *bytes.Buffer) error {
+			return report.MarkdownMessages(b, res, func(string) bool { return true })
+		},
+	}
+	for name, write := range outputs {
+		var b bytes.Buffer
+		if err := write(&b); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(b.String(), "waived until 2026-12-31 by risk-board: relabelling"); n != 1 {
+			t.Errorf("%s states the waiver %d times, want once:\n%s", name, n, b.String())
+		}
+		if n := strings.Count(b.String(), "below 0.8 (waived)"); n != 2 {
+			t.Errorf("%s marks %d messages as waived, want 2:\n%s", name, n, b.String())
+		}
+	}
+	var b bytes.Buffer
+	if err := report.GitHub(&b, res, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(b.String(), "(waived until 2026-12-31 by risk-board: relabelling)"); n != 2 {
+		t.Errorf("%d annotations state their waiver, want 2:\n%s", n, b.String())
+	}
+}
