@@ -14,11 +14,12 @@ import (
 	"github.com/modelgate/modelgate/internal/queue"
 )
 
-// enqueueLock serializes Enqueue on PostgreSQL. Job ids are allocated as
-// MAX(id)+1, because SQLite and PostgreSQL share no syntax for generated
-// keys, so one writer at a time must allocate them. That also makes ids
-// increase in commit order: a claimer taking the smallest runnable id never
-// passes over a job that commits later with a smaller one.
+// enqueueLock serializes Enqueue on PostgreSQL. Job ids are allocated after
+// MAX(id), because SQLite and PostgreSQL share no syntax for generated keys,
+// so one writer at a time must allocate them. That also makes ids increase
+// in commit order: a claimer taking the smallest runnable id never passes
+// over a job that commits later with a smaller one. Ids need not be
+// consecutive.
 const enqueueLock int64 = 0x6d67_656e_7175 // "mgenqu"
 
 // keyLockClass is the first half of the two-part PostgreSQL advisory lock
