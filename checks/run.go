@@ -38,19 +38,61 @@ func Run(ctx context.Context, m *manifest.Manifest, fsys fs.FS, thresholds drift
 		Inputs: []Input{},
 	}
 	r := &runner{fsys: fsys, thresholds: thresholds, limits: table.Limits{Rows: limits.Rows, Columns: limits.Columns}, ev: ev}
-	if d := m.Spec.Data; d != nil {
-		if err := r.data(ctx, d); err != nil {
-			return nil, err
-		}
-	}
+	// Files are read one after another, each on every core, while the checks
+	// of the files already read run beside the next read, so that their sorts
+	// and metrics fill the gaps of a read. The evaluation's files come first:
+	// their metrics are done by the time the data files are read, so that the
+	// memory of at most one file's checks adds to that of a read, and the data
+	// checks, which run on every core, are the ones left at the end.
+	var checks pending
+	var evalErr, dataErr error
 	if e := m.Spec.Evaluation; e != nil {
-		if err := r.evaluation(ctx, m.Spec.Task, e, m.Spec.Fairness); err != nil {
+		evalErr = r.evaluation(ctx, &checks, m.Spec.Task, e, m.Spec.Fairness)
+	} else if m.Spec.Fairness != nil {
+		evalErr = fmt.Errorf("fairness needs the evaluation predictions, and the manifest declares none")
+	}
+	if d := m.Spec.Data; d != nil {
+		var check func() error
+		if check, dataErr = r.data(ctx, d); dataErr == nil {
+			dataErr = check()
+		}
+	}
+	// The data's errors come first, as the manifest lists data first.
+	for _, err := range []error{dataErr, evalErr, checks.wait()} {
+		if err != nil {
 			return nil, err
 		}
-	} else if m.Spec.Fairness != nil {
-		return nil, fmt.Errorf("fairness needs the evaluation predictions, and the manifest declares none")
 	}
+	slices.SortStableFunc(ev.Inputs, func(a, b Input) int { return inputOrder[a.Role] - inputOrder[b.Role] })
 	return ev, nil
+}
+
+// inputOrder is the order of the evidence's inputs, whichever is read first.
+var inputOrder = map[string]int{RoleCurrent: 0, RoleReference: 1, RolePredictions: 2, RoleBaseline: 3}
+
+// pending runs checks in the background while more files are read.
+type pending struct {
+	wg   sync.WaitGroup
+	errs []*error
+}
+
+// start runs check in the background.
+func (p *pending) start(check func() error) {
+	err := new(error)
+	p.errs = append(p.errs, err)
+	p.wg.Go(func() { *err = check() })
+}
+
+// wait waits for every check started and returns the error of the first one
+// started that failed.
+func (p *pending) wait() error {
+	p.wg.Wait()
+	for _, err := range p.errs {
+		if *err != nil {
+			return *err
+		}
+	}
+	return nil
 }
 
 type runner struct {
@@ -58,7 +100,6 @@ type runner struct {
 	thresholds drift.Thresholds
 	limits     table.Limits
 	ev         *Evidence
-	mu         sync.Mutex // guards ev.Inputs
 }
 
 // read reads a file the manifest names and records it as an input.
@@ -77,9 +118,7 @@ func (r *runner) read(ctx context.Context, role, name string, specs []table.Spec
 		return nil, err
 	}
 	t.Path = name
-	r.mu.Lock()
 	r.ev.Inputs = append(r.ev.Inputs, Input{Role: role, Path: name, SHA256: t.SHA256, Rows: t.Rows})
-	r.mu.Unlock()
 	return t, nil
 }
 
@@ -120,12 +159,12 @@ func (c driftColumn) spec() table.Spec {
 	return table.Spec{Name: c.name, Type: c.typ, Keep: keep}
 }
 
-// data runs the contract on the current data and the drift between reference and
-// current.
-func (r *runner) data(ctx context.Context, d *manifest.Data) error {
+// data reads the current and the reference data and returns the check of
+// them: the contract on the current data and the drift between the two.
+func (r *runner) data(ctx context.Context, d *manifest.Data) (check func() error, err error) {
 	con, err := contract.Compile(d.Contract)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var columns []driftColumn
 	if d.Drift != nil {
@@ -147,7 +186,7 @@ func (r *runner) data(ctx context.Context, d *manifest.Data) error {
 	}
 	cur, err := r.read(ctx, RoleCurrent, d.Current, specs)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var ref *table.Table
 	if len(columns) > 0 {
@@ -156,55 +195,57 @@ func (r *runner) data(ctx context.Context, d *manifest.Data) error {
 			refSpecs[i] = c.spec()
 		}
 		if ref, err = r.read(ctx, RoleReference, d.Reference, refSpecs); err != nil {
-			return err
+			return nil, err
 		}
 		if err := wellFormed(ref); err != nil {
-			return err
+			return nil, err
 		}
 		if columns, err = r.settleTypes(ctx, d, columns, ref, cur); err != nil {
-			return err
+			return nil, err
 		}
 	}
 
-	var violations []contract.Violation
-	results := make([]*DriftColumn, len(columns))
-	tasks := []func() error{func() error {
-		reread := func(ctx context.Context, specs []table.Spec) (*table.Table, error) {
-			return table.Read(ctx, r.fsys, path.Clean(d.Current), specs, r.limits)
-		}
-		var err error
-		violations, err = con.Check(ctx, cur, reread)
-		return err
-	}}
-	for i, c := range columns {
-		tasks = append(tasks, func() error {
-			var err error
-			results[i], err = r.driftOf(c, ref, cur)
-			return err
-		})
-	}
-	if err := parallel(tasks...); err != nil {
-		return err
-	}
-
-	r.ev.Data = &Data{Rows: cur.Rows, Contract: Contract{Passed: len(violations) == 0, Violations: []Violation{}}}
-	for _, v := range violations {
-		r.ev.Data.Contract.Violations = append(r.ev.Data.Contract.Violations,
-			Violation{Column: v.Column, Rule: v.Rule, Count: v.Count, Message: v.Message, Rows: v.Rows})
-	}
-	if len(columns) > 0 {
-		dr := &Drift{Columns: make(map[string]*DriftColumn, len(columns))}
-		drifted := 0
-		for i, c := range columns {
-			dr.Columns[c.name] = results[i]
-			if results[i].Drifted {
-				drifted++
+	return func() error {
+		var violations []contract.Violation
+		results := make([]*DriftColumn, len(columns))
+		tasks := []func() error{func() error {
+			reread := func(ctx context.Context, specs []table.Spec) (*table.Table, error) {
+				return table.Read(ctx, r.fsys, path.Clean(d.Current), specs, r.limits)
 			}
+			var err error
+			violations, err = con.Check(ctx, cur, reread)
+			return err
+		}}
+		for i, c := range columns {
+			tasks = append(tasks, func() error {
+				var err error
+				results[i], err = r.driftOf(c, ref, cur)
+				return err
+			})
 		}
-		dr.ShareDrifted = Number(drift.ShareDrifted(drifted, len(columns)))
-		r.ev.Drift = dr
-	}
-	return nil
+		if err := parallel(tasks...); err != nil {
+			return err
+		}
+
+		r.ev.Data = &Data{Rows: cur.Rows, Contract: Contract{Passed: len(violations) == 0, Violations: []Violation{}}}
+		for _, v := range violations {
+			r.ev.Data.Contract.Violations = append(r.ev.Data.Contract.Violations,
+				Violation{Column: v.Column, Rule: v.Rule, Count: v.Count, Message: v.Message, Rows: v.Rows})
+		}
+		if len(columns) > 0 {
+			dr := &Drift{Columns: make(map[string]*DriftColumn, len(columns))}
+			drifted := 0
+			for i, c := range columns {
+				dr.Columns[c.name] = results[i]
+				if results[i].Drifted {
+					drifted++
+				}
+			}
+			dr.ShareDrifted = Number(drift.ShareDrifted(drifted, len(columns)))
+			r.ev.Drift = dr
+		}
+		return nil
+	}, nil
 }
 
 // addSpec adds a spec, or what it keeps to the spec of the same column.
