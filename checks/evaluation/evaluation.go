@@ -79,7 +79,13 @@ func Binary(labels, predictions []int32, scores []float64) Metrics {
 // logLossTerm is one row's log loss as sklearn computes it: the probability is
 // clipped, paired with its complement, and the pair renormalised.
 func logLossTerm(y int32, p float64) float64 {
-	p = math.Min(math.Max(p, logLossEps), 1-logLossEps)
+	// math.Min(math.Max(p, ε), 1−ε), as sklearn's np.clip, without their
+	// calls: the same for every p, NaN included, since ±0 are clipped to ε.
+	if p < logLossEps {
+		p = logLossEps
+	} else if p > 1-logLossEps {
+		p = 1 - logLossEps
+	}
 	q := 1 - p
 	sum := q + p
 	if y == 1 {
