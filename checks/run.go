@@ -38,37 +38,28 @@ func Run(ctx context.Context, m *manifest.Manifest, fsys fs.FS, thresholds drift
 		Inputs: []Input{},
 	}
 	r := &runner{fsys: fsys, thresholds: thresholds, limits: table.Limits{Rows: limits.Rows, Columns: limits.Columns}, ev: ev}
-	// Files are read one after another, each on every core, while the checks
-	// of the files already read run beside the next read, so that their sorts
-	// and metrics fill the gaps of a read. The evaluation's files come first:
-	// their metrics are done by the time the data files are read, so that the
-	// memory of at most one file's checks adds to that of a read, and the data
-	// checks, which run on every core, are the ones left at the end.
-	var checks pending
-	var evalErr, dataErr error
-	if e := m.Spec.Evaluation; e != nil {
-		evalErr = r.evaluation(ctx, &checks, m.Spec.Task, e, m.Spec.Fairness)
-	} else if m.Spec.Fairness != nil {
-		evalErr = fmt.Errorf("fairness needs the evaluation predictions, and the manifest declares none")
-	}
 	if d := m.Spec.Data; d != nil {
-		var check func() error
-		if check, dataErr = r.data(ctx, d); dataErr == nil {
-			dataErr = check()
-		}
-	}
-	// The data's errors come first, as the manifest lists data first.
-	for _, err := range []error{dataErr, evalErr, checks.wait()} {
-		if err != nil {
+		if err := r.data(ctx, d); err != nil {
 			return nil, err
 		}
 	}
-	slices.SortStableFunc(ev.Inputs, func(a, b Input) int { return inputOrder[a.Role] - inputOrder[b.Role] })
+	if e := m.Spec.Evaluation; e != nil {
+		// The metrics of the predictions are computed while the baseline is
+		// read: one read at a time, each on every core, bounds the memory that
+		// reads in progress take.
+		var checks pending
+		err := r.evaluation(ctx, &checks, m.Spec.Task, e, m.Spec.Fairness)
+		if first := checks.wait(); err == nil {
+			err = first
+		}
+		if err != nil {
+			return nil, err
+		}
+	} else if m.Spec.Fairness != nil {
+		return nil, fmt.Errorf("fairness needs the evaluation predictions, and the manifest declares none")
+	}
 	return ev, nil
 }
-
-// inputOrder is the order of the evidence's inputs, whichever is read first.
-var inputOrder = map[string]int{RoleCurrent: 0, RoleReference: 1, RolePredictions: 2, RoleBaseline: 3}
 
 // pending runs checks in the background while more files are read.
 type pending struct {
@@ -159,12 +150,12 @@ func (c driftColumn) spec() table.Spec {
 	return table.Spec{Name: c.name, Type: c.typ, Keep: keep}
 }
 
-// data reads the current and the reference data and returns the check of
-// them: the contract on the current data and the drift between the two.
-func (r *runner) data(ctx context.Context, d *manifest.Data) (check func() error, err error) {
+// data runs the contract on the current data and the drift between reference and
+// current.
+func (r *runner) data(ctx context.Context, d *manifest.Data) error {
 	con, err := contract.Compile(d.Contract)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var columns []driftColumn
 	if d.Drift != nil {
@@ -186,7 +177,7 @@ func (r *runner) data(ctx context.Context, d *manifest.Data) (check func() error
 	}
 	cur, err := r.read(ctx, RoleCurrent, d.Current, specs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var ref *table.Table
 	if len(columns) > 0 {
@@ -195,57 +186,55 @@ func (r *runner) data(ctx context.Context, d *manifest.Data) (check func() error
 			refSpecs[i] = c.spec()
 		}
 		if ref, err = r.read(ctx, RoleReference, d.Reference, refSpecs); err != nil {
-			return nil, err
+			return err
 		}
 		if err := wellFormed(ref); err != nil {
-			return nil, err
+			return err
 		}
 		if columns, err = r.settleTypes(ctx, d, columns, ref, cur); err != nil {
-			return nil, err
+			return err
 		}
 	}
 
-	return func() error {
-		var violations []contract.Violation
-		results := make([]*DriftColumn, len(columns))
-		tasks := []func() error{func() error {
-			reread := func(ctx context.Context, specs []table.Spec) (*table.Table, error) {
-				return table.Read(ctx, r.fsys, path.Clean(d.Current), specs, r.limits)
-			}
+	var violations []contract.Violation
+	results := make([]*DriftColumn, len(columns))
+	tasks := []func() error{func() error {
+		reread := func(ctx context.Context, specs []table.Spec) (*table.Table, error) {
+			return table.Read(ctx, r.fsys, path.Clean(d.Current), specs, r.limits)
+		}
+		var err error
+		violations, err = con.Check(ctx, cur, reread)
+		return err
+	}}
+	for i, c := range columns {
+		tasks = append(tasks, func() error {
 			var err error
-			violations, err = con.Check(ctx, cur, reread)
+			results[i], err = r.driftOf(c, ref, cur)
 			return err
-		}}
-		for i, c := range columns {
-			tasks = append(tasks, func() error {
-				var err error
-				results[i], err = r.driftOf(c, ref, cur)
-				return err
-			})
-		}
-		if err := parallel(tasks...); err != nil {
-			return err
-		}
+		})
+	}
+	if err := parallel(tasks...); err != nil {
+		return err
+	}
 
-		r.ev.Data = &Data{Rows: cur.Rows, Contract: Contract{Passed: len(violations) == 0, Violations: []Violation{}}}
-		for _, v := range violations {
-			r.ev.Data.Contract.Violations = append(r.ev.Data.Contract.Violations,
-				Violation{Column: v.Column, Rule: v.Rule, Count: v.Count, Message: v.Message, Rows: v.Rows})
-		}
-		if len(columns) > 0 {
-			dr := &Drift{Columns: make(map[string]*DriftColumn, len(columns))}
-			drifted := 0
-			for i, c := range columns {
-				dr.Columns[c.name] = results[i]
-				if results[i].Drifted {
-					drifted++
-				}
+	r.ev.Data = &Data{Rows: cur.Rows, Contract: Contract{Passed: len(violations) == 0, Violations: []Violation{}}}
+	for _, v := range violations {
+		r.ev.Data.Contract.Violations = append(r.ev.Data.Contract.Violations,
+			Violation{Column: v.Column, Rule: v.Rule, Count: v.Count, Message: v.Message, Rows: v.Rows})
+	}
+	if len(columns) > 0 {
+		dr := &Drift{Columns: make(map[string]*DriftColumn, len(columns))}
+		drifted := 0
+		for i, c := range columns {
+			dr.Columns[c.name] = results[i]
+			if results[i].Drifted {
+				drifted++
 			}
-			dr.ShareDrifted = Number(drift.ShareDrifted(drifted, len(columns)))
-			r.ev.Drift = dr
 		}
-		return nil
-	}, nil
+		dr.ShareDrifted = Number(drift.ShareDrifted(drifted, len(columns)))
+		r.ev.Drift = dr
+	}
+	return nil
 }
 
 // addSpec adds a spec, or what it keeps to the spec of the same column.

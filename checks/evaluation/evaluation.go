@@ -5,6 +5,7 @@ package evaluation
 
 import (
 	"math"
+	"sync"
 
 	"github.com/modelgate/modelgate/checks/internal/floats"
 )
@@ -117,8 +118,12 @@ func rocAUC(labels []int32, scores []float64) float64 {
 	if len(pos) == 0 || len(neg) == 0 {
 		return math.NaN()
 	}
-	floats.Sort(pos)
+	// The metrics of the last file read are what a check waits for at its
+	// end: the two sorts share the cores.
+	var wg sync.WaitGroup
+	wg.Go(func() { floats.Sort(pos) })
 	floats.Sort(neg)
+	wg.Wait()
 	// twice the number of (positive, negative) pairs in order, ties once
 	var twice int64
 	below := 0 // negatives scored below the current positive
