@@ -17,9 +17,10 @@ import (
 // a prediction column nor a threshold.
 const defaultThreshold = 0.5
 
-// evaluation computes the metrics on the predictions and the baseline, and the
-// fairness across sensitive attributes.
-func (r *runner) evaluation(ctx context.Context, task string, e *manifest.Evaluation, f *manifest.Fairness) error {
+// evaluation reads the predictions and the baseline and starts, as each is
+// read, the computation of its metrics, and of the fairness across sensitive
+// attributes.
+func (r *runner) evaluation(ctx context.Context, checks *pending, task string, e *manifest.Evaluation, f *manifest.Fairness) error {
 	if f != nil && task != manifest.BinaryClassification {
 		return fmt.Errorf("fairness compares selection and error rates, which need a binary_classification task, not %s", task)
 	}
@@ -31,39 +32,42 @@ func (r *runner) evaluation(ctx context.Context, task string, e *manifest.Evalua
 	if err != nil {
 		return err
 	}
-	r.ev.Evaluation = &Evaluation{Task: task, Rows: pred.rows}
-	tasks := []func() error{func() error {
-		r.ev.Evaluation.Metrics = numbers(pred.metrics(task))
-		return nil
-	}}
-	groups := make([]*Attribute, len(attrs))
-	if f != nil {
+	ev := &Evaluation{Task: task, Rows: pred.rows}
+	r.ev.Evaluation = ev
+	checks.start(func() error {
+		tasks := []func() error{func() error {
+			ev.Metrics = numbers(pred.metrics(task))
+			return nil
+		}}
+		groups := make([]*Attribute, len(attrs))
 		for i, a := range attrs {
 			tasks = append(tasks, func() error {
 				groups[i] = compareGroups(pred, pred.table.Column(a), f.ReferenceGroups[a])
 				return nil
 			})
 		}
-	}
-	if e.Baseline != "" {
-		tasks = append(tasks, func() error {
-			base, err := r.predictions(ctx, RoleBaseline, task, e, e.Baseline, nil)
-			if err != nil {
-				return err
+		if err := parallel(tasks...); err != nil {
+			return err
+		}
+		if f != nil {
+			r.ev.Fairness = make(map[string]*Attribute, len(attrs))
+			for i, a := range attrs {
+				r.ev.Fairness[a] = groups[i]
 			}
-			r.ev.Evaluation.Baseline = &Baseline{Rows: base.rows, Metrics: numbers(base.metrics(task))}
-			return nil
-		})
+		}
+		return nil
+	})
+	if e.Baseline == "" {
+		return nil
 	}
-	if err := parallel(tasks...); err != nil {
+	base, err := r.predictions(ctx, RoleBaseline, task, e, e.Baseline, nil)
+	if err != nil {
 		return err
 	}
-	if f != nil {
-		r.ev.Fairness = make(map[string]*Attribute, len(attrs))
-		for i, a := range attrs {
-			r.ev.Fairness[a] = groups[i]
-		}
-	}
+	checks.start(func() error {
+		ev.Baseline = &Baseline{Rows: base.rows, Metrics: numbers(base.metrics(task))}
+		return nil
+	})
 	return nil
 }
 

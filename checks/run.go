@@ -51,7 +51,15 @@ func Run(ctx context.Context, m *manifest.Manifest, fsys fs.FS, thresholds drift
 		}
 	}
 	if e := m.Spec.Evaluation; e != nil {
-		if err := r.evaluation(ctx, m.Spec.Task, e, m.Spec.Fairness); err != nil {
+		// The metrics of the predictions are computed while the baseline is
+		// read: one read at a time, each on every core, bounds the memory that
+		// reads in progress take.
+		var checks pending
+		err := r.evaluation(ctx, &checks, m.Spec.Task, e, m.Spec.Fairness)
+		if first := checks.wait(); err == nil {
+			err = first
+		}
+		if err != nil {
 			return nil, err
 		}
 	} else if m.Spec.Fairness != nil {
@@ -60,12 +68,36 @@ func Run(ctx context.Context, m *manifest.Manifest, fsys fs.FS, thresholds drift
 	return ev, nil
 }
 
+// pending runs checks in the background while more files are read.
+type pending struct {
+	wg   sync.WaitGroup
+	errs []*error
+}
+
+// start runs check in the background.
+func (p *pending) start(check func() error) {
+	err := new(error)
+	p.errs = append(p.errs, err)
+	p.wg.Go(func() { *err = check() })
+}
+
+// wait waits for every check started and returns the error of the first one
+// started that failed.
+func (p *pending) wait() error {
+	p.wg.Wait()
+	for _, err := range p.errs {
+		if *err != nil {
+			return *err
+		}
+	}
+	return nil
+}
+
 type runner struct {
 	fsys       fs.FS
 	thresholds drift.Thresholds
 	limits     table.Limits
 	ev         *Evidence
-	mu         sync.Mutex // guards ev.Inputs
 }
 
 // read reads a file the manifest names and records it as an input.
@@ -84,9 +116,7 @@ func (r *runner) read(ctx context.Context, role, name string, specs []table.Spec
 		return nil, err
 	}
 	t.Path = name
-	r.mu.Lock()
 	r.ev.Inputs = append(r.ev.Inputs, Input{Role: role, Path: name, SHA256: t.SHA256, Rows: t.Rows})
-	r.mu.Unlock()
 	return t, nil
 }
 

@@ -52,20 +52,28 @@ func ksWasserstein(ref, cur []float64) (d, w float64) {
 	i, j := 0, 0
 	maxS, minS := math.Inf(-1), math.Inf(1)
 	var area floats.Sum
-	for i < len(ref) || j < len(cur) {
-		v := nextValue(ref, cur, i, j)
+	for v := nextValue(ref, cur, i, j); ; {
 		for i < len(ref) && ref[i] <= v {
 			i++
 		}
 		for j < len(cur) && cur[j] <= v {
 			j++
 		}
+		// Never NaN, nor -0 (which math.Max and math.Min would order before
+		// +0): a comparison gives what they would, without their call.
 		diff := float64(i)/n1 - float64(j)/n2
-		maxS = math.Max(maxS, diff)
-		minS = math.Min(minS, diff)
-		if i < len(ref) || j < len(cur) {
-			area.Add(math.Abs(diff) * (nextValue(ref, cur, i, j) - v))
+		if diff > maxS {
+			maxS = diff
 		}
+		if diff < minS {
+			minS = diff
+		}
+		if i == len(ref) && j == len(cur) {
+			break
+		}
+		next := nextValue(ref, cur, i, j)
+		area.Add(math.Abs(diff) * (next - v))
+		v = next
 	}
 	minS = clip01(-minS)
 	d = maxS
@@ -75,7 +83,8 @@ func ksWasserstein(ref, cur []float64) (d, w float64) {
 	return d, area.Value()
 }
 
-// nextValue is the smaller of ref[i] and cur[j], whichever exist.
+// nextValue is the smaller of ref[i] and cur[j], whichever exist: math.Min's
+// value for numbers that are not NaN, -0 before +0.
 func nextValue(ref, cur []float64, i, j int) float64 {
 	switch {
 	case i == len(ref):
@@ -83,7 +92,11 @@ func nextValue(ref, cur []float64, i, j int) float64 {
 	case j == len(cur):
 		return ref[i]
 	}
-	return math.Min(ref[i], cur[j])
+	a, b := ref[i], cur[j]
+	if a < b || a == b && math.Signbit(a) {
+		return a
+	}
+	return b
 }
 
 // std is numpy.std: the population standard deviation, from the mean.

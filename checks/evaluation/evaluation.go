@@ -5,6 +5,7 @@ package evaluation
 
 import (
 	"math"
+	"sync"
 
 	"github.com/modelgate/modelgate/checks/internal/floats"
 )
@@ -79,7 +80,13 @@ func Binary(labels, predictions []int32, scores []float64) Metrics {
 // logLossTerm is one row's log loss as sklearn computes it: the probability is
 // clipped, paired with its complement, and the pair renormalised.
 func logLossTerm(y int32, p float64) float64 {
-	p = math.Min(math.Max(p, logLossEps), 1-logLossEps)
+	// math.Min(math.Max(p, ε), 1−ε), as sklearn's np.clip, without their
+	// calls: the same for every p, NaN included, since ±0 are clipped to ε.
+	if p < logLossEps {
+		p = logLossEps
+	} else if p > 1-logLossEps {
+		p = 1 - logLossEps
+	}
 	q := 1 - p
 	sum := q + p
 	if y == 1 {
@@ -111,8 +118,12 @@ func rocAUC(labels []int32, scores []float64) float64 {
 	if len(pos) == 0 || len(neg) == 0 {
 		return math.NaN()
 	}
-	floats.Sort(pos)
+	// The metrics of the last file read are what a check waits for at its
+	// end: the two sorts share the cores.
+	var wg sync.WaitGroup
+	wg.Go(func() { floats.Sort(pos) })
 	floats.Sort(neg)
+	wg.Wait()
 	// twice the number of (positive, negative) pairs in order, ties once
 	var twice int64
 	below := 0 // negatives scored below the current positive

@@ -520,12 +520,28 @@ func (c *column) merge(p *part, offset int) {
 			g.Rows = append(g.Rows, r+offset+1)
 		}
 	}
+	if identity(c.remap) {
+		// A bool column's codes, and a dictionary that met its values in the
+		// order the file did so far: copied as they are.
+		c.Codes = append(c.Codes, p.codes...)
+		return
+	}
 	for _, code := range p.codes {
 		if code >= 0 {
 			code = c.remap[code]
 		}
 		c.Codes = append(c.Codes, code)
 	}
+}
+
+// identity reports whether remap maps every code to itself.
+func identity(remap []int32) bool {
+	for i, code := range remap {
+		if code != int32(i) {
+			return false
+		}
+	}
+	return true
 }
 
 // Describe is a value quoted for a message, cut if it is long.

@@ -23,10 +23,17 @@ const (
 // fixed cost of six counting passes.
 const insertionLimit = 256
 
+// countRange is the widest range of whole numbers that Sort counts rather than
+// radix-sorts: hours, ages, labels and codes written as numbers.
+const countRange = 1 << 12
+
 // Sort sorts x in ascending order. x must not hold NaN.
 func Sort(x []float64) {
 	if len(x) < insertionLimit {
 		insertionSort(x)
+		return
+	}
+	if countSort(x) {
 		return
 	}
 	// The keys are the values' bit patterns, mapped so that unsigned order is
@@ -40,6 +47,38 @@ func Sort(x []float64) {
 	for i, k := range keys {
 		keys[i] = unsortable(k)
 	}
+}
+
+// countSort sorts x by counting each value, in two passes over it and without
+// scratch space, if its values are whole numbers within countRange of each other
+// (and none is -0, which sorts before +0 and would come back as +0); it reports
+// whether it did. It gives up at the first value that is not such a number.
+func countSort(x []float64) bool {
+	lo, hi := x[0], x[0]
+	for _, v := range x {
+		if v != math.Trunc(v) || math.Abs(v) >= 1<<53 || v == 0 && math.Signbit(v) {
+			return false
+		}
+		lo, hi = min(lo, v), max(hi, v)
+		if hi-lo >= countRange {
+			return false
+		}
+	}
+	// Whole numbers that close together differ by a whole number that the
+	// subtraction gets exactly, so lo+k is each value again, bit for bit.
+	var counts [countRange]int
+	for _, v := range x {
+		counts[int(v-lo)]++
+	}
+	i := 0
+	for k, n := range counts[:int(hi-lo)+1] {
+		v := lo + float64(k)
+		for range n {
+			x[i] = v
+			i++
+		}
+	}
+	return true
 }
 
 // SortUint64 sorts x in ascending order.
