@@ -20,10 +20,12 @@ build: announce
 
 # The tests, on SQLite and on PostgreSQL (MODELGATE_TEST_POSTGRES, default
 # postgres://127.0.0.1:5432/test; skipped with a note when it is unreachable
-# unless MODELGATE_REQUIRE_POSTGRES=1).
+# unless MODELGATE_REQUIRE_POSTGRES=1). The App's end-to-end tests take
+# several minutes on two cores, past go test's default ten-minute limit when
+# the machine is busy.
 test: announce lint github-fixtures compat
-	$(GO) test -count=1 ./...
-	$(GO) test -count=1 -race ./internal/sqlstore/ ./internal/schema/ ./internal/policy/ ./internal/github/ ./checks/... ./app/...
+	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -timeout 30m -race ./internal/sqlstore/ ./internal/schema/ ./internal/policy/ ./internal/github/ ./checks/... ./app/...
 
 # A short run of every fuzz target: a count of inputs, not a time, so that the
 # fuzz coordinator's own time-outs cannot fail a short run; FUZZTIME=5m for a
@@ -41,6 +43,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParseCondition -fuzztime $(FUZZTIME) ./internal/analysis/
 	$(GO) test -run '^$$' -fuzz FuzzEscape -fuzztime $(FUZZTIME) ./internal/analysis/
 	$(GO) test -run '^$$' -fuzz FuzzSetPin -fuzztime $(FUZZTIME) ./internal/gitops/
+	$(GO) test -run '^$$' -fuzz FuzzCheckPath -fuzztime $(FUZZTIME) ./internal/gitops/
 	$(GO) test -run '^$$' -fuzz FuzzVerify -fuzztime $(FUZZTIME) ./internal/oidc/
 	$(GO) test -run '^$$' -fuzz FuzzDVC -fuzztime $(FUZZTIME) ./internal/lineage/
 	$(GO) test -run '^$$' -fuzz FuzzMLflow -fuzztime $(FUZZTIME) ./internal/lineage/
