@@ -445,7 +445,10 @@ func (c *cluster) judgements() map[int][]span {
 	}
 	calls := c.gh.Calls()
 	slices.SortStableFunc(calls, func(a, b githubtest.Call) int { return a.Received.Compare(b.Received) })
-	open := map[int]map[string]int{} // pull request → client → index of its open span
+	// pull request → client → its spans not ended, oldest first: two of
+	// one client are two workers of one process judging at once, and
+	// whichever ends, the first is taken to, which keeps the overlap.
+	open := map[int]map[string][]int{}
 	out := map[int][]span{}
 	for _, call := range calls {
 		var n int
@@ -464,19 +467,19 @@ func (c *cluster) judgements() map[int][]span {
 			c.t.Fatalf("%s %s: no pull request of the test", call.Method, call.Path)
 		}
 		if open[n] == nil {
-			open[n] = map[string]int{}
+			open[n] = map[string][]int{}
 		}
 		if start {
-			open[n][call.Client] = len(out[n])
+			open[n][call.Client] = append(open[n][call.Client], len(out[n]))
 			out[n] = append(out[n], span{client: call.Client, start: call.Received})
 			continue
 		}
-		i, ok := open[n][call.Client]
-		if !ok {
+		spans := open[n][call.Client]
+		if len(spans) == 0 {
 			c.t.Fatalf("%s %s at %v: a comment on #%d by a client that was not judging it", call.Method, call.Path, call.Received, n)
 		}
-		out[n][i].end = call.Received
-		delete(open[n], call.Client)
+		out[n][spans[0]].end = call.Received
+		open[n][call.Client] = spans[1:]
 	}
 	return out
 }
