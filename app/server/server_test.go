@@ -3,6 +3,7 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -234,6 +235,181 @@ func TestWebhookLimitsAndHealth(t *testing.T) {
 	if code, _ := get("/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz while draining: %d; want 503", code)
 	}
+}
+
+// writeLock holds the queue's table against writers, as a long transaction
+// of another replica would, until released.
+type writeLock struct {
+	postgres bool
+	db       *sql.DB
+	tx       *sql.Tx
+}
+
+func holdWrites(t *testing.T, dsn string) *writeLock {
+	t.Helper()
+	w := &writeLock{postgres: strings.HasPrefix(dsn, "postgres://")}
+	driver, source := "sqlite", dsn+"?_txlock=immediate"
+	if w.postgres {
+		driver, source = "pgx", dsn
+	}
+	db, err := sql.Open(driver, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	w.db = db
+	if w.tx, err = db.BeginTx(t.Context(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if w.postgres {
+		w.exec(t, `LOCK TABLE queue_jobs IN EXCLUSIVE MODE`)
+	}
+	return w
+}
+
+func (w *writeLock) exec(t *testing.T, query string) {
+	t.Helper()
+	if _, err := w.tx.ExecContext(t.Context(), query); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+}
+
+// waitForWriter returns once a writer waits for the lock. Only PostgreSQL
+// shows its waiters; on SQLite it returns at once.
+func (w *writeLock) waitForWriter(t *testing.T) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); w.postgres; time.Sleep(10 * time.Millisecond) {
+		var waiting bool
+		err := w.db.QueryRowContext(t.Context(), `SELECT EXISTS (SELECT 1 FROM pg_locks
+			WHERE relation = 'queue_jobs'::regclass AND NOT granted)`).Scan(&waiting)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery waits to be stored")
+		}
+	}
+}
+
+// refuse makes every insert into the queue fail once the lock is released,
+// as a full disk or a broken connection would.
+func (w *writeLock) refuse(t *testing.T) {
+	t.Helper()
+	if w.postgres {
+		w.exec(t, `ALTER TABLE queue_jobs ADD CONSTRAINT refuse CHECK (false) NOT VALID`)
+		return
+	}
+	w.exec(t, `CREATE TRIGGER refuse BEFORE INSERT ON queue_jobs BEGIN SELECT RAISE(ABORT, 'refused'); END`)
+}
+
+func (w *writeLock) release(t *testing.T) {
+	t.Helper()
+	if err := w.tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestWebhookGroupCommit holds the queue's writes while deliveries arrive,
+// so that they wait for the group commit together: none is acknowledged
+// before it is stored, copies of one delivery are queued once, and when the
+// commit fails every delivery of it fails, none acknowledged.
+func TestWebhookGroupCommit(t *testing.T) {
+	gh := githubtest.New(t)
+	sqlstoretest.Each(t, func(t *testing.T, dsn string) {
+		in := startIntake(t, dsn, gh.WebhookSecret())
+		body, header := gh.Webhook("pull_request", "opened", nil)
+		deliver := func(id string) <-chan int {
+			h := header.Clone()
+			h.Set("X-GitHub-Delivery", id)
+			status := make(chan int, 1)
+			go func() {
+				req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, in.url+"/webhooks", bytes.NewReader(body))
+				if err != nil {
+					status <- 0
+					return
+				}
+				req.Header = h
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Errorf("deliver %s: %v", id, err)
+					status <- 0
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				status <- resp.StatusCode
+			}()
+			return status
+		}
+		answers := func(ids []string, sent []<-chan int) map[string][]int {
+			got := map[string][]int{}
+			for i, c := range sent {
+				got[ids[i]] = append(got[ids[i]], <-c)
+			}
+			return got
+		}
+		queued := func() []string {
+			var ds []string
+			for _, j := range sqlstoretest.Jobs(t, dsn, "") {
+				ds = append(ds, j.Delivery)
+			}
+			slices.Sort(ds)
+			return ds
+		}
+
+		w := holdWrites(t, dsn)
+		ids := []string{"first"}
+		sent := []<-chan int{deliver("first")}
+		w.waitForWriter(t)
+		for _, id := range []string{"copied", "a", "copied", "b", "copied"} {
+			ids, sent = append(ids, id), append(sent, deliver(id))
+		}
+		// Give the deliveries time to reach the server: none may be
+		// answered while it cannot store them.
+		time.Sleep(200 * time.Millisecond)
+		for i, c := range sent {
+			select {
+			case code := <-c:
+				t.Fatalf("delivery %s answered %d before it could be stored", ids[i], code)
+			default:
+			}
+		}
+		w.release(t)
+		got := answers(ids, sent)
+		for _, id := range []string{"first", "a", "b"} {
+			if !slices.Equal(got[id], []int{http.StatusAccepted}) {
+				t.Errorf("delivery %s answered %v, want 202", id, got[id])
+			}
+		}
+		if c := slices.Sorted(slices.Values(got["copied"])); !slices.Equal(c, []int{http.StatusOK, http.StatusOK, http.StatusAccepted}) {
+			t.Errorf("three copies of a delivery answered %v, want one 202 and two 200 (duplicate)", got["copied"])
+		}
+		if q, want := queued(), []string{"a", "b", "copied", "first"}; !slices.Equal(q, want) {
+			t.Fatalf("queue holds %v, want %v", q, want)
+		}
+
+		w = holdWrites(t, dsn)
+		ids = []string{"lost"}
+		sent = []<-chan int{deliver("lost")}
+		w.waitForWriter(t)
+		for _, id := range []string{"c", "d", "e"} {
+			ids, sent = append(ids, id), append(sent, deliver(id))
+		}
+		time.Sleep(200 * time.Millisecond)
+		w.refuse(t)
+		w.release(t)
+		for id, codes := range answers(ids, sent) {
+			if !slices.Equal(codes, []int{http.StatusServiceUnavailable}) {
+				t.Errorf("delivery %s answered %v when it could not be stored, want 503", id, codes)
+			}
+		}
+		if q, want := queued(), []string{"a", "b", "copied", "first"}; !slices.Equal(q, want) {
+			t.Errorf("after a failed commit the queue holds %v, want %v", q, want)
+		}
+	})
 }
 
 // BenchmarkIntake posts signed copies of GitHub's example pull_request

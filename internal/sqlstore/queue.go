@@ -3,21 +3,23 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/jmoiron/sqlx"
 
 	"github.com/modelgate/modelgate/internal/queue"
 )
 
-// enqueueLock serializes Enqueue on PostgreSQL. Job ids are allocated as
-// MAX(id)+1, because SQLite and PostgreSQL share no syntax for generated
-// keys, so one writer at a time must allocate them. That also makes ids
-// increase in commit order: a claimer taking the smallest runnable id never
-// passes over a job that commits later with a smaller one.
+// enqueueLock serializes Enqueue on PostgreSQL. Job ids are allocated after
+// MAX(id), because SQLite and PostgreSQL share no syntax for generated keys,
+// so one writer at a time must allocate them. That also makes ids increase
+// in commit order: a claimer taking the smallest runnable id never passes
+// over a job that commits later with a smaller one. Ids need not be
+// consecutive.
 const enqueueLock int64 = 0x6d67_656e_7175 // "mgenqu"
 
 // keyLockClass is the first half of the two-part PostgreSQL advisory lock
@@ -38,18 +40,73 @@ const claimCandidates = 16
 // the same job twice schedules it once. Only Delivery, Event, Key, Payload
 // and RunAt are taken from jobs; a job with a zero RunAt is runnable at
 // once, one with a future RunAt not before it. The jobs are durable once
-// Enqueue returns.
+// Enqueue returns; when it fails, none of them was queued, or, if the
+// connection broke during the commit, all of them may have been, and
+// enqueuing them again queues none twice.
 func (db *DB) Enqueue(ctx context.Context, jobs ...queue.Job) ([]bool, error) {
 	added := make([]bool, len(jobs))
 	if len(jobs) == 0 {
 		return added, nil
 	}
-	for _, j := range jobs {
+	// The first job of each delivery id is the one offered to the
+	// database; the others are duplicates whatever it answers.
+	first := make(map[string]int, len(jobs))
+	offered := make([]int, 0, len(jobs))
+	for i, j := range jobs {
 		if j.Delivery == "" {
-			return nil, errors.New("enqueue jobs: a job has no delivery id")
+			return nil, fmt.Errorf("enqueue jobs: job %d of %d has no delivery id", i+1, len(jobs))
+		}
+		if _, dup := first[j.Delivery]; !dup {
+			first[j.Delivery] = i
+			offered = append(offered, i)
 		}
 	}
 	now := db.Now().UnixMilli()
+	rows := make([]jobInsert, len(offered))
+	for n, i := range offered {
+		j := jobs[i]
+		// A nil payload would be stored as NULL.
+		payload := j.Payload
+		if payload == nil {
+			payload = []byte{}
+		}
+		runAt := now
+		if !j.RunAt.IsZero() {
+			runAt = j.RunAt.UnixMilli()
+		}
+		rows[n] = jobInsert{delivery: j.Delivery, event: j.Event, key: j.Key, payload: payload, runAt: runAt}
+	}
+	insert := db.insertJobs
+	if db.dialect == postgres {
+		insert = db.insertJobsPostgres
+	}
+	queued, err := insert(ctx, rows, now)
+	if err != nil {
+		return nil, fmt.Errorf("enqueue jobs: %w", err)
+	}
+	for _, delivery := range queued {
+		i, ok := first[delivery]
+		if !ok {
+			return nil, fmt.Errorf("enqueue jobs: the database reports delivery %q queued, which was not offered", delivery)
+		}
+		added[i] = true
+	}
+	return added, nil
+}
+
+// jobInsert is a new job as inserted.
+type jobInsert struct {
+	delivery, event, key string
+	payload              []byte
+	runAt                int64
+}
+
+// insertJobs inserts rows, whose delivery ids are distinct, in one
+// transaction and returns the delivery ids of those inserted: the others
+// were queued before. Each row is a statement of its own, which costs
+// nothing on SQLite, where statements are calls within the process.
+func (db *DB) insertJobs(ctx context.Context, rows []jobInsert, now int64) ([]string, error) {
+	var queued []string
 	err := db.writeTx(ctx, enqueueLock, func(tx *sqlx.Tx) error {
 		var last int64
 		if err := tx.GetContext(ctx, &last, `SELECT COALESCE(MAX(id), 0) FROM queue_jobs`); err != nil {
@@ -60,41 +117,105 @@ func (db *DB) Enqueue(ctx context.Context, jobs ...queue.Job) ([]bool, error) {
 			return fmt.Errorf("prepare insert: %w", err)
 		}
 		defer insert.Close()
-		for i, j := range jobs {
-			// A nil payload would be stored as NULL.
-			payload := j.Payload
-			if payload == nil {
-				payload = []byte{}
-			}
-			runAt := now
-			if !j.RunAt.IsZero() {
-				runAt = j.RunAt.UnixMilli()
-			}
-			res, err := insert.ExecContext(ctx, last+1, j.Delivery, j.Event, j.Key, payload, runAt, now)
+		for _, r := range rows {
+			res, err := insert.ExecContext(ctx, last+1, r.delivery, r.event, r.key, r.payload, r.runAt, now)
 			if err != nil {
-				return fmt.Errorf("insert delivery %s: %w", j.Delivery, err)
+				return fmt.Errorf("insert delivery %s: %w", r.delivery, err)
 			}
 			n, err := res.RowsAffected()
 			if err != nil {
-				return fmt.Errorf("insert delivery %s: %w", j.Delivery, err)
+				return fmt.Errorf("insert delivery %s: %w", r.delivery, err)
 			}
 			if n > 0 {
-				added[i] = true
+				queued = append(queued, r.delivery)
 				last++
 			}
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("enqueue jobs: %w", err)
-	}
-	return added, nil
+	return queued, err
 }
 
 const insertJobSQL = `INSERT INTO queue_jobs
 	(id, delivery, event, job_key, payload, state, run_at, owner, attempts, enqueued_at, last_error)
 	VALUES (?, ?, ?, ?, ?, 'pending', ?, '', 0, ?, '')
 	ON CONFLICT (delivery) DO NOTHING`
+
+// insertJobsPostgres is insertJobs in one round trip to PostgreSQL, where
+// each round trip is a wait for another process: the advisory lock and the
+// inserts are pipelined, and commit together when the pipeline ends (an
+// implicit transaction). The rows go as arrays, a statement for every
+// maxInsertBytes of payload, since a statement's parameters cannot exceed
+// 1 GB.
+func (db *DB) insertJobsPostgres(ctx context.Context, rows []jobInsert, now int64) ([]string, error) {
+	var queued []string
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, enqueueLock)
+	for len(rows) > 0 {
+		n, size := 0, 0
+		for n < len(rows) && (n == 0 || size+len(rows[n].payload) <= maxInsertBytes) {
+			size += len(rows[n].payload)
+			n++
+		}
+		var a struct {
+			delivery, event, key []string
+			payload              [][]byte
+			runAt                []int64
+		}
+		for _, r := range rows[:n] {
+			a.delivery = append(a.delivery, r.delivery)
+			a.event = append(a.event, r.event)
+			a.key = append(a.key, r.key)
+			a.payload = append(a.payload, r.payload)
+			a.runAt = append(a.runAt, r.runAt)
+		}
+		rows = rows[n:]
+		b.Queue(insertJobsPostgresSQL, a.delivery, a.event, a.key, a.payload, a.runAt, now).Query(func(rs pgx.Rows) error {
+			for rs.Next() {
+				var delivery string
+				if err := rs.Scan(&delivery); err != nil {
+					return fmt.Errorf("read queued delivery: %w", err)
+				}
+				queued = append(queued, delivery)
+			}
+			return rs.Err()
+		})
+	}
+	conn, err := db.x.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(driverConn any) error {
+		c, ok := driverConn.(*stdlib.Conn)
+		if !ok {
+			return fmt.Errorf("connection is a %T, not pgx's", driverConn)
+		}
+		// Close reads up to the end of the pipeline, so it returns only
+		// once the commit is durable, and reports a failed commit.
+		return c.Conn().SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("insert and commit: %w", err)
+	}
+	return queued, nil
+}
+
+// maxInsertBytes bounds the payloads of one statement of insertJobsPostgres.
+const maxInsertBytes = 8 << 20
+
+// insertJobsPostgresSQL numbers its rows after the largest id: the
+// subquery, uncorrelated, is evaluated once, before the statement inserts
+// any row, and sees the rows of the statements before it in the
+// transaction. A row skipped as a duplicate leaves its id unused.
+const insertJobsPostgresSQL = `INSERT INTO queue_jobs
+	(id, delivery, event, job_key, payload, state, run_at, owner, attempts, enqueued_at, last_error)
+	SELECT (SELECT COALESCE(MAX(id), 0) FROM queue_jobs) + j.n, j.delivery, j.event, j.job_key, j.payload,
+		'pending', j.run_at, '', 0, $6, ''
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::bigint[])
+		WITH ORDINALITY AS j(delivery, event, job_key, payload, run_at, n)
+	ON CONFLICT (delivery) DO NOTHING
+	RETURNING delivery`
 
 // Claim gives owner the oldest runnable job, leased for lease, and reports
 // whether there was one. A job whose lease has expired is runnable again:

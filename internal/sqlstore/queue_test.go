@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/internal/queue"
+	"github.com/modelgate/modelgate/internal/sqlstoretest"
 )
 
 // manualClock is a clock that moves only when told to.
@@ -193,6 +195,112 @@ func TestEnqueueDeduplicatesDeliveries(t *testing.T) {
 		}
 		if _, err := db.Enqueue(t.Context(), queue.Job{Event: "push"}); err == nil {
 			t.Errorf("Enqueue of a job without a delivery id succeeded")
+		}
+	})
+}
+
+// Replicas enqueue at the same time, GitHub's redeliveries of one delivery
+// reaching several of them: each delivery is queued exactly once, and a call
+// that starts after another returned numbers its jobs after the other's.
+func TestEnqueueConcurrently(t *testing.T) {
+	const (
+		replicas   = 4
+		deliveries = 120
+		batch      = 8
+	)
+	eachBackend(t, func(t *testing.T, dsn string) {
+		var (
+			mu    sync.Mutex
+			added = map[string]int{}
+			calls [replicas][][]string // what each call of each replica added
+			wg    sync.WaitGroup
+		)
+		for r := range replicas {
+			db := openDB(t, dsn)
+			wg.Go(func() {
+				// Each replica goes through every delivery, starting at
+				// its own place, two of each in a batch now and then.
+				for start := 0; start < deliveries; start += batch {
+					var jobs []queue.Job
+					for i := start; i < start+batch; i++ {
+						d := fmt.Sprintf("d%03d", (i+r*deliveries/replicas)%deliveries)
+						jobs = append(jobs, queue.Job{Delivery: d, Event: "pull_request", Key: "acme/models#" + d[len(d)-1:]})
+						if i%5 == r {
+							jobs = append(jobs, jobs[len(jobs)-1])
+						}
+					}
+					got, err := db.Enqueue(t.Context(), jobs...)
+					if err != nil {
+						t.Errorf("replica %d: Enqueue: %v", r, err)
+						return
+					}
+					var mine []string
+					for i, ok := range got {
+						if ok {
+							mine = append(mine, jobs[i].Delivery)
+						}
+					}
+					mu.Lock()
+					for _, d := range mine {
+						added[d]++
+					}
+					calls[r] = append(calls[r], mine)
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if len(added) != deliveries {
+			t.Errorf("%d deliveries queued, want %d", len(added), deliveries)
+		}
+		for d, n := range added {
+			if n != 1 {
+				t.Errorf("delivery %s reported queued %d times", d, n)
+			}
+		}
+		ids := map[string]int64{}
+		for _, j := range sqlstoretest.Jobs(t, dsn, "") {
+			ids[j.Delivery] = j.ID
+		}
+		if len(ids) != deliveries {
+			t.Errorf("the queue holds %d deliveries, want %d", len(ids), deliveries)
+		}
+		for r, rc := range calls {
+			var last int64
+			for _, mine := range rc {
+				first := last
+				for _, d := range mine {
+					if ids[d] <= first {
+						t.Errorf("replica %d: %s has id %d, not after %d of its call before", r, d, ids[d], first)
+					}
+					last = max(last, ids[d])
+				}
+			}
+		}
+	})
+}
+
+// A batch too large for one statement is stored whole, in order, in one
+// transaction.
+func TestEnqueueLargeBatch(t *testing.T) {
+	eachBackend(t, func(t *testing.T, dsn string) {
+		db, _ := openQueue(t, dsn)
+		big := func(b byte) []byte { return bytes.Repeat([]byte{b}, maxInsertBytes/2+1) }
+		jobs := []queue.Job{
+			{Delivery: "a", Payload: big('a')},
+			{Delivery: "b", Payload: big('b')},
+			{Delivery: "a", Payload: []byte("again")},
+			{Delivery: "c", Payload: big('c')},
+			{Delivery: "d", Payload: []byte("small")},
+		}
+		if got, want := enqueue(t, db, jobs...), []bool{true, true, false, true, true}; !slices.Equal(got, want) {
+			t.Errorf("added %v, want %v", got, want)
+		}
+		stored := map[string][]byte{"a": jobs[0].Payload, "b": jobs[1].Payload, "c": jobs[3].Payload, "d": jobs[4].Payload}
+		for _, j := range claimInOrder(t, db, "w1", "a", "b", "c", "d") {
+			if !bytes.Equal(j.Payload, stored[j.Delivery]) {
+				t.Errorf("%s came back with %d bytes, want its first %d", j.Delivery, len(j.Payload), len(stored[j.Delivery]))
+			}
 		}
 	})
 }
