@@ -107,13 +107,15 @@ compat:
 # generated cases of 1M and 10M rows — numbers as pandas writes them and short
 # decimals, and the first also as Parquet — kept in .cache/bench (BENCHMARKS.md), then
 # the Go benchmarks of its hot paths, then the App: webhook intake on loopback
-# (SQLite and PostgreSQL) and webhook-to-check-run time on the GitHub emulator.
+# (SQLite and PostgreSQL), webhook-to-check-run time on the GitHub emulator,
+# and 1, 2 and 3 replicas of the built binary on one PostgreSQL database.
 bench: build github-fixtures
 	$(GO) run ./checks/bench -bin $(BIN) -dir .cache/bench -rows 1000000,10000000 -runs 5,1
 	$(GO) test -run '^$$' -bench . -benchmem ./checks/...
 	$(GO) test -run '^$$' -bench . -benchmem ./internal/analysis/
 	$(GO) test -run '^$$' -bench . -benchtime 5000x ./app/server/
 	$(GO) test -run '^$$' -bench . -benchtime 20x ./app/service/
+	$(GO) test -run '^$$' -bench BenchmarkReplicas -benchtime 1x -timeout 30m ./cmd/modelgate/
 
 # Regenerates checks/testdata: the test cases and the reference implementations'
 # numbers that `make test` compares with (also needs python3-yaml).

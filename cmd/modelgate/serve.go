@@ -33,14 +33,18 @@ func (c *cli) serveCommand() *cobra.Command {
 	audience := fl.String("oidc-audience", c.getenv("MODELGATE_OIDC_AUDIENCE"), "audience the OIDC tokens of evidence uploads must name (env MODELGATE_OIDC_AUDIENCE; default the App's URL, --public-url); without one the App takes no uploads")
 	dsn := c.databaseFlag(fl)
 	workers := fl.Int("workers", 2, "evaluations run at once")
+	lease := fl.Duration("lease", 2*time.Minute, "how long a worker holds a job without renewing its claim: the longest a crashed replica's jobs wait before another replica takes them")
 	reconcile := fl.Duration("reconcile-interval", 10*time.Minute, "how often open pull requests are swept for heads with no decision")
 	reviewers := c.reviewerFlags(fl)
 	cmd.RunE = do(func(ctx context.Context, args []string) int {
+		if *lease <= 0 {
+			return c.fail(fmt.Errorf("serve: --lease %v: must be positive", *lease))
+		}
 		rc, err := reviewers.config()
 		if err != nil {
 			return c.fail(fmt.Errorf("serve: %w", err))
 		}
-		cfg := service.Config{Database: *dsn, GitHubURL: *githubURL, OIDCIssuer: *issuer, OIDCAudience: cmp.Or(*audience, *reviewers.publicURL), Workers: *workers, ReconcileInterval: *reconcile,
+		cfg := service.Config{Database: *dsn, GitHubURL: *githubURL, OIDCIssuer: *issuer, OIDCAudience: cmp.Or(*audience, *reviewers.publicURL), Workers: *workers, Lease: *lease, ReconcileInterval: *reconcile,
 			Reviewers: rc, Log: slog.New(slog.NewJSONHandler(c.stderr, nil))}
 		if cfg.AppID, err = strconv.ParseInt(*appID, 10, 64); err != nil || cfg.AppID <= 0 {
 			return c.fail(errors.New("serve: --app-id (or MODELGATE_APP_ID) must be the App's numeric ID"))

@@ -624,6 +624,31 @@ func TestCalls(t *testing.T) {
 	}
 }
 
+// TestCallsTellClientsApart: calls with one token share a Client, another
+// token's have another, and Received orders them as they arrived.
+func TestCallsTellClientsApart(t *testing.T) {
+	ctx := context.Background()
+	s := newScenario(t, t)
+	other := newClient(t, s.gh, "token "+s.gh.InstallationToken(s.inst))
+	s.gh.ResetCalls()
+	before := time.Now()
+	for _, c := range []*github.Client{s.client, other, s.client} {
+		if _, _, err := c.PullRequests.Get(ctx, org, "models", s.number); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := s.gh.Calls()
+	if len(calls) != 3 {
+		t.Fatalf("%d calls", len(calls))
+	}
+	if calls[0].Client == "" || calls[0].Client != calls[2].Client || calls[1].Client == calls[0].Client {
+		t.Errorf("clients %q, %q, %q: want the first and last the same, the second another", calls[0].Client, calls[1].Client, calls[2].Client)
+	}
+	if calls[0].Received.Before(before) || !calls[0].Received.Before(calls[1].Received) || !calls[1].Received.Before(calls[2].Received) {
+		t.Errorf("received %v, %v, %v after %v: not in the order they were made", calls[0].Received, calls[1].Received, calls[2].Received, before)
+	}
+}
+
 // recordingTB records the test failures that the server reports, so that a
 // test can check that a misbehaving client is caught.
 type recordingTB struct {

@@ -176,6 +176,16 @@ type Call struct {
 	// SHA, a pull request by its number.
 	Path   string
 	Status int
+	// Received is when the request arrived, by the wall clock (not the
+	// emulator's, which Advance moves and which counts whole seconds): the
+	// calls of clients in other processes order by it.
+	Received time.Time
+	// Client tells apart the credentials the calls were made with, without
+	// holding them: the first 12 hex digits of the SHA-256 of the
+	// Authorization header's credential, empty without one. Each process of
+	// an App mints installation tokens of its own, so it tells the processes
+	// apart too.
+	Client string
 }
 
 func (c Call) String() string { return c.Method + " " + c.Route }
@@ -286,13 +296,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveNewApp(w, r, m[1])
 		return
 	}
+	received := time.Now()
 	rt, params := matchRoute(r.Method, strings.TrimPrefix(r.URL.EscapedPath(), apiPrefix))
 	if rt == nil {
 		s.t.Errorf("githubtest: %s %s is not an endpoint that the emulator implements", r.Method, r.URL.Path)
-		s.send(w, r, nil, notFound())
+		s.send(w, r, nil, notFound(), received)
 		return
 	}
-	s.send(w, r, rt, s.answer(r, rt, params))
+	s.send(w, r, rt, s.answer(r, rt, params), received)
 }
 
 // answer validates a request to a route and serves it.
@@ -316,7 +327,7 @@ func (s *Server) answer(r *http.Request, rt *route, params map[string]string) *r
 // send validates a response to a route that the emulator implements (rt is
 // nil for the others) against the description, records the call and writes
 // the response.
-func (s *Server) send(w http.ResponseWriter, r *http.Request, rt *route, resp *response) {
+func (s *Server) send(w http.ResponseWriter, r *http.Request, rt *route, resp *response, received time.Time) {
 	resp.header.Set("Content-Type", "application/json; charset=utf-8")
 	s.mu.Lock()
 	// Answers given before authentication (a request that breaks the
@@ -332,7 +343,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, rt *route, resp *r
 			s.t.Errorf("githubtest: %s %s: encode response: %v", r.Method, r.URL.Path, err)
 		}
 	}
-	call := Call{Method: r.Method, Route: r.URL.Path, Path: r.URL.Path, Status: resp.status}
+	call := Call{Method: r.Method, Route: r.URL.Path, Path: r.URL.Path, Status: resp.status, Received: received, Client: client(r)}
 	if rt != nil {
 		call.Route = rt.template
 		if err := s.spec.validateResponse(r, rt.template, resp.status, resp.header, data); err != nil {
@@ -347,6 +358,16 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request, rt *route, resp *r
 	if _, err := w.Write(data); err != nil {
 		s.t.Logf("githubtest: %s %s: write response: %v", r.Method, r.URL.Path, err)
 	}
+}
+
+// client is Call.Client of r.
+func client(r *http.Request) string {
+	_, credential, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if credential == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(credential))
+	return hex.EncodeToString(sum[:6])
 }
 
 // serve runs a validated request through authentication, injected faults,

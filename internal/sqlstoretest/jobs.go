@@ -18,6 +18,8 @@ type Job struct {
 	RunAt    time.Time
 	Payload  []byte
 	Attempts int
+	// Owner is the worker that last claimed the job; empty if none has.
+	Owner string
 }
 
 // Jobs returns the jobs of event ("" for every event) in the queue of the
@@ -25,7 +27,7 @@ type Job struct {
 // test asserts was queued, whether or not a worker has run it since.
 func Jobs(t testing.TB, dsn, event string) []Job {
 	t.Helper()
-	driver, query := "sqlite", `SELECT id, delivery, event, job_key, state, run_at, payload, attempts FROM queue_jobs
+	driver, query := "sqlite", `SELECT id, delivery, event, job_key, state, run_at, payload, attempts, owner FROM queue_jobs
 		WHERE ? IN ('', event) ORDER BY id`
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		driver, query = "pgx", numberPlaceholders(query)
@@ -44,7 +46,7 @@ func Jobs(t testing.TB, dsn, event string) []Job {
 	for rows.Next() {
 		var j Job
 		var runAt int64
-		if err := rows.Scan(&j.ID, &j.Delivery, &j.Event, &j.Key, &j.State, &runAt, &j.Payload, &j.Attempts); err != nil {
+		if err := rows.Scan(&j.ID, &j.Delivery, &j.Event, &j.Key, &j.State, &runAt, &j.Payload, &j.Attempts, &j.Owner); err != nil {
 			t.Fatalf("read the job queue: %v", err)
 		}
 		j.RunAt = time.UnixMilli(runAt).UTC()

@@ -162,16 +162,16 @@ func run(m Mutation, dir string, timeout time.Duration) (outcome, string) {
 
 	// Building first tells a mutation that does not compile, which proves
 	// nothing, from one that the tests catch.
-	if out, err := goCmd(timeout, append([]string{"test", "-overlay", overlayFile, "-count=1", "-run", "^$"}, m.Packages...)...); err != nil {
+	if out, err := goCmd(timeout, overlayFile, append([]string{"test", "-count=1", "-run", "^$"}, m.Packages...)...); err != nil {
 		return broken, "does not build:\n" + tail(out)
 	}
 	// go test's own time limit makes a bug that hangs the tests a failure
 	// they report, and so a caught one.
-	args := []string{"test", "-overlay", overlayFile, "-count=1", "-failfast", "-timeout", timeout.String()}
+	args := []string{"test", "-count=1", "-failfast", "-timeout", timeout.String()}
 	if m.Run != "" {
 		args = append(args, "-run", m.Run)
 	}
-	out, err := goCmd(timeout, append(args, m.Packages...)...)
+	out, err := goCmd(timeout, overlayFile, append(args, m.Packages...)...)
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
@@ -183,10 +183,14 @@ func run(m Mutation, dir string, timeout time.Duration) (outcome, string) {
 	}
 }
 
-func goCmd(timeout time.Duration, args ...string) (string, error) {
+// goCmd runs go with the overlay in GOFLAGS rather than as a flag, so that
+// the binaries tests build with go build (those that run modelgate as a
+// process) carry the bug too.
+func goCmd(timeout time.Duration, overlay string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Env = append(os.Environ(), "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -overlay="+overlay))
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
 		return string(out), fmt.Errorf("timed out after %s", timeout)
