@@ -309,7 +309,7 @@ func (col *column) check(ctx context.Context, t *table.Table, reread Reader) ([]
 func (col *column) duplicates(ctx context.Context, data *table.Column, reread Reader) (table.Tally, error) {
 	// The hashes are sorted where they are: nothing else reads them.
 	hashes := slices.DeleteFunc(data.Hashes, func(h uint64) bool { return h == 0 })
-	floats.SortUint64(hashes)
+	floats.SortHashes(hashes)
 	suspects := make(map[uint64]bool)
 	for i := 1; i < len(hashes); i++ {
 		if hashes[i] == hashes[i-1] {

@@ -228,12 +228,15 @@ var boolText = [2][]byte{[]byte("false"), []byte("true")}
 // part is what one block of rows contributes to a column. Row numbers in its
 // tallies and dictionary are 0-based within the block.
 type part struct {
-	spec    *Spec
-	floats  []float64
-	codes   []int32
-	hashes  []uint64
-	index   map[string]int32
-	dict    []Entry
+	spec   *Spec
+	floats []float64
+	codes  []int32
+	hashes []uint64
+	index  map[string]int32
+	dict   []Entry
+	// words holds word of each entry of dict of at most eight bytes, by which a
+	// small dictionary is searched with a compare of numbers instead of bytes.
+	words   []uint64
 	nulls   Tally
 	invalid Tally
 	failed  []Tally
@@ -306,9 +309,10 @@ func (p *part) reset() {
 	p.codes = p.codes[:0]
 	p.hashes = p.hashes[:0]
 	clear(p.index)
-	p.dict = p.dict[:0]
+	p.dict, p.words = p.dict[:0], p.words[:0]
 	if p.spec.Type == Bool {
-		p.dict = append(p.dict, Entry{Value: "false"}, Entry{Value: "true"})
+		p.enter("false")
+		p.enter("true")
 	}
 	p.nulls, p.invalid = Tally{}, Tally{}
 	clear(p.failed)
@@ -393,19 +397,56 @@ const smallDict = 8
 
 // lookup returns the code of a string in the block's dictionary, adding it.
 func (p *part) lookup(field []byte) int32 {
-	if len(p.dict) <= smallDict {
+	switch n := len(field); {
+	case len(p.dict) > smallDict:
+		if code, ok := p.index[string(field)]; ok {
+			return code
+		}
+	case n <= 8:
+		w := word(field)
+		for i, dw := range p.words {
+			if dw == w && len(p.dict[i].Value) == n {
+				return int32(i)
+			}
+		}
+	default:
 		for i := range p.dict {
 			if p.dict[i].Value == string(field) {
 				return int32(i)
 			}
 		}
-	} else if code, ok := p.index[string(field)]; ok {
-		return code
 	}
-	code := int32(len(p.dict))
-	p.dict = append(p.dict, Entry{Value: string(field)})
+	code := p.enter(string(field))
 	p.index[p.dict[code].Value] = code
 	return code
+}
+
+// enter adds an entry for value to the block's dictionary and returns its code.
+func (p *part) enter(value string) int32 {
+	code := int32(len(p.dict))
+	p.dict = append(p.dict, Entry{Value: value})
+	var w uint64
+	if len(value) <= 8 {
+		w = word(value)
+	}
+	p.words = append(p.words, w)
+	return code
+}
+
+// word packs a value of one to eight bytes into a number that tells it from
+// every other value of its length: its first and last four bytes, which overlap
+// below eight, or below four its first, middle and last.
+func word[T string | []byte](b T) uint64 {
+	n := len(b)
+	if n >= 4 {
+		return uint64(le32(b[:4])) | uint64(le32(b[n-4:]))<<32
+	}
+	return uint64(b[0]) | uint64(b[n/2])<<8 | uint64(b[n-1])<<16
+}
+
+func le32[T string | []byte](b T) uint32 {
+	_ = b[3]
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
 // number records a parsed number as row r's value.

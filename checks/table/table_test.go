@@ -456,3 +456,35 @@ func TestPlainRecords(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupShortValues has a block's dictionary tell apart every pair of
+// values of one to five bytes from an alphabet with a NUL, and values of six to
+// nine bytes that share their first and last four, whichever comes first.
+func TestLookupShortValues(t *testing.T) {
+	vals := []string{""}
+	var short []string
+	for range 5 {
+		var next []string
+		for _, v := range vals {
+			for _, c := range "ab\x00" {
+				next = append(next, v+string(c))
+			}
+		}
+		short = append(short, next...)
+		vals = next
+	}
+	long := []string{"abcdabcd", "abcdXabcd", "abcdYabcd", "abcdbcd", "abcdacd", "abcd\x00bcd"}
+	for _, set := range [][]string{short, long} {
+		for _, a := range set {
+			for _, b := range set {
+				if a == b {
+					continue
+				}
+				p := newPart(&Spec{Name: "c", Type: String, Keep: Values}, 4)
+				if ca, cb, ca2 := p.lookup([]byte(a)), p.lookup([]byte(b)), p.lookup([]byte(a)); ca != 0 || cb != 1 || ca2 != 0 {
+					t.Fatalf("%q then %q: codes %d, %d, %d; want 0, 1, 0", a, b, ca, cb, ca2)
+				}
+			}
+		}
+	}
+}

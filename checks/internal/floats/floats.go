@@ -43,7 +43,7 @@ func Sort(x []float64) {
 	for i, k := range keys {
 		keys[i] = sortable(k)
 	}
-	radixSort(keys)
+	radixSortFrom(keys, 0)
 	for i, k := range keys {
 		keys[i] = unsortable(k)
 	}
@@ -81,13 +81,34 @@ func countSort(x []float64) bool {
 	return true
 }
 
-// SortUint64 sorts x in ascending order.
-func SortUint64(x []uint64) {
+// SortHashes sorts x, keys spread evenly over their 64 bits such as hashes, in
+// ascending order. It radix-sorts only their top digits, enough of them that
+// about one key in a thousand shares those bits with another, and then sorts
+// each run of keys that do: three or four passes instead of six. Keys that are
+// not spread, however many share their top bits, are still sorted, by a
+// comparison sort of those runs.
+func SortHashes(x []uint64) {
 	if len(x) < insertionLimit {
 		slices.Sort(x)
 		return
 	}
-	radixSort(x)
+	from := radixPasses - 3
+	if len(x) > 1<<21 {
+		from = radixPasses - 4
+	}
+	radixSortFrom(x, from)
+	// Runs are rare, so the test for one is a branch the processor predicts.
+	shift := uint(from * radixBits)
+	for i := 1; i < len(x); i++ {
+		if x[i]>>shift != x[i-1]>>shift {
+			continue
+		}
+		start := i - 1
+		for i < len(x) && x[i]>>shift == x[start]>>shift {
+			i++
+		}
+		slices.Sort(x[start:i])
+	}
 }
 
 func insertionSort(x []float64) {
@@ -122,10 +143,11 @@ func unsortable(k uint64) uint64 {
 // fault per page on first use, which at millions of keys costs more than the sort.
 var scratch sync.Pool
 
-// radixSort is a least-significant-digit radix sort of keys. The counts of every
-// digit are taken in one pass, and a digit that is the same in every key is
-// skipped.
-func radixSort(keys []uint64) {
+// radixSortFrom is a least-significant-digit radix sort of keys by their digits
+// from the digit numbered from (0 is the lowest) up: by whole keys from 0. The
+// counts of every digit are taken in one pass, and a digit that is the same in
+// every key is skipped.
+func radixSortFrom(keys []uint64, from int) {
 	bp, _ := scratch.Get().(*[]uint64)
 	if bp == nil || cap(*bp) < len(keys) {
 		b := make([]uint64, len(keys))
@@ -136,12 +158,12 @@ func radixSort(keys []uint64) {
 
 	var counts [radixPasses][radixSize]int
 	for _, k := range keys {
-		for p := range radixPasses {
+		for p := from; p < radixPasses; p++ {
 			counts[p][(k>>(p*radixBits))&radixMask]++
 		}
 	}
 	src, dst := keys, buf
-	for p := range radixPasses {
+	for p := from; p < radixPasses; p++ {
 		c := &counts[p]
 		if c[(src[0]>>(p*radixBits))&radixMask] == len(src) {
 			continue

@@ -86,18 +86,35 @@ func cmpBits(a, b float64) int {
 	return 1
 }
 
-func TestSortUint64(t *testing.T) {
+func TestSortHashes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
-	x := make([]uint64, 50000)
+	// Keys shifted right by up to 63 bits share their top bits in long runs;
+	// random keys with repeats, at lengths on both sides of the third digit,
+	// share them in short ones.
+	shifted := make([]uint64, 50000)
+	for i := range shifted {
+		shifted[i] = rng.Uint64() >> (i % 64)
+	}
+	for _, x := range [][]uint64{shifted, spread(rng, 300000), spread(rng, 1<<21+1000)} {
+		want := slices.Clone(x)
+		slices.Sort(want)
+		SortHashes(x)
+		if !slices.Equal(x, want) {
+			t.Fatalf("%d keys: not sorted", len(x))
+		}
+	}
+}
+
+// spread returns n random keys, a tenth of them repeats of others.
+func spread(rng *rand.Rand, n int) []uint64 {
+	x := make([]uint64, n)
 	for i := range x {
-		x[i] = rng.Uint64() >> (i % 64)
+		x[i] = rng.Uint64()
+		if i > 0 && i%10 == 0 {
+			x[i] = x[rng.IntN(i)]
+		}
 	}
-	want := slices.Clone(x)
-	slices.Sort(want)
-	SortUint64(x)
-	if !slices.Equal(x, want) {
-		t.Fatal("not sorted")
-	}
+	return x
 }
 
 func TestSum(t *testing.T) {
@@ -123,6 +140,17 @@ func BenchmarkSort(b *testing.B) {
 	for b.Loop() {
 		copy(y, x)
 		Sort(y)
+	}
+}
+
+// BenchmarkSortHashes sorts hashes of a million ids.
+func BenchmarkSortHashes(b *testing.B) {
+	x := spread(rand.New(rand.NewPCG(7, 8)), 1000000)
+	y := make([]uint64, len(x))
+	b.SetBytes(int64(8 * len(x)))
+	for b.Loop() {
+		copy(y, x)
+		SortHashes(y)
 	}
 }
 
