@@ -47,6 +47,9 @@ func (e *SyntaxError) Error() string {
 type recordParser struct {
 	fields  [][]byte
 	scratch []byte
+	// block splits whole blocks of plain records, before records are parsed
+	// one at a time.
+	block plainBlock
 }
 
 // recordError is a syntax error, newlines after the start of its record.
@@ -246,14 +249,15 @@ func lastBoundary(data []byte) int {
 type block struct {
 	index int
 	data  []byte
-	line  int // line number of its first byte
 }
 
-// blockResult is what parsing a block found. Rows in it count from 0.
+// blockResult is what parsing a block found. Rows in it count from 0, and the
+// lines of its error from the block's first.
 type blockResult struct {
 	index  int
 	bytes  int
 	rows   int
+	lines  int // newlines in the block
 	parts  []*part
 	ragged Tally
 	err    *SyntaxError
@@ -330,7 +334,7 @@ func readCSV(ctx context.Context, path string, r io.Reader, size int64, specs []
 		close(results)
 	}()
 
-	t, err := c.merge(ctx, results)
+	t, lines, err := c.merge(ctx, results)
 	cancel()
 	for range results {
 		// Drained so that every worker ends.
@@ -340,6 +344,10 @@ func readCSV(ctx context.Context, path string, r io.Reader, size int64, specs []
 	case err != nil:
 		return nil, err
 	case splitErr != nil:
+		// Its line counts from the end of the blocks that were merged.
+		if se := (*SyntaxError)(nil); errors.As(splitErr, &se) {
+			se.Line += c.firstLine + lines
+		}
 		return nil, splitErr
 	}
 	t.SHA256 = hex.EncodeToString(c.hash.Sum(nil))
@@ -455,9 +463,10 @@ func (c *csvReader) fill(r io.Reader, buf *[]byte) (eof bool, err error) {
 }
 
 // split cuts the file into blocks of whole records. rest is what was read
-// after the header.
+// after the header. The line of its syntax error counts from the end of the
+// blocks it sent: lines are counted as blocks are parsed.
 func (c *csvReader) split(ctx context.Context, r io.Reader, rest []byte, free <-chan []byte, blocks chan<- block) error {
-	line, index := c.firstLine, 0
+	index := 0
 	carry := rest
 	for eof := false; !eof; {
 		var buf []byte
@@ -481,7 +490,7 @@ func (c *csvReader) split(ctx context.Context, r io.Reader, rest []byte, free <-
 				break
 			}
 			if len(buf) >= maxRecord {
-				return &SyntaxError{Path: c.path, Line: line, Msg: "a row longer than 64 MiB (is a quote not closed?)"}
+				return &SyntaxError{Path: c.path, Msg: "a row longer than 64 MiB (is a quote not closed?)"}
 			}
 			buf = slices.Grow(buf, len(buf))
 		}
@@ -490,11 +499,10 @@ func (c *csvReader) split(ctx context.Context, r io.Reader, rest []byte, free <-
 			continue
 		}
 		select {
-		case blocks <- block{index: index, data: buf[:end], line: line}:
+		case blocks <- block{index: index, data: buf[:end]}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		line += bytes.Count(buf[:end], newline)
 		index++
 	}
 	return nil
@@ -519,7 +527,16 @@ func (c *csvReader) parseBlock(rp *recordParser, b block) *blockResult {
 			}
 		}
 	}
-	data, pos, line := b.data, 0, b.line
+	if rp.block.split(b.data, len(c.header)) {
+		res.rows, res.lines = rp.block.rows, rp.block.newlines
+		for i, f := range c.specField {
+			if f >= 0 {
+				res.parts[i].addFields(&rp.block, f)
+			}
+		}
+		return res
+	}
+	data, pos, line := b.data, 0, 0
 	for pos < len(data) {
 		next, newlines, err := rp.parse(data, pos)
 		if err != nil {
@@ -549,13 +566,15 @@ func (c *csvReader) parseBlock(rp *recordParser, b block) *blockResult {
 		}
 		res.rows++
 	}
+	res.lines = line
 	return res
 }
 
-// merge gathers block results in file order into a table.
-func (c *csvReader) merge(ctx context.Context, results <-chan *blockResult) (*Table, error) {
+// merge gathers block results in file order into a table, and counts the
+// lines of the blocks it merged.
+func (c *csvReader) merge(ctx context.Context, results <-chan *blockResult) (t *Table, lines int, err error) {
 	var cols []*column
-	t := &Table{Path: c.path, Header: c.header}
+	t = &Table{Path: c.path, Header: c.header}
 	pending := make(map[int]*blockResult)
 	next := 0
 	for res := range results {
@@ -569,10 +588,11 @@ func (c *csvReader) merge(ctx context.Context, results <-chan *blockResult) (*Ta
 			next++
 			if r.err != nil {
 				r.err.Row += t.Rows + 1
-				return nil, r.err
+				r.err.Line += c.firstLine + lines
+				return nil, 0, r.err
 			}
 			if t.Rows+r.rows > c.limits.Rows {
-				return nil, &LimitError{Path: c.path, What: "rows", Limit: c.limits.Rows}
+				return nil, 0, &LimitError{Path: c.path, What: "rows", Limit: c.limits.Rows}
 			}
 			if cols == nil {
 				cols = c.columns(r)
@@ -584,13 +604,14 @@ func (c *csvReader) merge(ctx context.Context, results <-chan *blockResult) (*Ta
 			}
 			t.Ragged.merge(&r.ragged, t.Rows)
 			t.Rows += r.rows
+			lines += r.lines
 			select {
 			case c.spare <- r.parts:
 			default:
 			}
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	if cols == nil {
@@ -602,7 +623,7 @@ func (c *csvReader) merge(ctx context.Context, results <-chan *blockResult) (*Ta
 			t.columns[col.Name] = &col.Column
 		}
 	}
-	return t, nil
+	return t, lines, nil
 }
 
 // columns starts the columns, sized by what the first block says of the rows in

@@ -5,7 +5,7 @@
 package table
 
 import (
-	"bytes"
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -200,11 +200,11 @@ func ParseBool(b []byte) (value, ok bool) {
 			return false, true
 		}
 	case 4:
-		if bytes.EqualFold(b, []byte("true")) {
+		if binary.LittleEndian.Uint32(b)|caseBits == trueWord {
 			return true, true
 		}
 	case 5:
-		if bytes.EqualFold(b, []byte("false")) {
+		if binary.LittleEndian.Uint32(b)|caseBits == falseWord && b[4]|0x20 == 'e' {
 			return false, true
 		}
 	}
@@ -212,6 +212,15 @@ func ParseBool(b []byte) (value, ok bool) {
 	v, ok := ParseNumber(b)
 	return v == 1, ok && (v == 0 || v == 1)
 }
+
+// Setting bit 5 of each byte makes a capital letter small and leaves a small
+// one as it is; no byte but the two cases of a letter becomes that letter, so
+// four bytes so set are "true" or "fals" only if they were in some case.
+const (
+	caseBits  = 0x20202020
+	trueWord  = 't' | 'r'<<8 | 'u'<<16 | 'e'<<24
+	falseWord = 'f' | 'a'<<8 | 'l'<<16 | 's'<<24
+)
 
 func trimSpace(b []byte) []byte {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
@@ -234,9 +243,10 @@ type part struct {
 	hashes []uint64
 	index  map[string]int32
 	dict   []Entry
-	// words holds word of each entry of dict of at most eight bytes, by which a
-	// small dictionary is searched with a compare of numbers instead of bytes.
-	words   []uint64
+	// slots finds the entries of a small dictionary of at most eight bytes by
+	// their word and length: a multiply and a compare of numbers, where a
+	// search entry by entry mispredicts a branch on most values.
+	slots   [dictSlots]slot
 	nulls   Tally
 	invalid Tally
 	failed  []Tally
@@ -309,14 +319,14 @@ func (p *part) reset() {
 	p.codes = p.codes[:0]
 	p.hashes = p.hashes[:0]
 	clear(p.index)
-	p.dict, p.words = p.dict[:0], p.words[:0]
+	p.dict, p.verdicts = p.dict[:0], p.verdicts[:0]
+	clear(p.slots[:])
 	if p.spec.Type == Bool {
 		p.enter("false")
 		p.enter("true")
 	}
 	p.nulls, p.invalid = Tally{}, Tally{}
 	clear(p.failed)
-	p.verdicts = p.verdicts[:0]
 }
 
 // reserve makes room for n more values, doubling what is kept so that a column
@@ -350,50 +360,108 @@ func (p *part) missing() {
 
 // add records field as row r's value.
 func (p *part) add(r int, field []byte) {
+	switch p.spec.Type {
+	case Float, Int:
+		p.addNumberField(r, field)
+	case Bool:
+		p.addBoolField(r, field)
+	default:
+		p.addTextField(r, field)
+	}
+}
+
+// addFields records field f of each record of a plain block as its value, a
+// loop for each type so that the work is the same from one value to the next.
+func (p *part) addFields(b *plainBlock, f int) {
+	switch p.spec.Type {
+	case Float, Int:
+		for r, field := range b.column(f) {
+			p.addNumberField(r, field)
+		}
+	case Bool:
+		for r, field := range b.column(f) {
+			p.addBoolField(r, field)
+		}
+	default:
+		for r, field := range b.column(f) {
+			p.addTextField(r, field)
+		}
+	}
+}
+
+func (p *part) addNumberField(r int, field []byte) {
 	if len(field) == 0 {
 		p.nulls.add(r, nil)
 		p.missing()
 		return
 	}
-	switch p.spec.Type {
-	case Float, Int:
-		var v float64
-		var ok bool
-		if p.spec.Type == Int {
-			v, ok = ParseInt(field)
-		} else {
-			v, ok = ParseNumber(field)
-		}
-		if !ok {
-			p.invalid.add(r, field)
-			p.missing()
-			return
-		}
-		p.number(r, v)
-	case Bool:
-		b, ok := ParseBool(field)
-		if !ok {
-			p.invalid.add(r, field)
-			p.missing()
-			return
-		}
-		code := int32(0)
-		if b {
-			code = 1
-		}
-		p.text(r, boolText[code], code)
-	default:
-		code := int32(-1)
-		if p.index != nil {
-			code = p.lookup(field)
-		}
-		p.text(r, field, code)
+	var v float64
+	var ok bool
+	if p.spec.Type == Int {
+		v, ok = ParseInt(field)
+	} else {
+		v, ok = ParseNumber(field)
 	}
+	if !ok {
+		p.invalid.add(r, field)
+		p.missing()
+		return
+	}
+	p.number(r, v)
 }
 
-// smallDict is the size up to which looking a value up in the dictionary entry
-// by entry beats hashing it: sensitive attributes and categories are that small.
+func (p *part) addBoolField(r int, field []byte) {
+	if len(field) == 0 {
+		p.nulls.add(r, nil)
+		p.missing()
+		return
+	}
+	b, ok := ParseBool(field)
+	if !ok {
+		p.invalid.add(r, field)
+		p.missing()
+		return
+	}
+	code := int32(0)
+	if b {
+		code = 1
+	}
+	p.text(r, boolText[code], code)
+}
+
+func (p *part) addTextField(r int, field []byte) {
+	if len(field) == 0 {
+		p.nulls.add(r, nil)
+		p.missing()
+		return
+	}
+	code := int32(-1)
+	if p.index != nil {
+		code = p.lookup(field)
+	}
+	p.text(r, field, code)
+}
+
+// smallDict is the size up to which looking a value up in the dictionary beats
+// hashing its bytes: sensitive attributes and categories are that small.
 const smallDict = 8
+
+// dictSlots is the size of a small dictionary's table of slots: eight times
+// its entries, so that two seldom share a slot.
+const dictSlots = 64
+
+// slot is an entry of a small dictionary's table; length 0 is an empty slot, as
+// no value is empty.
+type slot struct {
+	word   uint64
+	length int32
+	code   int32
+}
+
+// slotOf is where a value of n bytes whose word is w is looked for first.
+func slotOf(w uint64, n int) int {
+	return int((w ^ uint64(n)<<59) * 0x9e3779b97f4a7c15 >> 58)
+}
 
 // lookup returns the code of a string in the block's dictionary, adding it.
 func (p *part) lookup(field []byte) int32 {
@@ -404,9 +472,13 @@ func (p *part) lookup(field []byte) int32 {
 		}
 	case n <= 8:
 		w := word(field)
-		for i, dw := range p.words {
-			if dw == w && len(p.dict[i].Value) == n {
-				return int32(i)
+		for i := slotOf(w, n); ; i = (i + 1) % dictSlots {
+			s := &p.slots[i]
+			if s.length == int32(n) && s.word == w {
+				return s.code
+			}
+			if s.length == 0 {
+				break
 			}
 		}
 	default:
@@ -425,28 +497,27 @@ func (p *part) lookup(field []byte) int32 {
 func (p *part) enter(value string) int32 {
 	code := int32(len(p.dict))
 	p.dict = append(p.dict, Entry{Value: value})
-	var w uint64
-	if len(value) <= 8 {
-		w = word(value)
+	p.verdicts = append(p.verdicts, verdict{})
+	if n := len(value); n <= 8 && len(p.dict) <= smallDict {
+		w := word([]byte(value))
+		i := slotOf(w, n)
+		for p.slots[i].length != 0 {
+			i = (i + 1) % dictSlots
+		}
+		p.slots[i] = slot{word: w, length: int32(n), code: code}
 	}
-	p.words = append(p.words, w)
 	return code
 }
 
 // word packs a value of one to eight bytes into a number that tells it from
 // every other value of its length: its first and last four bytes, which overlap
 // below eight, or below four its first, middle and last.
-func word[T string | []byte](b T) uint64 {
+func word(b []byte) uint64 {
 	n := len(b)
 	if n >= 4 {
-		return uint64(le32(b[:4])) | uint64(le32(b[n-4:]))<<32
+		return uint64(binary.LittleEndian.Uint32(b)) | uint64(binary.LittleEndian.Uint32(b[n-4:]))<<32
 	}
 	return uint64(b[0]) | uint64(b[n/2])<<8 | uint64(b[n-1])<<16
-}
-
-func le32[T string | []byte](b T) uint32 {
-	_ = b[3]
-	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
 // number records a parsed number as row r's value.
@@ -467,13 +538,6 @@ func (p *part) number(r int, v float64) {
 // text records a string or bool as row r's value; code is its index in the
 // block's dictionary, or -1 when none is kept.
 func (p *part) text(r int, b []byte, code int32) {
-	if code >= 0 {
-		e := &p.dict[code]
-		e.Count++
-		if len(e.Rows) < TallyRows {
-			e.Rows = append(e.Rows, r)
-		}
-	}
 	if p.codes != nil {
 		p.codes = append(p.codes, code)
 	}
@@ -481,6 +545,23 @@ func (p *part) text(r int, b []byte, code int32) {
 		p.hashes = append(p.hashes, HashText(b))
 	}
 	if code < 0 {
+		p.test(r, b, nil)
+		return
+	}
+	e := &p.dict[code]
+	e.Count++
+	if len(e.Rows) < TallyRows {
+		e.Rows = append(e.Rows, r)
+	}
+	if v := &p.verdicts[code]; !v.known || len(v.fails) > 0 {
+		p.test(r, b, v)
+	}
+}
+
+// test runs the tests on row r's text, or takes the verdict on its dictionary
+// entry where there is one, and counts what fails.
+func (p *part) test(r int, b []byte, v *verdict) {
+	if v == nil {
 		for i, t := range p.spec.Tests {
 			if t.Text != nil && !t.Text(b) {
 				p.failed[i].add(r, b)
@@ -488,10 +569,6 @@ func (p *part) text(r int, b []byte, code int32) {
 		}
 		return
 	}
-	for int(code) >= len(p.verdicts) {
-		p.verdicts = append(p.verdicts, verdict{})
-	}
-	v := &p.verdicts[code]
 	if !v.known {
 		v.known = true
 		for i, t := range p.spec.Tests {

@@ -284,6 +284,20 @@ func TestParseBool(t *testing.T) {
 			t.Errorf("ParseBool(%q) is a bool", s)
 		}
 	}
+	// Any one byte of a bool's name changed to any other is a bool only if
+	// it is the same letter in the other case.
+	for _, name := range []string{"true", "false", "TRUE", "FALSE"} {
+		for i := range name {
+			for c := range 256 {
+				b := []byte(name)
+				b[i] = byte(c)
+				want := bytes.EqualFold(b, []byte(name))
+				if got, ok := ParseBool(b); ok != want || ok && got != (len(name) == 4) {
+					t.Fatalf("ParseBool(%q) = %v, %v", b, got, ok)
+				}
+			}
+		}
+	}
 }
 
 // FuzzReadCSV reads arbitrary input and compares the records with encoding/csv's
@@ -486,5 +500,22 @@ func TestLookupShortValues(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestLongRowLine: a row that never ends is refused at the line where it
+// starts, counting the lines of every block before it.
+func TestLongRowLine(t *testing.T) {
+	var b bytes.Buffer
+	b.WriteString("a,b\n")
+	for range 300000 {
+		b.WriteString("1,2\n")
+	}
+	b.WriteString("3,\"")
+	b.Write(bytes.Repeat([]byte("x"), 2*maxRecord))
+	_, err := readString(t, b.String(), Spec{Name: "a", Type: Int})
+	var se *SyntaxError
+	if !errors.As(err, &se) || se.Line != 300002 || !strings.Contains(se.Msg, "longer than 64 MiB") {
+		t.Fatalf("error = %v, want one at line 300002", err)
 	}
 }
