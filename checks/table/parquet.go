@@ -248,6 +248,15 @@ func readParquetColumn(ctx context.Context, f *parquet.File, s *Spec, leaf, rows
 				parquet.Release(page)
 				continue
 			}
+			if n, ok, err := p.addIndexedText(row, page); ok || err != nil {
+				parquet.Release(page)
+				if err != nil {
+					pages.Close()
+					return nil, err
+				}
+				row += n
+				continue
+			}
 			values := page.Values()
 			for {
 				n, err := values.ReadValues(buf)
@@ -349,6 +358,30 @@ func (p *part) addPlainNumbers(r int, page parquet.Page, text []byte) (int, bool
 	return 0, false
 }
 
+// addIndexedText records the values of a dictionary-encoded page of strings
+// without nulls, as a column of categories mostly is, from the dictionary and
+// the page's indexes into it rather than value by value. It reports false,
+// having done nothing, for any other page.
+func (p *part) addIndexedText(r int, page parquet.Page) (int, bool, error) {
+	dict := page.Dictionary()
+	if dict == nil || page.NumNulls() != 0 || dict.Type().Kind() != parquet.ByteArray {
+		return 0, false, nil
+	}
+	values := make([][]byte, dict.Len())
+	for i := range values {
+		values[i] = dict.Index(int32(i)).ByteArray()
+	}
+	data := page.Data()
+	indexes := data.Int32()
+	for i, index := range indexes {
+		if index < 0 || int(index) >= len(values) {
+			return 0, false, fmt.Errorf("row %d: index %d into a dictionary of %d values", r+i+1, index, len(values))
+		}
+		p.add(r+i, values[index])
+	}
+	return len(indexes), true, nil
+}
+
 // addNumber records a number read from a Parquet file as row r's. text is
 // scratch space, returned for reuse.
 func (p *part) addNumber(r int, num float64, text []byte) []byte {
@@ -357,8 +390,15 @@ func (p *part) addNumber(r int, num float64, text []byte) []byte {
 		p.missing()
 		return text
 	}
-	if p.spec.Type == Float || p.spec.Type == Int && num == math.Trunc(num) {
+	switch {
+	case p.spec.Type == Float || p.spec.Type == Int && num == math.Trunc(num):
 		p.number(r, num+0)
+		return text
+	case p.spec.Type == Bool && (num == 0 || num == 1):
+		// What ParseBool makes of the number's text, without writing it: a
+		// label or a prediction stored as 0 and 1.
+		code := int32(num)
+		p.text(r, boolText[code], code)
 		return text
 	}
 	text = strconv.AppendFloat(text[:0], num, 'g', -1, 64)

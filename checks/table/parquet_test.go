@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"math"
 	"runtime"
 	"slices"
@@ -253,5 +254,95 @@ func TestParquetFooterListClaim(t *testing.T) {
 	_, err := Read(context.Background(), fstest.MapFS{"t.parquet": {Data: data}}, "t.parquet", []Spec{{Name: "count", Type: Int}}, generous)
 	if err == nil || !strings.Contains(err.Error(), "read t.parquet: the footer: metadata at byte 9: 2147483647 elements or bytes claimed, 64 bytes left") {
 		t.Errorf("error %v", err)
+	}
+}
+
+// TestParquetNumbersAsBools: a bool column stored as numbers, as labels and
+// predictions often are, reads as the numbers' text would: 0 and 1 (and -0)
+// are bools, any other number is an invalid value.
+func TestParquetNumbersAsBools(t *testing.T) {
+	type row struct {
+		Label int64   `parquet:"label"`
+		Flag  float64 `parquet:"flag"`
+	}
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[row](&buf)
+	if _, err := w.Write([]row{{1, 0}, {0, math.Copysign(0, -1)}, {2, 1}, {1, 0.5}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := Read(context.Background(), fstest.MapFS{"p.parquet": {Data: buf.Bytes()}}, "p.parquet", []Spec{
+		{Name: "label", Type: Bool, Keep: Values},
+		{Name: "flag", Type: Bool, Keep: Values},
+	}, generous)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name    string
+		codes   []int32
+		invalid string
+	}{
+		{"label", []int32{1, 0, -1, 1}, "2"},
+		{"flag", []int32{0, 0, 1, -1}, "0.5"},
+	} {
+		col := tb.Column(c.name)
+		if !slices.Equal(col.Codes, c.codes) || col.Invalid.Count != 1 || col.Invalid.Example != c.invalid {
+			t.Errorf("%s: codes %v, invalid %+v; want %v and one invalid %q", c.name, col.Codes, col.Invalid, c.codes, c.invalid)
+		}
+	}
+}
+
+// TestParquetDictionaryPages: a column of categories written with a
+// dictionary, required or optional, with and without nulls in its pages, and
+// with an empty string among its values, reads as the same data written as CSV.
+func TestParquetDictionaryPages(t *testing.T) {
+	type row struct {
+		Required string  `parquet:"required,dict"`
+		Optional *string `parquet:"optional,optional,dict"`
+	}
+	cats := []string{"US", "GB", "", "DE", "a,b"}
+	var rows []row
+	var text strings.Builder
+	text.WriteString("required,optional\n")
+	for i := range 20000 {
+		c := cats[i*7%len(cats)]
+		o := &c
+		if i >= 10000 && i%9 == 0 {
+			o = nil // nulls in the later pages only
+		}
+		rows = append(rows, row{Required: c, Optional: o})
+		ov := ""
+		if o != nil {
+			ov = *o
+		}
+		fmt.Fprintf(&text, "%q,%q\n", c, ov)
+	}
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[row](&buf, parquet.PageBufferSize(4096))
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	specs := []Spec{{Name: "required", Type: String, Keep: Values | Hashes}, {Name: "optional", Type: String, Keep: Values}}
+	fromParquet, err := Read(context.Background(), fstest.MapFS{"c.parquet": {Data: buf.Bytes()}}, "c.parquet", specs, generous)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromCSV, err := Read(context.Background(), fstest.MapFS{"c.csv": {Data: []byte(text.String())}}, "c.csv", specs, generous)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range specs {
+		a, b := fromParquet.Column(s.Name), fromCSV.Column(s.Name)
+		if !slices.Equal(a.Codes, b.Codes) || !slices.Equal(a.Hashes, b.Hashes) || !slices.EqualFunc(a.Dict, b.Dict, func(x, y Entry) bool {
+			return x.Value == y.Value && x.Count == y.Count && slices.Equal(x.Rows, y.Rows)
+		}) || a.Nulls.Count != b.Nulls.Count || !slices.Equal(a.Nulls.Rows, b.Nulls.Rows) {
+			t.Errorf("%s: from Parquet %v %+v, nulls %+v; from CSV %v %+v, nulls %+v", s.Name, a.Codes[:8], a.Dict, a.Nulls, b.Codes[:8], b.Dict, b.Nulls)
+		}
 	}
 }
