@@ -190,27 +190,29 @@ func ParseInt(b []byte) (float64, bool) {
 
 // ParseBool parses true or false in any case, or a number that is 1 or 0.
 func ParseBool(b []byte) (value, ok bool) {
+	if v, ok := boolName(b); ok {
+		return v, true
+	}
 	b = trimSpace(b)
-	switch len(b) {
-	case 1:
-		switch b[0] {
-		case '1':
-			return true, true
-		case '0':
-			return false, true
-		}
-	case 4:
-		if binary.LittleEndian.Uint32(b)|caseBits == trueWord {
-			return true, true
-		}
-	case 5:
-		if binary.LittleEndian.Uint32(b)|caseBits == falseWord && b[4]|0x20 == 'e' {
-			return false, true
-		}
+	if v, ok := boolName(b); ok {
+		return v, true
 	}
 	// A flag written by a tool that holds it as a number: "1.0".
 	v, ok := ParseNumber(b)
 	return v == 1, ok && (v == 0 || v == 1)
+}
+
+// boolName parses 1, 0, true or false in any case, and nothing else.
+func boolName(b []byte) (value, ok bool) {
+	switch len(b) {
+	case 1:
+		return b[0] == '1', b[0] == '1' || b[0] == '0'
+	case 4:
+		return true, binary.LittleEndian.Uint32(b)|caseBits == trueWord
+	case 5:
+		return false, binary.LittleEndian.Uint32(b)|caseBits == falseWord && b[4]|0x20 == 'e'
+	}
+	return false, false
 }
 
 // Setting bit 5 of each byte makes a capital letter small and leaves a small
