@@ -173,17 +173,24 @@ func FuzzParseFloat(f *testing.F) {
 
 func BenchmarkParse(b *testing.B) {
 	rng := rand.New(rand.NewPCG(13, 14))
+	lognormal := func(mu, sigma float64) float64 { return math.Exp(mu + sigma*rng.NormFloat64()) }
+	shortest := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, c := range []struct {
 		name string
-		text func(float64) string
+		text func() string
 	}{
-		{"shortest", func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }},
-		{"cents", func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }},
+		{"shortest", func() string { return shortest(lognormal(3.5, 1.1)) }},
+		{"cents", func() string { return strconv.FormatFloat(lognormal(3.5, 1.1), 'f', 2, 64) }},
+		// Amounts, probabilities and small counts as pandas writes them.
+		{"amounts", func() string { return shortest(lognormal(2, 0.8)) }},
+		{"scores", func() string { v := lognormal(-1.5, 1.2); return shortest(v / (1 + v)) }},
+		{"hours", func() string { return strconv.Itoa(rng.IntN(24)) }},
+		{"signed", func() string { return shortest(rng.NormFloat64() * 10) }},
 	} {
 		texts := make([][]byte, 4096)
 		size := 0
 		for i := range texts {
-			texts[i] = []byte(c.text(math.Exp(3.5 + 1.1*rng.NormFloat64())))
+			texts[i] = []byte(c.text())
 			size += len(texts[i])
 		}
 		b.Run(c.name, func(b *testing.B) {
