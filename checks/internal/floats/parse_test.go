@@ -201,7 +201,7 @@ func BenchmarkParse(b *testing.B) {
 				i++
 			}
 		})
-		b.Run(c.name+"/strconv", func(b *testing.B) {
+		b.Run(c.name+"-strconv", func(b *testing.B) {
 			b.SetBytes(int64(size / len(texts)))
 			i := 0
 			for b.Loop() {
