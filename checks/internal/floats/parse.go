@@ -124,7 +124,7 @@ func plain(b []byte) (mant uint64, frac int, ok bool) {
 		mid = first<<(8*uint(16-n)) | zeros>>(8*uint(n-8))
 		lo ^= point << (8 * (at + 8 - uint(n)))
 	}
-	if nonDigits(hi)|nonDigits(mid)|nonDigits(lo) != 0 {
+	if notDigits(hi)|notDigits(mid)|notDigits(lo) != 0 {
 		return 0, 0, false
 	}
 	frac = n - 1 - int(at)
@@ -137,6 +137,11 @@ func plain(b []byte) (mant uint64, frac int, ok bool) {
 func nonDigits(w uint64) uint64 {
 	const high = 0xF0F0F0F0F0F0F0F0
 	return (w&high ^ zeros) | ((w+0x0606060606060606)&high ^ zeros)
+}
+
+// notDigits returns 0 when the eight bytes of w are ASCII digits.
+func notDigits(w uint64) uint64 {
+	return (w&(w+0x0606060606060606) ^ zeros) & 0xF0F0F0F0F0F0F0F0
 }
 
 // pow10u are the powers of ten that a uint64 holds.
