@@ -18,6 +18,138 @@ import (
 // it applies, else by the Eisel–Lemire algorithm, and by strconv.ParseFloat in
 // the rare cases that the algorithm cannot decide.
 func Parse(b []byte) (float64, bool) {
+	// Most numbers in data are digits with at most a point, as short as "7" or
+	// as long as "0.020976787446718163": those are read a word at a time without
+	// a loop, and everything else by parseAny.
+	s, neg := b, false
+	if len(s) > 0 && (s[0] == '-' || s[0] == '+') {
+		s, neg = s[1:], s[0] == '-'
+	}
+	if len(s) < 8 {
+		if mant, frac, ok := short(s); ok {
+			// Clinger's fast path: both operands are exact, so one correctly
+			// rounded operation gives the correctly rounded result.
+			v := float64(mant) / pow10[frac]
+			if neg && v != 0 {
+				v = -v
+			}
+			return v, true
+		}
+		return parseAny(b)
+	}
+	mant, frac, ok := plain(s)
+	if !ok {
+		return parseAny(b)
+	}
+	if mant == 0 {
+		return 0, true
+	}
+	// As likely below 2^53 as above when the digits are many: Eisel–Lemire
+	// for all of them costs less than guessing wrong which way to go.
+	v, ok := eiselLemire(mant, -frac)
+	if !ok {
+		return parseSlow(b)
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
+}
+
+// zeros is eight ASCII zeros.
+const zeros = 0x3030303030303030
+
+// short reads 1 to 7 bytes of digits with at most one point, and at least one
+// digit, as mant × 10^-frac.
+func short(b []byte) (mant uint64, frac int, ok bool) {
+	// w holds the text in its last bytes, as parseEight reads them, after zeros.
+	n := len(b)
+	var w uint64
+	switch {
+	case n >= 8:
+		return 0, 0, false
+	case n >= 4:
+		// Two loads of four bytes, overlapping when n > 4.
+		w = uint64(binary.LittleEndian.Uint32(b[n-4:]))<<32 | uint64(binary.LittleEndian.Uint32(b))<<(8*uint(8-n))
+	case n > 0:
+		w = uint64(b[n-1])<<56 | uint64(b[n/2])<<(8*uint(8-n+n/2)) | uint64(b[0])<<(8*uint(8-n))
+	default:
+		return 0, 0, false
+	}
+	w |= zeros >> (8 * uint(n))
+	odd := nonDigits(w)
+	if odd == 0 {
+		return parseEight(w), 0, true
+	}
+	// One point, and digits besides it: the digits before it move up into its
+	// place.
+	at := uint(bits.TrailingZeros64(odd) / 8)
+	if byte(w>>(8*at)) != '.' || odd>>(8*at+8) != 0 || n == 1 {
+		return 0, 0, false
+	}
+	below := uint64(1)<<(8*at) - 1
+	through := uint64(1)<<(8*at+8) - 1
+	w = w&^through | (w&below)<<8 | '0'
+	return parseEight(w), 7 - int(at), true
+}
+
+// plain reads 8 to 20 bytes of digits with a point among the first eight, as
+// mant × 10^-frac.
+func plain(b []byte) (mant uint64, frac int, ok bool) {
+	n := len(b)
+	if n < 8 || n > 20 {
+		return 0, 0, false
+	}
+	first := binary.LittleEndian.Uint64(b)
+	at := uint(bits.TrailingZeros64(nonDigits(first)) / 8)
+	if at == 8 || byte(first>>(8*at)) != '.' {
+		return 0, 0, false
+	}
+	whole := parseEight(first<<(64-8*at) | zeros>>(8*at))
+	// The digits are read as one number x with a zero for the point, in three
+	// words that end where b ends, the first made from first; mant is then
+	// x less nine times whole × 10^frac. Sums overflow past 19 digits, but
+	// mant, at most 19, comes out right all the same.
+	const point = '.' ^ '0'
+	first ^= point << (8 * at)
+	var hi, mid uint64
+	lo := binary.LittleEndian.Uint64(b[n-8:])
+	if n >= 16 {
+		hi = first<<(8*uint(24-n)) | zeros>>(8*uint(n-16))
+		// Where the point lies before these bytes the shift wraps round to
+		// 64 or more, which clears nothing.
+		mid = binary.LittleEndian.Uint64(b[n-16:]) ^ point<<(8*(at+16-uint(n)))
+	} else {
+		hi = zeros
+		mid = first<<(8*uint(16-n)) | zeros>>(8*uint(n-8))
+		lo ^= point << (8 * (at + 8 - uint(n)))
+	}
+	if notDigits(hi)|notDigits(mid)|notDigits(lo) != 0 {
+		return 0, 0, false
+	}
+	frac = n - 1 - int(at)
+	x := parseEight(hi)*1e16 + parseEight(mid)*1e8 + parseEight(lo)
+	return x - 9*whole*pow10u[frac], frac, true
+}
+
+// nonDigits returns w with bits set in each of its bytes that is not an ASCII
+// digit, and in no digit below the first that is not.
+func nonDigits(w uint64) uint64 {
+	const high = 0xF0F0F0F0F0F0F0F0
+	return (w&high ^ zeros) | ((w+0x0606060606060606)&high ^ zeros)
+}
+
+// notDigits returns 0 when the eight bytes of w are ASCII digits.
+func notDigits(w uint64) uint64 {
+	return (w&(w+0x0606060606060606) ^ zeros) & 0xF0F0F0F0F0F0F0F0
+}
+
+// pow10u are the powers of ten that a uint64 holds.
+var pow10u = [...]uint64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+	1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19}
+
+// parseAny is Parse for any text.
+func parseAny(b []byte) (float64, bool) {
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
 		b = b[1:]
 	}

@@ -147,6 +147,125 @@ func TestParseEdges(t *testing.T) {
 	}
 }
 
+// TestParseShapes: digits with at most a point, every length from 1 to 24
+// bytes with the point at every place or none, signed or not, as they are and
+// with what makes them another number or none after them, agree with strconv.
+// Those are the lengths either side of every word the digits are read in.
+func TestParseShapes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	fills := []func(int) byte{
+		func(int) byte { return '9' },
+		func(int) byte { return '0' },
+		func(i int) byte { return "10"[min(i, 1)] },
+		func(i int) byte { return "0001"[min(i, 3)] },
+		func(int) byte { return byte('0' + rng.IntN(10)) },
+		func(int) byte { return byte('0' + rng.IntN(10)) },
+	}
+	var digits []byte
+	for n := 1; n <= 24; n++ {
+		for point := -1; point <= n; point++ {
+			for _, fill := range fills {
+				digits = digits[:0]
+				for i := range n {
+					if i == point {
+						digits = append(digits, '.')
+					}
+					digits = append(digits, fill(i))
+				}
+				if point == n {
+					digits = append(digits, '.')
+				}
+				fast(t, digits, point)
+				for _, sign := range []string{"", "-", "+"} {
+					for _, after := range []string{"", " ", "\t", ".", "0", "e5", "E-3", "x", "-", "e"} {
+						same(t, sign+string(digits)+after)
+						same(t, " "+sign+string(digits)+after)
+					}
+				}
+			}
+		}
+	}
+}
+
+// fast checks that short or plain reads digits, with a point at point or none
+// where point is -1, whenever they are of its shape, and exactly.
+func fast(t *testing.T, digits []byte, point int) {
+	t.Helper()
+	n := len(digits)
+	read, shape := short, n < 8
+	if n >= 8 {
+		read, shape = plain, n <= 20 && 0 <= point && point < 8
+	}
+	mant, frac, ok := read(digits)
+	if ok != shape || !ok {
+		if ok != shape {
+			t.Fatalf("%q: read as %v × 10^-%v, %v; want it read %v", digits, mant, frac, ok, shape)
+		}
+		return
+	}
+	wantFrac := 0
+	if point >= 0 {
+		wantFrac = n - 1 - point
+	}
+	want, err := strconv.ParseUint(strings.Replace(string(digits), ".", "", 1), 10, 64)
+	if err != nil || mant != want || frac != wantFrac {
+		t.Fatalf("%q: read as %v × 10^-%v; want %v × 10^-%v (%v)", digits, mant, frac, want, wantFrac, err)
+	}
+}
+
+// TestParseRandomText: short strings of digits, points, signs, exponents and
+// spaces, most of them not numbers, agree with strconv.
+func TestParseRandomText(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	const alphabet = "0123456789000000000099999999.-+eE \t/:"
+	n := 2000000
+	if testing.Short() {
+		n = 200000
+	}
+	b := make([]byte, 0, 24)
+	for range n {
+		b = b[:0]
+		for range rng.IntN(25) {
+			c := alphabet[rng.IntN(len(alphabet))]
+			if rng.IntN(4) > 0 {
+				c = alphabet[rng.IntN(10)]
+			}
+			b = append(b, c)
+		}
+		same(t, string(b))
+	}
+}
+
+// TestParseEnd: a number read from the front of a longer text, as a reader
+// of CSV hands them, ends where its slice ends, whatever follows in memory; and
+// one that fills its buffer to the last byte reads no further.
+func TestParseEnd(t *testing.T) {
+	for _, text := range []string{
+		"0.020976787446718163999999999",
+		"11.854290696768322999999999",
+		"6.5865403932690695555555555",
+		"1234567.1234567891234567891",
+		"16.55555555555555555555",
+		"0.1e5e5e5e5e5e5e5e5e5e5e5e5",
+		"1.........................",
+		"-0.34318590051245473123456789",
+		"99999999999999999999999999",
+	} {
+		for n := range len(text) + 1 {
+			field := []byte(text)[:n]
+			got, ok := Parse(field)
+			want, wantOK := reference(text[:n])
+			if ok != wantOK || math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("Parse(%q followed by %q) = %v, %v; want %v, %v", text[:n], text[n:], got, ok, want, wantOK)
+			}
+			exact := []byte(text[:n])
+			if got, ok := Parse(exact[:n:n]); ok != wantOK || math.Float64bits(got) != math.Float64bits(want) {
+				t.Fatalf("Parse(%q) at the end of its buffer = %v, %v; want %v, %v", text[:n], got, ok, want, wantOK)
+			}
+		}
+	}
+}
+
 // TestParseAllocates: a number of any size is read without allocating.
 func TestParseAllocates(t *testing.T) {
 	for _, s := range []string{"54.598150033144236", "0.00012345678901234567", "12.5", "1e-05", "9999999999999999999999"} {
@@ -173,17 +292,24 @@ func FuzzParseFloat(f *testing.F) {
 
 func BenchmarkParse(b *testing.B) {
 	rng := rand.New(rand.NewPCG(13, 14))
+	lognormal := func(mu, sigma float64) float64 { return math.Exp(mu + sigma*rng.NormFloat64()) }
+	shortest := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	for _, c := range []struct {
 		name string
-		text func(float64) string
+		text func() string
 	}{
-		{"shortest", func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }},
-		{"cents", func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) }},
+		{"shortest", func() string { return shortest(lognormal(3.5, 1.1)) }},
+		{"cents", func() string { return strconv.FormatFloat(lognormal(3.5, 1.1), 'f', 2, 64) }},
+		// Amounts, probabilities and small counts as pandas writes them.
+		{"amounts", func() string { return shortest(lognormal(2, 0.8)) }},
+		{"scores", func() string { v := lognormal(-1.5, 1.2); return shortest(v / (1 + v)) }},
+		{"hours", func() string { return strconv.Itoa(rng.IntN(24)) }},
+		{"signed", func() string { return shortest(rng.NormFloat64() * 10) }},
 	} {
 		texts := make([][]byte, 4096)
 		size := 0
 		for i := range texts {
-			texts[i] = []byte(c.text(math.Exp(3.5 + 1.1*rng.NormFloat64())))
+			texts[i] = []byte(c.text())
 			size += len(texts[i])
 		}
 		b.Run(c.name, func(b *testing.B) {
@@ -194,7 +320,7 @@ func BenchmarkParse(b *testing.B) {
 				i++
 			}
 		})
-		b.Run(c.name+"/strconv", func(b *testing.B) {
+		b.Run(c.name+"-strconv", func(b *testing.B) {
 			b.SetBytes(int64(size / len(texts)))
 			i := 0
 			for b.Loop() {
