@@ -49,26 +49,33 @@ func (b *plainBlock) split(data []byte, n int) bool {
 		rows++ // the last record of a file that does not end with a newline
 	}
 	fields := rows * n
-	if cap(b.bounds) < fields+1 {
-		b.bounds = make([]uint32, 0, fields+fields/8+1)
+	// Room for a word's separators past the count at which the split fails,
+	// so that they are written without a test of room each.
+	if cap(b.bounds) < fields+chunk+2 {
+		b.bounds = make([]uint32, fields+fields/8+chunk+2)
 	}
-	bounds := append(b.bounds[:0], 0)
+	bounds := b.bounds[:cap(b.bounds)]
+	bounds[0] = 0
+	k := 1
 	for w, m := range b.masks {
-		base := uint32(w * chunk)
-		for ; m != 0; m &= m - 1 {
-			bounds = append(bounds, base+uint32(bits.TrailingZeros64(m))+1)
-		}
-		if len(bounds) > fields+1 {
+		if k > fields+1 {
 			return false
+		}
+		base := uint32(w*chunk) + 1
+		for ; m != 0; m &= m - 1 {
+			bounds[k] = base + uint32(bits.TrailingZeros64(m))
+			k++
 		}
 	}
 	if data[len(data)-1] != '\n' {
-		bounds = append(bounds, uint32(len(data))+1)
+		bounds[k] = uint32(len(data)) + 1
+		k++
 	}
-	b.bounds = bounds
-	if len(bounds) != fields+1 {
+	if k != fields+1 {
 		return false
 	}
+	bounds = bounds[:k]
+	b.bounds = bounds
 	// As many newlines as records, and one at the end of each record's n
 	// fields: so no record has fewer or more.
 	for r := 1; r < rows; r++ {
